@@ -1,0 +1,17 @@
+"""Brains write the assistant's reply: a deterministic offline default, or any
+OpenAI-compatible chat-completions endpoint."""
+
+from .base import Brain, BrainError, BrainRequest, ReplyPiece, TextDelta, ToolCallDelta
+from .chat_completions import ChatCompletionsBrain
+from .rules import RuleBrain
+
+__all__ = [
+    "Brain",
+    "BrainError",
+    "BrainRequest",
+    "ChatCompletionsBrain",
+    "ReplyPiece",
+    "RuleBrain",
+    "TextDelta",
+    "ToolCallDelta",
+]

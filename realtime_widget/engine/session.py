@@ -1,0 +1,542 @@
+"""One realtime session of the embedded local engine (server side of the preview dialect).
+
+``EngineSession`` takes client events (raw JSON or dicts) with :meth:`handle` and sends
+server events through the ``send`` coroutine it was given. Every event it sends is
+first applied to its own :class:`~realtime_widget.conversation.Conversation`, which is
+the single source of truth for items, audio and responses.
+
+Bad input never ends the session: it becomes a spec-shaped ``error`` event naming the
+offending ``event_id`` and ``param``, and the session carries on.
+
+Latency: with server VAD the recogniser starts on the user's audio as soon as the VAD
+sees the silence that may end the turn, while ``silence_duration_ms`` is still running.
+When the turn does end, the transcript is usually ready, so the reply starts at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Awaitable, Callable
+
+from ..audio import b64decode_audio, normalize_format
+from ..conversation import Conversation
+from ..protocol import ProtocolError, parse_client_event
+from .brain import Brain, RuleBrain
+from .config import (
+    check_audio_format,
+    check_max_tokens,
+    check_modalities,
+    check_temperature,
+    check_tool_choice,
+    check_tools,
+    check_voice,
+    default_session,
+    merge_session,
+    turn_detection_enabled,
+)
+from .ids import new_id
+from .input_audio import InputAudioBuffer
+from .items import accept_request_item, chat_messages
+from .response import ResponseParams, ResponseRun
+from .speech_stack import SpeechStack
+from .usage import RateLimiter, TokenCount, audio_tokens, text_tokens
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+# Inference (VAD, ASR, TTS) runs here, never on the event loop. Shared by all sessions.
+_EXECUTOR = ThreadPoolExecutor(max_workers=4, thread_name_prefix="realtime-engine")
+IDLE_AUDIO_KEPT_MS = 2000  # audio kept before speech while nobody speaks (covers prefix padding)
+
+
+class _Turn:
+    """The user turn the VAD is tracking: its item id and the early transcription."""
+
+    def __init__(self, item_id: str, start_ms: int):
+        self.item_id = item_id
+        self.start_ms = start_ms
+        self.early: tuple[int, asyncio.Future] | None = None  # (speech_end_ms, transcript future)
+
+
+class EngineSession:
+    def __init__(
+        self,
+        send: Send,
+        *,
+        speech: SpeechStack | None = None,
+        brain: Brain | None = None,
+        model: str = "local-realtime",
+        max_event_bytes: int | None = None,
+    ):
+        self._send = send
+        self.speech = speech
+        self.brain = brain or RuleBrain()
+        self.session = default_session(new_id("sess"), model)
+        self.conversation = Conversation()
+        self.input = InputAudioBuffer(self.session["input_audio_format"])
+        self._max_event_bytes = max_event_bytes
+        self._segmenter = None
+        self._turn: _Turn | None = None
+        self._heard: dict[str, str] = {}  # user item id -> what the recogniser heard
+        self.response: ResponseRun | None = None
+        self._response_lock = asyncio.Lock()  # one response.create at a time past the checks
+        self._recognitions: dict[str, asyncio.Future] = {}  # user item id -> transcript
+        self._response_task: asyncio.Task | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._rate_limits = RateLimiter()
+        self._previous_input_tokens = 0
+        self._context_epoch = 0  # bumped on delete/truncate: the cached prefix is gone
+        self._previous_epoch = -1
+        self._closed = False
+        self._handlers = {
+            "session.update": self._session_update,
+            "input_audio_buffer.append": self._append,
+            "input_audio_buffer.commit": self._commit,
+            "input_audio_buffer.clear": self._clear,
+            "conversation.item.create": self._item_create,
+            "conversation.item.delete": self._item_delete,
+            "conversation.item.truncate": self._item_truncate,
+            "response.create": self._response_create,
+            "response.cancel": self._response_cancel,
+        }
+
+    # -- lifecycle ------------------------------------------------------------------
+    async def start(self) -> None:
+        """Announce the session (``session.created``, then ``conversation.created``)."""
+        self._configure_vad()
+        await self.emit({"type": "session.created", "session": self.session})
+        await self.emit(
+            {"type": "conversation.created", "conversation": {"id": new_id("conv"), "object": "realtime.conversation"}}
+        )
+
+    async def close(self) -> None:
+        self._closed = True
+        tasks = [t for t in (self._response_task, *self._tasks) if t is not None and not t.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def emit(self, event: dict[str, Any]) -> None:
+        event.setdefault("event_id", new_id("event"))
+        self.conversation.apply(event)
+        if not self._closed:
+            await self._send(event)
+
+    async def run_blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(_EXECUTOR, fn, *args)
+
+    # -- dispatch -------------------------------------------------------------------
+    async def handle(self, raw: str | bytes | dict[str, Any]) -> None:
+        """Handle one client event; errors become ``error`` events, never exceptions."""
+        event_id = None
+        try:
+            kwargs = {} if self._max_event_bytes is None else {"max_bytes": self._max_event_bytes}
+            event = parse_client_event(raw, **kwargs)
+            data = event.to_dict()
+            event_id = data.get("event_id")
+            handler = self._handlers.get(data["type"])
+            if handler is None:
+                raise ProtocolError(
+                    f"type: unknown client event type {data['type']!r}; supported: {', '.join(self._handlers)}",
+                    code="invalid_value",
+                    param="type",
+                )
+            await handler(data)
+        except ProtocolError as err:
+            if err.event_id is None:
+                err.event_id = event_id
+            await self.emit(err.to_event())
+        except Exception as exc:  # a bug of ours must not end the user's session
+            log.exception("engine failed on a client event")
+            await self.emit(
+                {
+                    "type": "error",
+                    "error": {
+                        "type": "server_error",
+                        "code": "internal_error",
+                        "message": f"The local engine failed to handle this event: {exc}",
+                        "param": None,
+                        "event_id": event_id,
+                    },
+                }
+            )
+
+    # -- session.update ---------------------------------------------------------------
+    async def _session_update(self, data: dict[str, Any]) -> None:
+        before = self.session
+        self.session = merge_session(before, data.get("session") or {})
+        if self.session["input_audio_format"] != before["input_audio_format"]:
+            self.input.set_format(self.session["input_audio_format"])
+        if (
+            self.session["turn_detection"] != before["turn_detection"]
+            or self.session["input_audio_format"] != before["input_audio_format"]
+        ):
+            self._configure_vad()
+        await self.emit({"type": "session.updated", "session": self.session})
+
+    def _configure_vad(self) -> None:
+        self._turn = None
+        if not turn_detection_enabled(self.session) or self.speech is None:
+            self._segmenter = None
+            return
+        td = self.session["turn_detection"]
+        self._segmenter = self.speech.new_segmenter(
+            threshold=td["threshold"],
+            prefix_padding_ms=td["prefix_padding_ms"],
+            silence_duration_ms=td["silence_duration_ms"],
+            sample_rate_in=self.input.rate,
+            timeline_start_ms=self.input.end_ms,
+        )
+
+    # -- input audio ------------------------------------------------------------------
+    async def _append(self, data: dict[str, Any]) -> None:
+        encoded = b64decode_audio(data.get("audio", ""), param="audio")
+        pcm = self.input.append(encoded)
+        self.conversation.apply_client(data)
+        if self._segmenter is None:
+            return
+        events = await self.run_blocking(self._segmenter.feed, pcm)
+        for vad_event in events:
+            if vad_event.kind == "started":
+                await self._speech_started(vad_event.audio_start_ms)
+            else:
+                await self._speech_stopped(vad_event.audio_end_ms, vad_event.speech_end_ms)
+        await self._maybe_transcribe_early()
+        if self._turn is None:
+            self.input.forget_before(self.input.end_ms - IDLE_AUDIO_KEPT_MS)
+
+    async def _speech_started(self, audio_start_ms: int) -> None:
+        self._turn = _Turn(new_id("item"), audio_start_ms)
+        await self.emit(
+            {"type": "input_audio_buffer.speech_started", "audio_start_ms": audio_start_ms, "item_id": self._turn.item_id}
+        )
+        if self.response is not None:  # barge-in
+            self.response.cancel("turn_detected")
+
+    async def _maybe_transcribe_early(self) -> None:
+        """Start recognising the turn as soon as the silence that may end it begins."""
+        turn, segmenter = self._turn, self._segmenter
+        if turn is None or segmenter is None:
+            return
+        end = segmenter.pending_speech_end_ms
+        if end is None or (turn.early is not None and turn.early[0] == end):
+            return
+        pcm = self.input.slice(turn.start_ms, end)
+        turn.early = (end, asyncio.ensure_future(self._recognise(pcm, self.input.rate)))
+
+    async def _speech_stopped(self, audio_end_ms: int, speech_end_ms: int) -> None:
+        turn = self._turn
+        if turn is None:
+            return
+        self._turn = None
+        await self.emit(
+            {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": audio_end_ms, "item_id": turn.item_id}
+        )
+        pcm = self.input.take(turn.start_ms, audio_end_ms)
+        early = turn.early[1] if turn.early and turn.early[0] == speech_end_ms else None
+        await self._commit_audio(turn.item_id, pcm, early)
+        self._track(self._respond_to_turn())
+
+    async def _respond_to_turn(self) -> None:
+        """Server VAD answers every turn by itself, as the service does."""
+        try:
+            await self._start_response({})
+        except ProtocolError as err:  # e.g. the client started a response meanwhile
+            await self.emit(err.to_event())
+
+    async def _commit(self, data: dict[str, Any]) -> None:
+        self.input.check_committable()
+        item_id = self._turn.item_id if self._turn else new_id("item")
+        self._turn = None
+        if self._segmenter is not None:
+            self._segmenter.reset()
+        await self._commit_audio(item_id, self.input.take(), None)
+
+    async def _commit_audio(self, item_id: str, pcm: bytes, early: asyncio.Future | None) -> None:
+        """``committed`` + the user item; recognition goes on in the background."""
+        previous = self._last_item_id()
+        await self.emit({"type": "input_audio_buffer.committed", "previous_item_id": previous, "item_id": item_id})
+        item = {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "message",
+            "status": "completed",
+            "role": "user",
+            "content": [{"type": "input_audio"}],
+        }
+        await self.emit({"type": "conversation.item.created", "previous_item_id": previous, "item": item})
+        self._start_recognition(item_id, 0, early or asyncio.ensure_future(self._recognise(pcm, self.input.rate)))
+
+    def _start_recognition(self, item_id: str, content_index: int, recognised: asyncio.Future) -> None:
+        self._recognitions[item_id] = recognised
+        self._track(self._finish_recognition(item_id, content_index, recognised))
+
+    async def _await_recognitions(self, items: list[Any]) -> None:
+        """A response reads what was heard: wait for the items still being recognised."""
+        pending = [self._recognitions[i.id] for i in items if i.id in self._recognitions]
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _clear(self, data: dict[str, Any]) -> None:
+        self.input.clear()
+        self._turn = None
+        if self._segmenter is not None:
+            self._segmenter.reset()
+        await self.emit({"type": "input_audio_buffer.cleared"})
+
+    # -- recognition ----------------------------------------------------------------
+    async def _recognise(self, pcm: bytes, rate: int) -> str:
+        if self.speech is None:
+            raise RuntimeError("speech recognition is not available (install realtime-widget[local])")
+        return await self.run_blocking(self.speech.transcribe, pcm, rate)
+
+    async def _finish_recognition(self, item_id: str, content_index: int, recognised: asyncio.Future) -> str | None:
+        """Wait for the transcript; report it if transcription is on. None if it failed."""
+        try:
+            heard = (await recognised).strip()
+        except Exception as exc:
+            log.warning("transcription failed: %s", exc)
+            if self.session.get("input_audio_transcription"):
+                await self.emit(
+                    {
+                        "type": "conversation.item.input_audio_transcription.failed",
+                        "item_id": item_id,
+                        "content_index": content_index,
+                        "error": {"type": "transcription_error", "code": "asr_failed", "message": str(exc), "param": None},
+                    }
+                )
+            return None
+        finally:
+            self._recognitions.pop(item_id, None)
+        self._heard[item_id] = heard
+        if self.session.get("input_audio_transcription") and self.conversation.item(item_id) is not None:
+            await self.emit(
+                {
+                    "type": "conversation.item.input_audio_transcription.completed",
+                    "item_id": item_id,
+                    "content_index": content_index,
+                    "transcript": heard,
+                }
+            )
+        return heard
+
+    # -- items ------------------------------------------------------------------------
+    def _last_item_id(self) -> str | None:
+        items = self.conversation.items
+        return items[-1].id if items else None
+
+    async def _create_item(self, raw_item: Any, previous_item_id: Any, param: str) -> str:
+        """Validate, announce and (for audio) recognise one client item; returns its id."""
+        wanted = raw_item.get("id") if isinstance(raw_item, dict) else None
+        if wanted is not None and self.conversation.item(wanted) is not None:
+            raise ProtocolError(f"{param}.id: an item with id {wanted!r} already exists", code="invalid_value", param=f"{param}.id")
+        accepted = accept_request_item(raw_item, wanted or new_id("item"), param)
+        if previous_item_id is not None and self.conversation.item(previous_item_id) is None:
+            raise ProtocolError(
+                f"previous_item_id: no item with id {previous_item_id!r} in the conversation",
+                code="item_not_found",
+                param="previous_item_id",
+            )
+        previous = previous_item_id if previous_item_id is not None else self._last_item_id()
+        item_id = accepted.item["id"]
+        await self.emit({"type": "conversation.item.created", "previous_item_id": previous, "item": accepted.item})
+        for index, encoded in accepted.audio.items():
+            pcm = self._attach_audio(item_id, index, encoded)
+            self._start_recognition(item_id, index, asyncio.ensure_future(self._recognise(pcm, self.input.rate)))
+        return item_id
+
+    def _attach_audio(self, item_id: str, index: int, encoded: bytes) -> bytes:
+        """Keep audio a client sent inside an item (the service does not echo it back)."""
+        fmt = self.session["input_audio_format"]
+        scratch = InputAudioBuffer(fmt)
+        pcm = scratch.append(encoded)
+        part = self.conversation.item(item_id).content[index]
+        part.set_audio_format(normalize_format(fmt))
+        part.audio.extend(pcm)
+        return pcm
+
+    async def _item_create(self, data: dict[str, Any]) -> None:
+        await self._create_item(data.get("item"), data.get("previous_item_id"), "item")
+
+    def _existing(self, item_id: Any) -> Any:
+        item = self.conversation.item(item_id) if isinstance(item_id, str) else None
+        if item is None:
+            raise ProtocolError(f"item_id: no item with id {item_id!r} in the conversation", code="item_not_found", param="item_id")
+        return item
+
+    async def _item_delete(self, data: dict[str, Any]) -> None:
+        item = self._existing(data.get("item_id"))
+        self._heard.pop(item.id, None)
+        self._context_epoch += 1
+        await self.emit({"type": "conversation.item.deleted", "item_id": item.id})
+
+    async def _item_truncate(self, data: dict[str, Any]) -> None:
+        item = self._existing(data.get("item_id"))
+        index = data.get("content_index", data.get("index", 0))
+        end_ms = data.get("audio_end_ms")
+        if item.type != "message" or item.role != "assistant":
+            raise ProtocolError("item_id: only assistant messages can be truncated", code="invalid_value", param="item_id")
+        if not isinstance(index, int) or not 0 <= index < len(item.content) or not item.content[index].is_audio:
+            raise ProtocolError(f"content_index: item has no audio part at index {index!r}", code="invalid_value", param="content_index")
+        part = item.content[index]
+        if not isinstance(end_ms, int) or isinstance(end_ms, bool) or end_ms < 0:
+            raise ProtocolError("audio_end_ms: expected a non-negative integer", code="invalid_type", param="audio_end_ms")
+        if end_ms > part.audio_ms:
+            raise ProtocolError(
+                f"audio_end_ms: {end_ms} ms is beyond the item's audio ({part.audio_ms:.0f} ms)",
+                code="invalid_value",
+                param="audio_end_ms",
+            )
+        self._context_epoch += 1
+        await self.emit(
+            {"type": "conversation.item.truncated", "item_id": item.id, "content_index": index, "index": index, "audio_end_ms": end_ms}
+        )
+
+    # -- responses --------------------------------------------------------------------
+    async def _response_create(self, data: dict[str, Any]) -> None:
+        await self._start_response(data.get("response") or {})
+
+    async def _response_cancel(self, data: dict[str, Any]) -> None:
+        if self.response is None:
+            raise ProtocolError("response.cancel: there is no active response to cancel", code="response_cancel_not_active", param=None)
+        wanted = data.get("response_id")
+        if wanted is not None and wanted != self.response.id:
+            raise ProtocolError(f"response_id: {wanted!r} is not the active response", code="invalid_value", param="response_id")
+        self.response.cancel("client_cancelled")
+        await self._wait_response()
+
+    async def _wait_response(self) -> None:
+        task = self._response_task
+        if task is not None:
+            await asyncio.shield(task)
+
+    def _params(self, options: dict[str, Any]) -> ResponseParams:
+        s = self.session
+        tools = check_tools(options["tools"], "response.tools") if "tools" in options else s["tools"]
+        max_tokens = check_max_tokens(options.get("max_output_tokens", s["max_response_output_tokens"]), "response.max_output_tokens")
+        return ResponseParams(
+            modalities=check_modalities(options["modalities"], "response.modalities") if "modalities" in options else s["modalities"],
+            instructions=options.get("instructions", s["instructions"]),
+            voice=check_voice(options["voice"], "response.voice") if "voice" in options else s["voice"],
+            output_audio_format=check_audio_format(options["output_audio_format"], "response.output_audio_format")
+            if "output_audio_format" in options
+            else s["output_audio_format"],
+            temperature=check_temperature(options["temperature"], "response.temperature") if "temperature" in options else s["temperature"],
+            max_output_tokens=None if max_tokens == "inf" else max_tokens,
+            tools=tools,
+            tool_choice=check_tool_choice(options["tool_choice"], tools, "response.tool_choice") if "tool_choice" in options else s["tool_choice"],
+            in_conversation=options.get("commit", True) is not False,
+            metadata=options.get("metadata") or {},
+        )
+
+    async def _start_response(self, options: dict[str, Any]) -> None:
+        params = self._params(options)  # validate everything before touching state
+        async with self._response_lock:
+            await self._start_response_locked(options, params)
+
+    async def _start_response_locked(self, options: dict[str, Any], params: ResponseParams) -> None:
+        if self.response is not None:
+            if options.get("cancel_previous") is True:
+                self.response.cancel("client_cancelled")
+                await self._wait_response()
+            else:
+                raise ProtocolError(
+                    f"Conversation already has an active response ({self.response.id}); cancel it first or "
+                    "send cancel_previous: true",
+                    code="conversation_already_has_active_response",
+                    param=None,
+                )
+        context = await self._context_items(options, params)
+        await self._await_recognitions(context)
+        messages = chat_messages(params.instructions, context, self._heard)
+        input_tokens = self._count_input(params.instructions, context)
+        cached = self._previous_input_tokens if self._previous_epoch == self._context_epoch else 0
+        run = ResponseRun(
+            params=params,
+            messages=messages,
+            input_tokens=input_tokens,
+            cached_tokens=min(cached, input_tokens.total),
+            brain=self.brain,
+            synthesize=self.speech.synthesize if self.speech is not None else None,
+            run_blocking=self.run_blocking,
+            emit=self.emit,
+            last_item_id=self._last_item_id,
+        )
+        self.response = run
+        self._response_task = asyncio.ensure_future(self._run_response(run))
+
+    async def _context_items(self, options: dict[str, Any], params: ResponseParams) -> list[Any]:
+        """The items this response reads: the conversation, or ``input_items`` instead of it,
+        plus ``append_input_items`` (added to the conversation unless out-of-band)."""
+        if options.get("input_items") is not None:
+            context = await self._scratch_items(options["input_items"], "response.input_items")
+        else:
+            context = list(self.conversation.items)
+        appended = options.get("append_input_items") or []
+        if params.in_conversation and options.get("input_items") is None:
+            for i, raw in enumerate(appended):
+                await self._create_item(raw, None, f"response.append_input_items[{i}]")
+            return list(self.conversation.items)
+        return context + await self._scratch_items(appended, "response.append_input_items")
+
+    async def _scratch_items(self, raw_items: list[Any], param: str) -> list[Any]:
+        """Items used as context only: validated, recognised, never added to the conversation.
+        ``{"type": "message", "id": ...}`` refers to an item already in the conversation."""
+        scratch = Conversation()
+        items: list[Any] = []
+        for i, raw in enumerate(raw_items):
+            where = f"{param}[{i}]"
+            if isinstance(raw, dict) and set(raw) <= {"type", "id"} and raw.get("id"):
+                referenced = self.conversation.item(raw["id"])
+                if referenced is None:
+                    raise ProtocolError(f"{where}.id: no item with id {raw['id']!r}", code="item_not_found", param=f"{where}.id")
+                items.append(referenced)
+                continue
+            accepted = accept_request_item(raw, (raw.get("id") if isinstance(raw, dict) else None) or new_id("item"), where)
+            scratch.apply({"type": "conversation.item.created", "item": accepted.item})
+            items.append(scratch.item(accepted.item["id"]))
+            for _, encoded in accepted.audio.items():
+                pcm = InputAudioBuffer(self.session["input_audio_format"]).append(encoded)
+                self._heard[accepted.item["id"]] = await self._recognise(pcm, self.input.rate)
+        return items
+
+    def _count_input(self, instructions: str, items: list[Any]) -> TokenCount:
+        count = TokenCount(text=text_tokens(instructions))
+        for item in items:
+            if item.type == "message":
+                for part in item.content:
+                    if part.is_audio and part.audio:
+                        count = count + TokenCount(audio=audio_tokens(part.audio_ms, assistant=item.role == "assistant"))
+                    else:
+                        count = count + TokenCount(text=text_tokens(part.value or self._heard.get(item.id)))
+            else:
+                count = count + TokenCount(text=text_tokens((item.arguments or "") + (item.output or "") + (item.name or "")))
+        return count
+
+    async def _run_response(self, run: ResponseRun) -> None:
+        try:
+            await run.run(self._response_finished)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("response %s failed", run.id)
+        finally:
+            if self.response is run:
+                self.response = None
+
+    async def _response_finished(self, run: ResponseRun, usage: dict[str, Any]) -> list[dict[str, Any]]:
+        if self.response is run:
+            self.response = None  # a client that reacts to response.done may create the next one
+        if run.params.in_conversation:
+            self._previous_input_tokens = usage["input_tokens"]
+            self._previous_epoch = self._context_epoch
+        limits = self._rate_limits.record(time.monotonic(), usage["total_tokens"])
+        return [{"type": "rate_limits.updated", "rate_limits": limits}]
+
+    def _track(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
