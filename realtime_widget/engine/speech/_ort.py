@@ -10,7 +10,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SpeechModelsUnavailable", "default_threads", "make_session", "require"]
+__all__ = [
+    "SpeechModelsUnavailable",
+    "default_threads",
+    "make_session",
+    "release_free_memory",
+    "require",
+]
 
 _INSTALL_HINT = (
     "the offline speech stack is not installed: pip install 'realtime-widget[local]'"
@@ -73,3 +79,13 @@ def make_session(path: str | Path, *, threads: int | None = None) -> Any:
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     so.add_session_config_entry("session.inter_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+
+
+def release_free_memory() -> None:
+    """Hand freed heap memory back to the OS after a big one-off load (glibc only; no-op elsewhere)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass

@@ -273,7 +273,8 @@ def _names_used(g: Any, acc: set[str], skip: set[str] = frozenset()) -> None:  #
     acc.update(_fb_str(g.Outputs(j)) for j in range(g.OutputsLength()))
 
 
-def _fold(node: Any, consts: dict[str, np.ndarray]) -> np.ndarray | None:
+def _fold(node: Any, consts: dict[str, np.ndarray], reusable: set[str]) -> np.ndarray | None:
+    """Evaluate a constant-only Cast/Mul/Add/Sub; may overwrite inputs in ``reusable``."""
     op = _fb_str(node.OpType())
     if _fb_str(node.Domain()) not in ("", "ai.onnx") or op not in _FOLDABLE or node.OutputsLength() != 1:
         return None
@@ -291,8 +292,12 @@ def _fold(node: Any, consts: dict[str, np.ndarray]) -> np.ndarray | None:
         return vals[0].astype(_NP[to])
     if len(vals) != 2 or vals[0].dtype != vals[1].dtype:
         return None
+    a, b = vals
     ufunc = {"Mul": np.multiply, "Add": np.add, "Sub": np.subtract}[op]
-    return np.asarray(ufunc(vals[0], vals[1]), dtype=vals[0].dtype)
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    if ins[0] in reusable and a.shape == shape and a.flags.writeable:
+        return ufunc(a, b, out=a)  # in place: the intermediate has no other reader
+    return np.asarray(ufunc(a, b), dtype=a.dtype)
 
 
 def _graph(g: Any, *, fold: bool) -> tuple[_Msg, int]:
@@ -310,12 +315,31 @@ def _graph(g: Any, *, fold: bool) -> tuple[_Msg, int]:
 
     nodes: list[_Msg] = []
     folded: set[str] = set()
+    uses: dict[str, int] = {}
+    if fold:  # how many readers each value has, to free folded intermediates early
+        for i in range(g.NodesLength()):
+            n = g.Nodes(i)
+            names: set[str] = set()
+            for sub in _subgraphs(n):
+                _names_used(sub, names)
+            for x in [*(_fb_str(n.Inputs(j)) for j in range(n.InputsLength())), *names]:
+                uses[x] = uses.get(x, 0) + 1
+        for j in range(g.OutputsLength()):
+            x = _fb_str(g.Outputs(j))
+            uses[x] = uses.get(x, 0) + 1
     for i in range(g.NodesLength()):
         n = g.Nodes(i)
         if fold:
-            value = _fold(n, consts)
+            ins = [_fb_str(n.Inputs(j)) for j in range(n.InputsLength())]
+            reusable = {x for x in ins if x in folded and uses.get(x, 0) == 1}
+            value = _fold(n, consts, reusable)
             if value is not None:
                 name = _fb_str(n.Outputs(0))
+                for x in ins:
+                    uses[x] -= 1
+                    if x in folded and uses[x] == 0:  # an intermediate nobody else reads
+                        consts.pop(x, None)
+                        inits.pop(x, None)
                 consts[name] = value
                 inits[name] = _np_tensor(name, value)
                 folded.add(name)
