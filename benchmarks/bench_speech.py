@@ -1,6 +1,6 @@
 """Benchmark the offline speech stack: VAD CPU, ASR real-time factor, TTS latency, memory.
 
-    python benchmarks/bench_speech.py [--repeat 5] [--json]
+    python benchmarks/bench_speech.py [--repeat 5] [--json] [--no-fold]
 
 Needs the ``local`` extra (``pip install '.[local]'``). Uses Piper's own speech as ASR
 input, so espeak-ng is not needed. Timings are medians over ``--repeat`` warm runs on one
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import sys
@@ -26,7 +27,7 @@ try:
 except ImportError:  # running from a checkout without installing it
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from realtime_widget.engine.speech import models as speech_models  # noqa: E402
+from realtime_widget.engine.speech import models as speech_models
 
 UTTERANCE = "Could you please book a table for two at the Italian place tonight?"
 TWO_SENTENCES = (
@@ -62,7 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--json", action="store_true", help="print the results as JSON too")
+    ap.add_argument(
+        "--no-fold",
+        action="store_true",
+        help="run Moonshine's .ort files as shipped (no weight folding)",
+    )
     args = ap.parse_args(argv)
+    if args.no_fold:
+        os.environ["REALTIME_WIDGET_MOONSHINE_FOLD"] = "0"
     rows: list[tuple[str, str, str]] = []
     res: dict[str, float] = {}
 
@@ -117,7 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     x16 = asr._to_16k(utt, 24000)
     t_enc, _ = timed(lambda: asr.encoder.run(None, {"input_values": x16[None, :]}), args.repeat)
     ntok = len(asr.transcribe_tokens(x16))
-    row("asr_encoder", t_enc * 1000, "ms", f"decoder ~{(t_asr - t_enc) / max(ntok, 1) * 1000:.1f} ms/token x {ntok}")
+    row(
+        "asr_encoder",
+        t_enc * 1000,
+        "ms",
+        f"decoder ~{(t_asr - t_enc) / max(ntok, 1) * 1000:.1f} ms/token x {ntok}",
+    )
     audios = [utt, syn.synthesize(TWO_SENTENCES, "echo")]
     t0 = time.perf_counter()
     with ThreadPoolExecutor(2) as pool:
@@ -141,7 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     c0 = time.process_time()
     t_vad, _ = timed(vad_run, args.repeat)
     cpu = (time.process_time() - c0) / args.repeat
-    row("vad_per_20ms_chunk", t_vad / nchunks * 1e6, "us", f"wall; CPU {cpu / nchunks * 1e6:.0f} us (incl. soxr 24k->16k)")
+    row(
+        "vad_per_20ms_chunk",
+        t_vad / nchunks * 1e6,
+        "us",
+        f"wall; CPU {cpu / nchunks * 1e6:.0f} us (incl. soxr 24k->16k)",
+    )
     frame = np.zeros(512, np.float32)
     vad = m.new_vad()
     t_frame, _ = timed(lambda: [vad.process_frame(frame) for _ in range(200)], args.repeat)
@@ -151,9 +169,19 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     asr.transcribe(utt)
     next(iter(syn.stream(TWO_SENTENCES, "alloy")))
-    row("asr_plus_first_tts_chunk", (time.perf_counter() - t0) * 1000, "ms", "excludes VAD hangover and the brain")
+    row(
+        "asr_plus_first_tts_chunk",
+        (time.perf_counter() - t0) * 1000,
+        "ms",
+        "excludes VAD hangover and the brain",
+    )
 
-    row("rss_end", rss_mb(), "MB", f"peak {peak_rss_mb():.0f} MB; threads {threading.active_count()}")
+    row(
+        "rss_end",
+        rss_mb(),
+        "MB",
+        f"peak {peak_rss_mb():.0f} MB; threads {threading.active_count()}",
+    )
 
     w = max(len(r[0]) for r in rows)
     v = max(len(r[1]) for r in rows)

@@ -73,83 +73,88 @@ class SpecValidationError(AssertionError):
 
 @dataclass(frozen=True)
 class Erratum:
-    """Replace the schema at ``pointer`` inside component ``schema`` by ``replacement``."""
+    """Patch the schema at ``pointer`` inside component ``schema``: make it nullable
+    (``replacement=None``) or replace it."""
 
     schema: str
     pointer: tuple[str, ...]
-    replacement: dict[str, Any]
     decision: str  # the row id in docs/protocol-decisions.md
     reason: str
+    replacement: dict[str, Any] | None = None
 
-
-def _nullable_ref(name: str) -> dict[str, Any]:
-    return {"allOf": [{"$ref": _REF_PREFIX + name}], "nullable": True}
+    def apply(self, node: dict[str, Any]) -> dict[str, Any]:
+        if self.replacement is not None:
+            return copy.deepcopy(self.replacement)
+        if "$ref" in node:  # OpenAPI 3.0 ignores siblings of $ref
+            return {"allOf": [node], "nullable": True}
+        return {**node, "nullable": True}
 
 
 _SESSION_UPDATE = ("properties", "session", "properties")
 _MILLISECONDS = {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}]}
+_INT_OR_INF = {"anyOf": [{"type": "integer"}, {"type": "string", "enum": ["inf"]}], "nullable": True}
 
 ERRATA: tuple[Erratum, ...] = (
     Erratum(
         "Realtime.RealtimeResponseSession",
         ("properties", "max_response_output_tokens"),
-        {"anyOf": [{"type": "integer"}, {"type": "string", "enum": ["inf"]}], "nullable": True},
         "D9",
         "the service reports 'inf'; the spec's own session.update schema allows it",
+        _INT_OR_INF,
     ),
     Erratum(
         "Realtime.RealtimeResponseSession",
         ("properties", "turn_detection"),
-        _nullable_ref("Realtime.RealtimeTurnDetection"),
         "D7",
         "turn detection off is null (OpenAI) or {'type': 'none'} (Azure), echoed as set",
     ),
     Erratum(
         "Realtime.RealtimeRequestSessionUpdateCommand",
         (*_SESSION_UPDATE, "turn_detection"),
-        _nullable_ref("Realtime.RealtimeTurnDetection"),
         "D7",
         "OpenAI clients turn detection off with null",
     ),
     Erratum(
         "Realtime.RealtimeRequestSessionUpdateCommand",
         (*_SESSION_UPDATE, "input_audio_transcription"),
-        _nullable_ref("Realtime.RealtimeAudioInputTranscriptionSettings"),
         "D15",
         "clients turn transcription off with null (the response session allows null)",
     ),
     Erratum(
         "Realtime.RealtimeRequestSessionUpdateCommand",
         (*_SESSION_UPDATE, "max_response_output_tokens"),
-        {"anyOf": [{"type": "integer"}, {"type": "string", "enum": ["inf"]}], "nullable": True},
         "D9",
         "null is accepted as 'no limit' (the response session allows null)",
     ),
     Erratum(
         "Realtime.RealtimeServerVadTurnDetection",
         ("properties", "prefix_padding_ms"),
-        _MILLISECONDS,
         "D8",
         "the service sends integers (the spec says string/duration)",
+        _MILLISECONDS,
     ),
     Erratum(
         "Realtime.RealtimeServerVadTurnDetection",
         ("properties", "silence_duration_ms"),
-        _MILLISECONDS,
         "D8",
         "the service sends integers (the spec says string/duration)",
+        _MILLISECONDS,
     ),
     Erratum(
         "Realtime.RealtimeRequestAudioContentPart",
         ("properties", "transcript"),
-        {"type": "string", "nullable": True},
         "D13",
         "the service reports user audio parts with transcript null until transcribed",
     ),
     Erratum(
+        "Realtime.RealtimeResponse",
+        ("properties", "usage"),
+        "D16",
+        "the service sent usage null in response.created (our default is all zeros)",
+    ),
+    Erratum(
         "Realtime.RealtimeResponseInputAudioBufferCommittedCommand",
         ("properties", "previous_item_id"),
-        {"type": "string", "nullable": True},
         "D14",
         "null for the first item (service), and rtclient requires the key",
     ),
@@ -202,7 +207,7 @@ def _components(strict: bool) -> dict[str, Any]:
                 parent = parent[key]
             if erratum.pointer[-1] not in parent:
                 raise KeyError(f"erratum {erratum} points at nothing: the spec changed?")
-            parent[erratum.pointer[-1]] = copy.deepcopy(erratum.replacement)
+            parent[erratum.pointer[-1]] = erratum.apply(parent[erratum.pointer[-1]])
     return schemas  # type: ignore[no-any-return]
 
 
@@ -270,14 +275,14 @@ def _defs(schemas: dict[str, Any]) -> dict[str, Any]:
 
 @lru_cache(maxsize=None)
 def _root(strict: bool) -> dict[str, Any]:
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$defs": _defs(_components(strict))}
+    root = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$defs": _defs(_components(strict))}
+    jsonschema.Draft202012Validator.check_schema(root)  # once: it is the slow part
+    return root
 
 
 @lru_cache(maxsize=None)
 def _validator(name: str, strict: bool) -> jsonschema.Draft202012Validator:
-    schema = {**_root(strict), "$ref": f"#/$defs/{name}"}
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    return jsonschema.Draft202012Validator({**_root(strict), "$ref": f"#/$defs/{name}"})
 
 
 # --------------------------------------------------------------------------- validating

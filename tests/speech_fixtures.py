@@ -13,7 +13,8 @@ import re
 import shutil
 import subprocess
 import wave
-from typing import NamedTuple, Sequence, Union
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -72,7 +73,9 @@ def speak(text: str, *, voice: str = "en-us", rate: int = 24000, wpm: int = 160)
     return _readonly(np.clip(np.round(x * 32767.0), -32768, 32767).astype(np.int16))
 
 
-def speech_bounds(x: np.ndarray, rate: int, *, frame_ms: float = 10.0, floor_db: float = -40.0) -> tuple[int, int]:
+def speech_bounds(
+    x: np.ndarray, rate: int, *, frame_ms: float = 10.0, floor_db: float = -40.0
+) -> tuple[int, int]:
     """``(first, last)`` sample of speech in ``x``, from its energy envelope.
 
     The envelope is the RMS of ``frame_ms`` frames; speech is every frame within
@@ -108,7 +111,7 @@ class SpeechSignal(NamedTuple):
         return len(self.audio) * 1000.0 / self.rate
 
 
-Segment = Union[float, int, str]
+Segment = float | int | str
 
 
 @functools.lru_cache(maxsize=64)
@@ -137,7 +140,7 @@ def speech_with_silence(
             x = x[a:b]
             bounds.append((pos * 1000.0 / rate, (pos + len(x)) * 1000.0 / rate))
         else:
-            x = np.zeros(int(round(float(seg) * rate)), dtype=np.int16)
+            x = np.zeros(round(float(seg) * rate), dtype=np.int16)
         parts.append(x)
         pos += len(x)
     audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)

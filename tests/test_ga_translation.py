@@ -453,6 +453,29 @@ SERVER_TO_GA = [
         ],
     ),
     (
+        "conversation.item.created user item reported in_progress is still created whole",
+        ev(
+            "conversation.item.created",
+            "event_B8",
+            previous_item_id=None,
+            item=pv_item(**{**USER_AUDIO_ITEM, "status": "in_progress"}),
+        ),
+        [
+            ev(
+                "conversation.item.added",
+                "event_B8",
+                previous_item_id=None,
+                item=pv_item(**{**USER_AUDIO_ITEM, "status": "in_progress"}),
+            ),
+            ev(
+                "conversation.item.done",
+                "event_B8_done",
+                previous_item_id=None,
+                item=pv_item(**{**USER_AUDIO_ITEM, "status": "in_progress"}),
+            ),
+        ],
+    ),
+    (
         "conversation.item.created function_call in_progress -> added only",
         ev(
             "conversation.item.created",
@@ -1715,6 +1738,8 @@ def server_function_call(statuses: List[str]) -> st.SearchStrategy[dict]:
     )
 
 
+DONE_STATUSES = ["completed", "incomplete"]
+ALL_STATUSES = ["in_progress", "completed", "incomplete"]
 server_function_call_output = st.fixed_dictionaries(
     {
         "id": item_ids,
@@ -1722,16 +1747,15 @@ server_function_call_output = st.fixed_dictionaries(
         "type": st.just("function_call_output"),
         "call_id": call_ids,
         "output": json_args,
-    }
+    },
+    optional={"status": st.sampled_from(ALL_STATUSES)},
 )
-DONE_STATUSES = ["completed", "incomplete"]
-ALL_STATUSES = ["in_progress", "completed", "incomplete"]
 response_items = st.one_of(
     server_message("assistant", assistant_parts, DONE_STATUSES), server_function_call(DONE_STATUSES)
 )
 server_items = st.one_of(
-    server_message("user", user_parts, ["completed"]),
-    server_message("system", st.fixed_dictionaries({"type": st.just("input_text"), "text": texts}), ["completed"]),
+    server_message("user", user_parts, ALL_STATUSES),
+    server_message("system", st.fixed_dictionaries({"type": st.just("input_text"), "text": texts}), ALL_STATUSES),
     server_message("assistant", assistant_parts, ALL_STATUSES),
     server_function_call(ALL_STATUSES),
     server_function_call_output,

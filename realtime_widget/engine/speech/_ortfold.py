@@ -24,7 +24,7 @@ import struct
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -32,8 +32,18 @@ __all__ = ["FOLD_VERSION", "folded_onnx_path", "write_folded_onnx"]
 
 # ONNX TensorProto.DataType -> numpy
 _NP = {
-    1: np.float32, 2: np.uint8, 3: np.int8, 4: np.uint16, 5: np.int16, 6: np.int32,
-    7: np.int64, 9: np.bool_, 10: np.float16, 11: np.float64, 12: np.uint32, 13: np.uint64,
+    1: np.float32,
+    2: np.uint8,
+    3: np.int8,
+    4: np.uint16,
+    5: np.int16,
+    6: np.int32,
+    7: np.int64,
+    9: np.bool_,
+    10: np.float16,
+    11: np.float64,
+    12: np.uint32,
+    13: np.uint64,
 }
 _NP_TO_ONNX = {np.dtype(v): k for k, v in _NP.items()}
 _FOLDABLE = {"Cast", "Mul", "Add", "Sub"}
@@ -115,27 +125,27 @@ class _Msg:
         self.parts: list[Any] = []
         self.size = 0
 
-    def _raw(self, b: bytes | memoryview) -> "_Msg":
+    def _raw(self, b: bytes | memoryview) -> _Msg:
         self.parts.append(b)
         self.size += len(b) if isinstance(b, bytes) else b.nbytes
         return self
 
-    def int(self, field: int, value: int) -> "_Msg":
+    def int(self, field: int, value: int) -> _Msg:
         return self._raw(_key(field, 0) + _varint(int(value)))
 
-    def float(self, field: int, value: float) -> "_Msg":
+    def float(self, field: int, value: float) -> _Msg:
         return self._raw(_key(field, 5) + struct.pack("<f", value))
 
-    def bytes(self, field: int, value: bytes | memoryview) -> "_Msg":
+    def bytes(self, field: int, value: bytes | memoryview) -> _Msg:
         n = len(value) if isinstance(value, bytes) else value.nbytes
         self._raw(_key(field, 2) + _varint(n))
         return self._raw(value)
 
-    def str(self, field: int, value: str | bytes | None) -> "_Msg":
+    def str(self, field: int, value: str | bytes | None) -> _Msg:
         value = value or b""
         return self.bytes(field, value.encode() if isinstance(value, str) else value)
 
-    def msg(self, field: int, m: "_Msg") -> "_Msg":
+    def msg(self, field: int, m: _Msg) -> _Msg:
         self._raw(_key(field, 2) + _varint(m.size))
         self.parts.append(m)
         self.size += m.size
@@ -150,7 +160,9 @@ class _Msg:
 
 
 # ----------------------------------------------------------------------------- ONNX messages
-def _tensor(name: str, dims: list[int], dtype: int, raw: Any, strings: list[bytes] | None = None) -> _Msg:
+def _tensor(
+    name: str, dims: list[int], dtype: int, raw: Any, strings: list[bytes] | None = None
+) -> _Msg:
     m = _Msg()
     for d in dims:
         m.int(1, d)
@@ -165,7 +177,9 @@ def _tensor(name: str, dims: list[int], dtype: int, raw: Any, strings: list[byte
 
 def _np_tensor(name: str, arr: np.ndarray) -> _Msg:
     arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
-    return _tensor(name, list(arr.shape), _NP_TO_ONNX[arr.dtype.newbyteorder("=")], memoryview(arr).cast("B"))
+    return _tensor(
+        name, list(arr.shape), _NP_TO_ONNX[arr.dtype.newbyteorder("=")], memoryview(arr).cast("B")
+    )
 
 
 def _fb_str(b: Any) -> str:
@@ -276,7 +290,11 @@ def _names_used(g: Any, acc: set[str], skip: set[str] = frozenset()) -> None:  #
 def _fold(node: Any, consts: dict[str, np.ndarray], reusable: set[str]) -> np.ndarray | None:
     """Evaluate a constant-only Cast/Mul/Add/Sub; may overwrite inputs in ``reusable``."""
     op = _fb_str(node.OpType())
-    if _fb_str(node.Domain()) not in ("", "ai.onnx") or op not in _FOLDABLE or node.OutputsLength() != 1:
+    if (
+        _fb_str(node.Domain()) not in ("", "ai.onnx")
+        or op not in _FOLDABLE
+        or node.OutputsLength() != 1
+    ):
         return None
     ins = [_fb_str(node.Inputs(j)) for j in range(node.InputsLength())]
     if not ins or any(x not in consts for x in ins):

@@ -43,9 +43,10 @@ One :class:`Synthesizer` is shared by all sessions; concurrent streams are safe.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -86,7 +87,7 @@ VOICES: dict[str, VoiceSettings] = {
 }
 
 
-def voice_settings(voice: "str | VoiceSettings | None") -> VoiceSettings:
+def voice_settings(voice: str | VoiceSettings | None) -> VoiceSettings:
     """Settings for a realtime voice name (case-insensitive); unknown names give ``alloy``.
 
     A :class:`VoiceSettings` is returned as is (custom voices).
@@ -149,7 +150,7 @@ class Synthesizer:
         config_path: str | Path | None = None,
         *,
         threads: int | None = None,
-    ) -> "Synthesizer":
+    ) -> Synthesizer:
         if model_path is None:
             model_path, default_config = piper_voice_paths()
             config_path = config_path or default_config
@@ -158,7 +159,9 @@ class Synthesizer:
         from piper.config import PiperConfig
 
         config = PiperConfig.from_dict(json.loads(Path(config_path).read_text(encoding="utf-8")))
-        return cls(piper.PiperVoice(session=make_session(model_path, threads=threads), config=config))
+        return cls(
+            piper.PiperVoice(session=make_session(model_path, threads=threads), config=config)
+        )
 
     # -- public -----------------------------------------------------------------------
     def clauses(self, text: str) -> list[list[int]]:
@@ -227,4 +230,3 @@ class Synthesizer:
 
 def _float_to_pcm16(x: np.ndarray) -> bytes:
     return np.clip(np.round(x * 32767.0), -32768, 32767).astype("<i2").tobytes()
-

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -70,7 +70,7 @@ class SileroVadModel:
         self._sr = np.array(SAMPLE_RATE, dtype=np.int64)
 
     @classmethod
-    def load(cls, path: str | Path | None = None, *, threads: int | None = None) -> "SileroVadModel":
+    def load(cls, path: str | Path | None = None, *, threads: int | None = None) -> SileroVadModel:
         return cls(make_session(path or silero_model_path(), threads=threads))
 
     def run(self, x: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +81,7 @@ class SileroVadModel:
         out, new_state = self.session.run(None, {"input": x, "state": state, "sr": self._sr})
         return out[:, 0], new_state
 
-    def new_stream(self) -> "SileroVad":
+    def new_stream(self) -> SileroVad:
         return SileroVad(self)
 
 
@@ -108,7 +108,9 @@ class SileroVad:
         """Speech probability of one 512-sample float32 frame in [-1, 1]. Call from an executor."""
         frame = np.asarray(frame, dtype=np.float32).reshape(-1)
         if frame.shape[0] != FRAME_SAMPLES:
-            raise ValueError(f"a Silero frame is {FRAME_SAMPLES} samples at 16 kHz, got {frame.shape[0]}")
+            raise ValueError(
+                f"a Silero frame is {FRAME_SAMPLES} samples at 16 kHz, got {frame.shape[0]}"
+            )
         x = np.concatenate((self._context, frame))[None, :]
         prob, self._state = self.model.run(x, self._state)
         self._context = frame[-CONTEXT_SAMPLES:].copy()
@@ -158,7 +160,7 @@ class SpeechStopped:
     speech_end_ms: int
 
 
-VadEvent = Union[SpeechStarted, SpeechStopped]
+VadEvent = SpeechStarted | SpeechStopped
 
 
 class ServerVadSegmenter:
@@ -235,7 +237,9 @@ class ServerVadSegmenter:
             return None
         import soxr
 
-        return soxr.ResampleStream(self.sample_rate_in, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+        return soxr.ResampleStream(
+            self.sample_rate_in, SAMPLE_RATE, 1, dtype="float32", quality="HQ"
+        )
 
     @property
     def neg_threshold(self) -> float:
@@ -301,7 +305,7 @@ class ServerVadSegmenter:
                 if p >= self.threshold:
                     self.in_speech = True
                     self._silence_start_frame = None
-                    onset = int(round(self._frame_ms(k)))
+                    onset = round(self._frame_ms(k))
                     events.append(SpeechStarted(max(0, onset - self.prefix_padding_ms), onset))
                 continue
             if p >= self.threshold:
@@ -311,7 +315,7 @@ class ServerVadSegmenter:
             if self._silence_start_frame is not None:
                 speech_end = self._frame_ms(self._silence_start_frame)
                 if self._frame_ms(k + 1) - speech_end >= self.silence_duration_ms:
-                    end = int(round(speech_end))
+                    end = round(speech_end)
                     events.append(SpeechStopped(end + self.silence_duration_ms, end))
                     self.in_speech = False
                     self._silence_start_frame = None
