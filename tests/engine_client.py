@@ -31,7 +31,7 @@ import tornado.websocket
 from realtime_widget.protocol import ga
 from spec_schema import validate_server_event
 
-WAIT_S = 60.0  # a hung test fails after this long; never a performance threshold
+WAIT_S = 30.0  # a hung test fails after this long; never a performance threshold
 _SYNC_PREFIX = "sync_barrier_"
 _ids = itertools.count(1)
 
@@ -267,3 +267,43 @@ def pcm16_bytes(samples: np.ndarray) -> bytes:
 
 def silence(ms: float, rate: int = 24000) -> np.ndarray:
     return np.zeros(int(round(ms * rate / 1000)), dtype=np.int16)
+
+
+# -- items and brains shared by the engine tests -------------------------------------------
+
+
+def user_text(text: str, **fields: Any) -> dict[str, Any]:
+    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}], **fields}
+
+
+def create_item(item: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {"type": "conversation.item.create", "item": item, **fields}
+
+
+class ScriptedBrain:
+    """The default rule brain, plus what a test needs to see and steer it.
+
+    ``requests`` records every ``BrainRequest`` (what the brain was given to read);
+    while ``hold`` is set (an ``asyncio.Event`` that is not set) the reply stops after
+    its first piece until the event is set, so a response stays active for as long as the
+    test wants (no timing games).
+    """
+
+    def __init__(self) -> None:
+        from realtime_widget.engine.brain import RuleBrain
+
+        self._rules = RuleBrain()
+        self.requests: list[Any] = []
+        self.hold: asyncio.Event | None = None
+        self.first_piece = asyncio.Event()
+
+    def factory(self) -> "ScriptedBrain":
+        return self
+
+    async def reply(self, request: Any):  # noqa: ANN201 - an async generator
+        self.requests.append(request)
+        async for piece in self._rules.reply(request):
+            yield piece
+            self.first_piece.set()
+            if self.hold is not None:
+                await self.hold.wait()

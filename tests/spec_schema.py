@@ -33,7 +33,7 @@ import base64
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -92,7 +92,10 @@ class Erratum:
 
 _SESSION_UPDATE = ("properties", "session", "properties")
 _MILLISECONDS = {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}]}
-_INT_OR_INF = {"anyOf": [{"type": "integer"}, {"type": "string", "enum": ["inf"]}], "nullable": True}
+_INT_OR_INF = {
+    "anyOf": [{"type": "integer"}, {"type": "string", "enum": ["inf"]}],
+    "nullable": True,
+}
 
 ERRATA: tuple[Erratum, ...] = (
     Erratum(
@@ -192,7 +195,7 @@ EXTRA_EVENT_SCHEMAS: dict[str, dict[str, Any]] = {
 # --------------------------------------------------------------------------- loading
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_spec() -> dict[str, Any]:
     with SPEC_PATH.open(encoding="utf-8") as f:
         return yaml.safe_load(f)  # type: ignore[no-any-return]
@@ -273,14 +276,17 @@ def _defs(schemas: dict[str, Any]) -> dict[str, Any]:
     return defs
 
 
-@lru_cache(maxsize=None)
+@cache
 def _root(strict: bool) -> dict[str, Any]:
-    root = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$defs": _defs(_components(strict))}
+    root = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$defs": _defs(_components(strict)),
+    }
     jsonschema.Draft202012Validator.check_schema(root)  # once: it is the slow part
     return root
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(name: str, strict: bool) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator({**_root(strict), "$ref": f"#/$defs/{name}"})
 
@@ -319,14 +325,14 @@ def validate(instance: Any, schema: str, *, strict: bool = False) -> None:
         raise SpecValidationError(schema, spec_violations(instance, schema, strict=strict))
 
 
-@lru_cache(maxsize=None)
+@cache
 def server_event_schemas() -> dict[str, str]:
     """event type -> component name, from the spec's discriminator mapping (27 events)."""
     mapping = load_spec()["components"]["schemas"][_SERVER_BASE]["discriminator"]["mapping"]
     return {event_type: _ref_name(ref) for event_type, ref in mapping.items()}
 
 
-@lru_cache(maxsize=None)
+@cache
 def client_event_schemas() -> dict[str, str]:
     """event type -> component name, from the spec's discriminator mapping (9 events)."""
     mapping = load_spec()["components"]["schemas"][_CLIENT_BASE]["discriminator"]["mapping"]
@@ -335,13 +341,17 @@ def client_event_schemas() -> dict[str, str]:
 
 def _event_schema(event: Any, mapping: dict[str, str], side: str, extras: bool) -> str:
     if not isinstance(event, dict):
-        raise SpecValidationError(f"a {side} event", [("", f"expected an object, got {type(event).__name__}")])
+        raise SpecValidationError(
+            f"a {side} event", [("", f"expected an object, got {type(event).__name__}")]
+        )
     event_type = event.get("type")
     if event_type in mapping:
         return mapping[event_type]
     if extras and event_type in EXTRA_EVENT_SCHEMAS:
         return "extra:" + event_type
-    raise SpecValidationError(f"a {side} event", [("type", f"{event_type!r} is not a {side} event of the spec")])
+    raise SpecValidationError(
+        f"a {side} event", [("type", f"{event_type!r} is not a {side} event of the spec")]
+    )
 
 
 def validate_server_event(event: dict[str, Any], *, strict: bool = False) -> None:
@@ -353,7 +363,9 @@ def validate_server_event(event: dict[str, Any], *, strict: bool = False) -> Non
 
 def validate_client_event(event: dict[str, Any], *, strict: bool = False) -> None:
     """Validate a client event (wire dict) against the schema its ``type`` maps to."""
-    validate(event, _event_schema(event, client_event_schemas(), "client", extras=False), strict=strict)
+    validate(
+        event, _event_schema(event, client_event_schemas(), "client", extras=False), strict=strict
+    )
 
 
 # --------------------------------------------------------------------------- examples
@@ -397,8 +409,10 @@ def _variants(node: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _is_open_enum(node: dict[str, Any]) -> bool:
     # The spec's `anyOf: [{type: string}, {type: string, enum: [...]}]` idiom.
-    return "anyOf" in node and any("enum" in b for b in node["anyOf"]) and all(
-        b.get("type") == "string" for b in node["anyOf"]
+    return (
+        "anyOf" in node
+        and any("enum" in b for b in node["anyOf"])
+        and all(b.get("type") == "string" for b in node["anyOf"])
     )
 
 
@@ -418,7 +432,7 @@ def _generate(node: dict[str, Any], mode: str, key: str) -> Any:
     if "$ref" in node or ("anyOf" in node and not _is_open_enum(node)):
         return _generate(_variants(node)[pick], mode, key)
     if _is_open_enum(node):
-        return [b for b in node["anyOf"] if "enum" in b][0]["enum"][pick]
+        return next(b for b in node["anyOf"] if "enum" in b)["enum"][pick]
     if "allOf" in node and "properties" not in node:
         return _generate(node["allOf"][0], mode, key)
     if "enum" in node:

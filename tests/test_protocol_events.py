@@ -76,7 +76,11 @@ WEATHER_TOOL = {
     "type": "function",
     "name": "get_weather",
     "description": "Current weather for a city.",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    },
 }
 
 REALISTIC_CLIENT: dict[str, dict[str, Any]] = {
@@ -90,14 +94,23 @@ REALISTIC_CLIENT: dict[str, dict[str, Any]] = {
             "input_audio_format": "pcm16",
             "output_audio_format": "g711_ulaw",
             "input_audio_transcription": {"model": "whisper-1"},
-            "turn_detection": {"type": "server_vad", "threshold": 0.6, "prefix_padding_ms": 300, "silence_duration_ms": 500},
+            "turn_detection": {
+                "type": "server_vad",
+                "threshold": 0.6,
+                "prefix_padding_ms": 300,
+                "silence_duration_ms": 500,
+            },
             "tools": [WEATHER_TOOL],
             "tool_choice": "auto",
             "temperature": 0.8,
             "max_response_output_tokens": "inf",
         },
     },
-    "input_audio_buffer.append": {"event_id": "evt_client_2", "type": "input_audio_buffer.append", "audio": AUDIO_20MS},
+    "input_audio_buffer.append": {
+        "event_id": "evt_client_2",
+        "type": "input_audio_buffer.append",
+        "audio": AUDIO_20MS,
+    },
     "input_audio_buffer.commit": {"event_id": "evt_client_3", "type": "input_audio_buffer.commit"},
     "input_audio_buffer.clear": {"type": "input_audio_buffer.clear"},
     "conversation.item.create": {
@@ -148,7 +161,12 @@ SERVICE_SESSION = {
     "modalities": ["text", "audio"],
     "instructions": "",
     "voice": "alloy",
-    "turn_detection": {"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300, "silence_duration_ms": 200},
+    "turn_detection": {
+        "type": "server_vad",
+        "threshold": 0.5,
+        "prefix_padding_ms": 300,
+        "silence_duration_ms": 200,
+    },
     "input_audio_format": "pcm16",
     "output_audio_format": "pcm16",
     "input_audio_transcription": None,
@@ -174,11 +192,20 @@ USAGE = {
 }
 
 REALISTIC_SERVER: dict[str, dict[str, Any]] = {
-    "session.created": {"event_id": "event_1", "type": "session.created", "session": SERVICE_SESSION},
+    "session.created": {
+        "event_id": "event_1",
+        "type": "session.created",
+        "session": SERVICE_SESSION,
+    },
     "session.updated": {
         "event_id": "event_2",
         "type": "session.updated",
-        "session": {**SERVICE_SESSION, "voice": "sage", "turn_detection": None, "output_audio_format": "g711-alaw"},
+        "session": {
+            **SERVICE_SESSION,
+            "voice": "sage",
+            "turn_detection": None,
+            "output_audio_format": "g711-alaw",
+        },
     },
     "conversation.created": {
         "event_id": "event_3",
@@ -236,7 +263,11 @@ REALISTIC_SERVER: dict[str, dict[str, Any]] = {
         "type": "conversation.item.input_audio_transcription.failed",
         "item_id": "item_001",
         "content_index": 0,
-        "error": {"type": "transcription_error", "code": "audio_unintelligible", "message": "The audio could not be transcribed."},
+        "error": {
+            "type": "transcription_error",
+            "code": "audio_unintelligible",
+            "message": "The audio could not be transcribed.",
+        },
     },
     "response.created": {
         "event_id": "event_12",
@@ -392,7 +423,11 @@ REALISTIC_SERVER: dict[str, dict[str, Any]] = {
         "content_index": 0,
         "audio_end_ms": 1500,
     },
-    "conversation.item.deleted": {"event_id": "event_28", "type": "conversation.item.deleted", "item_id": "item_002"},
+    "conversation.item.deleted": {
+        "event_id": "event_28",
+        "type": "conversation.item.deleted",
+        "item_id": "item_002",
+    },
     "error": {
         "event_id": "event_29",
         "type": "error",
@@ -424,7 +459,7 @@ def assert_superset(out: Any, given: Any, path: str = "") -> None:
             assert_superset(out[key], value, f"{path}.{key}")
     elif isinstance(given, list):
         assert isinstance(out, list) and len(out) == len(given), f"{path}: {out!r} != {given!r}"
-        for i, (a, b) in enumerate(zip(out, given)):
+        for i, (a, b) in enumerate(zip(out, given, strict=True)):
             assert_superset(a, b, f"{path}[{i}]")
     else:
         assert out == given and type(out) in (type(given), float), f"{path}: {out!r} != {given!r}"
@@ -461,7 +496,11 @@ ALL_EVENT_TYPES = sorted(
 
 
 def _side(event_type: str) -> str:
-    return "client" if event_type in client_event_schemas() or event_type in CLIENT_EVENT_TYPES else "server"
+    return (
+        "client"
+        if event_type in client_event_schemas() or event_type in CLIENT_EVENT_TYPES
+        else "server"
+    )
 
 
 # --------------------------------------------------------------------------- coverage
@@ -492,7 +531,9 @@ def test_event_type_has_models_and_schema_validated_examples(event_type: str) ->
         for mode in ("min", "max"):
             generated = example(mapping[event_type], mode)  # type: ignore[arg-type]
             assert generated["type"] == event_type
-            (validate_client_event if side == "client" else validate_server_event)(generated, strict=True)
+            (validate_client_event if side == "client" else validate_server_event)(
+                generated, strict=True
+            )
             check_round_trip(generated, side)
 
 
@@ -501,12 +542,23 @@ def test_strict_spec_violations_are_exactly_the_documented_errata() -> None:
     and every erratum is actually needed by some example."""
     errata_fields = {e.pointer[-1] for e in ERRATA}
     seen: set[str] = set()
-    cases = [(d, "client") for d in REALISTIC_CLIENT.values()] + [(d, "server") for d in REALISTIC_SERVER.values()]
+    cases = [(d, "client") for d in REALISTIC_CLIENT.values()] + [
+        (d, "server") for d in REALISTIC_SERVER.values()
+    ]
     for side, mapping in (("client", client_event_schemas()), ("server", server_event_schemas())):
         cases += [(example(name, "max"), side) for name in mapping.values()]
     cases += [
-        ({"type": "session.update", "session": {"turn_detection": None, "input_audio_transcription": None,
-                                                 "max_response_output_tokens": None}}, "client"),
+        (
+            {
+                "type": "session.update",
+                "session": {
+                    "turn_detection": None,
+                    "input_audio_transcription": None,
+                    "max_response_output_tokens": None,
+                },
+            },
+            "client",
+        ),
     ]
     for given, side in cases:
         if given["type"] in EXTRA_EVENT_SCHEMAS:
@@ -516,7 +568,9 @@ def test_strict_spec_violations_are_exactly_the_documented_errata() -> None:
         out = parse(given).to_dict()
         for path, message in spec_violations(out, mapping[given["type"]], strict=True):
             field = path.rsplit(".", 1)[-1]
-            assert field in errata_fields, f"{given['type']} {path}: {message} is not a documented erratum"
+            assert field in errata_fields, (
+                f"{given['type']} {path}: {message} is not a documented erratum"
+            )
             seen.add(field)
     assert seen == errata_fields
 
@@ -530,13 +584,28 @@ def test_spec_helper_rejects_invalid_events() -> None:
     with pytest.raises(SpecValidationError, match="response_id"):
         validate_server_event({k: v for k, v in good.items() if k != "response_id"})
     # the discriminator dispatches into the item's own schema
-    bad_item = {**good, "item": {"id": "i", "object": "realtime.item", "type": "function_call", "status": "completed"}}
+    bad_item = {
+        **good,
+        "item": {
+            "id": "i",
+            "object": "realtime.item",
+            "type": "function_call",
+            "status": "completed",
+        },
+    }
     with pytest.raises(SpecValidationError, match="name"):
         validate_server_event(bad_item)
     with pytest.raises(SpecValidationError, match="not a server event"):
         validate_server_event({"type": "response.output_text.delta"})
     with pytest.raises(SpecValidationError):
-        validate_client_event({"type": "conversation.item.truncate", "item_id": "x", "content_index": "0", "audio_end_ms": 1})
+        validate_client_event(
+            {
+                "type": "conversation.item.truncate",
+                "item_id": "x",
+                "content_index": "0",
+                "audio_end_ms": 1,
+            }
+        )
     # extras are validated only with errata (they are not in the spec)
     with pytest.raises(SpecValidationError):
         validate_server_event(REALISTIC_SERVER["conversation.created"], strict=True)
@@ -571,7 +640,9 @@ def test_text_done_accepts_either_spelling_and_emits_both(spelling: str) -> None
 
 
 def test_text_done_constructor_and_missing_text() -> None:
-    event = ResponseTextDone(response_id="r", item_id="i", output_index=0, content_index=0, text="hi")
+    event = ResponseTextDone(
+        response_id="r", item_id="i", output_index=0, content_index=0, text="hi"
+    )
     assert (event.text, event.value) == ("hi", "hi")
     validate_server_event(event.to_dict(), strict=True)
     with pytest.raises(ProtocolError) as info:
@@ -580,11 +651,17 @@ def test_text_done_constructor_and_missing_text() -> None:
 
 
 @pytest.mark.parametrize("given, expected", [({"index": 2}, 2), ({"content_index": 3}, 3), ({}, 0)])
-def test_truncated_accepts_index_or_content_index_and_emits_both(given: dict[str, int], expected: int) -> None:
-    out = _server({"type": "conversation.item.truncated", "item_id": "i", "audio_end_ms": 10, **given})
+def test_truncated_accepts_index_or_content_index_and_emits_both(
+    given: dict[str, int], expected: int
+) -> None:
+    out = _server(
+        {"type": "conversation.item.truncated", "item_id": "i", "audio_end_ms": 10, **given}
+    )
     assert out["index"] == out["content_index"] == expected
     validate_server_event(out, strict=True)
-    built = ConversationItemTruncated(item_id="i", audio_end_ms=10, content_index=expected).to_dict()
+    built = ConversationItemTruncated(
+        item_id="i", audio_end_ms=10, content_index=expected
+    ).to_dict()
     assert built["index"] == built["content_index"] == expected
 
 
@@ -594,7 +671,11 @@ def test_audio_transcript_done_emits_transcript() -> None:
     )
     assert event.to_dict()["transcript"] == "Hello there."
     validate_server_event(event.to_dict(), strict=True)
-    spec_shaped = {k: v for k, v in REALISTIC_SERVER["response.audio_transcript.done"].items() if k != "transcript"}
+    spec_shaped = {
+        k: v
+        for k, v in REALISTIC_SERVER["response.audio_transcript.done"].items()
+        if k != "transcript"
+    }
     parsed = parse_server_event(spec_shaped)
     assert isinstance(parsed, ResponseAudioTranscriptDone) and parsed.transcript is None
     assert "transcript" not in parsed.to_dict()  # never null: clients type it as a string
@@ -608,7 +689,11 @@ def test_item_created_always_has_previous_item_id() -> None:
     validate_server_event(first)
     later = ConversationItemCreated(previous_item_id="item_0", item=item).to_dict()
     assert later["previous_item_id"] == "item_0"
-    spec_shaped = {k: v for k, v in REALISTIC_SERVER["conversation.item.created"].items() if k != "previous_item_id"}
+    spec_shaped = {
+        k: v
+        for k, v in REALISTIC_SERVER["conversation.item.created"].items()
+        if k != "previous_item_id"
+    }
     assert _server(spec_shaped)["previous_item_id"] is None
 
 
@@ -616,7 +701,10 @@ def test_committed_always_has_previous_item_id() -> None:
     out = InputAudioBufferCommitted(item_id="item_1").to_dict()
     assert out["previous_item_id"] is None
     validate_server_event(out)
-    assert InputAudioBufferCommitted(item_id="b", previous_item_id="a").to_dict()["previous_item_id"] == "a"
+    assert (
+        InputAudioBufferCommitted(item_id="b", previous_item_id="a").to_dict()["previous_item_id"]
+        == "a"
+    )
 
 
 def test_request_input_audio_part_accepts_audio() -> None:
@@ -629,16 +717,31 @@ def test_request_input_audio_part_accepts_audio() -> None:
 
 @pytest.mark.parametrize("fmt", ["pcm16", "g711_ulaw", "g711_alaw", "g711-ulaw", "g711-alaw"])
 def test_audio_format_spellings_are_accepted_and_echoed(fmt: str) -> None:
-    update = parse_client_event({"type": "session.update", "session": {"input_audio_format": fmt, "output_audio_format": fmt}})
+    update = parse_client_event(
+        {
+            "type": "session.update",
+            "session": {"input_audio_format": fmt, "output_audio_format": fmt},
+        }
+    )
     assert update.to_dict()["session"] == {"input_audio_format": fmt, "output_audio_format": fmt}
-    create = parse_client_event({"type": "response.create", "response": {"output_audio_format": fmt}})
+    create = parse_client_event(
+        {"type": "response.create", "response": {"output_audio_format": fmt}}
+    )
     assert create.to_dict()["response"]["output_audio_format"] == fmt
-    out = SessionUpdated(session=Session(id="s", model="m", input_audio_format=fmt, output_audio_format=fmt)).to_dict()
-    assert (out["session"]["input_audio_format"], out["session"]["output_audio_format"]) == (fmt, fmt)
+    out = SessionUpdated(
+        session=Session(id="s", model="m", input_audio_format=fmt, output_audio_format=fmt)
+    ).to_dict()
+    assert (out["session"]["input_audio_format"], out["session"]["output_audio_format"]) == (
+        fmt,
+        fmt,
+    )
     validate_server_event(out)
     # the spec's audio format type is an open string: every spelling is spec-valid
-    assert not [v for v in spec_violations(out, "Realtime.RealtimeResponseSessionUpdatedCommand", strict=True)
-                if "audio_format" in v[0]]
+    assert not [
+        v
+        for v in spec_violations(out, "Realtime.RealtimeResponseSessionUpdatedCommand", strict=True)
+        if "audio_format" in v[0]
+    ]
 
 
 def test_unknown_audio_format_is_rejected() -> None:
@@ -659,39 +762,74 @@ def test_turn_detection_off_both_spellings_echoed(off: dict[str, str] | None) ->
 
 
 def test_turn_detection_absent_stays_absent_and_default_is_server_vad() -> None:
-    assert "turn_detection" not in parse_client_event({"type": "session.update", "session": {}}).to_dict()["session"]
+    assert (
+        "turn_detection"
+        not in parse_client_event({"type": "session.update", "session": {}}).to_dict()["session"]
+    )
     td = Session(id="s", model="m").to_dict()["turn_detection"]
-    assert td == {"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300, "silence_duration_ms": 500}
+    assert td == {
+        "type": "server_vad",
+        "threshold": 0.5,
+        "prefix_padding_ms": 300,
+        "silence_duration_ms": 500,
+    }
 
 
 @pytest.mark.parametrize("given, expected", [(300, 300), ("300", 300), (" 200 ", 200), (0, 0)])
-def test_server_vad_milliseconds_are_integers_numeric_strings_accepted(given: Any, expected: int) -> None:
+def test_server_vad_milliseconds_are_integers_numeric_strings_accepted(
+    given: Any, expected: int
+) -> None:
     td = {"type": "server_vad", "prefix_padding_ms": given, "silence_duration_ms": given}
-    out = parse_client_event({"type": "session.update", "session": {"turn_detection": td}}).to_dict()
+    out = parse_client_event(
+        {"type": "session.update", "session": {"turn_detection": td}}
+    ).to_dict()
     assert out["session"]["turn_detection"]["prefix_padding_ms"] == expected
     assert out["session"]["turn_detection"]["silence_duration_ms"] == expected
-    server = _server({"type": "session.created", "session": {**SERVICE_SESSION, "turn_detection": td}})
+    server = _server(
+        {"type": "session.created", "session": {**SERVICE_SESSION, "turn_detection": td}}
+    )
     assert server["session"]["turn_detection"]["silence_duration_ms"] == expected
 
 
 @pytest.mark.parametrize(
-    "given, code", [("abc", "invalid_type"), ("1.5", "invalid_type"), (1.5, "invalid_type"), (True, "invalid_type"), (-5, "invalid_value")]
+    "given, code",
+    [
+        ("abc", "invalid_type"),
+        ("1.5", "invalid_type"),
+        (1.5, "invalid_type"),
+        (True, "invalid_type"),
+        (-5, "invalid_value"),
+    ],
 )
 def test_server_vad_milliseconds_rejects_non_integers(given: Any, code: str) -> None:
     with pytest.raises(ProtocolError) as info:
-        parse_client_event({"type": "session.update", "session": {"turn_detection": {"type": "server_vad", "silence_duration_ms": given}}})
-    assert (info.value.code, info.value.param) == (code, "session.turn_detection.silence_duration_ms")
+        parse_client_event(
+            {
+                "type": "session.update",
+                "session": {"turn_detection": {"type": "server_vad", "silence_duration_ms": given}},
+            }
+        )
+    assert (info.value.code, info.value.param) == (
+        code,
+        "session.turn_detection.silence_duration_ms",
+    )
     assert "milliseconds" in info.value.message
 
 
 @pytest.mark.parametrize("value", ["inf", 4096, None])
 def test_max_response_output_tokens_int_inf_or_null(value: int | str | None) -> None:
-    out = parse_client_event({"type": "session.update", "session": {"max_response_output_tokens": value}}).to_dict()
+    out = parse_client_event(
+        {"type": "session.update", "session": {"max_response_output_tokens": value}}
+    ).to_dict()
     assert out["session"] == {"max_response_output_tokens": value}
-    created = SessionCreated(session=Session(id="s", model="m", max_response_output_tokens=value)).to_dict()
+    created = SessionCreated(
+        session=Session(id="s", model="m", max_response_output_tokens=value)
+    ).to_dict()
     assert created["session"]["max_response_output_tokens"] == value
     validate_server_event(created)
-    create = parse_client_event({"type": "response.create", "response": {"max_output_tokens": value}})
+    create = parse_client_event(
+        {"type": "response.create", "response": {"max_output_tokens": value}}
+    )
     assert create.to_dict()["response"]["max_output_tokens"] == value
     validate_client_event(create.to_dict(), strict=True)
 
@@ -721,16 +859,28 @@ def test_response_create_follows_the_schema_not_the_stale_prose() -> None:
     event = parse_client_event(given)
     assert isinstance(event, ResponseCreate) and event.response is not None
     r = event.response
-    assert (r.commit, r.cancel_previous, r.modalities, r.max_output_tokens) == (True, False, ["text"], 256)
-    assert isinstance(r.tool_choice, ToolChoiceFunction) and r.tool_choice.function_name == "get_weather"
+    assert (r.commit, r.cancel_previous, r.modalities, r.max_output_tokens) == (
+        True,
+        False,
+        ["text"],
+        256,
+    )
+    assert (
+        isinstance(r.tool_choice, ToolChoiceFunction)
+        and r.tool_choice.function_name == "get_weather"
+    )
     assert r.append_input_items and r.append_input_items[0].type == "function_call_output"
     # Prose-only fields are not interpreted, only carried along.
-    stale = parse_client_event({"type": "response.create", "response": {"conversation_label": "c", "append_messages": []}})
+    stale = parse_client_event(
+        {"type": "response.create", "response": {"conversation_label": "c", "append_messages": []}}
+    )
     assert stale.to_dict()["response"]["conversation_label"] == "c"
 
 
 def test_response_create_commit_and_cancel_previous_default_true_and_are_emitted() -> None:
-    event = parse_client_event({"type": "response.create", "response": {"instructions": "Be brief."}})
+    event = parse_client_event(
+        {"type": "response.create", "response": {"instructions": "Be brief."}}
+    )
     assert isinstance(event, ResponseCreate) and event.response is not None
     out = event.to_dict()
     assert (out["response"]["commit"], out["response"]["cancel_previous"]) == (True, True)
@@ -756,14 +906,24 @@ def test_tool_choice_function_spellings(choice: dict[str, Any], name: str) -> No
 def test_service_extra_events_are_tolerated() -> None:
     created = parse_server_event(REALISTIC_SERVER["conversation.created"])
     assert created.conversation.id == "conv_001"  # type: ignore[union-attr]
-    delta = parse_server_event(REALISTIC_SERVER["conversation.item.input_audio_transcription.delta"])
+    delta = parse_server_event(
+        REALISTIC_SERVER["conversation.item.input_audio_transcription.delta"]
+    )
     assert (delta.item_id, delta.delta) == ("item_001", "What is the")  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
     "raw, side",
     [
-        ({"type": "output_audio_buffer.started", "event_id": "e", "response_id": "r", "nested": {"a": [1, None]}}, "server"),
+        (
+            {
+                "type": "output_audio_buffer.started",
+                "event_id": "e",
+                "response_id": "r",
+                "nested": {"a": [1, None]},
+            },
+            "server",
+        ),
         ({"type": "response.output_text.delta", "delta": "x"}, "server"),
         ({"type": "conversation.item.retrieve", "item_id": "i"}, "client"),
     ],
@@ -788,15 +948,33 @@ def test_extra_fields_are_preserved_at_every_level() -> None:
         },
     }
     assert parse_client_event(given).to_dict() == given
-    session = {**SERVICE_SESSION, "turn_detection": {**SERVICE_SESSION["turn_detection"], "create_response": True}}
-    assert _server({"type": "session.created", "session": session})["session"]["turn_detection"]["create_response"] is True
+    session = {
+        **SERVICE_SESSION,
+        "turn_detection": {**SERVICE_SESSION["turn_detection"], "create_response": True},
+    }
+    assert (
+        _server({"type": "session.created", "session": session})["session"]["turn_detection"][
+            "create_response"
+        ]
+        is True
+    )
 
 
 def test_null_in_non_nullable_optional_field_means_absent() -> None:
-    out = parse_client_event({"type": "conversation.item.create", "previous_item_id": None,
-                              "item": {"type": "function_call_output", "call_id": "c", "output": "o"}}).to_dict()
+    out = parse_client_event(
+        {
+            "type": "conversation.item.create",
+            "previous_item_id": None,
+            "item": {"type": "function_call_output", "call_id": "c", "output": "o"},
+        }
+    ).to_dict()
     assert "previous_item_id" not in out
-    err = _server({"type": "error", "error": {"type": "server_error", "message": "m", "code": None, "param": None}})
+    err = _server(
+        {
+            "type": "error",
+            "error": {"type": "server_error", "message": "m", "code": None, "param": None},
+        }
+    )
     assert err["error"] == {"type": "server_error", "message": "m"}
     validate_server_event(err, strict=True)
 
@@ -805,11 +983,24 @@ def test_null_in_non_nullable_optional_field_means_absent() -> None:
 
 
 def test_server_event_ids_are_generated_and_unique() -> None:
-    a = ResponseAudioDelta(response_id="r", item_id="i", output_index=0, content_index=0, delta=AUDIO_20MS)
-    b = ResponseAudioDelta(response_id="r", item_id="i", output_index=0, content_index=0, delta=AUDIO_20MS)
+    a = ResponseAudioDelta(
+        response_id="r", item_id="i", output_index=0, content_index=0, delta=AUDIO_20MS
+    )
+    b = ResponseAudioDelta(
+        response_id="r", item_id="i", output_index=0, content_index=0, delta=AUDIO_20MS
+    )
     assert a.event_id and a.event_id.startswith("event_") and a.event_id != b.event_id
-    assert ResponseAudioDelta(event_id="event_x", response_id="r", item_id="i", output_index=0,
-                              content_index=0, delta="").event_id == "event_x"
+    assert (
+        ResponseAudioDelta(
+            event_id="event_x",
+            response_id="r",
+            item_id="i",
+            output_index=0,
+            content_index=0,
+            delta="",
+        ).event_id
+        == "event_x"
+    )
     assert a.to_dict() == {
         "event_id": a.event_id,
         "type": "response.audio.delta",
@@ -828,14 +1019,43 @@ def test_engine_style_constructors_produce_spec_valid_events() -> None:
         SessionCreated(session=Session(id="sess_1", model="local", tools=[FunctionTool(name="f")])),
         ResponseCreated(response=response),
         ResponseOutputItemAdded(response_id="resp_1", output_index=0, item=item),
-        ResponseContentPartAdded(response_id="resp_1", item_id="item_2", output_index=0, content_index=0, part=AudioPart()),
-        ResponseAudioDelta(response_id="resp_1", item_id="item_2", output_index=0, content_index=0, delta=AUDIO_20MS),
-        ResponseFunctionCallArgumentsDone(response_id="resp_1", item_id="item_3", output_index=1, call_id="c", name="f", arguments="{}"),
-        ResponseDone(response=Response(id="resp_1", status="completed", output=[item.model_copy(update={"status": "completed"})],
-                                       usage=Usage(total_tokens=3, input_tokens=2, output_tokens=1))),
-        RateLimitsUpdated(rate_limits=[RateLimit(name="requests", limit=10, remaining=9, reset_seconds=1.0)]),
+        ResponseContentPartAdded(
+            response_id="resp_1",
+            item_id="item_2",
+            output_index=0,
+            content_index=0,
+            part=AudioPart(),
+        ),
+        ResponseAudioDelta(
+            response_id="resp_1",
+            item_id="item_2",
+            output_index=0,
+            content_index=0,
+            delta=AUDIO_20MS,
+        ),
+        ResponseFunctionCallArgumentsDone(
+            response_id="resp_1",
+            item_id="item_3",
+            output_index=1,
+            call_id="c",
+            name="f",
+            arguments="{}",
+        ),
+        ResponseDone(
+            response=Response(
+                id="resp_1",
+                status="completed",
+                output=[item.model_copy(update={"status": "completed"})],
+                usage=Usage(total_tokens=3, input_tokens=2, output_tokens=1),
+            )
+        ),
+        RateLimitsUpdated(
+            rate_limits=[RateLimit(name="requests", limit=10, remaining=9, reset_seconds=1.0)]
+        ),
         ErrorEvent(error=ApiError(type="invalid_request_error", code="invalid_value", message="m")),
-        ResponseContentPartAdded(response_id="r", item_id="i", output_index=0, content_index=0, part=TextPart(text="")),
+        ResponseContentPartAdded(
+            response_id="r", item_id="i", output_index=0, content_index=0, part=TextPart(text="")
+        ),
     ]
     for event in events:
         out = event.to_dict()
@@ -849,5 +1069,8 @@ def test_client_constructors() -> None:
     append = InputAudioBufferAppend(audio=AUDIO_20MS)
     assert append.to_dict() == {"type": "input_audio_buffer.append", "audio": AUDIO_20MS}
     update = SessionUpdate(session={"voice": "ash", "turn_detection": ServerVad(threshold=0.3)})  # type: ignore[arg-type]
-    assert update.to_dict() == {"type": "session.update", "session": {"voice": "ash", "turn_detection": {"type": "server_vad", "threshold": 0.3}}}
+    assert update.to_dict() == {
+        "type": "session.update",
+        "session": {"voice": "ash", "turn_detection": {"type": "server_vad", "threshold": 0.3}},
+    }
     validate_client_event(update.to_dict(), strict=True)

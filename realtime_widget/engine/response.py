@@ -199,12 +199,13 @@ class ResponseRun:
     async def _add_item(self, item: dict[str, Any]) -> _OpenItem:
         opened = _OpenItem(item, len(self.output))
         self.output.append(item)
+        previous = self._last_item_id()  # before output_item.added puts the item itself last
         await self._emit(
             {"type": "response.output_item.added", "response_id": self.id, "output_index": opened.output_index, "item": dict(item)}
         )
         if self.params.in_conversation:
             await self._emit(
-                {"type": "conversation.item.created", "previous_item_id": self._last_item_id(), "item": dict(item)}
+                {"type": "conversation.item.created", "previous_item_id": previous, "item": dict(item)}
             )
         return opened
 

@@ -126,6 +126,12 @@ class EngineSession:
         if not self._closed:
             await self._send(event)
 
+    async def _emit_out_of_band(self, event: dict[str, Any]) -> None:
+        """Events of a ``commit: false`` response: sent, but kept out of the conversation."""
+        event.setdefault("event_id", new_id("event"))
+        if not self._closed:
+            await self._send(event)
+
     async def run_blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(_EXECUTOR, fn, *args)
 
@@ -138,6 +144,10 @@ class EngineSession:
             event = parse_client_event(raw, **kwargs)
             data = event.to_dict()
             event_id = data.get("event_id")
+            options = getattr(event, "response", None) if data["type"] == "response.create" else None
+            if options is not None and "cancel_previous" not in options.model_fields_set:
+                # to_dict() fills in the spec's default (true); the service errors instead.
+                data["response"].pop("cancel_previous", None)
             handler = self._handlers.get(data["type"])
             if handler is None:
                 raise ProtocolError(
@@ -152,17 +162,13 @@ class EngineSession:
             await self.emit(err.to_event())
         except Exception as exc:  # a bug of ours must not end the user's session
             log.exception("engine failed on a client event")
-            await self.emit(
-                {
-                    "type": "error",
-                    "error": {
-                        "type": "server_error",
-                        "code": "internal_error",
-                        "message": f"The local engine failed to handle this event: {exc}",
-                        "param": None,
-                        "event_id": event_id,
-                    },
-                }
+            await self.emit(  # (the spec's error has no nulls: absent fields are left out)
+                ProtocolError(
+                    f"The local engine failed to handle this event: {exc}",
+                    code="internal_error",
+                    event_id=event_id,
+                    type="server_error",
+                ).to_event()
             )
 
     # -- session.update ---------------------------------------------------------------
@@ -305,7 +311,7 @@ class EngineSession:
                         "type": "conversation.item.input_audio_transcription.failed",
                         "item_id": item_id,
                         "content_index": content_index,
-                        "error": {"type": "transcription_error", "code": "asr_failed", "message": str(exc), "param": None},
+                        "error": {"type": "transcription_error", "code": "asr_failed", "message": str(exc)},
                     }
                 )
             return None
@@ -462,7 +468,7 @@ class EngineSession:
             brain=self.brain,
             synthesize=self.speech.synthesize if self.speech is not None else None,
             run_blocking=self.run_blocking,
-            emit=self.emit,
+            emit=self.emit if params.in_conversation else self._emit_out_of_band,
             last_item_id=self._last_item_id,
         )
         self.response = run

@@ -38,7 +38,12 @@ from .errors import (
     UNKNOWN_PARAMETER,
     ProtocolError,
 )
-from .parsing import DEFAULT_MAX_BYTES, MAX_APPEND_AUDIO_BYTES, parse_client_event, parse_server_event
+from .parsing import (
+    DEFAULT_MAX_BYTES,
+    MAX_APPEND_AUDIO_BYTES,
+    parse_client_event,
+    parse_server_event,
+)
 from .server_events import (
     EXTRA_SERVER_EVENT_TYPES,
     SERVER_EVENT_TYPES,

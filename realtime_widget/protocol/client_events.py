@@ -6,7 +6,7 @@ Build them with keywords (``InputAudioBufferAppend(audio=b64)``); ``type`` is fi
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -87,24 +87,24 @@ class UnknownClientEvent(ClientEventBase):
     type: str
 
 
-KnownClientEvent = Union[
-    SessionUpdate,
-    InputAudioBufferAppend,
-    InputAudioBufferCommit,
-    InputAudioBufferClear,
-    ConversationItemCreate,
-    ConversationItemDelete,
-    ConversationItemTruncate,
-    ResponseCreate,
-    ResponseCancel,
-]
+KnownClientEvent = (
+    SessionUpdate
+    | InputAudioBufferAppend
+    | InputAudioBufferCommit
+    | InputAudioBufferClear
+    | ConversationItemCreate
+    | ConversationItemDelete
+    | ConversationItemTruncate
+    | ResponseCreate
+    | ResponseCancel
+)
 #: What ``parse_client_event`` returns.
-ClientEvent = Union[KnownClientEvent, UnknownClientEvent]
+ClientEvent = KnownClientEvent | UnknownClientEvent
 
 #: Discriminated on ``type``: pydantic looks the tag up instead of trying each model.
 DiscriminatedClientEvent = Annotated[KnownClientEvent, Field(discriminator="type")]
 
 #: wire ``type`` -> model class, for the 9 events of the spec.
 CLIENT_EVENT_TYPES: dict[str, type[ClientEventBase]] = {
-    cls.model_fields["type"].default: cls for cls in KnownClientEvent.__args__  # type: ignore[attr-defined]
+    cls.model_fields["type"].default: cls for cls in KnownClientEvent.__args__
 }

@@ -79,4 +79,8 @@ class ProtocolError(Exception):
 
     def to_event(self, event_id: str | None = None) -> dict[str, Any]:
         """An ``error`` server event (wire dict) reporting this error."""
-        return {"event_id": event_id or new_event_id(), "type": "error", "error": self.error_object()}
+        return {
+            "event_id": event_id or new_event_id(),
+            "type": "error",
+            "error": self.error_object(),
+        }

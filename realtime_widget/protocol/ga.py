@@ -46,17 +46,23 @@ unchanged both ways                         ``error``, ``rate_limits.updated``,
                                             ``speech_started/speech_stopped``,
                                             ``conversation.item.deleted``,
                                             ``conversation.item.input_audio_transcription``
-                                            ``.completed/.failed``,
-                                            ``response.function_call_arguments.delta/.done``
+                                            ``.completed/.failed/.delta``,
+                                            ``response.function_call_arguments.delta/.done``,
+                                            ``conversation.created``
 (marked ``"ga"`` going to preview)          ``output_audio_buffer.started/stopped/cleared``,
                                             ``input_audio_buffer.timeout_triggered``,
                                             ``input_audio_buffer.dtmf_event_received``,
                                             ``conversation.item.input_audio_transcription``
-                                            ``.delta/.segment``,
+                                            ``.segment``,
                                             ``conversation.item.retrieved``,
-                                            ``conversation.created``, ``mcp_list_tools.*``,
-                                            ``response.mcp_call*``, and any unknown type
+                                            ``mcp_list_tools.*``, ``response.mcp_call*``,
+                                            and any unknown type
 ==========================================  ==============================================
+
+``conversation.created`` and ``conversation.item.input_audio_transcription.delta``
+are not among the spec's 27 server events. But the preview service sent them,
+and our preview dialect has them (NOTES.md; ``protocol.EXTRA_SERVER_EVENT_TYPES``).
+So they are *shared*: they are not marked.
 
 Content part types inside *items*:
 
@@ -131,6 +137,9 @@ the spec requires. A missing field gets a default: ``object``
 ``"auto"``, ``temperature`` 0.8 (GA has no temperature), and
 ``max_response_output_tokens`` ``"inf"``. A GA session of type
 ``"transcription"`` has no preview counterpart, so its event is marked ``"ga"``.
+This is the only case where a marked event keeps a type that the preview
+dialect also uses (``session.created/updated``, ``session.update``). A consumer
+that parses marked events has to check ``x_untranslated`` first.
 
 Response objects and ``response.create``
 =========================================
@@ -206,39 +215,41 @@ dicts from the place to an explanation. The tests and the docs use them.
 
 from __future__ import annotations
 
+import math
 import re
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from collections.abc import Callable, Mapping
+from typing import Any
 
 __all__ = [
-    "MARKER",
-    "LOSSY_FIELDS",
-    "NORMALISATIONS",
-    "SERVER_RENAMES",
     "CLIENT_SHARED_EVENTS",
-    "SERVER_SHARED_EVENTS",
     "GA_ONLY_CLIENT_EVENTS",
     "GA_ONLY_SERVER_EVENTS",
+    "LOSSY_FIELDS",
+    "MARKER",
+    "NORMALISATIONS",
     "PREVIEW_SESSION_DEFAULTS",
-    "client_preview_to_ga",
+    "SERVER_RENAMES",
+    "SERVER_SHARED_EVENTS",
     "client_ga_to_preview",
+    "client_preview_to_ga",
+    "format_ga_to_preview",
+    "format_preview_to_ga",
+    "modalities_ga_to_preview",
+    "modalities_preview_to_ga",
     "server_ga_to_preview",
     "server_preview_to_ga",
-    "session_preview_to_ga",
     "session_ga_to_preview",
-    "format_preview_to_ga",
-    "format_ga_to_preview",
-    "modalities_preview_to_ga",
-    "modalities_ga_to_preview",
+    "session_preview_to_ga",
     "turn_detection_preview_to_ga",
 ]
 
-Event = Dict[str, Any]
+Event = dict[str, Any]
 
 MARKER = "x_untranslated"
 _PREVIEW = "preview"
 _GA = "ga"
 
-LOSSY_FIELDS: Dict[str, str] = {
+LOSSY_FIELDS: dict[str, str] = {
     "session.temperature": (
         "GA has no temperature. It is dropped going to GA (GA servers reject unknown "
         "parameters), and session.created/updated coming from GA report the default 0.8."
@@ -272,7 +283,7 @@ LOSSY_FIELDS: Dict[str, str] = {
     ),
 }
 
-NORMALISATIONS: Dict[str, str] = {
+NORMALISATIONS: dict[str, str] = {
     "modalities": "['audio'] and ['text','audio'] -> GA ['audio'] -> preview ['text','audio']",
     "turn_detection": "{'type':'none'} -> null; numeric-string *_ms -> int",
     "max_response_output_tokens / max_output_tokens": "null -> 'inf'",
@@ -291,7 +302,7 @@ NORMALISATIONS: Dict[str, str] = {
 # event name tables
 # --------------------------------------------------------------------------------------
 
-SERVER_RENAMES: Dict[str, str] = {
+SERVER_RENAMES: dict[str, str] = {
     "response.text.delta": "response.output_text.delta",
     "response.text.done": "response.output_text.done",
     "response.audio.delta": "response.output_audio.delta",
@@ -316,16 +327,18 @@ SERVER_SHARED_EVENTS = frozenset(
         "conversation.item.input_audio_transcription.failed",
         "response.function_call_arguments.delta",
         "response.function_call_arguments.done",
+        # not in the spec, but part of our preview dialect (NOTES.md; the protocol
+        # package models them), and identical in GA
+        "conversation.created",
+        "conversation.item.input_audio_transcription.delta",
     }
 )
 """Server events that are identical in both dialects."""
 
 GA_ONLY_SERVER_EVENTS = frozenset(
     {
-        "conversation.created",
         "conversation.item.done",
         "conversation.item.retrieved",
-        "conversation.item.input_audio_transcription.delta",
         "conversation.item.input_audio_transcription.segment",
         "input_audio_buffer.timeout_triggered",
         "input_audio_buffer.dtmf_event_received",
@@ -342,7 +355,7 @@ GA_ONLY_SERVER_EVENTS = frozenset(
         "response.mcp_call.failed",
     }
 )
-"""GA server events with no counterpart among the spec's 27 server events."""
+"""GA server events with no counterpart in the preview dialect."""
 
 CLIENT_SHARED_EVENTS = frozenset(
     {
@@ -379,12 +392,12 @@ def _same(value: Any) -> Any:
     return value
 
 
-def _mark(ev: Event, dialect: str) -> List[Event]:
+def _mark(ev: Event, dialect: str) -> list[Event]:
     ev[MARKER] = dialect
     return [ev]
 
 
-def _derived_event_id(ev: Mapping[str, Any], suffix: str) -> Dict[str, Any]:
+def _derived_event_id(ev: Mapping[str, Any], suffix: str) -> dict[str, Any]:
     """``{"event_id": "<id>_<suffix>"}`` for a synthesised event, or ``{}``."""
     if "event_id" not in ev:
         return {}
@@ -392,7 +405,7 @@ def _derived_event_id(ev: Mapping[str, Any], suffix: str) -> Dict[str, Any]:
     return {"event_id": f"{eid}_{suffix}" if isinstance(eid, str) and eid else eid}
 
 
-def _set_path(d: Dict[str, Any], path: Tuple[str, ...], value: Any) -> None:
+def _set_path(d: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
     for key in path[:-1]:
         nxt = d.get(key)
         if not isinstance(nxt, dict):
@@ -401,8 +414,8 @@ def _set_path(d: Dict[str, Any], path: Tuple[str, ...], value: Any) -> None:
     d[path[-1]] = value
 
 
-def _pop_path(d: Dict[str, Any], path: Tuple[str, ...]) -> Any:
-    """Pop ``path`` from ``d``; containers left empty by the pop are removed too."""
+def _pop_path(d: dict[str, Any], path: tuple[str, ...]) -> Any:
+    """Pop ``path`` from ``d``; containers along it that are (left) empty are removed."""
     parents = []
     for key in path[:-1]:
         nxt = d.get(key)
@@ -411,15 +424,14 @@ def _pop_path(d: Dict[str, Any], path: Tuple[str, ...]) -> Any:
         parents.append((d, key))
         d = nxt
     value = d.pop(path[-1], _MISSING)
-    if value is not _MISSING:
-        for parent, key in reversed(parents):
-            if parent[key]:
-                break
-            del parent[key]
+    for parent, key in reversed(parents):
+        if parent[key]:
+            break
+        del parent[key]
     return value
 
 
-def _merge_missing(dst: Dict[str, Any], src: Mapping[str, Any]) -> None:
+def _merge_missing(dst: dict[str, Any], src: Mapping[str, Any]) -> None:
     """Add ``src``'s keys to ``dst``; on conflicts ``dst`` wins (dicts are merged)."""
     for key, value in src.items():
         if key not in dst:
@@ -429,10 +441,10 @@ def _merge_missing(dst: Dict[str, Any], src: Mapping[str, Any]) -> None:
 
 
 # A field table row: (preview key, GA path, preview->GA converter, GA->preview converter)
-_Field = Tuple[str, Tuple[str, ...], Callable[[Any], Any], Callable[[Any], Any]]
+_Field = tuple[str, tuple[str, ...], Callable[[Any], Any], Callable[[Any], Any]]
 
 
-def _nest(flat: Dict[str, Any], fields: Tuple[_Field, ...], dropped: Tuple[str, ...]) -> Event:
+def _nest(flat: dict[str, Any], fields: tuple[_Field, ...], dropped: tuple[str, ...]) -> Event:
     """Preview (flat) -> GA (nested) with a field table; unknown keys pass through."""
     out: Event = {}
     rest = dict(flat)
@@ -445,7 +457,7 @@ def _nest(flat: Dict[str, Any], fields: Tuple[_Field, ...], dropped: Tuple[str, 
     return out
 
 
-def _flatten(nested: Dict[str, Any], fields: Tuple[_Field, ...]) -> Event:
+def _flatten(nested: dict[str, Any], fields: tuple[_Field, ...]) -> Event:
     """GA (nested) -> preview (flat) with a field table; unknown keys pass through."""
     out: Event = {}
     for pkey, path, _, to_preview in fields:
@@ -461,7 +473,7 @@ def _flatten(nested: Dict[str, Any], fields: Tuple[_Field, ...]) -> Event:
 # value helpers: formats, modalities, turn detection, tokens, tool choice
 # --------------------------------------------------------------------------------------
 
-_FORMAT_TO_GA: Dict[str, Tuple[str, Optional[int]]] = {
+_FORMAT_TO_GA: dict[str, tuple[str, int | None]] = {
     "pcm16": ("audio/pcm", 24000),
     "g711_ulaw": ("audio/pcmu", None),
     "g711-ulaw": ("audio/pcmu", None),
@@ -471,7 +483,7 @@ _FORMAT_TO_GA: Dict[str, Tuple[str, Optional[int]]] = {
 _FORMAT_TO_PREVIEW = {"audio/pcm": "pcm16", "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}
 
 
-def format_preview_to_ga(fmt: Any) -> Dict[str, Any]:
+def format_preview_to_ga(fmt: Any) -> dict[str, Any]:
     """``"pcm16"`` -> ``{"type": "audio/pcm", "rate": 24000}``; G.711 (either spelling)
     -> ``{"type": "audio/pcmu"}`` / ``{"type": "audio/pcma"}``. A GA format dict is
     checked and copied. Raises ``ValueError`` for anything else."""
@@ -542,17 +554,15 @@ _ISO_SECONDS_RE = re.compile(r"^\s*PT(\d+(?:\.\d*)?)S\s*$", re.IGNORECASE)
 
 def _to_ms(value: Any) -> Any:
     """``300``, ``300.0``, ``"300"``, ``"300ms"``, ``"PT0.3S"`` -> ``300``; else unchanged."""
-    if isinstance(value, bool):
-        return value
     if isinstance(value, float):
-        return int(round(value))
+        return round(value) if math.isfinite(value) else value
     if isinstance(value, str):
         match = _MS_RE.match(value)
         if match:
-            return int(round(float(match.group(1))))
+            return round(float(match.group(1)))
         match = _ISO_SECONDS_RE.match(value)
         if match:
-            return int(round(float(match.group(1)) * 1000))
+            return round(float(match.group(1)) * 1000)
     return value
 
 
@@ -595,11 +605,11 @@ def _tool_choice_to_ga(choice: Any) -> Any:
 
 
 def _tool_choice_to_preview(choice: Any) -> Any:
-    if isinstance(choice, dict) and choice.get("type") == "function":
-        if "name" in choice and "function" not in choice:
-            out = {k: v for k, v in choice.items() if k != "name"}
-            out["function"] = {"name": choice["name"]}
-            return out
+    is_function = isinstance(choice, dict) and choice.get("type") == "function"
+    if is_function and "name" in choice and "function" not in choice:
+        out = {k: v for k, v in choice.items() if k != "name"}
+        out["function"] = {"name": choice["name"]}
+        return out
     return choice
 
 
@@ -675,7 +685,7 @@ def _input_items_to_preview(items: Any) -> Any:
     return [_item_to_preview(i, in_input=True) for i in items]
 
 
-def _part_to_plain(ev: Event) -> List[Event]:
+def _part_to_plain(ev: Event) -> list[Event]:
     """Content part events use ``text``/``audio`` in both dialects (GA included)."""
     part = ev.get("part")
     if isinstance(part, dict) and part.get("type") in _PART_TO_PREVIEW:
@@ -695,7 +705,7 @@ def _item_is_complete(item: Mapping[str, Any]) -> bool:
 # sessions and responses
 # --------------------------------------------------------------------------------------
 
-_SESSION_FIELDS: Tuple[_Field, ...] = (
+_SESSION_FIELDS: tuple[_Field, ...] = (
     ("modalities", ("output_modalities",), modalities_preview_to_ga, modalities_ga_to_preview),
     ("input_audio_format", ("audio", "input", "format"), _format_to_ga, _format_to_preview),
     ("input_audio_transcription", ("audio", "input", "transcription"), _same, _same),
@@ -716,7 +726,7 @@ _GA_DEFAULT_TURN_DETECTION = {
     "silence_duration_ms": 500,
 }
 
-PREVIEW_SESSION_DEFAULTS: Tuple[Tuple[str, Any], ...] = (
+PREVIEW_SESSION_DEFAULTS: tuple[tuple[str, Any], ...] = (
     ("object", "realtime.session"),
     ("id", ""),
     ("model", ""),
@@ -735,13 +745,13 @@ PREVIEW_SESSION_DEFAULTS: Tuple[Tuple[str, Any], ...] = (
 """Values for the spec's 14 required session fields when a GA session lacks them."""
 
 
-def _session_to_ga(session: Dict[str, Any]) -> Event:
+def _session_to_ga(session: dict[str, Any]) -> Event:
     out: Event = {"type": "realtime"}
     _merge_missing(out, _nest(session, _SESSION_FIELDS, _DROPPED_TO_GA))
     return out
 
 
-def _session_to_preview(session: Dict[str, Any], fill_defaults: bool) -> Event:
+def _session_to_preview(session: dict[str, Any], fill_defaults: bool) -> Event:
     if session.get("type") == "realtime":
         del session["type"]
     out = _flatten(session, _SESSION_FIELDS)
@@ -763,7 +773,7 @@ def session_ga_to_preview(session: Mapping[str, Any], *, fill_defaults: bool = F
     return _session_to_preview(_clone(session), fill_defaults)
 
 
-_RESPONSE_COMMON: Tuple[_Field, ...] = (
+_RESPONSE_COMMON: tuple[_Field, ...] = (
     ("modalities", ("output_modalities",), modalities_preview_to_ga, modalities_ga_to_preview),
     ("output_audio_format", ("audio", "output", "format"), _format_to_ga, _format_to_preview),
     ("voice", ("audio", "output", "voice"), _same, _same),
@@ -776,7 +786,7 @@ _RESPONSE_OBJECT_FIELDS = _RESPONSE_COMMON + (
 _RESPONSE_PARAM_FIELDS = _RESPONSE_COMMON + (
     ("input_items", ("input",), _input_items_to_ga, _input_items_to_preview),
 )
-_RESPONSE_DEFAULTS: Tuple[Tuple[str, Any], ...] = (
+_RESPONSE_DEFAULTS: tuple[tuple[str, Any], ...] = (
     ("object", "realtime.response"),
     ("status", "in_progress"),
     ("status_details", None),
@@ -785,7 +795,7 @@ _RESPONSE_DEFAULTS: Tuple[Tuple[str, Any], ...] = (
 )
 
 
-def _response_object_to_preview(response: Dict[str, Any]) -> Event:
+def _response_object_to_preview(response: dict[str, Any]) -> Event:
     out = _flatten(response, _RESPONSE_OBJECT_FIELDS)
     for key, default in _RESPONSE_DEFAULTS:
         if key not in out:
@@ -797,11 +807,11 @@ def _response_object_to_preview(response: Dict[str, Any]) -> Event:
 # server event handlers
 # --------------------------------------------------------------------------------------
 
-_Handler = Callable[[Event], List[Event]]
+_Handler = Callable[[Event], list[Event]]
 
 
-def _with_session(convert: Callable[[Dict[str, Any]], Event], from_ga: bool = False) -> _Handler:
-    def handler(ev: Event) -> List[Event]:
+def _with_session(convert: Callable[[dict[str, Any]], Event], from_ga: bool = False) -> _Handler:
+    def handler(ev: Event) -> list[Event]:
         session = ev.get("session")
         if isinstance(session, dict):
             if from_ga and session.get("type", "realtime") != "realtime":
@@ -812,8 +822,8 @@ def _with_session(convert: Callable[[Dict[str, Any]], Event], from_ga: bool = Fa
     return handler
 
 
-def _with_response(convert: Callable[[Dict[str, Any]], Event]) -> _Handler:
-    def handler(ev: Event) -> List[Event]:
+def _with_response(convert: Callable[[dict[str, Any]], Event]) -> _Handler:
+    def handler(ev: Event) -> list[Event]:
         if isinstance(ev.get("response"), dict):
             ev["response"] = convert(ev["response"])
         return [ev]
@@ -822,7 +832,7 @@ def _with_response(convert: Callable[[Dict[str, Any]], Event]) -> _Handler:
 
 
 def _with_item(convert: Callable[[Any], Any]) -> _Handler:
-    def handler(ev: Event) -> List[Event]:
+    def handler(ev: Event) -> list[Event]:
         if "item" in ev:
             ev["item"] = convert(ev["item"])
         return [ev]
@@ -830,8 +840,8 @@ def _with_item(convert: Callable[[Any], Any]) -> _Handler:
     return handler
 
 
-def _rename(new_type: str, fix: Optional[Callable[[Event], None]] = None) -> _Handler:
-    def handler(ev: Event) -> List[Event]:
+def _rename(new_type: str, fix: Callable[[Event], None] | None = None) -> _Handler:
+    def handler(ev: Event) -> list[Event]:
         ev["type"] = new_type
         if fix is not None:
             fix(ev)
@@ -851,21 +861,21 @@ def _text_done_to_preview(ev: Event) -> None:
     ev["text"] = ev["value"] = text if text is not None else ""
 
 
-def _truncated_to_ga(ev: Event) -> List[Event]:
+def _truncated_to_ga(ev: Event) -> list[Event]:
     index = ev.pop("index", None)
     if "content_index" not in ev:
         ev["content_index"] = index if index is not None else 0
     return [ev]
 
 
-def _truncated_to_preview(ev: Event) -> List[Event]:
+def _truncated_to_preview(ev: Event) -> list[Event]:
     if "content_index" not in ev:
         ev["content_index"] = ev.get("index", 0)
     ev["index"] = ev["content_index"]
     return [ev]
 
 
-def _item_created_to_ga(ev: Event) -> List[Event]:
+def _item_created_to_ga(ev: Event) -> list[Event]:
     item = _item_to_ga(ev.get("item"))
     ev["item"] = item
     ev["type"] = "conversation.item.added"
@@ -878,7 +888,7 @@ def _item_created_to_ga(ev: Event) -> List[Event]:
     return [ev, done]
 
 
-def _output_item_done_to_ga(ev: Event) -> List[Event]:
+def _output_item_done_to_ga(ev: Event) -> list[Event]:
     item = _item_to_ga(ev.get("item"))
     ev["item"] = item
     if not isinstance(item, dict):
@@ -887,7 +897,7 @@ def _output_item_done_to_ga(ev: Event) -> List[Event]:
     return [done, ev]
 
 
-def _item_added_to_preview(ev: Event) -> List[Event]:
+def _item_added_to_preview(ev: Event) -> list[Event]:
     ev["type"] = "conversation.item.created"
     ev.setdefault("previous_item_id", None)
     if "item" in ev:
@@ -899,7 +909,7 @@ def _server_item_to_preview(item: Any) -> Any:
     return _item_to_preview(item, server=True)
 
 
-_SERVER_TO_GA: Dict[str, _Handler] = {
+_SERVER_TO_GA: dict[str, _Handler] = {
     "session.created": _with_session(_session_to_ga),
     "session.updated": _with_session(_session_to_ga),
     "conversation.item.created": _item_created_to_ga,
@@ -914,7 +924,7 @@ _SERVER_TO_GA: Dict[str, _Handler] = {
     "response.text.done": _rename(SERVER_RENAMES["response.text.done"], _text_done_to_ga),
 }
 
-_SERVER_TO_PREVIEW: Dict[str, _Handler] = {
+_SERVER_TO_PREVIEW: dict[str, _Handler] = {
     "session.created": _with_session(lambda s: _session_to_preview(s, True), from_ga=True),
     "session.updated": _with_session(lambda s: _session_to_preview(s, True), from_ga=True),
     "conversation.item.added": _item_added_to_preview,
@@ -931,7 +941,7 @@ _SERVER_TO_PREVIEW: Dict[str, _Handler] = {
 }
 
 
-def server_preview_to_ga(event: Mapping[str, Any]) -> List[Event]:
+def server_preview_to_ga(event: Mapping[str, Any]) -> list[Event]:
     """Translate one preview server event (the engine's output) for a GA client."""
     ev = _clone(event)
     kind = ev.get("type")
@@ -951,7 +961,7 @@ def server_preview_to_ga(event: Mapping[str, Any]) -> List[Event]:
     return _mark(ev, _PREVIEW)
 
 
-def server_ga_to_preview(event: Mapping[str, Any]) -> List[Event]:
+def server_ga_to_preview(event: Mapping[str, Any]) -> list[Event]:
     """Translate one GA server event (from a hosted service) into the preview dialect."""
     ev = _clone(event)
     marker = ev.get(MARKER)
@@ -974,7 +984,7 @@ def server_ga_to_preview(event: Mapping[str, Any]) -> List[Event]:
 # --------------------------------------------------------------------------------------
 
 
-def _response_create_to_ga(ev: Event) -> List[Event]:
+def _response_create_to_ga(ev: Event) -> list[Event]:
     response = ev.get("response")
     if not isinstance(response, dict):
         return [ev]
@@ -984,7 +994,7 @@ def _response_create_to_ga(ev: Event) -> List[Event]:
         alias = response.pop("max_response_output_tokens")
         response.setdefault("max_output_tokens", alias)
     appended = response.pop("append_input_items", None) or []
-    before: List[Event] = []
+    before: list[Event] = []
     if appended and isinstance(response.get("input_items"), list):
         response["input_items"] = response["input_items"] + appended
     else:
@@ -1003,7 +1013,7 @@ def _response_create_to_ga(ev: Event) -> List[Event]:
     return before + [ev]
 
 
-def _response_create_to_preview(ev: Event) -> List[Event]:
+def _response_create_to_preview(ev: Event) -> list[Event]:
     response = ev.get("response")
     response = response if isinstance(response, dict) else {}
     conversation = response.pop("conversation", None)
@@ -1014,20 +1024,20 @@ def _response_create_to_preview(ev: Event) -> List[Event]:
     return [ev]
 
 
-_CLIENT_TO_GA: Dict[str, _Handler] = {
+_CLIENT_TO_GA: dict[str, _Handler] = {
     "session.update": _with_session(_session_to_ga),
     "response.create": _response_create_to_ga,
     "conversation.item.create": _with_item(_item_to_ga),
 }
 
-_CLIENT_TO_PREVIEW: Dict[str, _Handler] = {
+_CLIENT_TO_PREVIEW: dict[str, _Handler] = {
     "session.update": _with_session(lambda s: _session_to_preview(s, False), from_ga=True),
     "response.create": _response_create_to_preview,
     "conversation.item.create": _with_item(_item_to_preview),
 }
 
 
-def client_preview_to_ga(event: Mapping[str, Any]) -> List[Event]:
+def client_preview_to_ga(event: Mapping[str, Any]) -> list[Event]:
     """Translate one preview client event for a hosted GA service (the relay side)."""
     ev = _clone(event)
     marker = ev.get(MARKER)
@@ -1045,7 +1055,7 @@ def client_preview_to_ga(event: Mapping[str, Any]) -> List[Event]:
     return _mark(ev, _PREVIEW)
 
 
-def client_ga_to_preview(event: Mapping[str, Any]) -> List[Event]:
+def client_ga_to_preview(event: Mapping[str, Any]) -> list[Event]:
     """Translate one GA client event for the local (preview) engine."""
     ev = _clone(event)
     marker = ev.get(MARKER)

@@ -15,7 +15,12 @@ from typing import Any, Final, Generic, TypeVar
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import from_json
 
-from .client_events import CLIENT_EVENT_TYPES, ClientEvent, DiscriminatedClientEvent, UnknownClientEvent
+from .client_events import (
+    CLIENT_EVENT_TYPES,
+    ClientEvent,
+    DiscriminatedClientEvent,
+    UnknownClientEvent,
+)
 from .errors import (
     INVALID_JSON,
     INVALID_TYPE,
@@ -24,10 +29,20 @@ from .errors import (
     PAYLOAD_TOO_LARGE,
     ProtocolError,
 )
-from .server_events import SERVER_EVENT_TYPES, DiscriminatedServerEvent, ServerEvent, UnknownServerEvent
+from .server_events import (
+    SERVER_EVENT_TYPES,
+    DiscriminatedServerEvent,
+    ServerEvent,
+    UnknownServerEvent,
+)
 from .types import WireModel
 
-__all__ = ["DEFAULT_MAX_BYTES", "MAX_APPEND_AUDIO_BYTES", "parse_client_event", "parse_server_event"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "MAX_APPEND_AUDIO_BYTES",
+    "parse_client_event",
+    "parse_server_event",
+]
 
 #: The service's limit for the audio of one ``input_audio_buffer.append`` (decoded).
 MAX_APPEND_AUDIO_BYTES: Final = 15 * 1024 * 1024
@@ -49,7 +64,9 @@ _RAISE_INTERNAL_ERRORS = False
 class _Side(Generic[E]):
     """Everything needed to parse one direction's events."""
 
-    def __init__(self, name: str, union: Any, types: Mapping[str, type[WireModel]], unknown: type[E]) -> None:
+    def __init__(
+        self, name: str, union: Any, types: Mapping[str, type[WireModel]], unknown: type[E]
+    ) -> None:
         self.name = name
         self.adapter: TypeAdapter[Any] = TypeAdapter(union)  # built once, at import
         self.types = types
@@ -60,13 +77,17 @@ _CLIENT: Final = _Side("client", DiscriminatedClientEvent, CLIENT_EVENT_TYPES, U
 _SERVER: Final = _Side("server", DiscriminatedServerEvent, SERVER_EVENT_TYPES, UnknownServerEvent)
 
 
-def parse_client_event(raw: str | bytes | Mapping[str, Any], *, max_bytes: int = DEFAULT_MAX_BYTES) -> ClientEvent:
+def parse_client_event(
+    raw: str | bytes | Mapping[str, Any], *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> ClientEvent:
     """Parse one client event. Unknown ``type`` -> ``UnknownClientEvent``; anything
     else wrong -> ``ProtocolError``. ``max_bytes`` bounds text/bytes input."""
     return _parse(raw, _CLIENT, max_bytes)  # type: ignore[no-any-return]
 
 
-def parse_server_event(raw: str | bytes | Mapping[str, Any], *, max_bytes: int = DEFAULT_MAX_BYTES) -> ServerEvent:
+def parse_server_event(
+    raw: str | bytes | Mapping[str, Any], *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> ServerEvent:
     """Parse one server event. Unknown ``type`` -> ``UnknownServerEvent``; anything
     else wrong -> ``ProtocolError``. ``max_bytes`` bounds text/bytes input."""
     return _parse(raw, _SERVER, max_bytes)  # type: ignore[no-any-return]
@@ -106,11 +127,15 @@ def _parse_text(raw: str | bytes | bytearray | memoryview, side: _Side[Any], max
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         if first["type"] in ("json_invalid", "string_unicode") and not first["loc"]:
-            raise ProtocolError(_json_message(first), INVALID_JSON, event_id=_sniff_event_id(raw)) from None
+            raise ProtocolError(
+                _json_message(first), INVALID_JSON, event_id=_sniff_event_id(raw)
+            ) from None
         try:
             data = from_json(raw)  # same parser as above, so it agrees on what is valid JSON
         except ValueError as json_exc:
-            raise ProtocolError(f"invalid JSON: {json_exc}", INVALID_JSON, event_id=_sniff_event_id(raw)) from None
+            raise ProtocolError(
+                f"invalid JSON: {json_exc}", INVALID_JSON, event_id=_sniff_event_id(raw)
+            ) from None
         return _recover(data, exc, side)
 
 
@@ -147,25 +172,33 @@ def _json_message(error: Mapping[str, Any]) -> str:
 def _recover(data: Any, exc: ValidationError, side: _Side[Any]) -> Any:
     """The slow path: explain the failure, or build an Unknown*Event."""
     if not isinstance(data, Mapping):
-        raise ProtocolError(f"expected a JSON object, got {_json_kind(data)}", INVALID_TYPE) from None
+        raise ProtocolError(
+            f"expected a JSON object, got {_json_kind(data)}", INVALID_TYPE
+        ) from None
     event_id = data.get("event_id")
     event_id = event_id if isinstance(event_id, str) else None
     if "type" not in data:
-        raise ProtocolError("type: missing required parameter", MISSING_REQUIRED_PARAMETER, "type", event_id)
+        raise ProtocolError(
+            "type: missing required parameter", MISSING_REQUIRED_PARAMETER, "type", event_id
+        )
     kind = data["type"]
     if not isinstance(kind, str):
-        raise ProtocolError(f"type: expected a string, got {_show(kind)}", INVALID_TYPE, "type", event_id)
+        raise ProtocolError(
+            f"type: expected a string, got {_show(kind)}", INVALID_TYPE, "type", event_id
+        )
     if kind not in side.types:
         try:
             return side.unknown.model_validate(dict(data))
         except ValidationError as unknown_exc:
-            raise _explain(unknown_exc.errors(include_url=False), data, event_id, strip_tag=None) from None
+            raise _explain(
+                unknown_exc.errors(include_url=False), data, event_id, strip_tag=None
+            ) from None
     raise _explain(exc.errors(include_url=False), data, event_id, strip_tag=kind) from None
 
 
 # --------------------------------------------------------------------------- error messages
 
-# pydantic error type -> (our code, what was expected)
+# pydantic error type -> what was expected (code invalid_type)
 _TYPE_PHRASES: Final[dict[str, str]] = {
     "int_type": "an integer",
     "int_parsing": "an integer",
@@ -183,6 +216,7 @@ _TYPE_PHRASES: Final[dict[str, str]] = {
     "dataclass_type": "an object",
     "none_required": "null",
 }
+# pydantic error type -> what was expected (code invalid_value)
 _BOUND_PHRASES: Final[dict[str, str]] = {
     "greater_than_equal": "a value >= {ge}",
     "greater_than": "a value > {gt}",
@@ -212,9 +246,11 @@ class _Problem:
                 self.path.append(str(ctx.get("discriminator", "'type'")).strip("'"))
             self.code, self.phrase = MISSING_REQUIRED_PARAMETER, ""
         elif kind == "union_tag_invalid":
-            tag = self.input.get(str(ctx.get("discriminator", "'type'")).strip("'")) if isinstance(
-                self.input, Mapping
-            ) else None
+            tag = (
+                self.input.get(str(ctx.get("discriminator", "'type'")).strip("'"))
+                if isinstance(self.input, Mapping)
+                else None
+            )
             self.path.append(str(ctx.get("discriminator", "'type'")).strip("'"))
             self.input = tag
             self.code = INVALID_VALUE if isinstance(tag, str) else INVALID_TYPE
@@ -266,7 +302,12 @@ def _walk(loc: tuple[Any, ...], data: Any, kind: str) -> tuple[list[str | int], 
                 current = current[part]
                 ended_on_label = False
             continue
-        if i == last and kind == "missing" and isinstance(part, str) and isinstance(current, Mapping):
+        if (
+            i == last
+            and kind == "missing"
+            and isinstance(part, str)
+            and isinstance(current, Mapping)
+        ):
             path.append(part)  # the missing field itself
             continue
         ended_on_label = True  # a union member's label: not part of the input's path
@@ -334,7 +375,9 @@ def _combine(phrases: list[str]) -> str:
     options: list[str] = []
     for phrase in phrases:
         phrase = phrase.removeprefix("one of ")
-        options.extend(phrase.replace(" or ", ", ").split(", ") if phrase.startswith("'") else [phrase])
+        options.extend(
+            phrase.replace(" or ", ", ").split(", ") if phrase.startswith("'") else [phrase]
+        )
     return ", ".join(options[:-1]) + " or " + options[-1]
 
 

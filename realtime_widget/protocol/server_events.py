@@ -10,7 +10,7 @@ service spell a field differently, both spellings are accepted and both are emit
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -251,7 +251,7 @@ class ResponseTextDone(ServerEventBase):
     output_index: NonNegativeInt
     content_index: NonNegativeInt
     text: str
-    value: str
+    value: str = ""  # filled from `text` when absent, so constructors need only `text`
 
     @model_validator(mode="before")
     @classmethod
@@ -306,7 +306,9 @@ class ResponseAudioDone(ServerEventBase):
 
 
 class ResponseFunctionCallArgumentsDelta(ServerEventBase):
-    type: Literal["response.function_call_arguments.delta"] = "response.function_call_arguments.delta"
+    type: Literal["response.function_call_arguments.delta"] = (
+        "response.function_call_arguments.delta"
+    )
     response_id: str
     item_id: str
     output_index: NonNegativeInt
@@ -342,47 +344,47 @@ class UnknownServerEvent(ServerEventBase):
     event_id: str | None = None
 
 
-KnownServerEvent = Union[
-    SessionCreated,
-    SessionUpdated,
-    ConversationItemCreated,
-    ConversationItemDeleted,
-    ConversationItemTruncated,
-    ResponseCreated,
-    ResponseDone,
-    RateLimitsUpdated,
-    ResponseOutputItemAdded,
-    ResponseOutputItemDone,
-    ResponseContentPartAdded,
-    ResponseContentPartDone,
-    ResponseAudioDelta,
-    ResponseAudioDone,
-    ResponseAudioTranscriptDelta,
-    ResponseAudioTranscriptDone,
-    ResponseTextDelta,
-    ResponseTextDone,
-    ResponseFunctionCallArgumentsDelta,
-    ResponseFunctionCallArgumentsDone,
-    InputAudioBufferSpeechStarted,
-    InputAudioBufferSpeechStopped,
-    ConversationItemInputAudioTranscriptionCompleted,
-    ConversationItemInputAudioTranscriptionFailed,
-    InputAudioBufferCommitted,
-    InputAudioBufferCleared,
-    ErrorEvent,
+KnownServerEvent = (
+    SessionCreated
+    | SessionUpdated
+    | ConversationItemCreated
+    | ConversationItemDeleted
+    | ConversationItemTruncated
+    | ResponseCreated
+    | ResponseDone
+    | RateLimitsUpdated
+    | ResponseOutputItemAdded
+    | ResponseOutputItemDone
+    | ResponseContentPartAdded
+    | ResponseContentPartDone
+    | ResponseAudioDelta
+    | ResponseAudioDone
+    | ResponseAudioTranscriptDelta
+    | ResponseAudioTranscriptDone
+    | ResponseTextDelta
+    | ResponseTextDone
+    | ResponseFunctionCallArgumentsDelta
+    | ResponseFunctionCallArgumentsDone
+    | InputAudioBufferSpeechStarted
+    | InputAudioBufferSpeechStopped
+    | ConversationItemInputAudioTranscriptionCompleted
+    | ConversationItemInputAudioTranscriptionFailed
+    | InputAudioBufferCommitted
+    | InputAudioBufferCleared
+    | ErrorEvent
     # sent by the service, not in the spec:
-    ConversationCreated,
-    ConversationItemInputAudioTranscriptionDelta,
-]
+    | ConversationCreated
+    | ConversationItemInputAudioTranscriptionDelta
+)
 #: What ``parse_server_event`` returns.
-ServerEvent = Union[KnownServerEvent, UnknownServerEvent]
+ServerEvent = KnownServerEvent | UnknownServerEvent
 
 #: Discriminated on ``type``: pydantic looks the tag up instead of trying each model.
 DiscriminatedServerEvent = Annotated[KnownServerEvent, Field(discriminator="type")]
 
 #: wire ``type`` -> model class: the spec's 27 events and the 2 extras.
 SERVER_EVENT_TYPES: dict[str, type[ServerEventBase]] = {
-    cls.model_fields["type"].default: cls for cls in KnownServerEvent.__args__  # type: ignore[attr-defined]
+    cls.model_fields["type"].default: cls for cls in KnownServerEvent.__args__
 }
 #: Events the service sent that the spec lacks (clients must tolerate unknown types).
 EXTRA_SERVER_EVENT_TYPES: frozenset[str] = frozenset(

@@ -18,7 +18,7 @@ differs (the spec does the same).
 from __future__ import annotations
 
 import os
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -152,7 +152,16 @@ NonNegativeInt = Annotated[int, Field(ge=0)]
 
 #: Voices the preview service offered. Any string is accepted (the spec's voice type is
 #: an open string and the list kept growing); the engine rejects voices it cannot speak.
-KNOWN_VOICES: tuple[str, ...] = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse")
+KNOWN_VOICES: tuple[str, ...] = (
+    "alloy",
+    "ash",
+    "ballad",
+    "coral",
+    "echo",
+    "sage",
+    "shimmer",
+    "verse",
+)
 Voice = str
 
 #: OpenAI spells G.711 with an underscore, Azure's rtclient with a dash; both are accepted
@@ -167,7 +176,7 @@ ResponseStatus = Literal["in_progress", "completed", "cancelled", "incomplete", 
 ContentPartType = Literal["input_text", "input_audio", "text", "audio"]
 ToolChoiceMode = Literal["auto", "none", "required"]
 #: A token limit: an integer, or "inf" for the model's maximum.
-MaxTokens = Union[int, Literal["inf"]]
+MaxTokens = int | Literal["inf"]
 
 
 def _milliseconds(value: Any) -> Any:
@@ -219,7 +228,7 @@ class NoTurnDetection(WireModel):
     type: Literal["none"] = "none"
 
 
-TurnDetection = Annotated[Union[ServerVad, NoTurnDetection], Field(discriminator="type")]
+TurnDetection = Annotated[ServerVad | NoTurnDetection, Field(discriminator="type")]
 
 
 class TranscriptionSettings(WireModel):
@@ -269,7 +278,7 @@ class ToolChoiceFunction(WireModel):
         return self.function if self.function is not None else str(self.name)
 
 
-ToolChoice = Union[ToolChoiceMode, ToolChoiceFunction]
+ToolChoice = ToolChoiceMode | ToolChoiceFunction
 
 
 # --------------------------------------------------------------------------- content parts
@@ -316,10 +325,10 @@ class AudioPart(WireModel):
 
 
 RequestContentPart = Annotated[
-    Union[InputTextPart, InputAudioPart, TextPart, AudioPart], Field(discriminator="type")
+    InputTextPart | InputAudioPart | TextPart | AudioPart, Field(discriminator="type")
 ]
 ResponseContentPart = Annotated[
-    Union[InputTextPart, ResponseInputAudioPart, TextPart, AudioPart], Field(discriminator="type")
+    InputTextPart | ResponseInputAudioPart | TextPart | AudioPart, Field(discriminator="type")
 ]
 
 
@@ -356,7 +365,7 @@ class RequestFunctionCallOutputItem(WireModel):
 
 
 RequestItem = Annotated[
-    Union[RequestMessageItem, RequestFunctionCallItem, RequestFunctionCallOutputItem],
+    RequestMessageItem | RequestFunctionCallItem | RequestFunctionCallOutputItem,
     Field(discriminator="type"),
 ]
 
@@ -398,7 +407,7 @@ class ResponseFunctionCallOutputItem(WireModel):
 
 
 ResponseItem = Annotated[
-    Union[ResponseMessageItem, ResponseFunctionCallItem, ResponseFunctionCallOutputItem],
+    ResponseMessageItem | ResponseFunctionCallItem | ResponseFunctionCallOutputItem,
     Field(discriminator="type"),
 ]
 
@@ -411,7 +420,9 @@ class SessionUpdateParams(WireModel):
     ``turn_detection``, ``input_audio_transcription`` and ``max_response_output_tokens``
     may be ``null`` ("off" / "no limit"); that null is kept."""
 
-    _null_if_set = frozenset({"turn_detection", "input_audio_transcription", "max_response_output_tokens"})
+    _null_if_set = frozenset(
+        {"turn_detection", "input_audio_transcription", "max_response_output_tokens"}
+    )
 
     model: str | None = None
     modalities: list[Modality] | None = None
@@ -427,6 +438,10 @@ class SessionUpdateParams(WireModel):
     max_response_output_tokens: MaxTokens | None = None
 
 
+def _default_modalities() -> list[Modality]:
+    return ["text", "audio"]
+
+
 def _default_vad() -> ServerVad:
     return ServerVad(threshold=0.5, prefix_padding_ms=300, silence_duration_ms=500)
 
@@ -435,12 +450,14 @@ class Session(WireModel):
     """The full session the server reports in ``session.created`` / ``session.updated``.
     Defaults are the service's documented defaults."""
 
-    _always_emit = frozenset({"input_audio_transcription", "turn_detection", "max_response_output_tokens"})
+    _always_emit = frozenset(
+        {"input_audio_transcription", "turn_detection", "max_response_output_tokens"}
+    )
 
     object: Literal["realtime.session"] = "realtime.session"
     id: str
     model: str
-    modalities: list[Modality] = Field(default_factory=lambda: ["text", "audio"])
+    modalities: list[Modality] = Field(default_factory=_default_modalities)
     instructions: str = ""
     voice: Voice = "alloy"
     input_audio_format: AudioFormat = "pcm16"
@@ -497,7 +514,7 @@ class FailedStatusDetails(WireModel):
 
 
 StatusDetails = Annotated[
-    Union[CancelledStatusDetails, IncompleteStatusDetails, FailedStatusDetails],
+    CancelledStatusDetails | IncompleteStatusDetails | FailedStatusDetails,
     Field(discriminator="type"),
 ]
 

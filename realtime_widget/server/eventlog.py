@@ -1,0 +1,564 @@
+"""The append-only event log of one hub session: JSONL records + raw audio side files.
+
+Layout of a session directory::
+
+    <log_dir>/<session id>/
+        meta.json          the session's summary (id, name, provider, model, owner, times)
+        events.jsonl       one record per event, both directions, in sequence order
+        audio/input.pcm    the input audio stream (every input_audio_buffer.append)
+        audio/item-<id>.pcm  the audio of one item (response.audio.delta, or audio sent
+                           inside conversation.item.create)
+
+Why JSONL and not SQLite: appending a record is one buffered ``write`` on the event loop
+(no transaction, no fsync, no worker thread), a crash can only tear the last line (which
+is detected and dropped when the log is reopened), the export *is* the file, and any tool
+reads it (``jq``, ``pandas.read_json(lines=True)``). Paging by sequence number and
+filtering by type are served from an in-memory index (byte offset, type and flags per
+record) rebuilt by one scan when an old log is opened; SQLite's indexes would only pay
+off for ad-hoc queries we do not offer.
+
+A record (``LogRecord``)::
+
+    {"seq": 12, "t": <wall time, s>, "mono": <time.monotonic(), s>,
+     "dir": "client" | "server",          # a client event (to the upstream) or a server event
+     "source": "widget" | "kernel" | "other" | "upstream" | "hub",
+     "client": "c3",                      # the attached client that sent it (client events)
+     "type": "response.audio.delta", "event_id": ..., "item_id": ..., "response_id": ...,
+     "quiet": true,                       # hub-internal traffic (restoring a reconnected upstream)
+     "audio": [{"path": ["delta"], "file": "item-abc.pcm", "offset": 0, "nbytes": 4800,
+                "format": "pcm16"}],
+     "event": {...}}                      # the event, without the audio field(s) listed above
+
+Audio is stored once, as the raw bytes the base64 carried (PCM16 little-endian for
+``pcm16``; G.711 bytes for the G.711 formats), in the file of its stream; the record keeps
+only a reference. Reading with ``audio="inline"`` puts the base64 back, which gives the
+events exactly as they were on the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import fnmatch
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from array import array
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+__all__ = [
+    "EventLog",
+    "StoredSessionInfo",
+    "apply_retention",
+    "scan_sessions",
+    "valid_session_id",
+]
+
+EVENTS_FILE = "events.jsonl"
+META_FILE = "meta.json"
+AUDIO_DIR = "audio"
+INPUT_STREAM = "input.pcm"
+
+_FLAG_SERVER = 1
+_FLAG_QUIET = 2
+
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,79}$")
+_MAX_OPEN_AUDIO = 16
+_dumps = json.JSONEncoder(separators=(",", ":")).encode  # ASCII: lone surrogates cannot break a line
+
+
+def valid_session_id(session_id: Any) -> bool:
+    """True for ids the hub makes (and only those can name a directory)."""
+    return isinstance(session_id, str) and bool(_SESSION_ID.match(session_id))
+
+
+def _stream_for_item(item_id: Any) -> str:
+    if isinstance(item_id, str) and _SAFE_NAME.match(item_id):
+        return f"item-{item_id}.pcm"
+    digest = hashlib.sha1(str(item_id).encode("utf-8", "replace")).hexdigest()[:20]
+    return f"item-x{digest}.pcm"
+
+
+def _b64(value: Any) -> bytes | None:
+    """Strict base64 -> bytes, None when it is not base64 (then the event keeps it)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _set_path(obj: Any, path: list[Any], value: Any) -> None:
+    for key in path[:-1]:
+        obj = obj[key]
+    obj[path[-1]] = value
+
+
+class EventLog:
+    """The log of one session. Appends happen on the event loop (cheap buffered writes,
+    flushed once per loop iteration); reads of old records happen in a worker thread."""
+
+    def __init__(self, directory: str | os.PathLike[str], *, max_bytes: int | None = None):
+        self.dir = Path(directory)
+        self.max_bytes = max_bytes
+        self.input_format = "pcm16"
+        self.output_format = "pcm16"
+        self._offsets = array("q")  # byte offset of record seq (index seq - 1)
+        self._types: list[str] = []
+        self._flags = bytearray()
+        self._size = 0  # bytes of events.jsonl
+        self._audio_bytes = 0
+        self._stream_sizes: dict[str, int] = {}
+        self._events_file: Any = None
+        self._audio_files: OrderedDict[str, Any] = OrderedDict()
+        self._flush_pending = False
+        self._closed = False
+        self.audio_dropped = 0  # bytes of audio not stored because of max_bytes
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def create(cls, directory: str | os.PathLike[str], *, max_bytes: int | None = None) -> "EventLog":
+        log = cls(directory, max_bytes=max_bytes)
+        (log.dir / AUDIO_DIR).mkdir(parents=True, exist_ok=True)
+        log._open_for_append()
+        return log
+
+    @classmethod
+    def open(cls, directory: str | os.PathLike[str], *, max_bytes: int | None = None) -> "EventLog":
+        """Open an existing log and index it (blocking: call it in a worker thread).
+        A torn last line (a crash mid-write) is cut off."""
+        log = cls(directory, max_bytes=max_bytes)
+        path = log.dir / EVENTS_FILE
+        if path.exists():
+            log._index_file(path)
+        audio = log.dir / AUDIO_DIR
+        if audio.is_dir():
+            for f in audio.iterdir():
+                if f.is_file():
+                    log._stream_sizes[f.name] = f.stat().st_size
+                    log._audio_bytes += log._stream_sizes[f.name]
+        return log
+
+    def _index_file(self, path: Path) -> None:
+        good_end = 0
+        with open(path, "rb") as f:
+            offset = 0
+            for line in f:
+                end = offset + len(line)
+                if not line.endswith(b"\n"):
+                    break  # torn last line
+                try:
+                    rec = json.loads(line)
+                    seq = int(rec["seq"])
+                except (ValueError, KeyError, TypeError):
+                    offset = end
+                    good_end = end
+                    continue  # a damaged line is skipped, the rest is kept
+                if seq == len(self._offsets) + 1:
+                    self._add_index(offset, rec.get("type") or "", rec.get("dir") == "server", bool(rec.get("quiet")))
+                offset = end
+                good_end = end
+        if path.stat().st_size != good_end:
+            with open(path, "r+b") as f:
+                f.truncate(good_end)
+        self._size = good_end
+
+    def _add_index(self, offset: int, etype: str, server: bool, quiet: bool) -> None:
+        self._offsets.append(offset)
+        self._types.append(etype)
+        self._flags.append((_FLAG_SERVER if server else 0) | (_FLAG_QUIET if quiet else 0))
+
+    def _open_for_append(self) -> None:
+        if self._events_file is None:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            (self.dir / AUDIO_DIR).mkdir(exist_ok=True)
+            self._events_file = open(self.dir / EVENTS_FILE, "ab", buffering=256 * 1024)
+            self._closed = False
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def last_seq(self) -> int:
+        return len(self._offsets)
+
+    @property
+    def n_events(self) -> int:
+        return len(self._offsets)
+
+    @property
+    def size_bytes(self) -> int:
+        return self._size + self._audio_bytes
+
+    def type_of(self, seq: int) -> str:
+        return self._types[seq - 1]
+
+    def is_server(self, seq: int) -> bool:
+        return bool(self._flags[seq - 1] & _FLAG_SERVER)
+
+    # ------------------------------------------------------------------ appending
+
+    def append(
+        self,
+        event: dict[str, Any],
+        *,
+        direction: str,
+        source: str,
+        client: str | None = None,
+        quiet: bool = False,
+        text: str | None = None,
+    ) -> tuple[int, str]:
+        """Log one event (a wire dict). Returns ``(seq, wire text of the whole event)``.
+
+        ``text`` may be given when the caller already has the event's JSON (it must be
+        exactly ``event``); audio is taken out of the record and stored raw."""
+        if self._events_file is None:
+            self._open_for_append()
+        etype = event.get("type")
+        etype = etype if isinstance(etype, str) else ""
+        audio_refs, stripped, wire = self._take_audio(event, etype, direction, text)
+        seq = len(self._offsets) + 1
+        head: dict[str, Any] = {
+            "seq": seq,
+            "t": round(time.time(), 6),
+            "mono": round(time.monotonic(), 6),
+            "dir": direction,
+            "source": source,
+            "type": etype,
+        }
+        if client is not None:
+            head["client"] = client
+        for key in ("event_id", "item_id", "response_id"):
+            value = event.get(key)
+            if isinstance(value, (str, int)) and not isinstance(value, bool):
+                head[key] = value
+        if "item_id" not in head:
+            item = event.get("item")
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                head["item_id"] = item["id"]
+        if "response_id" not in head:
+            response = event.get("response")
+            if isinstance(response, dict) and isinstance(response.get("id"), str):
+                head["response_id"] = response["id"]
+        if quiet:
+            head["quiet"] = True
+        if audio_refs:
+            head["audio"] = audio_refs
+        body = stripped if stripped is not None else (text if text is not None else _dumps(event))
+        line = (_dumps(head)[:-1] + ',"event":' + body + "}\n").encode("utf-8")
+        self._events_file.write(line)
+        self._add_index(self._size, etype, direction == "server", quiet)
+        self._size += len(line)
+        self._schedule_flush()
+        if wire is None:
+            wire = text if text is not None else (body if stripped is None else _dumps(event))
+        return seq, wire
+
+    def _take_audio(
+        self, event: dict[str, Any], etype: str, direction: str, text: str | None
+    ) -> tuple[list[dict[str, Any]], str | None, str | None]:
+        """(audio refs, JSON of the event without its audio, wire JSON) for events that
+        carry audio; ([], None, None) for the others."""
+        if direction == "client" and etype == "input_audio_buffer.append":
+            return self._take_top(event, "audio", INPUT_STREAM, self.input_format)
+        if direction == "server" and etype == "response.audio.delta":
+            return self._take_top(event, "delta", _stream_for_item(event.get("item_id")), self.output_format)
+        item = event.get("item")
+        if isinstance(item, dict) and isinstance(item.get("content"), list):
+            parts = item["content"]
+            paths = [i for i, p in enumerate(parts) if isinstance(p, dict) and isinstance(p.get("audio"), str)]
+            if paths:
+                return self._take_item_audio(event, item, paths)
+        return [], None, None
+
+    def _take_top(
+        self, event: dict[str, Any], field: str, stream: str, fmt: str
+    ) -> tuple[list[dict[str, Any]], str | None, str | None]:
+        encoded = event.get(field)
+        raw = _b64(encoded)
+        if raw is None:
+            return [], None, None
+        ref = self._store_audio(stream, raw, fmt, [field])
+        stripped = {k: v for k, v in event.items() if k != field}
+        stripped_text = _dumps(stripped)
+        # The wire form: the stripped JSON with the (validated, so escape-free) base64 spliced back.
+        wire = stripped_text[:-1] + ("," if len(stripped) else "") + f'"{field}":"{encoded}"' + "}"
+        return [ref], stripped_text, wire
+
+    def _take_item_audio(
+        self, event: dict[str, Any], item: dict[str, Any], indexes: list[int]
+    ) -> tuple[list[dict[str, Any]], str | None, str | None]:
+        refs = []
+        new_parts = list(item["content"])
+        stream = _stream_for_item(item.get("id")) if item.get("id") else "item-unnamed.pcm"
+        for i in indexes:
+            raw = _b64(new_parts[i]["audio"])
+            if raw is None:
+                continue
+            refs.append(self._store_audio(stream, raw, self.input_format, ["item", "content", i, "audio"]))
+            new_parts[i] = {k: v for k, v in new_parts[i].items() if k != "audio"}
+        if not refs:
+            return [], None, None
+        stripped = dict(event)
+        stripped["item"] = {**item, "content": new_parts}
+        return refs, _dumps(stripped), None
+
+    def _store_audio(self, stream: str, raw: bytes, fmt: str, path: list[Any]) -> dict[str, Any]:
+        ref: dict[str, Any] = {"path": path, "file": stream, "nbytes": len(raw), "format": fmt}
+        if self.max_bytes is not None and self.size_bytes + len(raw) > self.max_bytes:
+            ref["dropped"] = "max_bytes"
+            self.audio_dropped += len(raw)
+            return ref
+        f = self._audio_files.get(stream)
+        if f is None:
+            f = open(self.dir / AUDIO_DIR / stream, "ab", buffering=64 * 1024)
+            self._audio_files[stream] = f
+            if len(self._audio_files) > _MAX_OPEN_AUDIO:
+                _, oldest = self._audio_files.popitem(last=False)
+                oldest.close()
+        else:
+            self._audio_files.move_to_end(stream)
+        offset = self._stream_sizes.get(stream, 0)
+        f.write(raw)
+        self._stream_sizes[stream] = offset + len(raw)
+        self._audio_bytes += len(raw)
+        ref["offset"] = offset
+        return ref
+
+    def _schedule_flush(self) -> None:
+        if self._flush_pending:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self._flush_pending = True
+        loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Hand buffered records to the OS (survives a crash of this process)."""
+        self._flush_pending = False
+        if self._events_file is not None:
+            self._events_file.flush()
+        for f in self._audio_files.values():
+            f.flush()
+
+    def close(self) -> None:
+        self.flush()
+        if self._events_file is not None:
+            self._events_file.close()
+            self._events_file = None
+        for f in self._audio_files.values():
+            f.close()
+        self._audio_files.clear()
+        self._closed = True
+
+    # ------------------------------------------------------------------ meta
+
+    def write_meta(self, meta: dict[str, Any]) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.dir / (META_FILE + ".tmp")
+        tmp.write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.dir / META_FILE)
+
+    def read_meta(self) -> dict[str, Any]:
+        try:
+            meta = json.loads((self.dir / META_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return meta if isinstance(meta, dict) else {}
+
+    # ------------------------------------------------------------------ reading
+
+    def select(
+        self,
+        *,
+        after: int = 0,
+        limit: int | None = None,
+        types: Iterable[str] | None = None,
+        direction: str | None = None,
+        include_quiet: bool = True,
+        upto: int | None = None,
+    ) -> list[int]:
+        """Sequence numbers of the matching records (from the in-memory index)."""
+        patterns = [t for t in (types or ()) if t]
+        cache: dict[str, bool] = {}
+        want_server = None if direction is None else direction == "server"
+        out: list[int] = []
+        last = self.last_seq if upto is None else min(upto, self.last_seq)
+        for seq in range(max(after, 0) + 1, last + 1):
+            flags = self._flags[seq - 1]
+            if want_server is not None and bool(flags & _FLAG_SERVER) != want_server:
+                continue
+            if not include_quiet and flags & _FLAG_QUIET:
+                continue
+            if patterns:
+                etype = self._types[seq - 1]
+                hit = cache.get(etype)
+                if hit is None:
+                    hit = cache[etype] = any(fnmatch.fnmatchcase(etype, p) for p in patterns)
+                if not hit:
+                    continue
+            out.append(seq)
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
+    def read(self, seqs: list[int], *, audio: str = "ref", flush: bool = True) -> list[dict[str, Any]]:
+        """The records ``seqs`` (blocking file reads: call it in a worker thread).
+
+        ``audio``: ``"ref"`` leaves the references, ``"inline"`` puts the base64 back
+        into the event (as it was on the wire), ``"omit"`` drops the references.
+        From a worker thread, flush on the loop first and pass ``flush=False``."""
+        if flush:
+            self.flush()
+        out = []
+        for rec in self._raw_records(seqs):
+            refs = rec.get("audio")
+            if refs and audio == "inline":
+                self._inline(rec, refs)
+            elif refs and audio == "omit":
+                del rec["audio"]
+            out.append(rec)
+        return out
+
+    def wire_frames(self, seqs: list[int], flush: bool = True) -> list[str]:
+        """Server events ``seqs`` as hub WebSocket frames (audio inline, ``x_seq`` added)."""
+        frames = []
+        for rec in self.read(seqs, audio="inline", flush=flush):
+            event = rec["event"]
+            event["x_seq"] = rec["seq"]
+            frames.append(_dumps(event))
+        return frames
+
+    def _raw_records(self, seqs: list[int]) -> Iterator[dict[str, Any]]:
+        if not seqs:
+            return
+        path = self.dir / EVENTS_FILE
+        with open(path, "rb") as f:
+            for seq in seqs:
+                if not 1 <= seq <= self.last_seq:
+                    continue
+                f.seek(self._offsets[seq - 1])
+                yield json.loads(f.readline())
+
+    def _inline(self, rec: dict[str, Any], refs: list[dict[str, Any]]) -> None:
+        event = rec["event"]
+        for ref in refs:
+            raw = self.read_audio(ref)
+            if raw is None:
+                continue
+            try:
+                _set_path(event, ref["path"], base64.b64encode(raw).decode("ascii"))
+            except (KeyError, IndexError, TypeError):
+                continue
+        del rec["audio"]
+
+    def read_audio(self, ref: dict[str, Any]) -> bytes | None:
+        """The raw audio bytes a reference points to (None if not stored)."""
+        if "offset" not in ref or not isinstance(ref.get("file"), str) or not _SAFE_NAME.match(ref["file"]):
+            return None
+        try:
+            with open(self.dir / AUDIO_DIR / ref["file"], "rb") as f:
+                f.seek(int(ref["offset"]))
+                return f.read(int(ref["nbytes"]))
+        except (OSError, ValueError):
+            return None
+
+    def iter_all(self, *, audio: str = "ref", chunk: int = 512) -> Iterator[dict[str, Any]]:
+        """Every record in order (blocking)."""
+        last = self.last_seq
+        for start in range(1, last + 1, chunk):
+            yield from self.read(list(range(start, min(start + chunk, last + 1))), audio=audio, flush=False)
+
+
+# ---------------------------------------------------------------------- directory level
+
+
+@dataclass
+class StoredSessionInfo:
+    id: str
+    path: Path
+    meta: dict[str, Any]
+    size_bytes: int
+    mtime: float
+
+
+def _dir_size(path: Path) -> tuple[int, float]:
+    total, newest = 0, 0.0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                st = os.stat(os.path.join(root, name))
+            except OSError:
+                continue
+            total += st.st_size
+            newest = max(newest, st.st_mtime)
+    return total, newest
+
+
+def scan_sessions(root: str | os.PathLike[str]) -> list[StoredSessionInfo]:
+    """The session logs under ``root`` (blocking)."""
+    root = Path(root)
+    out = []
+    if not root.is_dir():
+        return out
+    for entry in root.iterdir():
+        if not entry.is_dir() or not valid_session_id(entry.name):
+            continue
+        meta_path = entry / META_FILE
+        if not meta_path.exists():
+            continue
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            meta = {}
+        if not isinstance(meta, dict):
+            meta = {}
+        size, mtime = _dir_size(entry)
+        out.append(StoredSessionInfo(entry.name, entry, meta, size, mtime))
+    return out
+
+
+def apply_retention(
+    root: str | os.PathLike[str],
+    *,
+    retention_days: float | None,
+    max_total_bytes: int | None,
+    keep: set[str] = frozenset(),  # type: ignore[assignment]
+    now: float | None = None,
+) -> list[str]:
+    """Delete session logs older than ``retention_days`` (by last write), then the
+    oldest ones while the total exceeds ``max_total_bytes``. Sessions in ``keep``
+    (live ones) are never deleted. Returns the deleted ids (blocking)."""
+    now = time.time() if now is None else now
+    sessions = sorted(scan_sessions(root), key=lambda s: s.mtime)
+    deleted: list[str] = []
+    remaining = []
+    for s in sessions:
+        if s.id not in keep and retention_days is not None and retention_days > 0 and now - s.mtime > retention_days * 86400:
+            shutil.rmtree(s.path, ignore_errors=True)
+            deleted.append(s.id)
+        else:
+            remaining.append(s)
+    if max_total_bytes is not None and max_total_bytes > 0:
+        total = sum(s.size_bytes for s in remaining)
+        for s in remaining:
+            if total <= max_total_bytes:
+                break
+            if s.id in keep:
+                continue
+            shutil.rmtree(s.path, ignore_errors=True)
+            deleted.append(s.id)
+            total -= s.size_bytes
+    return deleted
