@@ -83,7 +83,8 @@ async def test_committed_speech_is_transcribed_in_each_input_format(client, fmt)
     sentence = ESPEAK_SENTENCES[2]
     session = await update(client, input_audio_format=fmt, input_audio_transcription={"model": "whisper-1"}, **MANUAL)
     assert session["input_audio_format"] == fmt  # echoed back as the client spelled it
-    wire = encode(speech_with_silence((0.3, sentence, 0.3)).pcm16, fmt)
+    signal = speech_with_silence((0.3, sentence, 0.3))
+    wire = encode(signal.pcm16, fmt)
     # under 100 ms of this format is refused (G.711: 8 bytes per ms)
     per_ms = 48 if fmt == "pcm16" else 8
     await client.append_audio(wire[: 60 * per_ms])
@@ -95,6 +96,8 @@ async def test_committed_speech_is_transcribed_in_each_input_format(client, fmt)
     done = await client.wait_for("conversation.item.input_audio_transcription.completed")
     assert done["item_id"] == committed["item_id"] and done["content_index"] == 0
     assert wer([sentence], [done["transcript"]]) <= 0.2, done["transcript"]
+    assert done["usage"]["type"] == "duration"
+    assert abs(done["usage"]["seconds"] - signal.duration_ms / 1000) < 0.01  # the audio committed
     turn = await client.response(modalities=["text"])
     assert wer([sentence], [turn.text.removeprefix("You said: ")]) <= 0.2
 

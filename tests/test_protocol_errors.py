@@ -487,10 +487,10 @@ FIELD_ERRORS: list[tuple[str, dict[str, Any], str, str, str]] = [
     ),
     (
         "client",
-        {"type": "session.update", "session": {"turn_detection": {"type": "semantic_vad"}}},
+        {"type": "session.update", "session": {"turn_detection": {"type": "push_to_talk"}}},
         "invalid_value",
         f"{TD}.type",
-        f"{TD}.type: expected 'server_vad' or 'none', got 'semantic_vad'",
+        f"{TD}.type: expected one of 'server_vad', 'semantic_vad' or 'none', got 'push_to_talk'",
     ),
     (
         "client",

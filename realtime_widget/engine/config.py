@@ -20,6 +20,8 @@ DEFAULT_MODEL = "local-realtime"
 DEFAULT_INSTRUCTIONS = (
     "You are a helpful, friendly voice assistant running locally. Keep answers short."
 )
+# How long semantic_vad's stand-in waits in silence before ending the turn.
+SEMANTIC_SILENCE_MS = {"low": 1000, "medium": 500, "auto": 500, "high": 250}
 DEFAULT_SERVER_VAD = {
     "type": "server_vad",
     "threshold": 0.5,
@@ -104,8 +106,13 @@ def check_turn_detection(value: Any, param: str) -> dict[str, Any] | None:
     kind = value.get("type")
     if kind == "none":
         return {"type": "none"}  # Azure's spelling of "off"; echoed back as set
+    if kind == "semantic_vad":
+        eagerness = value.get("eagerness", "auto")
+        if eagerness not in SEMANTIC_SILENCE_MS:
+            raise _invalid(f"{param}.eagerness", f"expected one of {', '.join(SEMANTIC_SILENCE_MS)}, got {eagerness!r}")
+        return {**value, "eagerness": eagerness}
     if kind != "server_vad":
-        raise _invalid(f"{param}.type", f"expected 'server_vad' or 'none', got {kind!r}")
+        raise _invalid(f"{param}.type", f"expected 'server_vad', 'semantic_vad' or 'none', got {kind!r}")
     merged = {**DEFAULT_SERVER_VAD, **value}
     threshold = merged["threshold"]
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
@@ -185,4 +192,12 @@ def merge_session(current: dict[str, Any], update: dict[str, Any], param: str = 
 
 def turn_detection_enabled(session: dict[str, Any]) -> bool:
     td = session.get("turn_detection")
-    return bool(td) and td.get("type") == "server_vad"
+    return bool(td) and td.get("type") in ("server_vad", "semantic_vad")
+
+
+def vad_parameters(td: dict[str, Any]) -> dict[str, Any]:
+    """Server-VAD parameters for the segmenter. ``semantic_vad`` (GA) has no local
+    semantic model: it runs as server VAD whose silence wait follows ``eagerness``."""
+    if td.get("type") == "semantic_vad":
+        return {**DEFAULT_SERVER_VAD, "silence_duration_ms": SEMANTIC_SILENCE_MS[td.get("eagerness", "auto")]}
+    return td

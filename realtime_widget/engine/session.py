@@ -36,6 +36,7 @@ from .config import (
     default_session,
     merge_session,
     turn_detection_enabled,
+    vad_parameters,
 )
 from .ids import new_id
 from .input_audio import InputAudioBuffer
@@ -155,7 +156,7 @@ class EngineSession:
                     code="invalid_value",
                     param="type",
                 )
-            await handler(data)
+            await handler(data, event)
         except ProtocolError as err:
             if err.event_id is None:
                 err.event_id = event_id
@@ -172,7 +173,7 @@ class EngineSession:
             )
 
     # -- session.update ---------------------------------------------------------------
-    async def _session_update(self, data: dict[str, Any]) -> None:
+    async def _session_update(self, data: dict[str, Any], _event: Any = None) -> None:
         before = self.session
         self.session = merge_session(before, data.get("session") or {})
         if self.session["input_audio_format"] != before["input_audio_format"]:
@@ -189,7 +190,7 @@ class EngineSession:
         if not turn_detection_enabled(self.session) or self.speech is None:
             self._segmenter = None
             return
-        td = self.session["turn_detection"]
+        td = vad_parameters(self.session["turn_detection"])
         self._segmenter = self.speech.new_segmenter(
             threshold=td["threshold"],
             prefix_padding_ms=td["prefix_padding_ms"],
@@ -199,7 +200,7 @@ class EngineSession:
         )
 
     # -- input audio ------------------------------------------------------------------
-    async def _append(self, data: dict[str, Any]) -> None:
+    async def _append(self, data: dict[str, Any], _event: Any = None) -> None:
         encoded = b64decode_audio(data.get("audio", ""), param="audio")
         pcm = self.input.append(encoded)
         self.conversation.apply_client(data)
@@ -254,7 +255,7 @@ class EngineSession:
         except ProtocolError as err:  # e.g. the client started a response meanwhile
             await self.emit(err.to_event())
 
-    async def _commit(self, data: dict[str, Any]) -> None:
+    async def _commit(self, data: dict[str, Any], _event: Any = None) -> None:
         self.input.check_committable()
         item_id = self._turn.item_id if self._turn else new_id("item")
         self._turn = None
@@ -286,7 +287,7 @@ class EngineSession:
         pending = [self._recognitions[i.id] for i in items if i.id in self._recognitions]
         await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _clear(self, data: dict[str, Any]) -> None:
+    async def _clear(self, data: dict[str, Any], _event: Any = None) -> None:
         self.input.clear()
         self._turn = None
         if self._segmenter is not None:
@@ -318,13 +319,18 @@ class EngineSession:
         finally:
             self._recognitions.pop(item_id, None)
         self._heard[item_id] = heard
-        if self.session.get("input_audio_transcription") and self.conversation.item(item_id) is not None:
+        item = self.conversation.item(item_id)
+        if self.session.get("input_audio_transcription") and item is not None:
+            part = item.content[content_index] if content_index < len(item.content) else None
+            seconds = part.audio_ms / 1000.0 if part is not None and part.audio else 0.0
             await self.emit(
                 {
                     "type": "conversation.item.input_audio_transcription.completed",
                     "item_id": item_id,
                     "content_index": content_index,
                     "transcript": heard,
+                    # GA clients (the openai SDK's models) require usage; the service bills by duration
+                    "usage": {"type": "duration", "seconds": round(seconds, 3)},
                 }
             )
         return heard
@@ -364,7 +370,7 @@ class EngineSession:
         part.audio.extend(pcm)
         return pcm
 
-    async def _item_create(self, data: dict[str, Any]) -> None:
+    async def _item_create(self, data: dict[str, Any], _event: Any = None) -> None:
         await self._create_item(data.get("item"), data.get("previous_item_id"), "item")
 
     def _existing(self, item_id: Any) -> Any:
@@ -373,13 +379,13 @@ class EngineSession:
             raise ProtocolError(f"item_id: no item with id {item_id!r} in the conversation", code="item_not_found", param="item_id")
         return item
 
-    async def _item_delete(self, data: dict[str, Any]) -> None:
+    async def _item_delete(self, data: dict[str, Any], _event: Any = None) -> None:
         item = self._existing(data.get("item_id"))
         self._heard.pop(item.id, None)
         self._context_epoch += 1
         await self.emit({"type": "conversation.item.deleted", "item_id": item.id})
 
-    async def _item_truncate(self, data: dict[str, Any]) -> None:
+    async def _item_truncate(self, data: dict[str, Any], _event: Any = None) -> None:
         item = self._existing(data.get("item_id"))
         index = data.get("content_index", data.get("index", 0))
         end_ms = data.get("audio_end_ms")
@@ -402,10 +408,16 @@ class EngineSession:
         )
 
     # -- responses --------------------------------------------------------------------
-    async def _response_create(self, data: dict[str, Any]) -> None:
-        await self._start_response(data.get("response") or {})
+    async def _response_create(self, data: dict[str, Any], event: Any = None) -> None:
+        options = dict(data.get("response") or {})
+        # The spec defaults cancel_previous to true, the service errors instead: honour the
+        # field only when the client really sent it (docs/protocol-decisions.md).
+        sent = getattr(getattr(event, "response", None), "model_fields_set", set())
+        if "cancel_previous" not in sent:
+            options.pop("cancel_previous", None)
+        await self._start_response(options)
 
-    async def _response_cancel(self, data: dict[str, Any]) -> None:
+    async def _response_cancel(self, data: dict[str, Any], _event: Any = None) -> None:
         if self.response is None:
             raise ProtocolError("response.cancel: there is no active response to cancel", code="response_cancel_not_active", param=None)
         wanted = data.get("response_id")

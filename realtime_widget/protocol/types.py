@@ -228,7 +228,15 @@ class NoTurnDetection(WireModel):
     type: Literal["none"] = "none"
 
 
-TurnDetection = Annotated[ServerVad | NoTurnDetection, Field(discriminator="type")]
+class SemanticVad(WireModel):
+    """GA clients' ``semantic_vad`` (after translation). The local engine runs it as
+    server VAD whose silence duration follows ``eagerness`` (docs/protocol-decisions.md)."""
+
+    type: Literal["semantic_vad"] = "semantic_vad"
+    eagerness: Literal["low", "medium", "high", "auto"] | None = None
+
+
+TurnDetection = Annotated[ServerVad | SemanticVad | NoTurnDetection, Field(discriminator="type")]
 
 
 class TranscriptionSettings(WireModel):
@@ -370,6 +378,18 @@ RequestItem = Annotated[
 ]
 
 
+class RequestItemReference(WireModel):
+    """``{"type": "message", "id": ...}``: an item already in the conversation, used as
+    response input (the spec's ``RealtimeRequestMessageReferenceItem``; GA ``item_reference``)."""
+
+    type: Literal["message"] = "message"
+    id: str
+
+
+# A full item first; a bare reference only when that fails (both have type "message").
+ResponseInputItem = Annotated[RequestItem | RequestItemReference, Field(union_mode="left_to_right")]
+
+
 class ResponseMessageItem(WireModel):
     """A message as the server reports it (``object`` and ``id`` always present)."""
 
@@ -484,7 +504,7 @@ class ResponseCreateParams(WireModel):
     commit: bool = True
     cancel_previous: bool = True
     append_input_items: list[RequestItem] | None = None
-    input_items: list[RequestItem] | None = None
+    input_items: list[ResponseInputItem] | None = None
     instructions: str | None = None
     modalities: list[Modality] | None = None
     voice: Voice | None = None
