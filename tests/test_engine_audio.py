@@ -110,6 +110,7 @@ async def test_server_vad_turns_timing_commit_and_response(client):
     first, second = ESPEAK_SENTENCES[1], ESPEAK_SENTENCES[3]
     turns = [speech_with_silence((0.8, first, 1.0)), speech_with_silence((0.6, second, 1.0))]
     offset_ms = 0.0
+    last_item = None
     for sentence, signal in zip((first, second), turns):
         await client.append_audio(signal.pcm16, chunk_bytes=4800)  # 100 ms chunks
         started = await client.wait_for("input_audio_buffer.speech_started")
@@ -123,8 +124,10 @@ async def test_server_vad_turns_timing_commit_and_response(client):
         assert abs(speech_end - (offset_ms + true_end)) <= VAD_TOLERANCE_MS, (speech_end, offset_ms + true_end)
         assert started["item_id"] == stopped["item_id"] == committed["item_id"] == created["item"]["id"]
         assert created["item"]["role"] == "user"
+        assert committed["previous_item_id"] == created["previous_item_id"] == last_item
         # automatic response to the automatic commit
         turn = await client.next_response()
+        last_item = turn.response["output"][-1]["id"]
         assert turn.status == "completed"
         assert wer([sentence], [turn.text.removeprefix("You said: ")]) <= 0.2, turn.text
         transcript = next(
@@ -308,3 +311,33 @@ async def test_g711_round_trip(client, speech_stack):
     assert 2.0 < len(alaw) / 8000 < 8.0  # seconds of 8 kHz audio, one byte a sample
     heard = speech_stack.transcribe(pcm8k, 8000)
     assert wer([transcript], [heard]) <= 0.3, heard
+
+
+async def test_manual_commit_or_clear_during_a_vad_turn(client):
+    """Push-to-talk over server VAD: the client commits while the user is still speaking
+    (the turn's item is committed at once, no speech_stopped follows), or clears (the
+    turn is dropped)."""
+    await update(client, modalities=["text"], input_audio_transcription={"model": "whisper-1"})
+    sentence = ESPEAK_SENTENCES[4]
+    pcm = speech_with_silence((0.5, sentence, 1.0)).pcm16
+    speech_end = len(pcm) - 48 * 1000
+    await client.append_audio(pcm[:speech_end])  # speech, no silence yet
+    started = await client.wait_for("input_audio_buffer.speech_started")
+    await client.send({"type": "input_audio_buffer.commit"})
+    committed = await client.wait_for("input_audio_buffer.committed")
+    assert committed["item_id"] == started["item_id"]
+    await client.append_audio(pcm[speech_end:])  # the trailing silence ends nothing now
+    await client.sync()
+    assert not client.of_type("input_audio_buffer.speech_stopped")
+    assert not client.of_type("response.created")  # a manual commit gets no automatic response
+    turn = await client.response()
+    assert wer([sentence], [turn.text.removeprefix("You said: ")]) <= 0.2
+    # clear in the middle of a turn: it is dropped
+    await client.append_audio(pcm[:speech_end])
+    await client.wait_for("input_audio_buffer.speech_started")
+    await client.send({"type": "input_audio_buffer.clear"})
+    await client.wait_for("input_audio_buffer.cleared")
+    mark = client.mark()
+    await client.append_audio(pcm16_bytes(silence(1000)))
+    await client.sync()
+    assert not client.of_type("input_audio_buffer.speech_stopped", "input_audio_buffer.committed", since=mark)

@@ -111,11 +111,6 @@ async def test_ga_audio_turn_and_out_of_band_response(server, speech_stack):
     assert "response.output_item.added" in client.types(mark)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GA input item references ({'type': 'item_reference'}) become preview {'type': 'message', 'id': X}, "
-    "which the preview parser rejects (message needs role/content), though the engine resolves such references",
-)
 async def test_ga_response_input_item_reference(server):
     client = await server.connect("/v1/realtime?model=gpt-realtime", preview=False)
     await client.send({"type": "conversation.item.create", "item": user_text("referenced", id="item_ref")})

@@ -526,6 +526,12 @@ async def test_input_items_replace_the_context_and_leave_the_conversation_alone(
     assert "item_scratch" not in created_ids  # the input items never join the conversation
     event_id = await client.send({"type": "conversation.item.delete", "item_id": "item_scratch"})
     assert (await client.error_for(event_id))["code"] == "item_not_found"
+    # An input item may refer to a conversation item by id.
+    ref = await client.response(modalities=["text"], input_items=[{"type": "message", "id": "item_alpha"}])
+    assert ref.text == "You said: alpha."
+    event_id = await client.send({"type": "response.create", "response": {"input_items": [{"type": "message", "id": "item_nope"}]}})
+    error = await client.error_for(event_id)
+    assert (error["code"], error["param"]) == ("item_not_found", "response.input_items[0].id")
     # And the conversation itself still ends with what it had (plus the replies).
     normal = await client.response(modalities=["text"])
     assert normal.text == "You said: alpha."

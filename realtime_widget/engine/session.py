@@ -145,10 +145,6 @@ class EngineSession:
             event = parse_client_event(raw, **kwargs)
             data = event.to_dict()
             event_id = data.get("event_id")
-            options = getattr(event, "response", None) if data["type"] == "response.create" else None
-            if options is not None and "cancel_previous" not in options.model_fields_set:
-                # to_dict() fills in the spec's default (true); the service errors instead.
-                data["response"].pop("cancel_previous", None)
             handler = self._handlers.get(data["type"])
             if handler is None:
                 raise ProtocolError(
