@@ -1025,3 +1025,41 @@ def test_same_state_from_protocol_models() -> None:
     assert typed.items == raw.items and len(raw.items) == 3
     assert typed.responses == raw.responses
     assert typed.warnings == raw.warnings == []
+
+
+def test_idle_input_audio_is_bounded_under_server_vad():
+    """Minutes of silence streamed under server VAD must not pile up in memory, and
+    a turn that then starts still gets its audio from speech_started to speech_stopped."""
+    import base64
+
+    conv = Conversation(strict=True)
+    conv.apply(
+        {
+            "type": "session.created",
+            "event_id": "e0",
+            "session": {"id": "s", "turn_detection": {"type": "server_vad", "prefix_padding_ms": 300}, "input_audio_format": "pcm16"},
+        }
+    )
+    second = base64.b64encode(b"\x00\x00" * 24000).decode()
+    for _ in range(120):  # two minutes of silence
+        conv.apply_client({"type": "input_audio_buffer.append", "audio": second})
+    assert conv.input_buffer_ms <= 300 + 2000 + 1000  # bounded: at most one append over the window
+    speech = base64.b64encode(b"\x10\x00" * 24000).decode()
+    conv.apply({"type": "input_audio_buffer.speech_started", "event_id": "e1", "audio_start_ms": 120_000 - 300, "item_id": "u1"})
+    conv.apply_client({"type": "input_audio_buffer.append", "audio": speech})
+    conv.apply_client({"type": "input_audio_buffer.append", "audio": second})
+    assert conv.input_buffer_ms > 2000  # the turn's audio is kept while it is in progress
+    conv.apply({"type": "input_audio_buffer.speech_stopped", "event_id": "e2", "audio_end_ms": 121_500, "item_id": "u1"})
+    conv.apply({"type": "input_audio_buffer.committed", "event_id": "e3", "item_id": "u1", "previous_item_id": None})
+    conv.apply(
+        {
+            "type": "conversation.item.created",
+            "event_id": "e4",
+            "previous_item_id": None,
+            "item": {"id": "u1", "object": "realtime.item", "type": "message", "role": "user", "status": "completed", "content": [{"type": "input_audio", "transcript": None}]},
+        }
+    )
+    item = conv.item("u1")
+    assert item.audio_ms == 1800  # 119.7 s .. 121.5 s
+    assert item.audio[: 300 * 48] == b"\x00\x00" * (300 * 24)  # the prefix padding is silence
+    assert item.audio[300 * 48 : 300 * 48 + 4] == b"\x10\x00\x10\x00"  # then the speech

@@ -124,6 +124,26 @@ async def test_ga_response_input_item_reference(server):
     assert text == "You said: referenced."
 
 
+async def test_ga_semantic_vad_eagerness(server):
+    """GA's semantic_vad is accepted (locally a server VAD whose silence wait follows
+    ``eagerness``): a low-eagerness turn ends later than a high-eagerness one."""
+    signal = speech_with_silence((0.5, ESPEAK_SENTENCES[0], 1.5))
+    ends = {}
+    for eagerness in ("high", "low"):
+        client = await server.connect("/v1/realtime?model=gpt-realtime", preview=False)
+        td = {"type": "semantic_vad", "eagerness": eagerness}
+        await client.send(
+            {"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"], "audio": {"input": {"turn_detection": td}}}}
+        )
+        session = (await client.wait_for("session.updated"))["session"]
+        assert session["audio"]["input"]["turn_detection"]["type"] == "semantic_vad"
+        await client.append_audio(signal.pcm16)
+        await client.wait_for("input_audio_buffer.speech_started")
+        ends[eagerness] = (await client.wait_for("input_audio_buffer.speech_stopped"))["audio_end_ms"]
+        assert (await client.wait_for("response.done"))["response"]["status"] == "completed"
+    assert ends["low"] > ends["high"]
+
+
 @pytest.mark.parametrize(
     ("headers", "subprotocols"),
     [({"OpenAI-Beta": "realtime=v1"}, None), ({}, ["realtime", "openai-beta.realtime-v1"])],

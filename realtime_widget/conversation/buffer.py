@@ -53,6 +53,13 @@ class InputAudioBuffer:
         self.start_ms += pcm16_ms(nbytes, self.sample_rate)
         self._commits = deque((end - nbytes, eid) for end, eid in self._commits if end > nbytes)
 
+    def keep_last(self, ms: float) -> None:
+        """Drop all but the last ``ms`` of audio, unless a client commit is pending
+        (its audio must stay until the server answers)."""
+        excess = len(self.data) - 2 * int(ms * self.sample_rate / 1000)
+        if excess > 0 and not self._commits:
+            self.drop(excess - excess % 2)
+
     # ---- client events (applied when sent)
 
     def client_commit(self, event_id: str | None) -> None:

@@ -75,6 +75,9 @@ _CLIENT_HANDLERS: dict[str, str] = {
     "input_audio_buffer.commit": "_on_client_commit",
 }
 
+# How far behind the live audio the server's VAD may report a speech start.
+IDLE_DETECTION_LAG_MS = 2000
+
 # Payload errors a malformed event can raise inside a handler.
 _MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 
@@ -398,6 +401,19 @@ class Conversation:
         pcm = self._decode(ev["audio"], fmt, "input_audio_buffer.append")
         if pcm is not None and not self._buffer.append(pcm, fmt):
             self._warn(f"input format changed to {fmt} with audio buffered: buffer dropped")
+        self._bound_idle_buffer()
+
+    def _bound_idle_buffer(self) -> None:
+        """With server VAD, audio before the next speech start is never committed: while
+        nobody speaks keep only what ``prefix_padding_ms`` (plus detection lag) can reach,
+        so hours of silence do not pile up in memory."""
+        td = self.session.get("turn_detection") or {}
+        if td.get("type") not in ("server_vad", "semantic_vad"):
+            return
+        if any(p.audio_start_ms is not None and p.audio_end_ms is None for p in self._pending.values()):
+            return  # a turn is in progress: its audio is still to be committed
+        prefix = td.get("prefix_padding_ms")
+        self._buffer.keep_last((prefix if isinstance(prefix, int) else 300) + IDLE_DETECTION_LAG_MS)
 
     def _on_client_clear(self, ev: dict[str, Any]) -> None:
         self._buffer.client_clear()
