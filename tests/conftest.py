@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-
 from engine_client import EngineClient
 
 
@@ -60,8 +59,14 @@ class RunningServer:
         if preview and path.startswith("/v1/"):
             headers.setdefault("OpenAI-Beta", "realtime=v1")
         if dialect is None:
-            dialect = "preview" if (preview and path.startswith("/v1/")) or path.startswith("/openai/realtime") else "ga"
-        client = await EngineClient.connect(self.url(path), headers=headers, dialect=dialect, **kwargs)
+            dialect = (
+                "preview"
+                if (preview and path.startswith("/v1/")) or path.startswith("/openai/realtime")
+                else "ga"
+            )
+        client = await EngineClient.connect(
+            self.url(path), headers=headers, dialect=dialect, **kwargs
+        )
         self.clients.append(client)
         if started:
             await client.wait_for("session.created")

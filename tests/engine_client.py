@@ -22,14 +22,15 @@ import asyncio
 import base64
 import itertools
 import json
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 import tornado.httpclient
 import tornado.websocket
+from spec_schema import validate_server_event
 
 from realtime_widget.protocol import ga
-from spec_schema import validate_server_event
 
 WAIT_S = 30.0  # a hung test fails after this long; never a performance threshold
 _SYNC_PREFIX = "sync_barrier_"
@@ -37,12 +38,20 @@ _ids = itertools.count(1)
 
 
 class EngineClient:
-    def __init__(self, ws: tornado.websocket.WebSocketClientConnection, *, dialect: str = "preview", validate: bool = True):
+    def __init__(
+        self,
+        ws: tornado.websocket.WebSocketClientConnection,
+        *,
+        dialect: str = "preview",
+        validate: bool = True,
+    ):
         self.ws = ws
         self.dialect = dialect
         self.validate = validate
         self.events: list[dict[str, Any]] = []  # every server event (sync barriers left out)
-        self.violations: list[tuple[dict[str, Any], str]] = []  # (event, why) that failed the schema
+        self.violations: list[
+            tuple[dict[str, Any], str]
+        ] = []  # (event, why) that failed the schema
         self.cursor = 0
         self.closed = False
         self.close_code: int | None = None
@@ -61,8 +70,10 @@ class EngineClient:
         dialect: str = "preview",
         validate: bool = True,
         max_message_size: int | None = None,
-    ) -> "EngineClient":
-        request = tornado.httpclient.HTTPRequest(url, headers=headers or {}, connect_timeout=20, request_timeout=20)
+    ) -> EngineClient:
+        request = tornado.httpclient.HTTPRequest(
+            url, headers=headers or {}, connect_timeout=20, request_timeout=20
+        )
         kwargs: dict[str, Any] = {"subprotocols": subprotocols}
         if max_message_size is not None:
             kwargs["max_message_size"] = max_message_size
@@ -78,7 +89,9 @@ class EngineClient:
                 self._changed.set()
                 return
             event = json.loads(message)
-            if event.get("type") == "error" and str((event.get("error") or {}).get("event_id") or "").startswith(_SYNC_PREFIX):
+            if event.get("type") == "error" and str(
+                (event.get("error") or {}).get("event_id") or ""
+            ).startswith(_SYNC_PREFIX):
                 self._barriers.add(event["error"]["event_id"])
             else:
                 self._check(event)
@@ -122,7 +135,9 @@ class EngineClient:
     async def append_audio(self, data: bytes, *, chunk_bytes: int = 4800) -> None:
         """``input_audio_buffer.append`` the encoded audio ``data`` in chunks."""
         for i in range(0, len(data), chunk_bytes):
-            await self.send({"type": "input_audio_buffer.append", "audio": b64(data[i : i + chunk_bytes])})
+            await self.send(
+                {"type": "input_audio_buffer.append", "audio": b64(data[i : i + chunk_bytes])}
+            )
 
     async def sync(self) -> None:
         """Barrier: wait until the server has handled everything sent so far."""
@@ -140,17 +155,23 @@ class EngineClient:
             if result:
                 return result
             if self.closed:
-                raise AssertionError(f"connection closed ({self.close_code}) while waiting for {what}; got {self.types()}")
+                raise AssertionError(
+                    f"connection closed ({self.close_code}) while waiting for {what}; got {self.types()}"
+                )
             self._changed.clear()
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise AssertionError(f"timed out waiting for {what}; events since cursor: {self.types(self.cursor)}")
+                raise AssertionError(
+                    f"timed out waiting for {what}; events since cursor: {self.types(self.cursor)}"
+                )
             try:
                 await asyncio.wait_for(self._changed.wait(), remaining)
             except asyncio.TimeoutError:
                 pass
 
-    def _find(self, types: Iterable[str], predicate: Callable[[dict[str, Any]], bool] | None, start: int) -> int | None:
+    def _find(
+        self, types: Iterable[str], predicate: Callable[[dict[str, Any]], bool] | None, start: int
+    ) -> int | None:
         wanted = set(types)
         for i in range(start, len(self.events)):
             e = self.events[i]
@@ -166,11 +187,15 @@ class EngineClient:
     ) -> dict[str, Any]:
         """The first event of one of ``types`` (matching ``where``) after the cursor;
         moves the cursor past it."""
-        index = await self._until(lambda: _plus1(self._find(types, where, self.cursor)), f"{types}", timeout)
+        index = await self._until(
+            lambda: _plus1(self._find(types, where, self.cursor)), f"{types}", timeout
+        )
         self.cursor = index
         return self.events[index - 1]
 
-    async def collect_until(self, *types: str, where: Callable[[dict[str, Any]], bool] | None = None) -> list[dict[str, Any]]:
+    async def collect_until(
+        self, *types: str, where: Callable[[dict[str, Any]], bool] | None = None
+    ) -> list[dict[str, Any]]:
         """Every event from the cursor up to and including the next ``types`` event."""
         start = self.cursor
         await self.wait_for(*types, where=where)
@@ -192,14 +217,18 @@ class EngineClient:
         return len(self.events)
 
     # -- whole turns --------------------------------------------------------------------
-    async def response(self, **options: Any) -> "Turn":
+    async def response(self, **options: Any) -> Turn:
         """``response.create`` with ``options`` and wait for its ``response.done``."""
         start = self.cursor
-        await self.send({"type": "response.create", "response": options} if options else {"type": "response.create"})
+        await self.send(
+            {"type": "response.create", "response": options}
+            if options
+            else {"type": "response.create"}
+        )
         done = await self.wait_for("response.done")
         return Turn(self.events[start : self.cursor], done["response"])
 
-    async def next_response(self) -> "Turn":
+    async def next_response(self) -> Turn:
         """Wait for the next ``response.done`` (e.g. of an automatic response)."""
         start = self.cursor
         done = await self.wait_for("response.done")
@@ -210,7 +239,7 @@ class EngineClient:
             self.ws.close()
             try:
                 await asyncio.wait_for(asyncio.shield(self._reader), 5)
-            except Exception:
+            except (asyncio.TimeoutError, tornado.websocket.WebSocketClosedError):
                 self._reader.cancel()
         self.closed = True
 
@@ -226,7 +255,11 @@ class Turn:
         self.events = events
         self.response = response
         rid = response["id"]
-        self.own = [e for e in events if e.get("response_id") == rid or (e.get("response") or {}).get("id") == rid]
+        self.own = [
+            e
+            for e in events
+            if e.get("response_id") == rid or (e.get("response") or {}).get("id") == rid
+        ]
 
     @property
     def status(self) -> str:
@@ -242,15 +275,21 @@ class Turn:
     @property
     def text(self) -> str:
         """Text of the reply: text deltas, else audio transcript deltas."""
-        text = "".join(e["delta"] for e in self.of_type("response.text.delta", "response.output_text.delta"))
+        text = "".join(
+            e["delta"] for e in self.of_type("response.text.delta", "response.output_text.delta")
+        )
         return text or "".join(
-            e["delta"] for e in self.of_type("response.audio_transcript.delta", "response.output_audio_transcript.delta")
+            e["delta"]
+            for e in self.of_type(
+                "response.audio_transcript.delta", "response.output_audio_transcript.delta"
+            )
         )
 
     def audio(self) -> bytes:
         """All ``response.audio.delta`` bytes (in the response's output format)."""
         return b"".join(
-            base64.b64decode(e["delta"]) for e in self.of_type("response.audio.delta", "response.output_audio.delta")
+            base64.b64decode(e["delta"])
+            for e in self.of_type("response.audio.delta", "response.output_audio.delta")
         )
 
     def created_items(self) -> list[dict[str, Any]]:
@@ -266,14 +305,19 @@ def pcm16_bytes(samples: np.ndarray) -> bytes:
 
 
 def silence(ms: float, rate: int = 24000) -> np.ndarray:
-    return np.zeros(int(round(ms * rate / 1000)), dtype=np.int16)
+    return np.zeros(round(ms * rate / 1000), dtype=np.int16)
 
 
 # -- items and brains shared by the engine tests -------------------------------------------
 
 
 def user_text(text: str, **fields: Any) -> dict[str, Any]:
-    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}], **fields}
+    return {
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": text}],
+        **fields,
+    }
 
 
 def create_item(item: dict[str, Any], **fields: Any) -> dict[str, Any]:
@@ -297,10 +341,10 @@ class ScriptedBrain:
         self.hold: asyncio.Event | None = None
         self.first_piece = asyncio.Event()
 
-    def factory(self) -> "ScriptedBrain":
+    def factory(self) -> ScriptedBrain:
         return self
 
-    async def reply(self, request: Any):  # noqa: ANN201 - an async generator
+    async def reply(self, request: Any):
         self.requests.append(request)
         async for piece in self._rules.reply(request):
             yield piece

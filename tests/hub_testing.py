@@ -181,3 +181,54 @@ async def text_turn(ws: HubWS, text: str, **response: Any) -> dict[str, Any]:
     await ws.send({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}})
     await ws.send({"type": "response.create", "response": response})
     return await ws.wait_for("response.done")
+
+
+# ---------------------------------------------------------------------- a fake hosted service
+# The project's own standalone engine server speaks the OpenAI and Azure handshakes and the
+# GA dialect: it stands in for the hosted services (which the tests cannot reach).
+
+
+@pytest.fixture
+def upstream_key() -> str:
+    import secrets
+
+    return "sk-test-" + secrets.token_hex(16)
+
+
+class EngineServer:
+    def __init__(self, http_server: Any, port: int, state: Any):
+        self.http_server, self.port, self.state = http_server, port, state
+
+    def url(self, path: str = "/v1/realtime") -> str:
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+    def sockets(self) -> list[Any]:
+        """The server-side handlers of the open connections."""
+        return [s._send.__self__ for s in self.state.sessions]
+
+    async def drop_connections(self) -> None:
+        """Cut every open connection at the TCP level (no close handshake)."""
+        for handler in self.sockets():
+            conn = handler.ws_connection
+            if conn is not None and conn.stream is not None:
+                conn.stream.close()
+
+    async def stop(self) -> None:
+        self.http_server.stop()
+        await self.drop_connections()
+        await self.http_server.close_all_connections()
+
+
+async def start_engine(port: int = 0, **kwargs: Any) -> EngineServer:
+    from realtime_widget.engine.server import start_server
+
+    http_server, bound, state = await start_server("127.0.0.1", port, **kwargs)
+    return EngineServer(http_server, bound, state)
+
+
+@pytest.fixture
+async def engine_server(upstream_key):
+    """A text-only standalone engine server that requires ``upstream_key``."""
+    server = await start_engine(api_key=upstream_key)
+    yield server
+    await server.stop()

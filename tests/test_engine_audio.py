@@ -12,10 +12,10 @@ import asyncio
 
 import numpy as np
 import pytest
-
 from engine_client import ScriptedBrain, pcm16_bytes, silence
-from realtime_widget.audio import alaw_decode, alaw_encode, resample, ulaw_encode
 from speech_fixtures import ESPEAK_SENTENCES, speech_with_silence, wer
+
+from realtime_widget.audio import alaw_decode, alaw_encode, resample, ulaw_encode
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -45,7 +45,10 @@ async def test_append_commit_clear_pcm16(client):
     # An empty buffer cannot be committed.
     event_id = await client.send({"type": "input_audio_buffer.commit"})
     error = await client.error_for(event_id)
-    assert error["code"] == "input_audio_buffer_commit_empty" and error["type"] == "invalid_request_error"
+    assert (
+        error["code"] == "input_audio_buffer_commit_empty"
+        and error["type"] == "invalid_request_error"
+    )
     # Nor one under 100 ms (90 ms here).
     await client.append_audio(pcm16_bytes(silence(90)))
     event_id = await client.send({"type": "input_audio_buffer.commit"})
@@ -68,7 +71,9 @@ async def test_append_commit_clear_pcm16(client):
     created = await client.wait_for("conversation.item.created")
     assert committed["previous_item_id"] is None
     assert created["item"]["id"] == committed["item_id"]
-    assert created["item"]["role"] == "user" and created["item"]["content"][0]["type"] == "input_audio"
+    assert (
+        created["item"]["role"] == "user" and created["item"]["content"][0]["type"] == "input_audio"
+    )
     # The next commit follows the first item; the buffer started empty again.
     await client.append_audio(pcm16_bytes(silence(150)))
     await client.send({"type": "input_audio_buffer.commit"})
@@ -81,7 +86,9 @@ async def test_append_commit_clear_pcm16(client):
 @pytest.mark.parametrize("fmt", ["pcm16", "g711_ulaw", "g711-ulaw", "g711_alaw", "g711-alaw"])
 async def test_committed_speech_is_transcribed_in_each_input_format(client, fmt):
     sentence = ESPEAK_SENTENCES[2]
-    session = await update(client, input_audio_format=fmt, input_audio_transcription={"model": "whisper-1"}, **MANUAL)
+    session = await update(
+        client, input_audio_format=fmt, input_audio_transcription={"model": "whisper-1"}, **MANUAL
+    )
     assert session["input_audio_format"] == fmt  # echoed back as the client spelled it
     signal = speech_with_silence((0.3, sentence, 0.3))
     wire = encode(signal.pcm16, fmt)
@@ -117,12 +124,25 @@ async def test_server_vad_turns_timing_commit_and_response(client):
         stopped = await client.wait_for("input_audio_buffer.speech_stopped")
         committed = await client.wait_for("input_audio_buffer.committed")
         created = await client.wait_for("conversation.item.created")
-        (true_start, true_end), = signal.boundaries_ms
+        ((true_start, true_end),) = signal.boundaries_ms
         onset = started["audio_start_ms"] + 300  # audio_start_ms = onset - prefix_padding_ms
-        assert abs(onset - (offset_ms + true_start)) <= VAD_TOLERANCE_MS, (onset, offset_ms + true_start)
-        speech_end = stopped["audio_end_ms"] - 500  # audio_end_ms = speech end + silence_duration_ms
-        assert abs(speech_end - (offset_ms + true_end)) <= VAD_TOLERANCE_MS, (speech_end, offset_ms + true_end)
-        assert started["item_id"] == stopped["item_id"] == committed["item_id"] == created["item"]["id"]
+        assert abs(onset - (offset_ms + true_start)) <= VAD_TOLERANCE_MS, (
+            onset,
+            offset_ms + true_start,
+        )
+        speech_end = (
+            stopped["audio_end_ms"] - 500
+        )  # audio_end_ms = speech end + silence_duration_ms
+        assert abs(speech_end - (offset_ms + true_end)) <= VAD_TOLERANCE_MS, (
+            speech_end,
+            offset_ms + true_end,
+        )
+        assert (
+            started["item_id"]
+            == stopped["item_id"]
+            == committed["item_id"]
+            == created["item"]["id"]
+        )
         assert created["item"]["role"] == "user"
         assert committed["previous_item_id"] == created["previous_item_id"] == last_item
         # automatic response to the automatic commit
@@ -131,14 +151,20 @@ async def test_server_vad_turns_timing_commit_and_response(client):
         assert turn.status == "completed"
         assert wer([sentence], [turn.text.removeprefix("You said: ")]) <= 0.2, turn.text
         transcript = next(
-            e for e in client.events
-            if e["type"] == "conversation.item.input_audio_transcription.completed" and e["item_id"] == committed["item_id"]
+            e
+            for e in client.events
+            if e["type"] == "conversation.item.input_audio_transcription.completed"
+            and e["item_id"] == committed["item_id"]
         )
         assert wer([sentence], [transcript["transcript"]]) <= 0.2
         offset_ms += signal.duration_ms  # the input timeline runs on across turns
     types = client.types()
     # speech_started -> speech_stopped -> committed -> item.created -> response.created
-    for kind in ("input_audio_buffer.speech_stopped", "input_audio_buffer.committed", "response.created"):
+    for kind in (
+        "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.committed",
+        "response.created",
+    ):
         assert types.index("input_audio_buffer.speech_started") < types.index(kind)
 
 
@@ -158,7 +184,9 @@ async def test_vad_events_do_not_depend_on_chunking(server):
 
 async def _turn_marks(server, signal, **turn_detection):
     client = await server.connect()
-    await update(client, modalities=["text"], turn_detection={"type": "server_vad", **turn_detection})
+    await update(
+        client, modalities=["text"], turn_detection={"type": "server_vad", **turn_detection}
+    )
     await client.append_audio(signal.pcm16, chunk_bytes=9600)
     await client.sync()
     started = client.of_type("input_audio_buffer.speech_started")
@@ -170,8 +198,12 @@ async def _turn_marks(server, signal, **turn_detection):
 
 async def test_prefix_padding_and_silence_duration_are_honoured(server):
     signal = speech_with_silence((0.8, ESPEAK_SENTENCES[4], 1.3))
-    base_start, base_stop = await _turn_marks(server, signal, prefix_padding_ms=100, silence_duration_ms=500)
-    more_start, more_stop = await _turn_marks(server, signal, prefix_padding_ms=400, silence_duration_ms=900)
+    base_start, base_stop = await _turn_marks(
+        server, signal, prefix_padding_ms=100, silence_duration_ms=500
+    )
+    more_start, more_stop = await _turn_marks(
+        server, signal, prefix_padding_ms=400, silence_duration_ms=900
+    )
     assert len(base_start) == len(more_start) == 1 and len(base_stop) == len(more_stop) == 1
     # the same onset, reported 300 ms earlier with 300 ms more padding
     assert base_start[0]["audio_start_ms"] - more_start[0]["audio_start_ms"] == 300
@@ -204,11 +236,16 @@ async def test_turn_detection_off_is_manual_mode(client, off):
     await client.append_audio(speech_with_silence((0.5, sentence, 1.2)).pcm16)
     await client.sync()
     assert not client.of_type(
-        "input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped", "input_audio_buffer.committed", "response.created"
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.committed",
+        "response.created",
     )
     await client.send({"type": "input_audio_buffer.commit"})
     committed = await client.wait_for("input_audio_buffer.committed")
-    await client.wait_for("conversation.item.created", where=lambda e: e["item"]["id"] == committed["item_id"])
+    await client.wait_for(
+        "conversation.item.created", where=lambda e: e["item"]["id"] == committed["item_id"]
+    )
     await client.sync()
     assert not client.of_type("response.created")  # no automatic response either
     turn = await client.response(modalities=["text"])
@@ -239,19 +276,27 @@ async def test_barge_in_cancels_the_active_response(serve):
     assert client.events.index(barge) < client.events.index(done)
     # the new turn gets its own reply
     brain.hold.set()
-    await client.wait_for("input_audio_buffer.committed", where=lambda e: e["item_id"] == barge["item_id"])
+    await client.wait_for(
+        "input_audio_buffer.committed", where=lambda e: e["item_id"] == barge["item_id"]
+    )
     turn = await client.next_response()
     assert turn.status == "completed" and turn.response["id"] != first_id
     assert wer([ESPEAK_SENTENCES[3]], [turn.text.removeprefix("You said: ")]) <= 0.2
 
 
 async def test_input_transcription_word_error_rate(client):
-    await update(client, input_audio_transcription={"model": "whisper-1"}, modalities=["text"], **MANUAL)
+    await update(
+        client, input_audio_transcription={"model": "whisper-1"}, modalities=["text"], **MANUAL
+    )
     sentences = ESPEAK_SENTENCES[:4]
     for sentence in sentences:
-        await client.append_audio(speech_with_silence((0.2, sentence, 0.3)).pcm16, chunk_bytes=24000)
+        await client.append_audio(
+            speech_with_silence((0.2, sentence, 0.3)).pcm16, chunk_bytes=24000
+        )
         await client.send({"type": "input_audio_buffer.commit"})
-    committed = [(await client.wait_for("input_audio_buffer.committed"))["item_id"] for _ in sentences]
+    committed = [
+        (await client.wait_for("input_audio_buffer.committed"))["item_id"] for _ in sentences
+    ]
     await client.sync()
     transcripts = {}
     for _ in sentences:
@@ -292,14 +337,20 @@ async def test_transcription_failed_is_reported_and_the_session_carries_on(serve
 
 async def test_g711_round_trip(client, speech_stack):
     session = await update(
-        client, input_audio_format="g711_ulaw", output_audio_format="g711_alaw", input_audio_transcription={"model": "whisper-1"}
+        client,
+        input_audio_format="g711_ulaw",
+        output_audio_format="g711_alaw",
+        input_audio_transcription={"model": "whisper-1"},
     )
-    assert (session["input_audio_format"], session["output_audio_format"]) == ("g711_ulaw", "g711_alaw")
+    assert (session["input_audio_format"], session["output_audio_format"]) == (
+        "g711_ulaw",
+        "g711_alaw",
+    )
     sentence = ESPEAK_SENTENCES[1]
     signal = speech_with_silence((0.7, sentence, 1.0))
     await client.append_audio(encode(signal.pcm16, "g711_ulaw"), chunk_bytes=800)  # 100 ms
     started = await client.wait_for("input_audio_buffer.speech_started")
-    (true_start, _), = signal.boundaries_ms
+    ((true_start, _),) = signal.boundaries_ms
     assert abs(started["audio_start_ms"] + 300 - true_start) <= VAD_TOLERANCE_MS
     done = await client.wait_for("conversation.item.input_audio_transcription.completed")
     assert wer([sentence], [done["transcript"]]) <= 0.2, done["transcript"]
@@ -340,4 +391,6 @@ async def test_manual_commit_or_clear_during_a_vad_turn(client):
     mark = client.mark()
     await client.append_audio(pcm16_bytes(silence(1000)))
     await client.sync()
-    assert not client.of_type("input_audio_buffer.speech_stopped", "input_audio_buffer.committed", since=mark)
+    assert not client.of_type(
+        "input_audio_buffer.speech_stopped", "input_audio_buffer.committed", since=mark
+    )

@@ -12,20 +12,27 @@ import json
 
 import pytest
 import tornado.httpclient
-
 from engine_client import EngineClient, create_item, user_text
 from speech_fixtures import ESPEAK_SENTENCES, speech_with_silence, wer
 
 pytestmark = pytest.mark.timeout(120)
 
 KEY = "sk-local-test-key"
-PREVIEW_ONLY_EVENTS = {"response.text.delta", "response.text.done", "response.audio.delta", "response.audio_transcript.delta"}
+PREVIEW_ONLY_EVENTS = {
+    "response.text.delta",
+    "response.text.done",
+    "response.audio.delta",
+    "response.audio_transcript.delta",
+}
 
 
 async def _text_turn(client, text="hello there", **options):
     await client.send(create_item(user_text(text)))
-    await client.send({"type": "response.create", "response": {"modalities": ["text"], **options}} if client.dialect == "preview"
-                      else {"type": "response.create", "response": {"output_modalities": ["text"], **options}})
+    await client.send(
+        {"type": "response.create", "response": {"modalities": ["text"], **options}}
+        if client.dialect == "preview"
+        else {"type": "response.create", "response": {"output_modalities": ["text"], **options}}
+    )
     done = await client.wait_for("response.done")
     return done["response"]
 
@@ -44,7 +51,13 @@ def _assert_ga_session(session, model):
     assert session["audio"]["input"]["turn_detection"]["type"] == "server_vad"
     assert session["audio"]["output"]["voice"] == "alloy"
     assert session["audio"]["output"]["format"] == {"type": "audio/pcm", "rate": 24000}
-    for flat in ("modalities", "input_audio_format", "output_audio_format", "voice", "turn_detection"):
+    for flat in (
+        "modalities",
+        "input_audio_format",
+        "output_audio_format",
+        "voice",
+        "turn_detection",
+    ):
         assert flat not in session
 
 
@@ -95,17 +108,31 @@ async def test_ga_audio_turn_and_out_of_band_response(server, speech_stack):
     await client.send({"type": "conversation.item.create", "item": user_text("Speak to me")})
     await client.wait_for("conversation.item.added")
     mark = client.mark()
-    await client.send({"type": "response.create", "response": {"audio": {"output": {"voice": "coral"}}}})
+    await client.send(
+        {"type": "response.create", "response": {"audio": {"output": {"voice": "coral"}}}}
+    )
     response = (await client.wait_for("response.done"))["response"]
     types = set(client.types(mark))
-    assert {"response.output_audio.delta", "response.output_audio_transcript.delta", "response.output_audio.done"} <= types
+    assert {
+        "response.output_audio.delta",
+        "response.output_audio_transcript.delta",
+        "response.output_audio.done",
+    } <= types
     assert not PREVIEW_ONLY_EVENTS & types
     assert response["output"][0]["content"][0]["type"] == "output_audio"
-    pcm = b"".join(base64.b64decode(e["delta"]) for e in client.of_type("response.output_audio.delta", since=mark))
+    pcm = b"".join(
+        base64.b64decode(e["delta"])
+        for e in client.of_type("response.output_audio.delta", since=mark)
+    )
     assert wer(["You said: Speak to me."], [speech_stack.transcribe(pcm, 24000)]) <= 0.35
     # conversation: "none" is GA's out-of-band response
     mark = client.mark()
-    await client.send({"type": "response.create", "response": {"conversation": "none", "output_modalities": ["text"]}})
+    await client.send(
+        {
+            "type": "response.create",
+            "response": {"conversation": "none", "output_modalities": ["text"]},
+        }
+    )
     await client.wait_for("response.done")
     assert "conversation.item.added" not in client.types(mark)
     assert "response.output_item.added" in client.types(mark)
@@ -113,10 +140,18 @@ async def test_ga_audio_turn_and_out_of_band_response(server, speech_stack):
 
 async def test_ga_response_input_item_reference(server):
     client = await server.connect("/v1/realtime?model=gpt-realtime", preview=False)
-    await client.send({"type": "conversation.item.create", "item": user_text("referenced", id="item_ref")})
+    await client.send(
+        {"type": "conversation.item.create", "item": user_text("referenced", id="item_ref")}
+    )
     await client.wait_for("conversation.item.added")
     await client.send(
-        {"type": "response.create", "response": {"output_modalities": ["text"], "input": [{"type": "item_reference", "id": "item_ref"}]}}
+        {
+            "type": "response.create",
+            "response": {
+                "output_modalities": ["text"],
+                "input": [{"type": "item_reference", "id": "item_ref"}],
+            },
+        }
     )
     outcome = await client.wait_for("response.done", "error")
     assert outcome["type"] == "response.done", outcome
@@ -133,13 +168,22 @@ async def test_ga_semantic_vad_eagerness(server):
         client = await server.connect("/v1/realtime?model=gpt-realtime", preview=False)
         td = {"type": "semantic_vad", "eagerness": eagerness}
         await client.send(
-            {"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"], "audio": {"input": {"turn_detection": td}}}}
+            {
+                "type": "session.update",
+                "session": {
+                    "type": "realtime",
+                    "output_modalities": ["text"],
+                    "audio": {"input": {"turn_detection": td}},
+                },
+            }
         )
         session = (await client.wait_for("session.updated"))["session"]
         assert session["audio"]["input"]["turn_detection"]["type"] == "semantic_vad"
         await client.append_audio(signal.pcm16)
         await client.wait_for("input_audio_buffer.speech_started")
-        ends[eagerness] = (await client.wait_for("input_audio_buffer.speech_stopped"))["audio_end_ms"]
+        ends[eagerness] = (await client.wait_for("input_audio_buffer.speech_stopped"))[
+            "audio_end_ms"
+        ]
         assert (await client.wait_for("response.done"))["response"]["status"] == "completed"
     assert ends["low"] > ends["high"]
 
@@ -151,14 +195,21 @@ async def test_ga_semantic_vad_eagerness(server):
 )
 async def test_v1_realtime_preview_with_beta_header_or_subprotocol(server, headers, subprotocols):
     client = await server.connect(
-        "/v1/realtime?model=gpt-4o-realtime-preview", preview=False, dialect="preview", headers=headers, subprotocols=subprotocols
+        "/v1/realtime?model=gpt-4o-realtime-preview",
+        preview=False,
+        dialect="preview",
+        headers=headers,
+        subprotocols=subprotocols,
     )
     _assert_preview_session(client.events[0]["session"], "gpt-4o-realtime-preview")
     if subprotocols:
         assert client.ws.selected_subprotocol == "realtime"
     response = await _text_turn(client)
     assert response["status"] == "completed"
-    assert "response.text.delta" in client.types() and "response.output_text.delta" not in client.types()
+    assert (
+        "response.text.delta" in client.types()
+        and "response.output_text.delta" not in client.types()
+    )
 
 
 # --------------------------------------------------------------------------- Azure routes
@@ -167,19 +218,30 @@ async def test_v1_realtime_preview_with_beta_header_or_subprotocol(server, heade
 async def test_azure_preview_handshake_with_api_key(serve):
     server = await serve(api_key=KEY)
     client = await server.connect(
-        "/openai/realtime?api-version=2024-10-01-preview&deployment=gpt-4o-realtime-preview", headers={"api-key": KEY}
+        "/openai/realtime?api-version=2024-10-01-preview&deployment=gpt-4o-realtime-preview",
+        headers={"api-key": KEY},
     )
     assert client.dialect == "preview"
     _assert_preview_session(client.events[0]["session"], "gpt-4o-realtime-preview")
     # Azure's rtclient spells G.711 with a hyphen and turns VAD off with {"type": "none"}
-    await client.send({"type": "session.update", "session": {"input_audio_format": "g711-ulaw", "turn_detection": {"type": "none"}}})
+    await client.send(
+        {
+            "type": "session.update",
+            "session": {"input_audio_format": "g711-ulaw", "turn_detection": {"type": "none"}},
+        }
+    )
     session = (await client.wait_for("session.updated"))["session"]
-    assert session["input_audio_format"] == "g711-ulaw" and session["turn_detection"] == {"type": "none"}
+    assert session["input_audio_format"] == "g711-ulaw" and session["turn_detection"] == {
+        "type": "none"
+    }
     response = await _text_turn(client, "hello azure")
     assert response["output"][0]["content"][0]["text"] == "You said: hello azure."
     # a wrong key is refused at the handshake
     with pytest.raises(tornado.httpclient.HTTPClientError) as refused:
-        await server.connect("/openai/realtime?api-version=2024-10-01-preview&deployment=d", headers={"api-key": "wrong"})
+        await server.connect(
+            "/openai/realtime?api-version=2024-10-01-preview&deployment=d",
+            headers={"api-key": "wrong"},
+        )
     assert refused.value.code == 401
 
 
@@ -192,11 +254,15 @@ async def test_azure_preview_needs_an_api_version(serve):
 
 async def test_azure_ga_handshake_with_api_key(serve):
     server = await serve(api_key=KEY)
-    client = await server.connect("/openai/v1/realtime?model=my-deployment", headers={"api-key": KEY})
+    client = await server.connect(
+        "/openai/v1/realtime?model=my-deployment", headers={"api-key": KEY}
+    )
     assert client.dialect == "ga"
     _assert_ga_session(client.events[0]["session"], "my-deployment")
     response = await _text_turn(client, "hello azure ga")
-    assert response["output"][0]["content"] == [{"type": "output_text", "text": "You said: hello azure ga."}]
+    assert response["output"][0]["content"] == [
+        {"type": "output_text", "text": "You said: hello azure ga."}
+    ]
     assert "conversation.item.added" in client.types()
 
 
@@ -205,11 +271,20 @@ async def test_azure_ga_handshake_with_api_key(serve):
 
 @pytest.mark.parametrize(
     "path",
-    ["/v1/realtime?model=m", "/openai/realtime?api-version=2024-10-01-preview&deployment=d", "/openai/v1/realtime?model=m"],
+    [
+        "/v1/realtime?model=m",
+        "/openai/realtime?api-version=2024-10-01-preview&deployment=d",
+        "/openai/v1/realtime?model=m",
+    ],
 )
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer sk-wrong"}, {"api-key": "sk-wrong"}, {"Authorization": f"Bearer {KEY}x"}],
+    [
+        {},
+        {"Authorization": "Bearer sk-wrong"},
+        {"api-key": "sk-wrong"},
+        {"Authorization": f"Bearer {KEY}x"},
+    ],
     ids=["missing", "wrong-bearer", "wrong-api-key", "key-prefix"],
 )
 async def test_wrong_or_missing_key_is_refused_at_the_handshake(serve, path, headers):
@@ -228,9 +303,14 @@ async def test_the_right_key_works_as_bearer_api_key_or_browser_subprotocol(serv
         ({"Authorization": f"Bearer {KEY}"}, None),
         ({"api-key": KEY}, None),
         # browsers cannot set headers: the key travels as a subprotocol, from any origin
-        ({"Origin": "https://app.example.com"}, ["realtime", f"openai-insecure-api-key.{KEY}", "openai-beta.realtime-v1"]),
+        (
+            {"Origin": "https://app.example.com"},
+            ["realtime", f"openai-insecure-api-key.{KEY}", "openai-beta.realtime-v1"],
+        ),
     ):
-        client = await server.connect("/v1/realtime?model=m", headers=headers, subprotocols=subprotocols)
+        client = await server.connect(
+            "/v1/realtime?model=m", headers=headers, subprotocols=subprotocols
+        )
         assert (await _text_turn(client))["status"] == "completed"
     assert len(server.state.sessions) == 3
 
@@ -265,7 +345,9 @@ async def test_concurrent_sessions_are_isolated(server):
     b = await server.connect()
     sa, sb = a.events[0]["session"], b.events[0]["session"]
     assert sa["id"] != sb["id"]
-    await a.send({"type": "session.update", "session": {"voice": "verse", "instructions": "A only"}})
+    await a.send(
+        {"type": "session.update", "session": {"voice": "verse", "instructions": "A only"}}
+    )
     await a.wait_for("session.updated")
     await b.send({"type": "session.update", "session": {}})
     sb2 = (await b.wait_for("session.updated"))["session"]
@@ -275,7 +357,9 @@ async def test_concurrent_sessions_are_isolated(server):
     await a.wait_for("conversation.item.created")
     event_id = await b.send({"type": "conversation.item.delete", "item_id": "item_private"})
     assert (await b.error_for(event_id))["code"] == "item_not_found"
-    await b.send(create_item(user_text("mine is B", id="item_private")))  # same id, other session: fine
+    await b.send(
+        create_item(user_text("mine is B", id="item_private"))
+    )  # same id, other session: fine
     await b.wait_for("conversation.item.created")
     # both respond at once, each from its own conversation
     ra, rb = await asyncio.gather(a.response(modalities=["text"]), b.response(modalities=["text"]))
@@ -287,14 +371,27 @@ async def test_concurrent_spoken_turns_are_isolated(server):
     sentences = ESPEAK_SENTENCES[:3]
     clients = [await server.connect() for _ in sentences]
     for c in clients:
-        await c.send({"type": "session.update", "session": {"modalities": ["text"], "input_audio_transcription": {"model": "whisper-1"}}})
+        await c.send(
+            {
+                "type": "session.update",
+                "session": {
+                    "modalities": ["text"],
+                    "input_audio_transcription": {"model": "whisper-1"},
+                },
+            }
+        )
         await c.wait_for("session.updated")
     pcms = [speech_with_silence((0.4, s, 0.9)).pcm16 for s in sentences]
     # interleave the three users' audio frame by frame
     for i in range(0, max(map(len, pcms)), 4800):
         for c, pcm in zip(clients, pcms):
             if i < len(pcm):
-                await c.send({"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm[i : i + 4800]).decode()})
+                await c.send(
+                    {
+                        "type": "input_audio_buffer.append",
+                        "audio": base64.b64encode(pcm[i : i + 4800]).decode(),
+                    }
+                )
     turns = await asyncio.gather(*(c.next_response() for c in clients))
     for sentence, c, turn in zip(sentences, clients, turns):
         (completed,) = c.of_type("conversation.item.input_audio_transcription.completed")

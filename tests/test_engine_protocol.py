@@ -13,7 +13,6 @@ import json
 
 import numpy as np
 import pytest
-
 from engine_client import ScriptedBrain, create_item, user_text
 from speech_fixtures import speech_with_silence, wer
 
@@ -70,7 +69,9 @@ async def test_session_created_has_the_full_session_object(server):
 
 
 async def test_session_update_merges(client):
-    await client.send({"type": "session.update", "session": {"instructions": "Be terse.", "voice": "echo"}})
+    await client.send(
+        {"type": "session.update", "session": {"instructions": "Be terse.", "voice": "echo"}}
+    )
     s1 = (await client.wait_for("session.updated"))["session"]
     assert s1["instructions"] == "Be terse." and s1["voice"] == "echo"
     await client.send(
@@ -78,7 +79,11 @@ async def test_session_update_merges(client):
             "type": "session.update",
             "session": {
                 "temperature": 1.0,
-                "turn_detection": {"type": "server_vad", "threshold": 0.7, "silence_duration_ms": "800"},
+                "turn_detection": {
+                    "type": "server_vad",
+                    "threshold": 0.7,
+                    "silence_duration_ms": "800",
+                },
                 "max_response_output_tokens": 200,
                 "input_audio_transcription": {"model": "whisper-1"},
             },
@@ -97,7 +102,12 @@ async def test_session_update_merges(client):
     assert s2["max_response_output_tokens"] == 200
     assert s2["input_audio_transcription"]["model"] == "whisper-1"
     assert s2["id"] == s1["id"] and SESSION_FIELDS <= set(s2)
-    await client.send({"type": "session.update", "session": {"max_response_output_tokens": "inf", "modalities": ["text"]}})
+    await client.send(
+        {
+            "type": "session.update",
+            "session": {"max_response_output_tokens": "inf", "modalities": ["text"]},
+        }
+    )
     s3 = (await client.wait_for("session.updated"))["session"]
     assert s3["max_response_output_tokens"] == "inf" and s3["modalities"] == ["text"]
 
@@ -111,7 +121,11 @@ async def test_session_update_merges(client):
         ({"modalities": ["video"]}, "session.modalities[0]", None),
         ({"input_audio_format": "mp3"}, "session.input_audio_format", None),
         ({"output_audio_format": "flac"}, "session.output_audio_format", None),
-        ({"turn_detection": {"type": "server_vad", "threshold": 1.5}}, "session.turn_detection.threshold", "invalid_value"),
+        (
+            {"turn_detection": {"type": "server_vad", "threshold": 1.5}},
+            "session.turn_detection.threshold",
+            "invalid_value",
+        ),
         (
             {"turn_detection": {"type": "server_vad", "silence_duration_ms": -5}},
             "session.turn_detection.silence_duration_ms",
@@ -124,9 +138,21 @@ async def test_session_update_merges(client):
         ),
         ({"turn_detection": {"type": "semantic_magic"}}, "session.turn_detection.type", None),
         ({"max_response_output_tokens": 0}, "session.max_response_output_tokens", "invalid_value"),
-        ({"max_response_output_tokens": 999999}, "session.max_response_output_tokens", "invalid_value"),
-        ({"tools": [{"type": "function", "description": "no name"}]}, "session.tools[0].name", None),
-        ({"tool_choice": {"type": "function", "function": {"name": "nope"}}}, "session.tool_choice", "invalid_value"),
+        (
+            {"max_response_output_tokens": 999999},
+            "session.max_response_output_tokens",
+            "invalid_value",
+        ),
+        (
+            {"tools": [{"type": "function", "description": "no name"}]},
+            "session.tools[0].name",
+            None,
+        ),
+        (
+            {"tool_choice": {"type": "function", "function": {"name": "nope"}}},
+            "session.tool_choice",
+            "invalid_value",
+        ),
         ({"colour": "blue"}, "session.colour", "unknown_parameter"),
     ],
 )
@@ -135,7 +161,9 @@ async def test_session_update_invalid_value_names_the_field(client, session, par
     await client.send({"type": "session.update", "session": before})
     await client.wait_for("session.updated")
     # A bad value anywhere in the update rejects the whole update (nothing is half-applied).
-    event_id = await client.send({"type": "session.update", "session": {"instructions": "half applied", **session}})
+    event_id = await client.send(
+        {"type": "session.update", "session": {"instructions": "half applied", **session}}
+    )
     error = await client.error_for(event_id)
     assert error["type"] == "invalid_request_error"
     assert error["param"] == param
@@ -153,16 +181,37 @@ async def test_session_update_invalid_value_names_the_field(client, session, par
 
 
 async def test_every_item_kind_is_created_and_echoed(client, speech_stack):
-    await client.send({"type": "session.update", "session": {"turn_detection": None, "input_audio_transcription": {"model": "whisper-1"}}})
+    await client.send(
+        {
+            "type": "session.update",
+            "session": {
+                "turn_detection": None,
+                "input_audio_transcription": {"model": "whisper-1"},
+            },
+        }
+    )
     await client.wait_for("session.updated")
     spoken = "Can you tell me how to get to the train station?"
     audio = speech_with_silence((0.2, spoken, 0.3)).pcm16
     items = [
-        {"type": "message", "role": "system", "content": [{"type": "input_text", "text": "Speak like a pirate."}]},
+        {
+            "type": "message",
+            "role": "system",
+            "content": [{"type": "input_text", "text": "Speak like a pirate."}],
+        },
         user_text("Hello from text."),
-        {"type": "message", "role": "user", "content": [{"type": "input_audio", "audio": base64.b64encode(audio).decode()}]},
+        {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_audio", "audio": base64.b64encode(audio).decode()}],
+        },
         {"type": "message", "role": "assistant", "content": [{"type": "text", "text": "Ahoy."}]},
-        {"type": "function_call", "name": "get_weather", "call_id": "call_abc", "arguments": '{"city": "Oslo"}'},
+        {
+            "type": "function_call",
+            "name": "get_weather",
+            "call_id": "call_abc",
+            "arguments": '{"city": "Oslo"}',
+        },
         {"type": "function_call_output", "call_id": "call_abc", "output": '{"temp_c": 3}'},
     ]
     created = []
@@ -205,7 +254,15 @@ async def test_item_create_with_client_id_and_previous_item_id_inserts_mid_conve
     event = await client.wait_for("conversation.item.created")
     assert event["previous_item_id"] == "item_alpha"
     # The next appended item follows bravo, which is still last.
-    await client.send(create_item({"type": "message", "role": "system", "content": [{"type": "input_text", "text": "note"}]}))
+    await client.send(
+        create_item(
+            {
+                "type": "message",
+                "role": "system",
+                "content": [{"type": "input_text", "text": "note"}],
+            }
+        )
+    )
     assert (await client.wait_for("conversation.item.created"))["previous_item_id"] == "item_bravo"
     # The reply reads the conversation in that order: the last user message is bravo.
     turn = await client.response(modalities=["text"])
@@ -217,7 +274,9 @@ async def test_item_create_with_client_id_and_previous_item_id_inserts_mid_conve
 
 
 async def test_item_create_unknown_previous_item_id_is_an_error(client):
-    event_id = await client.send(create_item(user_text("hi"), previous_item_id="item_does_not_exist"))
+    event_id = await client.send(
+        create_item(user_text("hi"), previous_item_id="item_does_not_exist")
+    )
     error = await client.error_for(event_id)
     assert error["code"] == "item_not_found"
     assert error["param"] == "previous_item_id"
@@ -239,9 +298,11 @@ async def test_item_delete(client):
         event_id = await client.send({"type": "conversation.item.delete", "item_id": missing})
         error = await client.error_for(event_id)
         assert (error["code"], error["param"]) == ("item_not_found", "item_id")
-    # An item can be created again with a deleted item's id? The id is free again.
+    # A deleted item's id is free again.
     await client.send(create_item(user_text("bravo again", id="item_bravo")))
-    assert (await client.wait_for("conversation.item.created"))["previous_item_id"] is not None
+    assert (await client.wait_for("conversation.item.created"))[
+        "previous_item_id"
+    ] == turn.response["output"][0]["id"]
 
 
 async def test_item_truncate_cuts_audio_and_transcript(serve):
@@ -262,12 +323,16 @@ async def test_item_truncate_cuts_audio_and_transcript(serve):
 
     # Beyond the audio: an error naming audio_end_ms, and nothing is cut.
     event_id = await client.send(
-        {"type": "conversation.item.truncate", "item_id": item["id"], "content_index": 0, "audio_end_ms": int(audio_ms) + 500}
+        {
+            "type": "conversation.item.truncate",
+            "item_id": item["id"],
+            "content_index": 0,
+            "audio_end_ms": int(audio_ms) + 500,
+        }
     )
     error = await client.error_for(event_id)
     assert (error["code"], error["param"]) == ("invalid_value", "audio_end_ms")
-    # Not an assistant audio part: errors naming the field.
-    user_id = turn.events[0]["item"]["id"] if turn.events[0]["type"] == "conversation.item.created" else None
+    # No such part, no such item, a negative time: errors naming the field.
     bad = [
         ({"item_id": item["id"], "content_index": 3, "audio_end_ms": 100}, "content_index"),
         ({"item_id": "item_unknown", "content_index": 0, "audio_end_ms": 100}, "item_id"),
@@ -276,10 +341,27 @@ async def test_item_truncate_cuts_audio_and_transcript(serve):
     for fields, param in bad:
         event_id = await client.send({"type": "conversation.item.truncate", **fields})
         assert (await client.error_for(event_id))["param"] == param
-    del user_id
+    # Only assistant audio can be truncated.
+    user_item = client.of_type("conversation.item.created")[0]["item"]["id"]
+    event_id = await client.send(
+        {
+            "type": "conversation.item.truncate",
+            "item_id": user_item,
+            "content_index": 0,
+            "audio_end_ms": 0,
+        }
+    )
+    assert (await client.error_for(event_id))["param"] == "item_id"
 
     cut_ms = int(audio_ms * 0.4)
-    await client.send({"type": "conversation.item.truncate", "item_id": item["id"], "content_index": 0, "audio_end_ms": cut_ms})
+    await client.send(
+        {
+            "type": "conversation.item.truncate",
+            "item_id": item["id"],
+            "content_index": 0,
+            "audio_end_ms": cut_ms,
+        }
+    )
     truncated = await client.wait_for("conversation.item.truncated")
     assert truncated["item_id"] == item["id"]
     assert truncated["content_index"] == 0 and truncated["audio_end_ms"] == cut_ms
@@ -290,7 +372,10 @@ async def test_item_truncate_cuts_audio_and_transcript(serve):
     assert heard and len(heard) < len(full_transcript)
     assert full_transcript.startswith(heard.rstrip(". "))
     assert len(heard.split()) <= 0.6 * len(full_transcript.split()) + 1
-    assert second.usage["input_token_details"]["audio_tokens"] < first_usage["output_token_details"]["audio_tokens"]
+    assert (
+        second.usage["input_token_details"]["audio_tokens"]
+        < first_usage["output_token_details"]["audio_tokens"]
+    )
 
 
 # --------------------------------------------------------------------------- response order
@@ -330,9 +415,14 @@ async def test_text_response_event_order(client):
     assert created["previous_item_id"] == "item_u1"  # follows the user's item, not itself
     done = turn.of_type("response.text.done")[0]
     assert done["text"] == turn.text == "You said: Order please."
-    assert turn.of_type("response.content_part.done")[0]["part"] == {"type": "text", "text": turn.text}
+    assert turn.of_type("response.content_part.done")[0]["part"] == {
+        "type": "text",
+        "text": turn.text,
+    }
     final = turn.of_type("response.output_item.done")[0]["item"]
-    assert final["status"] == "completed" and final["content"] == [{"type": "text", "text": turn.text}]
+    assert final["status"] == "completed" and final["content"] == [
+        {"type": "text", "text": turn.text}
+    ]
     assert turn.response["output"][0]["id"] == item["id"]
     assert turn.response["status"] == "completed" and turn.response["status_details"] is None
     limits = {r["name"]: r for r in rate["rate_limits"]}
@@ -345,7 +435,12 @@ async def test_audio_response_event_order_and_audio(client, speech_stack):
     await client.wait_for("conversation.item.created")
     turn = await client.response()
     types = [e["type"] for e in turn.events]
-    head = ["response.created", "response.output_item.added", "conversation.item.created", "response.content_part.added"]
+    head = [
+        "response.created",
+        "response.output_item.added",
+        "conversation.item.created",
+        "response.content_part.added",
+    ]
     tail = [
         "response.audio.done",
         "response.audio_transcript.done",
@@ -407,10 +502,14 @@ async def test_modalities_text_only_versus_audio(client):
     await client.wait_for("conversation.item.created")
     text_turn = await client.response(modalities=["text"])
     assert text_turn.of_type("response.text.delta")
-    assert not text_turn.of_type("response.audio.delta", "response.audio_transcript.delta", "response.audio.done")
+    assert not text_turn.of_type(
+        "response.audio.delta", "response.audio_transcript.delta", "response.audio.done"
+    )
     assert text_turn.response["output"][0]["content"][0]["type"] == "text"
     audio_turn = await client.response(modalities=["audio", "text"])
-    assert audio_turn.of_type("response.audio.delta") and audio_turn.of_type("response.audio_transcript.delta")
+    assert audio_turn.of_type("response.audio.delta") and audio_turn.of_type(
+        "response.audio_transcript.delta"
+    )
     assert not audio_turn.of_type("response.text.delta")
     assert audio_turn.response["output"][0]["content"][0]["type"] == "audio"
     # The session default (text + audio) is untouched by per-response overrides.
@@ -442,8 +541,14 @@ async def test_instructions_and_temperature_reach_the_brain(serve):
         ({"modalities": ["smell"]}, "response.modalities[0]"),
         ({"max_output_tokens": 0}, "response.max_output_tokens"),
         ({"output_audio_format": "opus"}, "response.output_audio_format"),
-        ({"tool_choice": {"type": "function", "function": {"name": "absent"}}}, "response.tool_choice"),
-        ({"input_items": [{"type": "message", "role": "robot", "content": []}]}, "response.input_items[0].role"),
+        (
+            {"tool_choice": {"type": "function", "function": {"name": "absent"}}},
+            "response.tool_choice",
+        ),
+        (
+            {"input_items": [{"type": "message", "role": "robot", "content": []}]},
+            "response.input_items[0].role",
+        ),
     ],
 )
 async def test_response_create_invalid_option_is_an_error(client, options, param):
@@ -480,7 +585,9 @@ async def test_two_voices_sound_different(client, speech_stack):
 
 
 async def test_max_output_tokens_makes_the_response_incomplete(client):
-    await client.send(create_item(user_text("one two three four five six seven eight nine ten eleven twelve")))
+    await client.send(
+        create_item(user_text("one two three four five six seven eight nine ten eleven twelve"))
+    )
     await client.wait_for("conversation.item.created")
     turn = await client.response(modalities=["text"], max_output_tokens=3)
     assert turn.status == "incomplete"
@@ -520,16 +627,25 @@ async def test_input_items_replace_the_context_and_leave_the_conversation_alone(
     await client.send(create_item(user_text("alpha", id="item_alpha")))
     await client.wait_for("conversation.item.created")
     mark = client.mark()
-    turn = await client.response(modalities=["text"], input_items=[user_text("bravo", id="item_scratch")])
+    turn = await client.response(
+        modalities=["text"], input_items=[user_text("bravo", id="item_scratch")]
+    )
     assert turn.text == "You said: bravo."
     created_ids = [e["item"]["id"] for e in client.of_type("conversation.item.created", since=mark)]
     assert "item_scratch" not in created_ids  # the input items never join the conversation
     event_id = await client.send({"type": "conversation.item.delete", "item_id": "item_scratch"})
     assert (await client.error_for(event_id))["code"] == "item_not_found"
     # An input item may refer to a conversation item by id.
-    ref = await client.response(modalities=["text"], input_items=[{"type": "message", "id": "item_alpha"}])
+    ref = await client.response(
+        modalities=["text"], input_items=[{"type": "message", "id": "item_alpha"}]
+    )
     assert ref.text == "You said: alpha."
-    event_id = await client.send({"type": "response.create", "response": {"input_items": [{"type": "message", "id": "item_nope"}]}})
+    event_id = await client.send(
+        {
+            "type": "response.create",
+            "response": {"input_items": [{"type": "message", "id": "item_nope"}]},
+        }
+    )
     error = await client.error_for(event_id)
     assert (error["code"], error["param"]) == ("item_not_found", "response.input_items[0].id")
     # And the conversation itself still ends with what it had (plus the replies).
@@ -540,7 +656,9 @@ async def test_input_items_replace_the_context_and_leave_the_conversation_alone(
 async def test_append_input_items_join_the_conversation(client):
     await client.send(create_item(user_text("alpha")))
     await client.wait_for("conversation.item.created")
-    turn = await client.response(modalities=["text"], append_input_items=[user_text("charlie", id="item_charlie")])
+    turn = await client.response(
+        modalities=["text"], append_input_items=[user_text("charlie", id="item_charlie")]
+    )
     assert turn.text == "You said: charlie."
     assert any(i["id"] == "item_charlie" for i in turn.created_items())
     # it stays in the conversation
@@ -552,7 +670,10 @@ async def test_commit_false_is_out_of_band(client):
     await client.send(create_item(user_text("alpha")))
     await client.wait_for("conversation.item.created")
     turn = await client.response(
-        modalities=["text"], commit=False, append_input_items=[user_text("delta", id="item_delta")], metadata={"topic": "oob"}
+        modalities=["text"],
+        commit=False,
+        append_input_items=[user_text("delta", id="item_delta")],
+        metadata={"topic": "oob"},
     )
     assert turn.text == "You said: delta."
     assert not turn.of_type("conversation.item.created")  # nothing joins the conversation
@@ -605,7 +726,7 @@ async def test_response_cancel(serve):
 
 
 async def test_response_cancel_naming_another_response_is_an_error(serve):
-    brain, client, rid = await _held_response(serve)
+    _brain, client, rid = await _held_response(serve)
     event_id = await client.send({"type": "response.cancel", "response_id": "resp_other"})
     error = await client.error_for(event_id)
     assert error["param"] == "response_id"
@@ -628,7 +749,9 @@ async def test_response_create_while_active_is_an_error(serve):
 async def test_cancel_previous_replaces_the_active_response(serve):
     brain, client, rid = await _held_response(serve, modalities=["text"])
     brain.hold = None  # the next response runs freely
-    await client.send({"type": "response.create", "response": {"modalities": ["text"], "cancel_previous": True}})
+    await client.send(
+        {"type": "response.create", "response": {"modalities": ["text"], "cancel_previous": True}}
+    )
     first = await client.wait_for("response.done")
     assert first["response"]["id"] == rid
     assert first["response"]["status"] == "cancelled"

@@ -11,7 +11,6 @@ import pytest
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
-
 from engine_client import create_item, user_text
 from speech_fixtures import speech_with_silence, wer
 
@@ -21,19 +20,31 @@ WEATHER = {
     "type": "function",
     "name": "get_weather",
     "description": "Current weather for a place",
-    "parameters": {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]},
+    "parameters": {
+        "type": "object",
+        "properties": {"location": {"type": "string"}},
+        "required": ["location"],
+    },
 }
 TIME = {
     "type": "function",
     "name": "get_time",
     "description": "The time in a timezone",
-    "parameters": {"type": "object", "properties": {"timezone": {"type": "string"}}, "required": ["timezone"]},
+    "parameters": {
+        "type": "object",
+        "properties": {"timezone": {"type": "string"}},
+        "required": ["timezone"],
+    },
 }
 VOLUME = {
     "type": "function",
     "name": "set_volume",
     "description": "Set the speaker volume",
-    "parameters": {"type": "object", "properties": {"level": {"type": "integer"}, "mute": {"type": "boolean"}}, "required": ["level"]},
+    "parameters": {
+        "type": "object",
+        "properties": {"level": {"type": "integer"}, "mute": {"type": "boolean"}},
+        "required": ["level"],
+    },
 }
 TOOL_OUTPUT = '{"temperature_c": 21, "sky": "sunny"}'
 
@@ -56,7 +67,9 @@ def call_events(turn):
 def check_function_call(turn, name):
     """The streamed function call of ``turn``: order, ids, arguments. Returns the done event."""
     types = [e["type"] for e in turn.events]
-    types = types[types.index("response.created") :]  # (earlier, unread events are not this response's)
+    types = types[
+        types.index("response.created") :
+    ]  # (earlier, unread events are not this response's)
     n = types.count("response.function_call_arguments.delta")
     assert n >= 1
     assert types == [
@@ -69,7 +82,11 @@ def check_function_call(turn, name):
         "response.done",
     ], types
     added = turn.of_type("response.output_item.added")[0]["item"]
-    assert added["type"] == "function_call" and added["name"] == name and added["status"] == "in_progress"
+    assert (
+        added["type"] == "function_call"
+        and added["name"] == name
+        and added["status"] == "in_progress"
+    )
     deltas = turn.of_type("response.function_call_arguments.delta")
     done = turn.of_type("response.function_call_arguments.done")[0]
     assert all(d["item_id"] == added["id"] and d["call_id"] == added["call_id"] for d in deltas)
@@ -93,7 +110,11 @@ async def test_function_call_round_trip(client):
     done = check_function_call(turn, "get_weather")
     assert json.loads(done["arguments"]) == {"location": "Paris"}
     # the client runs the tool and returns its output; the reply uses it
-    await client.send(create_item({"type": "function_call_output", "call_id": done["call_id"], "output": TOOL_OUTPUT}))
+    await client.send(
+        create_item(
+            {"type": "function_call_output", "call_id": done["call_id"], "output": TOOL_OUTPUT}
+        )
+    )
     created = await client.wait_for("conversation.item.created")
     assert created["previous_item_id"] == turn.response["output"][0]["id"]
     reply = await client.response(modalities=["text"])
@@ -104,12 +125,18 @@ async def test_function_call_round_trip(client):
 
 async def test_spoken_function_call_round_trip(client, speech_stack):
     await tools_session(client, [WEATHER], input_audio_transcription={"model": "whisper-1"})
-    await client.append_audio(speech_with_silence((0.5, "What is the weather in Paris?", 0.9)).pcm16)
+    await client.append_audio(
+        speech_with_silence((0.5, "What is the weather in Paris?", 0.9)).pcm16
+    )
     turn = await client.next_response()  # automatic response to the spoken turn
     call = turn.of_type("response.function_call_arguments.done")[0]
     assert call["name"] == "get_weather"
     assert json.loads(call["arguments"])["location"].rstrip("?. ").lower() == "paris"
-    await client.send(create_item({"type": "function_call_output", "call_id": call["call_id"], "output": TOOL_OUTPUT}))
+    await client.send(
+        create_item(
+            {"type": "function_call_output", "call_id": call["call_id"], "output": TOOL_OUTPUT}
+        )
+    )
     reply = await client.response()
     transcript = reply.of_type("response.audio_transcript.done")[0]["transcript"]
     assert "temperature_c" in transcript and "21" in transcript
@@ -121,7 +148,9 @@ async def test_tool_choice(client):
     await client.send(create_item(user_text("Hello there, how is the weather")))
     await client.wait_for("conversation.item.created")
     # a named function is called even though the words name another tool
-    named = await client.response(modalities=["text"], tool_choice={"type": "function", "function": {"name": "get_time"}})
+    named = await client.response(
+        modalities=["text"], tool_choice={"type": "function", "function": {"name": "get_time"}}
+    )
     check_function_call(named, "get_time")
     # "none": no call, an answer in words
     none = await client.response(modalities=["text"], tool_choice="none")
@@ -146,7 +175,13 @@ async def test_tools_given_per_response(client):
     assert json.loads(done["arguments"])["level"] == 7
     # a tool_choice naming a tool the response does not have is an error
     event_id = await client.send(
-        {"type": "response.create", "response": {"tools": [VOLUME], "tool_choice": {"type": "function", "function": {"name": "get_time"}}}}
+        {
+            "type": "response.create",
+            "response": {
+                "tools": [VOLUME],
+                "tool_choice": {"type": "function", "function": {"name": "get_time"}},
+            },
+        }
     )
     assert (await client.error_for(event_id))["param"] == "response.tool_choice"
 
@@ -159,7 +194,15 @@ async def test_function_call_in_an_audio_response_then_spoken_answer(client, spe
     done = check_function_call(turn, "get_time")
     assert json.loads(done["arguments"]) == {"timezone": "Tokyo"}
     assert not turn.of_type("response.audio.delta")
-    await client.send(create_item({"type": "function_call_output", "call_id": done["call_id"], "output": "It is nine o'clock."}))
+    await client.send(
+        create_item(
+            {
+                "type": "function_call_output",
+                "call_id": done["call_id"],
+                "output": "It is nine o'clock.",
+            }
+        )
+    )
     reply = await client.response()
     transcript = reply.of_type("response.audio_transcript.done")[0]["transcript"]
     assert transcript.startswith("get_time says: It is nine o'clock.")
@@ -192,7 +235,14 @@ class FakeChatCompletions:
                 reply = fake.script.pop(0) if fake.script else [{"content": "ok"}]
                 if isinstance(reply, int):
                     self.set_status(reply)
-                    self.finish({"error": {"message": "model 'tiny-local' not found", "type": "not_found_error"}})
+                    self.finish(
+                        {
+                            "error": {
+                                "message": "model 'tiny-local' not found",
+                                "type": "not_found_error",
+                            }
+                        }
+                    )
                     return
                 assert body.get("stream") is True
                 self.set_header("Content-Type", "text/event-stream")
@@ -202,12 +252,20 @@ class FakeChatCompletions:
                         await fake.resume.wait()
                         continue
                     await self._chunk(body, delta, None)
-                await self._chunk(body, {}, "tool_calls" if any(isinstance(d, dict) and "tool_calls" in d for d in reply) else "stop")
+                await self._chunk(
+                    body,
+                    {},
+                    "tool_calls"
+                    if any(isinstance(d, dict) and "tool_calls" in d for d in reply)
+                    else "stop",
+                )
                 self.write("data: [DONE]\n\n")
                 await self.flush()
                 self.finish()
 
-            async def _chunk(self, body: dict[str, Any], delta: dict[str, Any], finish: str | None) -> None:
+            async def _chunk(
+                self, body: dict[str, Any], delta: dict[str, Any], finish: str | None
+            ) -> None:
                 chunk = {
                     "id": "chatcmpl-local",
                     "object": "chat.completion.chunk",
@@ -234,7 +292,11 @@ async def chat(serve):
 
     fake = FakeChatCompletions()
     base_url = await fake.start()
-    server = await serve(brain_factory=lambda: ChatCompletionsBrain(base_url=base_url, model="tiny-local", api_key="sk-fake"))
+    server = await serve(
+        brain_factory=lambda: ChatCompletionsBrain(
+            base_url=base_url, model="tiny-local", api_key="sk-fake"
+        )
+    )
     client = await server.connect()
     yield fake, client
     fake.server.stop()
@@ -246,9 +308,17 @@ TOKENS = ["Bon", "jour", "!", " I", " am", " a", " tiny", " model", "."]
 
 async def test_chat_completions_tokens_stream_through_as_deltas(chat):
     fake, client = chat
-    fake.script.append([{"role": "assistant", "content": ""}, *({"content": t} for t in TOKENS[:3]), "pause",
-                        *({"content": t} for t in TOKENS[3:])])
-    await client.send({"type": "session.update", "session": {"instructions": "You are tiny.", "temperature": 0.7}})
+    fake.script.append(
+        [
+            {"role": "assistant", "content": ""},
+            *({"content": t} for t in TOKENS[:3]),
+            "pause",
+            *({"content": t} for t in TOKENS[3:]),
+        ]
+    )
+    await client.send(
+        {"type": "session.update", "session": {"instructions": "You are tiny.", "temperature": 0.7}}
+    )
     await client.wait_for("session.updated")
     await client.send(create_item(user_text("Say hello")))
     await client.send({"type": "response.create", "response": {"modalities": ["text"]}})
@@ -264,18 +334,25 @@ async def test_chat_completions_tokens_stream_through_as_deltas(chat):
     request = fake.requests[0]
     assert request["model"] == "tiny-local" and request["stream"] is True
     assert request["temperature"] == 0.7
-    assert request["messages"] == [{"role": "system", "content": "You are tiny."}, {"role": "user", "content": "Say hello"}]
+    assert request["messages"] == [
+        {"role": "system", "content": "You are tiny."},
+        {"role": "user", "content": "Say hello"},
+    ]
     assert "tools" not in request
 
 
 async def test_chat_completions_audio_reply(chat, speech_stack):
     fake, client = chat
-    fake.script.append([{"content": t} for t in ["The train", " leaves", " at noon", ". Please", " hurry."]])
+    fake.script.append(
+        [{"content": t} for t in ["The train", " leaves", " at noon", ". Please", " hurry."]]
+    )
     await client.send(create_item(user_text("When does the train leave?")))
     turn = await client.response()
     transcript = turn.of_type("response.audio_transcript.done")[0]["transcript"]
     assert transcript == "The train leaves at noon. Please hurry."
-    assert "".join(e["delta"] for e in turn.of_type("response.audio_transcript.delta")) == transcript
+    assert (
+        "".join(e["delta"] for e in turn.of_type("response.audio_transcript.delta")) == transcript
+    )
     assert wer([transcript], [speech_stack.transcribe(turn.audio(), 24000)]) <= 0.3
 
 
@@ -283,32 +360,67 @@ async def test_chat_completions_tools_pass_through(chat):
     fake, client = chat
     pieces = ['{"loc', 'ation": "Par', 'is"}']
     fake.script.append(
-        [{"role": "assistant", "tool_calls": [{"index": 0, "id": "call_fake1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]}]
+        [
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": "call_fake1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": ""},
+                    }
+                ],
+            }
+        ]
         + [{"tool_calls": [{"index": 0, "function": {"arguments": p}}]} for p in pieces]
     )
     fake.script.append([{"content": "It is 21 degrees and sunny in Paris."}])
-    await tools_session(client, [WEATHER, TIME], tool_choice={"type": "function", "function": {"name": "get_weather"}})
+    await tools_session(
+        client,
+        [WEATHER, TIME],
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+    )
     await client.send(create_item(user_text("Weather in Paris?")))
     turn = await client.response(modalities=["text"], max_output_tokens=500)
     done = check_function_call(turn, "get_weather")
     assert [e["delta"] for e in turn.of_type("response.function_call_arguments.delta")] == pieces
-    assert done["call_id"] == "call_fake1" and json.loads(done["arguments"]) == {"location": "Paris"}
+    assert done["call_id"] == "call_fake1" and json.loads(done["arguments"]) == {
+        "location": "Paris"
+    }
     request = fake.requests[0]
     assert request["tools"] == [
-        {"type": "function", "function": {"name": t["name"], "description": t["description"], "parameters": t["parameters"]}}
+        {
+            "type": "function",
+            "function": {
+                "name": t["name"],
+                "description": t["description"],
+                "parameters": t["parameters"],
+            },
+        }
         for t in (WEATHER, TIME)
     ]
     assert request["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
     assert request["max_tokens"] == 500
     # round trip: the tool output goes back to the model as a tool message
-    await client.send(create_item({"type": "function_call_output", "call_id": "call_fake1", "output": TOOL_OUTPUT}))
+    await client.send(
+        create_item(
+            {"type": "function_call_output", "call_id": "call_fake1", "output": TOOL_OUTPUT}
+        )
+    )
     reply = await client.response(modalities=["text"], tool_choice="auto")
     assert reply.text == "It is 21 degrees and sunny in Paris."
     messages = fake.requests[1]["messages"]
     assert messages[-2] == {
         "role": "assistant",
         "content": None,
-        "tool_calls": [{"id": "call_fake1", "type": "function", "function": {"name": "get_weather", "arguments": done["arguments"]}}],
+        "tool_calls": [
+            {
+                "id": "call_fake1",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": done["arguments"]},
+            }
+        ],
     }
     assert messages[-1]["role"] == "tool" and messages[-1]["tool_call_id"] == "call_fake1"
     assert messages[-1]["content"] == TOOL_OUTPUT

@@ -37,6 +37,12 @@ def _hub(handler: web.RequestHandler) -> Hub:
 
 
 def _user(handler: JupyterHandler) -> str:
+    """Who owns a session, for the per-user limit. Jupyter's own identity providers
+    (token / password) stand for the one person who runs the server, and give a new
+    random "anonymous" name to every token-authenticated request: all of them are
+    "owner". Other providers (JupyterHub's) name real users."""
+    if type(handler.identity_provider).__module__.startswith("jupyter_server."):
+        return "owner"
     user = handler.current_user
     return getattr(user, "username", None) or str(user or "anonymous")
 

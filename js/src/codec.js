@@ -1,0 +1,106 @@
+// Base64 and G.711 helpers for the wire format (PCM16 little endian, or G.711 at 8 kHz).
+
+export function bytesToBase64(bytes) {
+  let s = "";
+  const CH = 0x8000;
+  for (let i = 0; i < bytes.length; i += CH) s += String.fromCharCode.apply(null, bytes.subarray(i, i + CH));
+  return btoa(s);
+}
+
+export function base64ToBytes(b64) {
+  const s = atob(b64);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+export function pcm16ToBytes(pcm) {
+  // Int16Array -> little-endian bytes (every browser engine is little endian)
+  return new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength);
+}
+
+export function bytesToPcm16(bytes) {
+  const n = bytes.length >> 1;
+  if (bytes.byteOffset % 2 === 0) return new Int16Array(bytes.buffer, bytes.byteOffset, n).slice();
+  return new Int16Array(bytes.slice(0, 2 * n).buffer);
+}
+
+// ITU-T G.711 (the same tables as Python's audioop)
+export function ulawEncodeSample(s) {
+  const BIAS = 0x84;
+  let sign = (s >> 8) & 0x80;
+  if (sign) s = -s;
+  if (s > 32635) s = 32635;
+  s += BIAS;
+  let exp = 7;
+  for (let mask = 0x4000; (s & mask) === 0 && exp > 0; mask >>= 1) exp--;
+  const mant = (s >> (exp + 3)) & 0x0f;
+  return ~(sign | (exp << 4) | mant) & 0xff;
+}
+
+export function ulawDecodeSample(u) {
+  u = ~u & 0xff;
+  const sign = u & 0x80;
+  const exp = (u >> 4) & 0x07;
+  const mant = u & 0x0f;
+  let s = (((mant << 3) + 0x84) << exp) - 0x84;
+  return sign ? -s : s;
+}
+
+export function alawEncodeSample(s) {
+  let sign = 0;
+  if (s < 0) {
+    s = -s - 1;
+    sign = 0x80;
+  }
+  if (s > 32767) s = 32767;
+  let v;
+  if (s < 256) v = s >> 4;
+  else {
+    let exp = 7;
+    for (let mask = 0x4000; (s & mask) === 0 && exp > 1; mask >>= 1) exp--;
+    v = (exp << 4) | ((s >> (exp + 3)) & 0x0f);
+  }
+  return (v | (sign ^ 0x80)) ^ 0x55;
+}
+
+export function alawDecodeSample(a) {
+  a ^= 0x55;
+  const sign = a & 0x80;
+  const exp = (a >> 4) & 0x07;
+  let s = (a & 0x0f) << 4;
+  if (exp === 0) s += 8;
+  else s = (s + 0x108) << (exp - 1);
+  return sign ? s : -s;
+}
+
+export function encodeAudio(pcm, format) {
+  if (format === "g711_ulaw" || format === "g711_alaw") {
+    const enc = format === "g711_ulaw" ? ulawEncodeSample : alawEncodeSample;
+    const out = new Uint8Array(pcm.length);
+    for (let i = 0; i < pcm.length; i++) out[i] = enc(pcm[i]);
+    return bytesToBase64(out);
+  }
+  return bytesToBase64(pcm16ToBytes(pcm));
+}
+
+export function decodeAudio(b64, format) {
+  const bytes = base64ToBytes(b64);
+  if (format === "g711_ulaw" || format === "g711_alaw") {
+    const dec = format === "g711_ulaw" ? ulawDecodeSample : alawDecodeSample;
+    const out = new Int16Array(bytes.length);
+    for (let i = 0; i < bytes.length; i++) out[i] = dec(bytes[i]);
+    return out;
+  }
+  return bytesToPcm16(bytes);
+}
+
+export function formatRate(format) {
+  return format === "g711_ulaw" || format === "g711_alaw" ? 8000 : 24000;
+}
+
+export function normalizeFormat(f) {
+  if (!f) return "pcm16";
+  if (typeof f === "object") f = f.type === "audio/pcmu" ? "g711_ulaw" : f.type === "audio/pcma" ? "g711_alaw" : "pcm16";
+  return String(f).replace("-", "_");
+}

@@ -1,0 +1,145 @@
+// Finding the Jupyter server from the page, and one WebSocket to a hub session.
+
+export function pageConfig(doc = document, loc = location) {
+  let cfg = {};
+  const el = doc.getElementById("jupyter-config-data");
+  if (el) {
+    try {
+      cfg = JSON.parse(el.textContent || "{}");
+    } catch (e) {
+      cfg = {};
+    }
+  }
+  const data = (doc.body && doc.body.dataset) || {};
+  let baseUrl = cfg.baseUrl || data.baseUrl || null;
+  const found = baseUrl != null;
+  baseUrl = baseUrl || "/";
+  if (!baseUrl.endsWith("/")) baseUrl += "/";
+  const token = cfg.token || "";
+  let wsUrl = cfg.wsUrl || "";
+  if (!wsUrl) wsUrl = (loc.protocol === "https:" ? "wss://" : "ws://") + loc.host + baseUrl;
+  if (!wsUrl.endsWith("/")) wsUrl += "/";
+  return { found, baseUrl, token, wsUrl };
+}
+
+export function sessionSocketUrl(cfg, wsPath, after) {
+  const q = new URLSearchParams({ source: "widget", after: String(after || 0) });
+  if (cfg.token) q.set("token", cfg.token); // as Jupyter's own front end does; the login cookie is sent too
+  return cfg.wsUrl + wsPath.replace(/^\//, "") + "?" + q.toString();
+}
+
+/**
+ * One client attached to a hub session: replays, then live events; reattaches with
+ * `after=<last x_seq>` when the socket drops (never when the session ended).
+ */
+export class HubConnection {
+  constructor({ url, onEvent, onState }) {
+    this.makeUrl = url; // (after) => string
+    this.onEvent = onEvent;
+    this.onState = onState;
+    this.ws = null;
+    this.lastSeq = 0;
+    this.closing = false;
+    this.everOpened = false;
+    this.retries = 0;
+    this.timer = null;
+  }
+
+  open() {
+    this.closing = false;
+    const ws = new WebSocket(this.makeUrl(this.lastSeq));
+    this.ws = ws;
+    this.onState(this.everOpened ? "reattaching" : "connecting");
+    ws.onopen = () => {
+      this.everOpened = true;
+      this.retries = 0;
+      this.onState("open");
+    };
+    ws.onmessage = (m) => {
+      let ev;
+      try {
+        ev = JSON.parse(m.data);
+      } catch (e) {
+        return;
+      }
+      if (typeof ev.x_seq === "number") {
+        if (ev.x_seq <= this.lastSeq) return; // seen before a reattach
+        this.lastSeq = ev.x_seq;
+      }
+      this.onEvent(ev);
+    };
+    ws.onclose = (e) => {
+      if (ws !== this.ws) return;
+      this.ws = null;
+      if (this.closing) return this.onState("closed", e);
+      if (e.code === 1000 && (e.reason || "").startsWith("session ")) return this.onState("ended", e);
+      if (!this.everOpened) return this.onState("failed", e);
+      if (this.retries++ >= 10) return this.onState("lost", e);
+      this.onState("reattaching", e);
+      this.timer = setTimeout(() => this.open(), Math.min(250 * 2 ** this.retries, 8000));
+    };
+  }
+
+  get isOpen() {
+    return !!this.ws && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  send(event) {
+    if (!this.isOpen) return false;
+    this.ws.send(JSON.stringify(event));
+    return true;
+  }
+
+  close() {
+    this.closing = true;
+    clearTimeout(this.timer);
+    if (this.ws) this.ws.close(1000, "widget closed");
+    this.ws = null;
+  }
+}
+
+/** The same interface over the widget's comm (where the browser cannot reach the hub). */
+export class CommConnection {
+  constructor({ model, onEvent, onState }) {
+    this.model = model;
+    this.onEvent = onEvent;
+    this.onState = onState;
+    this.lastSeq = 0;
+    this.open_ = false;
+    this.handler = (msg) => {
+      if (!msg || msg.type !== "relay") return;
+      for (const ev of msg.events || []) {
+        if (typeof ev.x_seq === "number") {
+          if (ev.x_seq <= this.lastSeq) continue;
+          this.lastSeq = ev.x_seq;
+        }
+        this.onEvent(ev);
+      }
+    };
+  }
+
+  open() {
+    this.model.on("msg:custom", this.handler);
+    this.open_ = true;
+    this.onState("open");
+    this.model.send({ type: "relay_attach", after: this.lastSeq });
+  }
+
+  get isOpen() {
+    return this.open_;
+  }
+
+  send(event) {
+    if (!this.open_) return false;
+    this.model.send({ type: "client_event", event });
+    return true;
+  }
+
+  close() {
+    if (!this.open_) return;
+    this.open_ = false;
+    this.model.off("msg:custom", this.handler);
+    this.model.send({ type: "relay_detach" });
+    this.onState("closed");
+  }
+}

@@ -1,0 +1,61 @@
+// Microphone capture worklet: runs at the AudioContext's (device) rate, resamples to the
+// session's input rate, and posts PCM16 frames of `frameSamples` samples (20-100 ms).
+// Each frame carries Date.now() at its first and last sample (the worklet has no
+// performance.now()), and its level, for the meter and the capture-latency benchmark.
+import { Resampler } from "./resampler.js";
+
+class CaptureProcessor extends AudioWorkletProcessor {
+  constructor(options) {
+    super();
+    const o = options.processorOptions || {};
+    this.targetRate = o.targetRate || 24000;
+    this.frameSamples = o.frameSamples || Math.round(this.targetRate * 0.04);
+    this.rs = new Resampler(sampleRate, this.targetRate);
+    this.frame = new Int16Array(this.frameSamples);
+    this.n = 0;
+    this.sumSq = 0;
+    this.peak = 0;
+    this.t0 = 0;
+    this.seq = 0;
+    this.alive = true;
+    this.port.onmessage = (e) => {
+      const m = e.data;
+      if (m.type === "flush") this.emit(true, m.id);
+      else if (m.type === "stop") this.alive = false;
+    };
+  }
+
+  emit(flushed, id) {
+    const n = this.n;
+    const pcm = this.frame.slice(0, n);
+    const rms = n ? Math.sqrt(this.sumSq / n) : 0;
+    this.port.postMessage(
+      { type: "frame", pcm: pcm.buffer, samples: n, rms, peak: this.peak, t0: this.t0 || Date.now(), t1: Date.now(), seq: this.seq++, flushed, id },
+      [pcm.buffer],
+    );
+    this.n = 0;
+    this.sumSq = 0;
+    this.peak = 0;
+    this.t0 = 0;
+  }
+
+  process(inputs) {
+    const channel = inputs[0] && inputs[0][0];
+    if (!channel) return this.alive;
+    const out = this.rs.process(channel);
+    for (let i = 0; i < out.length; i++) {
+      if (this.n === 0) this.t0 = Date.now();
+      let s = out[i];
+      if (s > 1) s = 1;
+      else if (s < -1) s = -1;
+      const a = s < 0 ? -s : s;
+      if (a > this.peak) this.peak = a;
+      this.sumSq += s * s;
+      this.frame[this.n++] = s < 0 ? Math.round(s * 32768) : Math.round(s * 32767);
+      if (this.n === this.frameSamples) this.emit(false);
+    }
+    return this.alive;
+  }
+}
+
+registerProcessor("rtw-capture", CaptureProcessor);
