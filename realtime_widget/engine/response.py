@@ -307,16 +307,7 @@ class ResponseRun:
             opened = self._calls[piece.index] = await self._add_item(item)
         if piece.arguments:
             opened.text += piece.arguments
-            await self._emit(
-                {
-                    "type": "response.function_call_arguments.delta",
-                    "response_id": self.id,
-                    "item_id": opened.item["id"],
-                    "output_index": opened.output_index,
-                    "call_id": opened.item["call_id"],
-                    "delta": piece.arguments,
-                }
-            )
+            await self._emit(self._call_event("response.function_call_arguments.delta", opened, delta=piece.arguments))
             self._count_output(text=piece.arguments)
 
     # -- closing --------------------------------------------------------------------
@@ -342,6 +333,19 @@ class ResponseRun:
                 part = {"type": "text", "text": opened.text}
             await self._emit(self._part_event("response.content_part.done", opened, part))
             opened.item["content"] = [part]
+        await self._item_done(opened, status)
+
+    def _call_event(self, kind: str, opened: _OpenItem, **fields: Any) -> dict[str, Any]:
+        return {
+            "type": kind,
+            "response_id": self.id,
+            "item_id": opened.item["id"],
+            "output_index": opened.output_index,
+            "call_id": opened.item["call_id"],
+            **fields,
+        }
+
+    async def _item_done(self, opened: _OpenItem, status: str) -> None:
         opened.item["status"] = status
         await self._emit(
             {"type": "response.output_item.done", "response_id": self.id, "output_index": opened.output_index, "item": dict(opened.item)}
@@ -350,20 +354,11 @@ class ResponseRun:
     async def _close_call(self, opened: _OpenItem, status: str) -> None:
         opened.item["arguments"] = opened.text
         await self._emit(
-            {
-                "type": "response.function_call_arguments.done",
-                "response_id": self.id,
-                "item_id": opened.item["id"],
-                "output_index": opened.output_index,
-                "call_id": opened.item["call_id"],
-                "name": opened.item["name"],
-                "arguments": opened.text,
-            }
+            self._call_event(
+                "response.function_call_arguments.done", opened, name=opened.item["name"], arguments=opened.text
+            )
         )
-        opened.item["status"] = status
-        await self._emit(
-            {"type": "response.output_item.done", "response_id": self.id, "output_index": opened.output_index, "item": dict(opened.item)}
-        )
+        await self._item_done(opened, status)
 
 
 def _clause_cut(text: str, *, first: bool) -> int | None:

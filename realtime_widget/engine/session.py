@@ -23,7 +23,7 @@ from typing import Any, Awaitable, Callable
 
 from ..audio import b64decode_audio, normalize_format
 from ..conversation import Conversation
-from ..protocol import ProtocolError, parse_client_event
+from ..protocol import MAX_APPEND_AUDIO_BYTES, ProtocolError, parse_client_event
 from .brain import Brain, RuleBrain
 from .config import (
     check_audio_format,
@@ -198,6 +198,13 @@ class EngineSession:
     # -- input audio ------------------------------------------------------------------
     async def _append(self, data: dict[str, Any], _event: Any = None) -> None:
         encoded = b64decode_audio(data.get("audio", ""), param="audio")
+        if len(encoded) > MAX_APPEND_AUDIO_BYTES:
+            raise ProtocolError(
+                f"audio: one append may carry at most {MAX_APPEND_AUDIO_BYTES // 2**20} MiB of audio, "
+                f"got {len(encoded) / 2**20:.1f} MiB; send it in smaller appends",
+                code="payload_too_large",
+                param="audio",
+            )
         pcm = self.input.append(encoded)
         self.conversation.apply_client(data)
         if self._segmenter is None:
