@@ -15,19 +15,21 @@ const args = process.argv.slice(2);
 const outIdx = args.indexOf("--outdir");
 const outdir = outIdx >= 0 ? path.resolve(args[outIdx + 1]) : path.resolve(here, "../realtime_widget/static");
 
-const common = { bundle: true, target: "es2020", legalComments: "none", charset: "utf8", logLevel: "warning" };
+// absWorkingDir + relative worklet paths: the output does not depend on where js/ is
+const common = { bundle: true, target: "es2020", legalComments: "none", charset: "utf8", logLevel: "warning", absWorkingDir: here };
 
 // `import source from "worklet:./x.js"` gives the bundled worklet as a string.
 const workletPlugin = {
   name: "worklet",
   setup(build) {
     build.onResolve({ filter: /^worklet:/ }, (a) => ({
-      path: path.resolve(a.resolveDir, a.path.slice("worklet:".length)),
+      path: path.relative(here, path.resolve(a.resolveDir, a.path.slice("worklet:".length))).split(path.sep).join("/"),
       namespace: "worklet",
     }));
     build.onLoad({ filter: /.*/, namespace: "worklet" }, async (a) => {
-      const r = await esbuild.build({ ...common, entryPoints: [a.path], format: "iife", write: false });
-      return { contents: r.outputFiles[0].text, loader: "text", watchFiles: [a.path] };
+      const file = path.resolve(here, a.path);
+      const r = await esbuild.build({ ...common, entryPoints: [file], format: "iife", write: false });
+      return { contents: r.outputFiles[0].text, loader: "text", resolveDir: here, watchFiles: [file] };
     });
   },
 };

@@ -2,7 +2,7 @@
 
 from ._version import __version__
 
-__all__ = ["Session", "__version__"]
+__all__ = ["RealtimeWidget", "Session", "__version__"]
 
 
 def __getattr__(name: str):  # lazy: ``import realtime_widget`` stays light
@@ -10,7 +10,24 @@ def __getattr__(name: str):  # lazy: ``import realtime_widget`` stays light
         from .client import Session
 
         return Session
+    if name == "RealtimeWidget":
+        from .widget import RealtimeWidget
+
+        return RealtimeWidget
     raise AttributeError(f"module 'realtime_widget' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext realtime_widget``: the ``%%realtime`` magics (see :mod:`.magics`)."""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython) -> None:
+    from .magics import unload_ipython_extension as unload
+
+    unload(ipython)
 
 
 def _jupyter_server_extension_points() -> list[dict]:

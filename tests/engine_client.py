@@ -234,6 +234,11 @@ class EngineClient:
         done = await self.wait_for("response.done")
         return Turn(self.events[start : self.cursor], done["response"])
 
+    async def wait_closed(self, timeout: float = WAIT_S) -> int | None:
+        """Wait until the server closes the connection; returns the close code."""
+        await asyncio.wait_for(asyncio.shield(self._reader), timeout)
+        return self.close_code
+
     async def close(self) -> None:
         if not self.closed:
             self.ws.close()
@@ -294,6 +299,16 @@ class Turn:
 
     def created_items(self) -> list[dict[str, Any]]:
         return [e["item"] for e in self.of_type("conversation.item.created")]
+
+
+async def eventually(condition: Callable[[], Any], what: str, timeout: float = WAIT_S) -> None:
+    """Poll ``condition`` until it holds (a hang guard, not a performance bound)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        await asyncio.sleep(0.01)
 
 
 def b64(data: bytes) -> str:

@@ -13,21 +13,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import tornado.httpclient
 import tornado.websocket
+from pytest_jupyter.jupyter_server import *
 from traitlets.config import Config
-
-from pytest_jupyter.jupyter_server import *  # noqa: F401,F403  (jp_fetch, jp_ws_fetch, jp_serverapp, ...)
 
 WAIT_S = 60.0
 
 
 @pytest.fixture
-def jp_asyncio_loop(_function_scoped_runner):  # noqa: F811
-    return _function_scoped_runner.get_loop()
+def jp_asyncio_loop(request):
+    """pytest-asyncio's loop for this test (>= 1.0: its runner; older: ``event_loop``)."""
+    try:
+        return request.getfixturevalue("_function_scoped_runner").get_loop()
+    except pytest.FixtureLookupError:
+        return request.getfixturevalue("event_loop")
 
 
 @pytest.fixture
@@ -42,7 +46,7 @@ def hub_log_dir(tmp_path):
 
 
 @pytest.fixture
-def jp_server_config(hub_log_dir, hub_options):  # noqa: F811
+def jp_server_config(hub_log_dir, hub_options):
     return Config(
         {
             "ServerApp": {"jpserver_extensions": {"realtime_widget": True}},
@@ -99,7 +103,7 @@ class HubWS:
 
     @classmethod
     async def connect(cls, jp_ws_fetch, session_id: str, *, source: str = "widget", after: int | None = None,
-                      headers: dict[str, str] | None = None, wait_ready: bool = True) -> "HubWS":
+                      headers: dict[str, str] | None = None, wait_ready: bool = True) -> HubWS:
         params = {"source": source}
         if after is not None:
             params["after"] = str(after)

@@ -11,10 +11,9 @@ import wave
 
 import numpy as np
 import pytest
-from jupyter_client.manager import start_new_async_kernel
-
-from hub_testing import *  # noqa: F401,F403
+from hub_testing import *
 from hub_testing import HubWS, get_json
+from jupyter_client.manager import start_new_async_kernel
 from speech_fixtures import espeak_available, speak
 
 
@@ -102,7 +101,7 @@ def _check_turns(out: str) -> dict:
     return first
 
 
-async def test_kernel_session_finds_its_server_and_runs_turns_and_tools(jp_serverapp, jp_fetch, jp_ws_fetch, hub, kernel_factory):
+async def test_kernel_session_finds_its_server_and_runs_turns_and_tools(jp_fetch, jp_ws_fetch, hub, kernel_factory):
     kc = await kernel_factory(dict(os.environ))  # JUPYTER_RUNTIME_DIR: the test server's, which is the kernel's parent
     out = await _run(kc, KERNEL_TURNS)
     first = _check_turns(out)
@@ -140,7 +139,7 @@ async def test_kernel_session_finds_its_server_and_runs_turns_and_tools(jp_serve
 
 @pytest.mark.skipif(not espeak_available(), reason="needs espeak-ng")
 @pytest.mark.parametrize("hub_options", [{"local_speech": True}])
-async def test_kernel_session_sends_speech(jp_serverapp, with_speech, kernel_factory, tmp_path, hub_options):
+async def test_kernel_session_sends_speech(jp_fetch, with_speech, kernel_factory, tmp_path, hub_options):
     speech = speak("My sister plays the piano every morning after breakfast.")
     wav = tmp_path / "speech.wav"
     with wave.open(str(wav), "wb") as w:

@@ -12,7 +12,7 @@ import json
 
 import pytest
 import tornado.httpclient
-from engine_client import EngineClient, create_item, user_text
+from engine_client import EngineClient, create_item, eventually, user_text
 from speech_fixtures import ESPEAK_SENTENCES, speech_with_silence, wer
 
 pytestmark = pytest.mark.timeout(120)
@@ -411,9 +411,6 @@ async def test_many_sessions_at_once(server):
     assert len(server.state.sessions) == 12
     for c in clients[:6]:
         await c.close()
-    for _ in range(100):
-        if len(server.state.sessions) == 6:
-            break
-        await asyncio.sleep(0.01)
-    assert len(server.state.sessions) == 6  # closed connections end their sessions
+    # closed connections end their sessions
+    await eventually(lambda: len(server.state.sessions) == 6, "6 sessions are left")
     assert isinstance(clients[6], EngineClient)

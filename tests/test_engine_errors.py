@@ -260,11 +260,7 @@ async def test_a_message_beyond_the_frame_limit_closes_the_connection(server):
         )
     except tornado.websocket.WebSocketClosedError:
         pass  # the server may close before the whole frame is written
-    for _ in range(200):
-        if victim.closed:
-            break
-        await other.sync()
-    assert victim.closed and victim.close_code == 1009
+    assert await victim.wait_closed() == 1009
     await other.send(create_item(user_text("unaffected")))
     await other.wait_for("conversation.item.created")
 

@@ -439,3 +439,48 @@ async def test_chat_completions_failure_fails_the_response(chat):
     fake.script.append([{"content": "Back again."}])
     again = await client.response(modalities=["text"])
     assert again.status == "completed" and again.text == "Back again."
+
+
+async def test_a_reply_ending_in_two_dots_does_not_leak_into_the_next_utterance(
+    serve, speech_stack
+):
+    """espeak-ng (Piper's phonemizer, one per process) keeps a trailing "." of a text
+    ending in ".." and speaks it as "dot" at the start of the *next* text it is given,
+    whichever session that is. A tool output ending in "." made the rule brain say ".."."""
+    first = await serve()
+    a = await first.connect()
+    await tools_session(a, [TIME])
+    await a.send(create_item(user_text("What time is it in Oslo")))
+    call = (await a.response(modalities=["text"])).of_type("response.function_call_arguments.done")[
+        0
+    ]
+    await a.send(
+        create_item(
+            {"type": "function_call_output", "call_id": call["call_id"], "output": "Nine o'clock."}
+        )
+    )
+    said = (await a.response()).of_type("response.audio_transcript.done")[0]["transcript"]
+    assert not said.endswith("..")
+    # Any text ending in ".." (an LLM may write it) must not leave anything behind either.
+    fake = FakeChatCompletions()
+    fake.script.append([{"content": "Wait for it.."}])
+    from realtime_widget.engine.brain import ChatCompletionsBrain
+
+    base_url = await fake.start()
+    chat_server = await serve(
+        brain_factory=lambda: ChatCompletionsBrain(base_url=base_url, model="m")
+    )
+    b = await chat_server.connect()
+    await b.send(create_item(user_text("Tell me")))
+    assert (await b.response()).status == "completed"
+    fake.server.stop()
+    await fake.server.close_all_connections()
+    # The next utterance, in another session, starts with its own first word.
+    c = await first.connect()
+    await c.send(create_item(user_text("The train leaves at noon")))
+    turn = await c.response()
+    heard = speech_stack.transcribe(turn.audio(), 24000)
+    assert heard.lower().split()[:2] == ["you", "said,"] or heard.lower().startswith("you said"), (
+        heard
+    )
+    assert "dot" not in heard.lower(), heard

@@ -9,7 +9,12 @@ import time
 
 import numpy as np
 
-from realtime_widget.server.eventlog import EventLog, apply_retention, scan_sessions, valid_session_id
+from realtime_widget.server.eventlog import (
+    EventLog,
+    apply_retention,
+    scan_sessions,
+    valid_session_id,
+)
 
 
 def _pcm(n: int, seed: int = 0) -> bytes:

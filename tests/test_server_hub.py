@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 import tornado.httpclient
 import tornado.websocket
-
-from hub_testing import *  # noqa: F401,F403
+from hub_testing import *
 from hub_testing import HubWS, create_session, get_json, text_turn
 from speech_fixtures import espeak_available, speak
 
@@ -85,7 +84,7 @@ async def test_rest_lifecycle_under_a_non_root_base_url(jp_fetch, jp_ws_fetch, j
 
 @pytest.mark.skipif(not espeak_available(), reason="needs espeak-ng")
 @pytest.mark.parametrize("hub_options", [{"local_speech": True}])
-async def test_spoken_turn_through_the_hub_with_two_clients(jp_fetch, jp_ws_fetch, hub_log_dir, with_speech, hub_options):
+async def test_spoken_turn_through_the_hub_with_two_clients(jp_fetch, jp_ws_fetch, hub, hub_log_dir, with_speech, hub_options):
     session = {"turn_detection": {"type": "server_vad", "silence_duration_ms": 400}, "input_audio_transcription": {"model": "local"}}
     sid = (await create_session(jp_fetch, session=session))["id"]
     widget = await HubWS.connect(jp_ws_fetch, sid, source="widget")
@@ -116,6 +115,7 @@ async def test_spoken_turn_through_the_hub_with_two_clients(jp_fetch, jp_ws_fetc
 
     # the log: every append (source widget), audio as raw PCM, no base64 anywhere
     log_dir = hub_log_dir / sid
+    hub.sessions[sid].log.flush()  # the log reaches the OS every log_flush_interval
     assert (log_dir / "audio" / "input.pcm").read_bytes() == pcm
     text = (log_dir / "events.jsonl").read_text()
     first_delta = next(e for e in seen_w if e["type"] == "response.audio.delta")

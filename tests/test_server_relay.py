@@ -8,8 +8,7 @@ import asyncio
 import json
 
 import pytest
-
-from hub_testing import *  # noqa: F401,F403
+from hub_testing import *
 from hub_testing import EngineServer, HubWS, create_session, get_json, start_engine, text_turn
 
 PREVIEW_ONLY = {"response.text.delta", "response.text.done", "conversation.item.created"}
@@ -107,7 +106,7 @@ async def speaking_engine(speech_stack, upstream_key):
 
 
 @pytest.fixture
-def engine_server(speaking_engine):  # noqa: F811  (the reconnect tests need a voice)
+def engine_server(speaking_engine):
     return speaking_engine
 
 

@@ -7,8 +7,7 @@ import json
 
 import pytest
 import tornado.httpclient
-
-from hub_testing import *  # noqa: F401,F403
+from hub_testing import *
 from hub_testing import HubWS, create_session, get_json, text_turn
 
 FOREIGN = "http://evil.example.com"

@@ -3,6 +3,20 @@
 // session rate) and the playback worklet (jitter buffer that counts what it played).
 import captureSource from "worklet:./worklets/capture.js";
 import playbackSource from "worklet:./worklets/playback.js";
+import ioWorkerSource from "worklet:./io-worker.js";
+
+/** The I/O worker (see io-worker.js), or null where workers cannot be made. */
+export function makeIoWorker() {
+  let blobUrl = null;
+  try {
+    blobUrl = moduleUrl(ioWorkerSource);
+    return new Worker(blobUrl, { name: "realtime-widget-io" });
+  } catch (e) {
+    return null;
+  } finally {
+    if (blobUrl) setTimeout(() => URL.revokeObjectURL(blobUrl), 10000);
+  }
+}
 
 function moduleUrl(source) {
   return URL.createObjectURL(new Blob([source], { type: "application/javascript" }));
@@ -38,6 +52,22 @@ export class AudioEngine {
     this.flushWaiters = new Map();
     this.flushId = 0;
     this.prebufferMs = 60;
+    this.worker = null; // the I/O worker, wired straight to both worklets
+    this.linked = null; // the playback node the worker feeds
+  }
+
+  setWorker(worker) {
+    this.worker = worker;
+    this.linked = null;
+    this.linkPlayback();
+  }
+
+  linkPlayback() {
+    if (!this.worker || !this.playNode || this.linked === this.playNode) return;
+    const ch = new MessageChannel();
+    this.playNode.port.postMessage({ type: "port", port: ch.port1 }, [ch.port1]);
+    this.worker.postMessage({ type: "playPort", port: ch.port2 }, [ch.port2]);
+    this.linked = this.playNode;
   }
 
   get sampleRate() {
@@ -70,6 +100,7 @@ export class AudioEngine {
         });
         this.playNode.port.onmessage = (e) => this.onPlayback(e.data);
         this.playNode.connect(ctx.destination);
+        this.linkPlayback();
       })();
     }
     if (this.ctx.state === "suspended") this.ctx.resume().catch(() => {});
@@ -119,9 +150,14 @@ export class AudioEngine {
       channelCountMode: "explicit",
       processorOptions: { targetRate, frameSamples: Math.round((targetRate * frameMs) / 1000) },
     });
+    if (this.worker) {
+      const ch = new MessageChannel();
+      this.capNode.port.postMessage({ type: "sink", port: ch.port1 }, [ch.port1]);
+      this.worker.postMessage({ type: "capPort", port: ch.port2 }, [ch.port2]);
+    }
     this.capNode.port.onmessage = (e) => {
       const m = e.data;
-      if (m.type !== "frame") return;
+      if (m.type !== "frame" && m.type !== "level") return;
       this.onFrame(m);
       if (m.flushed && this.flushWaiters.has(m.id)) {
         this.flushWaiters.get(m.id)();
@@ -134,9 +170,8 @@ export class AudioEngine {
   }
 
   /** Ask the capture worklet for its partial frame; resolves once it was handled. */
-  flushMic() {
+  flushMic(id = ++this.flushId) {
     if (!this.capNode) return Promise.resolve();
-    const id = ++this.flushId;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.flushWaiters.delete(id);

@@ -25,17 +25,41 @@ export function bytesToPcm16(bytes) {
   return new Int16Array(bytes.slice(0, 2 * n).buffer);
 }
 
-// ITU-T G.711 (the same tables as Python's audioop)
-export function ulawEncodeSample(s) {
-  const BIAS = 0x84;
-  let sign = (s >> 8) & 0x80;
-  if (sign) s = -s;
-  if (s > 32635) s = 32635;
-  s += BIAS;
-  let exp = 7;
-  for (let mask = 0x4000; (s & mask) === 0 && exp > 0; mask >>= 1) exp--;
-  const mant = (s >> (exp + 3)) & 0x0f;
-  return ~(sign | (exp << 4) | mant) & 0xff;
+// ITU-T G.711, bit-exact with Python's audioop (and realtime_widget.audio)
+const SEG_UEND = [0x3f, 0x7f, 0xff, 0x1ff, 0x3ff, 0x7ff, 0xfff, 0x1fff];
+const SEG_AEND = [0x1f, 0x3f, 0x7f, 0xff, 0x1ff, 0x3ff, 0x7ff, 0xfff];
+
+function segment(v, table) {
+  for (let i = 0; i < 8; i++) if (v <= table[i]) return i;
+  return 8;
+}
+
+export function ulawEncodeSample(sample) {
+  let v = sample >> 2; // 14-bit
+  let mask = 0xff;
+  if (v < 0) {
+    v = -v;
+    mask = 0x7f;
+  }
+  if (v > 8159) v = 8159;
+  v += 0x84 >> 2;
+  const seg = segment(v, SEG_UEND);
+  if (seg >= 8) return 0x7f ^ mask;
+  return ((seg << 4) | ((v >> (seg + 1)) & 0xf)) ^ mask;
+}
+
+export function alawEncodeSample(sample) {
+  let v = sample >> 3; // 13-bit
+  let mask = 0xd5;
+  if (v < 0) {
+    mask = 0x55;
+    v = -v - 1;
+  }
+  const seg = segment(v, SEG_AEND);
+  if (seg >= 8) return 0x7f ^ mask;
+  let a = seg << 4;
+  a |= seg < 2 ? (v >> 1) & 0xf : (v >> seg) & 0xf;
+  return a ^ mask;
 }
 
 export function ulawDecodeSample(u) {
@@ -45,23 +69,6 @@ export function ulawDecodeSample(u) {
   const mant = u & 0x0f;
   let s = (((mant << 3) + 0x84) << exp) - 0x84;
   return sign ? -s : s;
-}
-
-export function alawEncodeSample(s) {
-  let sign = 0;
-  if (s < 0) {
-    s = -s - 1;
-    sign = 0x80;
-  }
-  if (s > 32767) s = 32767;
-  let v;
-  if (s < 256) v = s >> 4;
-  else {
-    let exp = 7;
-    for (let mask = 0x4000; (s & mask) === 0 && exp > 1; mask >>= 1) exp--;
-    v = (exp << 4) | ((s >> (exp + 3)) & 0x0f);
-  }
-  return (v | (sign ^ 0x80)) ^ 0x55;
 }
 
 export function alawDecodeSample(a) {

@@ -23,7 +23,8 @@ export function pageConfig(doc = document, loc = location) {
 }
 
 export function sessionSocketUrl(cfg, wsPath, after) {
-  const q = new URLSearchParams({ source: "widget", after: String(after || 0) });
+  const q = new URLSearchParams({ source: "widget" });
+  if (after != null) q.set("after", String(after));
   if (cfg.token) q.set("token", cfg.token); // as Jupyter's own front end does; the login cookie is sent too
   return cfg.wsUrl + wsPath.replace(/^\//, "") + "?" + q.toString();
 }
@@ -95,6 +96,48 @@ export class HubConnection {
     clearTimeout(this.timer);
     if (this.ws) this.ws.close(1000, "widget closed");
     this.ws = null;
+  }
+}
+
+/** The same interface over the I/O worker, which holds the socket (see io-worker.js). */
+export class WorkerConnection {
+  constructor({ worker, url, onEvent, onState, onMessage }) {
+    this.worker = worker;
+    this.url = url;
+    this.onEvent = onEvent;
+    this.onState = onState;
+    this.open_ = false;
+    this.worker.onmessage = (e) => {
+      const m = e.data;
+      if (m.type === "events") for (const [ev, at] of m.list) this.onEvent(ev, at);
+      else if (m.type === "state") {
+        this.open_ = m.state === "open";
+        this.onState(m.state, { code: m.code, reason: m.reason });
+      } else onMessage(m);
+    };
+  }
+
+  open() {
+    this.worker.postMessage({ type: "open", url: this.url });
+  }
+
+  get isOpen() {
+    return this.open_;
+  }
+
+  send(event) {
+    if (!this.open_) return false;
+    this.worker.postMessage({ type: "send", event });
+    return true;
+  }
+
+  post(message) {
+    this.worker.postMessage(message);
+  }
+
+  close() {
+    this.open_ = false;
+    this.worker.postMessage({ type: "close" });
   }
 }
 

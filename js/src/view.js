@@ -1,8 +1,8 @@
 // One rendered view of a RealtimeWidget: the UI, the connection to the hub session, the
 // microphone and the playback, barge-in, push-to-talk and the text box.
-import { AudioEngine, micErrorText, micSupport } from "./audio.js";
+import { AudioEngine, makeIoWorker, micErrorText, micSupport } from "./audio.js";
 import { decodeAudio, encodeAudio, formatRate, normalizeFormat } from "./codec.js";
-import { CommConnection, HubConnection, pageConfig, sessionSocketUrl } from "./hub.js";
+import { CommConnection, HubConnection, WorkerConnection, pageConfig, sessionSocketUrl } from "./hub.js";
 
 const MAX_LOG = 3000;
 const MAX_SAMPLES = 20000;
@@ -39,8 +39,8 @@ function newStats() {
     framesCaptured: 0,
     captureLatencyMs: [], // first sample of a frame -> append written to the socket
     captureOverheadMs: [], // last sample of a frame -> append written to the socket
-    playbackLatencyMs: [], // audio delta received at an empty buffer -> its first sample rendered
-    firstAudioLatencyMs: [], // first delta of an item received -> rendered
+    playbackLatencyMs: [], // audio delta received at an empty buffer -> its first sample rendered by the worklet
+    firstAudioLatencyMs: [], // first delta of an item received -> rendered (both: + outputLatencyMs = audible)
     audioDeltasReceived: 0,
     audioReceivedSamples: 0,
     playedSamples: 0, // device-rate samples the playback worklet played
@@ -73,6 +73,8 @@ export class WidgetView {
     this.activeResponse = null;
     this.ownCancels = new Set();
     this.stoppedItems = new Set();
+    this.stoppedResponses = new Set();
+    this.worker = null;
     this.audioChunk = 0;
     this.firstChunkOfItem = new Set();
     this.pttHeld = false;
@@ -324,7 +326,17 @@ export class WidgetView {
     const onState = (state, e) => this.onConnState(state, e);
     if (kind === "hub") {
       const wsPath = this.model.get("ws_path");
-      this.conn = new HubConnection({ url: (after) => sessionSocketUrl(this.cfg, wsPath, after), onEvent, onState });
+      const worker = makeIoWorker();
+      if (worker) {
+        // the socket lives in the I/O worker, wired straight to the worklets
+        this.worker = worker;
+        this.conn = new WorkerConnection({ worker, url: sessionSocketUrl(this.cfg, wsPath, null), onEvent, onState, onMessage: (m) => this.onWorkerMessage(m) });
+        this.audio.setWorker(worker);
+        this.postFormats();
+        this.updateGate();
+      } else {
+        this.conn = new HubConnection({ url: (after) => sessionSocketUrl(this.cfg, wsPath, after), onEvent, onState });
+      }
     } else {
       this.conn = new CommConnection({ model: this.model, onEvent, onState });
     }
@@ -336,6 +348,7 @@ export class WidgetView {
     this.connState = state;
     if (state === "failed" && this.transport === "hub") {
       // the browser cannot reach the hub (another server, a proxy, no cookie): relay through the kernel
+      this.dropWorker();
       this.conn = null;
       this.attach("comm");
       return;
@@ -349,11 +362,41 @@ export class WidgetView {
     this.syncStatus();
   }
 
+  dropWorker() {
+    if (!this.worker) return;
+    if (this.conn && this.conn.worker === this.worker) this.conn.close();
+    this.worker = null;
+    this.audio.setWorker(null);
+  }
+
+  postFormats() {
+    if (this.worker) this.worker.postMessage({ type: "formats", input: this.inputFormat, output: this.outputFormat });
+  }
+
+  updateGate() {
+    if (this.worker) this.worker.postMessage({ type: "gate", open: this.listening() });
+  }
+
+  onWorkerMessage(m) {
+    if (m.type === "stats") {
+      const st = this.stats;
+      st.appendsSent += m.appendsSent;
+      st.audioSentMs += m.audioSentMs;
+      st.audioDeltasReceived += m.audioDeltasReceived;
+      st.audioReceivedSamples += m.audioReceivedSamples;
+      for (const v of m.captureLatencyMs) pushCapped(st.captureLatencyMs, v);
+      for (const v of m.captureOverheadMs) pushCapped(st.captureOverheadMs, v);
+    } else if (m.type === "flushed") {
+      if (!m.sent) this.statusEl.textContent = "Hold the button while you speak";
+    }
+  }
+
   disconnect() {
     this.wantAttach = false;
     if (this.audio.micOn) this.stopMic();
     this.bargeIn("disconnect", { local: true });
     if (this.conn) this.conn.close();
+    this.dropWorker();
     this.conn = null;
     this.live = false;
     this.connState = "closed";
@@ -485,6 +528,7 @@ export class WidgetView {
     const restart = this.audio.micOn && inFmt !== this.inputFormat;
     this.inputFormat = inFmt;
     this.outputFormat = outFmt;
+    this.postFormats();
     if (restart) {
       this.stopMic();
       this.startMic();
@@ -602,8 +646,16 @@ export class WidgetView {
   // ------------------------------------------------------------------ playback
 
   onAudioDelta(ev, at) {
+    if (this.worker) {
+      // the I/O worker decoded it and fed the playback worklet already
+      if (ev.first && ev.chunk) {
+        this.firstChunks = this.firstChunks || new Set();
+        this.firstChunks.add(ev.chunk);
+      }
+      return;
+    }
     if (!this.live || !ev.delta) return;
-    if (this.stoppedItems.has(ev.item_id)) return; // the user stopped it: never play the rest
+    if (this.stoppedItems.has(ev.item_id) || this.stoppedResponses.has(ev.response_id)) return; // stopped: never play the rest
     const pcm = decodeAudio(ev.delta, this.outputFormat);
     this.stats.audioDeltasReceived++;
     this.stats.audioReceivedSamples += pcm.length;
@@ -629,7 +681,7 @@ export class WidgetView {
       Object.assign(this.stats, { playedSamples: m.playedTotal, itemsPlayback: m.items, underruns: m.underruns, starvedMs: m.starvedMs, sampleRate: m.rate, queuedMs: m.queuedMs });
       this.stats.outputLatencyMs = this.audio.outputLatencyMs();
     } else if (m.type === "chunk") {
-      const lat = m.start - m.recv + m.offsetMs + this.audio.outputLatencyMs();
+      const lat = m.start - m.recv + m.offsetMs; // rendered by the worklet; audible adds outputLatencyMs
       if (m.fresh) pushCapped(this.stats.playbackLatencyMs, lat);
       if (this.firstChunks && this.firstChunks.has(m.chunk)) {
         this.firstChunks.delete(m.chunk);
@@ -646,6 +698,11 @@ export class WidgetView {
    */
   bargeIn(reason, { local = false } = {}) {
     const clickAt = Date.now();
+    if (this.activeResponse) {
+      // whatever audio of this response still arrives is never played
+      this.stoppedResponses.add(this.activeResponse);
+      if (this.worker) this.worker.postMessage({ type: "stopped", responses: [this.activeResponse] });
+    }
     if (this.activeResponse && !local) {
       const id = this.send({ type: "response.cancel", response_id: this.activeResponse });
       if (id) {
@@ -661,8 +718,10 @@ export class WidgetView {
   onStopped(m) {
     const stop = this.pendingStop || { reason: "stop", clickAt: m.silentAt, local: false };
     this.pendingStop = null;
-    const record = { reason: stop.reason, clickAt: stop.clickAt, silentAt: m.silentAt, stopToSilenceMs: m.silentAt - stop.clickAt + this.audio.outputLatencyMs(), items: m.items };
+    // stopToSilenceMs: until the worklet renders silence; audible adds outputLatencyMs
+    const record = { reason: stop.reason, clickAt: stop.clickAt, silentAt: m.silentAt, stopToSilenceMs: m.silentAt - stop.clickAt, items: m.items };
     if (m.items.length) this.stats.stops.push(record);
+    if (this.worker && m.items.length) this.worker.postMessage({ type: "stopped", items: m.items.map((it) => it.item) });
     for (const it of m.items) {
       this.stoppedItems.add(it.item);
       const played = Math.min(it.played, it.received);
@@ -700,6 +759,7 @@ export class WidgetView {
       this.stats.micSettings = settings;
       this.stats.sampleRate = this.audio.sampleRate;
       this.setTraits({ mic_available: true, mic_message: "" });
+      this.updateGate();
     } catch (e) {
       this.setMicUnavailable(micErrorText(e));
       return false;
@@ -710,6 +770,7 @@ export class WidgetView {
 
   stopMic() {
     this.audio.stopMic();
+    this.updateGate();
     this.inLevel = 0;
     this.inMeterFill.style.width = "0%";
     this.inMeter.setAttribute("aria-valuenow", "0");
@@ -718,10 +779,16 @@ export class WidgetView {
 
   onFrame(m) {
     this.stats.framesCaptured++;
+    if (m.type === "frame" && this.worker) {
+      // a frame that reached the page before the worklet got the worker's port: pass it on
+      this.worker.postMessage({ type: "frame", frame: m }, [m.pcm]);
+      return;
+    }
     const db = m.rms > 0 ? 20 * Math.log10(m.rms) : -100;
     this.inLevel = Math.max(0, Math.min(1, (db + 60) / 60));
     this.inMeterFill.style.width = `${Math.round(this.inLevel * 100)}%`;
     this.inMeter.setAttribute("aria-valuenow", String(Math.round(this.inLevel * 100)));
+    if (m.type === "level") return; // the I/O worker sends the audio
     if (!m.samples || !this.live || !this.conn) return;
     const ptt = (this.model.get("mode") || "hands-free") === "push-to-talk";
     if (ptt && !this.pttHeld && !m.flushed) return;
@@ -750,12 +817,31 @@ export class WidgetView {
     this.pttBtn.classList.add("rtw-active");
     this.bargeIn("push-to-talk");
     this.send({ type: "input_audio_buffer.clear" });
+    this.updateGate();
     if (!this.audio.micOn) await this.startMic();
     this.syncStatus();
   }
 
   async pttEnd() {
     if (!this.pttHeld) return;
+    if (this.worker) {
+      // the worker sends the frames up to the flushed one, then commit + response.create
+      if (this.audio.micOn) {
+        const id = ++this.audio.flushId;
+        const events = [{ type: "input_audio_buffer.commit" }, { type: "response.create", response: {} }];
+        for (const ev of events) ev.event_id = `event_widget_${this.id}_${Date.now().toString(36)}_${++this.stats.eventsSent}`;
+        this.worker.postMessage({ type: "flushThen", id, events, minSamples: Math.round(formatRate(this.inputFormat) * 0.1) });
+        await this.audio.flushMic(id);
+      } else {
+        this.worker.postMessage({ type: "gate", open: false });
+        this.send({ type: "input_audio_buffer.clear" });
+      }
+      this.pttHeld = false;
+      this.pttBtn.setAttribute("aria-pressed", "false");
+      this.pttBtn.classList.remove("rtw-active");
+      this.syncStatus();
+      return;
+    }
     this.pttFlushing = true;
     await this.audio.flushMic();
     this.pttFlushing = false;
@@ -796,6 +882,7 @@ export class WidgetView {
     const vad = this.model.get("vad") || { type: "server_vad" };
     this.send({ type: "session.update", session: { turn_detection: mode === "push-to-talk" ? null : vad } });
     if (mode === "push-to-talk") this.send({ type: "input_audio_buffer.clear" });
+    this.updateGate();
     this.syncStatus();
   }
 
@@ -806,6 +893,7 @@ export class WidgetView {
     clearInterval(this.levelTimer);
     for (const [name, fn] of this.listeners) this.model.off(name, fn);
     if (this.conn) this.conn.close();
+    this.dropWorker();
     this.conn = null;
     this.audio.close();
     const reg = registry();

@@ -14,11 +14,12 @@ In order:
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 from urllib.parse import urlparse, urlunparse
 
-__all__ = ["ServerInfo", "find_server", "ancestor_pids"]
+__all__ = ["ServerInfo", "ancestor_pids", "find_server"]
 
 
 @dataclass(frozen=True)

@@ -31,9 +31,10 @@ import queue
 import threading
 import wave
 from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -156,9 +157,10 @@ class _HubTransport:
         self._reader: asyncio.Task | None = None
         self.last_seq = 0
 
-    async def request(self, method: str, *parts: str, body: Any = None, params: Mapping[str, Any] | None = None) -> Any:
-        import tornado.httpclient
+    async def request(self, method: str, *parts: str, body: Any = None, params: Mapping[str, Any] | None = None, timeout: float = 120) -> Any:
         from urllib.parse import urlencode
+
+        import tornado.httpclient
 
         url = self.server.api(*parts)
         if params:
@@ -168,7 +170,8 @@ class _HubTransport:
             method=method,
             headers={**self.server.headers(), "Content-Type": "application/json"},
             body=None if body is None and method in ("GET", "DELETE") else _dumps(body if body is not None else {}),
-            request_timeout=120,
+            connect_timeout=min(timeout, 20),
+            request_timeout=timeout,
         )
         try:
             response = await self.http.fetch(request)
@@ -184,7 +187,7 @@ class _HubTransport:
 
     async def probe(self) -> bool:
         try:
-            await self.request("GET", "realtime", "status")
+            await self.request("GET", "realtime", "status", timeout=15)
             return True
         except Exception:
             return False
@@ -198,13 +201,17 @@ class _HubTransport:
         return self.summary
 
     async def connect(self, after: int) -> None:
+        from urllib.parse import urlencode
+
         import tornado.httpclient
         import tornado.websocket
-        from urllib.parse import urlencode
 
         url = self.server.ws(self.summary["ws_path"]) + "?" + urlencode({"source": "kernel", "after": after})
         request = tornado.httpclient.HTTPRequest(url, headers=self.server.headers(), connect_timeout=30, request_timeout=30)
         self.ws = await tornado.websocket.websocket_connect(request, max_message_size=512 * 1024 * 1024, ping_interval=20, ping_timeout=60)
+        from ..server.providers import _nodelay
+
+        _nodelay(self.ws)
         self._reader = asyncio.ensure_future(self._read(self.ws))
 
     async def _read(self, ws: Any) -> None:
@@ -264,12 +271,11 @@ class _HubTransport:
 
 
 class _DirectSink:
-    def __init__(self, transport: "_DirectTransport"):
+    def __init__(self, transport: _DirectTransport):
         self.transport = transport
 
     def send_text(self, frame: str) -> None:
         self.transport.on_frame(frame)
-        return None
 
     def close(self, code: int, reason: str) -> None:
         if not self.transport.closing:
@@ -510,10 +516,10 @@ class Session:
         state = f"closed: {self._gone}" if self._gone else f"{len(self.conversation.items)} items"
         return f"<realtime_widget.Session {self.id} ({self.mode}, {state})>"
 
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self, *, end: bool = True) -> None:
@@ -609,9 +615,7 @@ class Session:
         if self._gone is not None:
             raise SessionClosed(self._gone)
         self._mark = self._count
-        if event.get("type") == "input_audio_buffer.append":
-            self.conversation.apply_client(event)
-        elif event.get("type") in ("input_audio_buffer.commit", "input_audio_buffer.clear"):
+        if event.get("type") == "input_audio_buffer.append" or event.get("type") in ("input_audio_buffer.commit", "input_audio_buffer.clear"):
             self.conversation.apply_client(event)
         await self.transport.send(_dumps(event))
         return event["event_id"]
@@ -646,7 +650,7 @@ class Session:
             base = what
         else:
             kinds = {what} if isinstance(what, str) else set(what)
-            base = lambda ev: ev.get("type") in kinds  # noqa: E731
+            base = lambda ev: ev.get("type") in kinds
         if not where:
             return base
         return lambda ev: base(ev) and all(ev.get(k) == v for k, v in where.items())

@@ -18,14 +18,15 @@ import inspect
 import json
 import re
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pydantic
 
-__all__ = ["Tool", "tool_from_callable", "parse_docstring"]
+__all__ = ["Tool", "parse_docstring", "tool_from_callable"]
 
-_SECTION = re.compile(r"^\s*(Args|Arguments|Parameters|Params|Returns|Return|Raises|Yields|Examples?|Notes?|See Also)\s*:?\s*$", re.I)
+_SECTION = re.compile(r"^\s*(Args|Arguments|Parameters|Params|Returns|Return|Raises|Yields|Examples?|Notes?|See Also)\s*:?\s*$", re.IGNORECASE)
 _SPHINX_PARAM = re.compile(r"^\s*:param\s+(?:[^:]*\s)?(\w+)\s*:\s*(.*)$")
 _GOOGLE_PARAM = re.compile(r"^\s*\*{0,2}(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
 _NUMPY_PARAM = re.compile(r"^\s*(\w+)\s*(?::\s*.*)?$")

@@ -38,6 +38,11 @@ class RealtimeWidgetApp(ExtensionApp):
     retention_days = Float(30.0, help="Delete closed session logs not written for this many days (0: keep forever).").tag(config=True)
     max_total_log_bytes = Int(8 * 1024**3, help="Delete the oldest closed session logs above this total size (0: no limit).").tag(config=True)
     max_session_log_bytes = Int(1024**3, help="Stop storing a session's audio above this size (its events are still logged; 0: no limit).").tag(config=True)
+    log_flush_interval = Float(
+        0.05,
+        help="Seconds between writes of the logs to the OS (0: after every event-loop iteration). "
+        "A crash of the server process loses at most this much; a clean shutdown loses nothing.",
+    ).tag(config=True)
     export_dir = Unicode(help="Directory that POST .../export writes into (default: the server's root_dir). Exports cannot leave it.").tag(config=True)
 
     # -- limits ----------------------------------------------------------------------
@@ -129,6 +134,7 @@ class RealtimeWidgetApp(ExtensionApp):
             reconnect_max_attempts=self.reconnect_max_attempts,
             restore_audio=self.restore_audio,
             client_buffer_bytes=self.client_buffer_bytes,
+            log_flush_interval=self.log_flush_interval,
             reconnect_buffer_bytes=self.reconnect_buffer_bytes,
         )
 

@@ -49,9 +49,10 @@ import shutil
 import time
 from array import array
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 __all__ = [
     "EventLog",
@@ -73,6 +74,7 @@ _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,79}$")
 _MAX_OPEN_AUDIO = 16
 _dumps = json.JSONEncoder(separators=(",", ":")).encode  # ASCII: lone surrogates cannot break a line
+_str = json.encoder.encode_basestring_ascii  # one JSON string (C implementation)
 
 
 def valid_session_id(session_id: Any) -> bool:
@@ -97,6 +99,29 @@ def _b64(value: Any) -> bytes | None:
         return None
 
 
+def _cut_field(text: str, field: str, encoded: str) -> str | None:
+    """``text`` (a JSON object) without its top-level ``"field": "<encoded>"`` member, by
+    string surgery (no re-encoding); None when that member is not found unambiguously."""
+    needle = '"' + encoded + '"'
+    at = text.find(needle)
+    if at < 0 or text.find(needle, at + 1) >= 0:
+        return None
+    window_start = max(0, at - len(field) - 16)
+    m = re.search('"' + re.escape(field) + r'"\s*:\s*$', text[window_start:at])
+    if m is None:
+        return None
+    before = text[: window_start + m.start()].rstrip()
+    after = text[at + len(needle) :].lstrip()
+    if before.endswith(",") and after[:1] in (",", "}"):
+        return before[:-1] + after
+    if before.endswith("{"):
+        if after.startswith(","):
+            return before + after[1:].lstrip()
+        if after.startswith("}"):
+            return before + after
+    return None
+
+
 def _set_path(obj: Any, path: list[Any], value: Any) -> None:
     for key in path[:-1]:
         obj = obj[key]
@@ -107,9 +132,12 @@ class EventLog:
     """The log of one session. Appends happen on the event loop (cheap buffered writes,
     flushed once per loop iteration); reads of old records happen in a worker thread."""
 
-    def __init__(self, directory: str | os.PathLike[str], *, max_bytes: int | None = None):
+    def __init__(self, directory: str | os.PathLike[str], *, max_bytes: int | None = None, flush_interval: float = 0.0):
         self.dir = Path(directory)
         self.max_bytes = max_bytes
+        # Records reach the OS at most this long after they were appended (0: at the end of
+        # the current event-loop iteration). A crash of the process loses at most that much.
+        self.flush_interval = flush_interval
         self.input_format = "pcm16"
         self.output_format = "pcm16"
         self._offsets = array("q")  # byte offset of record seq (index seq - 1)
@@ -127,14 +155,14 @@ class EventLog:
     # ------------------------------------------------------------------ opening
 
     @classmethod
-    def create(cls, directory: str | os.PathLike[str], *, max_bytes: int | None = None) -> "EventLog":
+    def create(cls, directory: str | os.PathLike[str], *, max_bytes: int | None = None) -> EventLog:
         log = cls(directory, max_bytes=max_bytes)
         (log.dir / AUDIO_DIR).mkdir(parents=True, exist_ok=True)
         log._open_for_append()
         return log
 
     @classmethod
-    def open(cls, directory: str | os.PathLike[str], *, max_bytes: int | None = None) -> "EventLog":
+    def open(cls, directory: str | os.PathLike[str], *, max_bytes: int | None = None) -> EventLog:
         """Open an existing log and index it (blocking: call it in a worker thread).
         A torn last line (a crash mid-write) is cut off."""
         log = cls(directory, max_bytes=max_bytes)
@@ -227,38 +255,45 @@ class EventLog:
         etype = etype if isinstance(etype, str) else ""
         audio_refs, stripped, wire = self._take_audio(event, etype, direction, text)
         seq = len(self._offsets) + 1
-        head: dict[str, Any] = {
-            "seq": seq,
-            "t": round(time.time(), 6),
-            "mono": round(time.monotonic(), 6),
-            "dir": direction,
-            "source": source,
-            "type": etype,
-        }
+        # The header is formatted by hand (this runs for every event): strings that come
+        # from events go through the JSON string encoder, the rest are ours.
+        parts = [
+            '{"seq":%d,"t":%.6f,"mono":%.6f,"dir":"%s","source":"%s","type":%s'
+            % (seq, time.time(), time.monotonic(), direction, source, _str(etype))
+        ]
         if client is not None:
-            head["client"] = client
-        for key in ("event_id", "item_id", "response_id"):
-            value = event.get(key)
-            if isinstance(value, (str, int)) and not isinstance(value, bool):
-                head[key] = value
-        if "item_id" not in head:
-            item = event.get("item")
-            if isinstance(item, dict) and isinstance(item.get("id"), str):
-                head["item_id"] = item["id"]
-        if "response_id" not in head:
-            response = event.get("response")
-            if isinstance(response, dict) and isinstance(response.get("id"), str):
-                head["response_id"] = response["id"]
+            parts.append(',"client":' + _str(client))
+        get = event.get
+        event_id, item_id, response_id = get("event_id"), get("item_id"), get("response_id")
+        if item_id is None:
+            item = get("item")
+            if type(item) is dict:
+                item_id = item.get("id")
+        if response_id is None:
+            response = get("response")
+            if type(response) is dict:
+                response_id = response.get("id")
+        for key, value in (("event_id", event_id), ("item_id", item_id), ("response_id", response_id)):
+            if type(value) is str:
+                parts.append(',"%s":%s' % (key, _str(value)))
+            elif type(value) is int:
+                parts.append(',"%s":%d' % (key, value))
         if quiet:
-            head["quiet"] = True
+            parts.append(',"quiet":true')
         if audio_refs:
-            head["audio"] = audio_refs
+            parts.append(',"audio":' + _dumps(audio_refs))
         body = stripped if stripped is not None else (text if text is not None else _dumps(event))
-        line = (_dumps(head)[:-1] + ',"event":' + body + "}\n").encode("utf-8")
+        parts.append(',"event":')
+        parts.append(body)
+        parts.append("}\n")
+        line = "".join(parts).encode("utf-8")
         self._events_file.write(line)
-        self._add_index(self._size, etype, direction == "server", quiet)
+        self._offsets.append(self._size)
+        self._types.append(etype)
+        self._flags.append((_FLAG_SERVER if direction == "server" else 0) | (_FLAG_QUIET if quiet else 0))
         self._size += len(line)
-        self._schedule_flush()
+        if not self._flush_pending:
+            self._schedule_flush()
         if wire is None:
             wire = text if text is not None else (body if stripped is None else _dumps(event))
         return seq, wire
@@ -269,9 +304,9 @@ class EventLog:
         """(audio refs, JSON of the event without its audio, wire JSON) for events that
         carry audio; ([], None, None) for the others."""
         if direction == "client" and etype == "input_audio_buffer.append":
-            return self._take_top(event, "audio", INPUT_STREAM, self.input_format)
+            return self._take_top(event, "audio", INPUT_STREAM, self.input_format, text)
         if direction == "server" and etype == "response.audio.delta":
-            return self._take_top(event, "delta", _stream_for_item(event.get("item_id")), self.output_format)
+            return self._take_top(event, "delta", _stream_for_item(event.get("item_id")), self.output_format, text)
         item = event.get("item")
         if isinstance(item, dict) and isinstance(item.get("content"), list):
             parts = item["content"]
@@ -281,17 +316,22 @@ class EventLog:
         return [], None, None
 
     def _take_top(
-        self, event: dict[str, Any], field: str, stream: str, fmt: str
+        self, event: dict[str, Any], field: str, stream: str, fmt: str, text: str | None = None
     ) -> tuple[list[dict[str, Any]], str | None, str | None]:
         encoded = event.get(field)
         raw = _b64(encoded)
         if raw is None:
             return [], None, None
         ref = self._store_audio(stream, raw, fmt, [field])
-        stripped = {k: v for k, v in event.items() if k != field}
-        stripped_text = _dumps(stripped)
+        stripped_text = _cut_field(text, field, encoded) if text is not None else None
+        if stripped_text is None:
+            stripped = {k: v for k, v in event.items() if k != field}
+            stripped_text = _dumps(stripped)
+        if text is not None:
+            return [ref], stripped_text, text
         # The wire form: the stripped JSON with the (validated, so escape-free) base64 spliced back.
-        wire = stripped_text[:-1] + ("," if len(stripped) else "") + f'"{field}":"{encoded}"' + "}"
+        sep = "," if stripped_text != "{}" else ""
+        wire = stripped_text[:-1] + sep + f'"{field}":"{encoded}"' + "}"
         return [ref], stripped_text, wire
 
     def _take_item_audio(
@@ -343,7 +383,10 @@ class EventLog:
             self.flush()
             return
         self._flush_pending = True
-        loop.call_soon(self.flush)
+        if self.flush_interval > 0:
+            loop.call_later(self.flush_interval, self.flush)
+        else:
+            loop.call_soon(self.flush)
 
     def flush(self) -> None:
         """Hand buffered records to the OS (survives a crash of this process)."""

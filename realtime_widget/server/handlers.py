@@ -224,8 +224,7 @@ class ExportHandler(RealtimeAPIHandler):
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(target.name + ".part")
             with open(tmp, "wb") as f:
-                for chunk in chunks:
-                    f.write(chunk)
+                f.writelines(chunks)
             os.replace(tmp, target)
             return target.stat().st_size
 
@@ -308,6 +307,7 @@ class SessionSocket(_StrictOrigin, WebSocketMixin, WebSocketHandler, JupyterHand
 
     def open(self, session_id: str) -> None:  # type: ignore[override]
         super().open(session_id)
+        self.set_nodelay(True)  # small realtime frames: don't let Nagle hold them back
         assert self.session is not None
         try:
             self.client = self.session.attach(self, source=self._source, after=self._after)

@@ -44,9 +44,10 @@ import secrets
 import shutil
 import time
 from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, Protocol
+from typing import Any, Protocol
 
 import tornado.iostream
 import tornado.websocket
@@ -57,7 +58,7 @@ from .providers import HubError, ProviderSettings, Upstream, UpstreamError, make
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Hub", "HubConfig", "HubError", "HubSession", "ClientSink", "AttachedClient"]
+__all__ = ["AttachedClient", "ClientSink", "Hub", "HubConfig", "HubError", "HubSession"]
 
 SOURCES = ("widget", "kernel", "other")
 SESSION_FIELDS = (
@@ -94,6 +95,7 @@ class HubConfig:
     reconnect_max_attempts: int = 10
     restore_timeout: float = 30.0
     restore_audio: bool = False
+    log_flush_interval: float = 0.05  # s; 0: flush at the end of every loop iteration
     client_buffer_bytes: int = 64 * 1024 * 1024
     reconnect_buffer_bytes: int = 16 * 1024 * 1024
     brain_factory: Any = None  # () -> Brain for the local engine (None: the rule brain)
@@ -108,7 +110,7 @@ class ClientSink(Protocol):
 
 
 class AttachedClient:
-    def __init__(self, session: "HubSession", client_id: str, source: str, sink: ClientSink):
+    def __init__(self, session: HubSession, client_id: str, source: str, sink: ClientSink):
         self.session = session
         self.id = client_id
         self.source = source
@@ -230,7 +232,7 @@ def conversation_state(conv: Conversation) -> dict[str, Any]:
 class HubSession:
     def __init__(
         self,
-        hub: "Hub",
+        hub: Hub,
         session_id: str,
         *,
         provider: str,
@@ -260,7 +262,8 @@ class HubSession:
         self.upstream: Upstream | None = None
         self.reconnects = 0
         self._client_counter = 0
-        self._queue: deque[dict[str, Any]] = deque()
+        self._queue: deque[tuple[dict[str, Any], str | None]] = deque()
+        self._send_lock = asyncio.Lock()
         self._queue_bytes = 0
         self._queue_changed = asyncio.Event()
         self._ready = asyncio.Event()  # the upstream is connected (and restored)
@@ -607,15 +610,20 @@ class HubSession:
                 source="hub",
             )
             return
-        self.log.append(event, direction="client", source=src, client=cid, text=raw if isinstance(raw, str) else None)
+        text = raw if isinstance(raw, str) else None
+        self.log.append(event, direction="client", source=src, client=cid, text=text)
         self.conversation.apply_client(event)
-        self._enqueue(event, source=src, logged=True)
+        if not self._queue and self._ready.is_set() and not self._send_lock.locked():
+            # the usual case: nothing waits, send at once (in order: the lock is free and the queue empty)
+            if await self._send_one(event, text):
+                return
+        self._enqueue(event, source=src, logged=True, text=text)
         # flow control: a client that outruns the upstream waits here (its socket is not read meanwhile)
         while self._queue_bytes > self.hub.config.reconnect_buffer_bytes and self._ready.is_set() and self.live:
             self._queue_changed.clear()
             await self._queue_changed.wait()
 
-    def _enqueue(self, event: dict[str, Any], *, source: str, logged: bool = False) -> None:
+    def _enqueue(self, event: dict[str, Any], *, source: str, logged: bool = False, text: str | None = None) -> None:
         if not logged:
             self.log.append(event, direction="client", source=source)
         size = _queued_size(event)
@@ -632,9 +640,36 @@ class HubSession:
                     source="hub",
                 )
             return
-        self._queue.append(event)
+        self._queue.append((event, text))
         self._queue_bytes += size
         self._queue_changed.set()
+
+    async def _send_one(self, event: dict[str, Any], text: str | None) -> bool:
+        """Send one event upstream; False when the connection is broken (the caller keeps
+        the event for the next upstream). An event that cannot be sent at all is dropped
+        with an error event (True)."""
+        async with self._send_lock:
+            upstream = self.upstream
+            try:
+                if upstream is None:
+                    raise ConnectionError("no upstream")
+                await upstream.send(event, text)
+            except asyncio.CancelledError:
+                raise
+            except (ConnectionError, OSError, tornado.websocket.WebSocketClosedError, tornado.iostream.StreamClosedError):
+                return False  # the reader reports the drop; the reconnect clears _ready
+            except Exception as exc:  # this one event cannot be sent (a translation bug): drop it
+                log.exception("realtime-widget: sending a client event upstream failed")
+                self._publish(
+                    _error_event(
+                        "internal_error",
+                        f"the hub could not send this event upstream ({type(exc).__name__})",
+                        type_="server_error",
+                        event_id=event.get("event_id"),
+                    ),
+                    source="hub",
+                )
+            return True
 
     async def _pump(self) -> None:
         """Send queued client events upstream, in order, whenever the upstream is ready."""
@@ -643,26 +678,10 @@ class HubSession:
                 self._queue_changed.clear()
                 await self._queue_changed.wait()
             await self._ready.wait()
-            event = self._queue[0]
-            upstream = self.upstream
-            try:
-                if upstream is None:
-                    raise ConnectionError("no upstream")
-                await upstream.send(event)
-            except asyncio.CancelledError:
-                raise
-            except (ConnectionError, OSError, tornado.websocket.WebSocketClosedError, tornado.iostream.StreamClosedError):
-                # The connection broke under us: its reader reports the drop and the
-                # reconnect clears _ready; the event stays queued and goes to the next upstream.
-                await asyncio.sleep(0.05)
+            event, text = self._queue[0]
+            if not await self._send_one(event, text):
+                await asyncio.sleep(0.05)  # broken: wait for the reconnect (which clears _ready)
                 continue
-            except Exception as exc:  # this one event cannot be sent (a translation bug): drop it
-                log.exception("realtime-widget: sending a client event upstream failed")
-                self._publish(
-                    _error_event("internal_error", f"the hub could not send this event upstream ({type(exc).__name__})",
-                                 type_="server_error", event_id=event.get("event_id")),
-                    source="hub",
-                )
             self._queue.popleft()
             self._queue_bytes -= _queued_size(event)
             self._queue_changed.set()
@@ -783,6 +802,7 @@ class Hub:
         eventlog = await asyncio.get_running_loop().run_in_executor(
             None, lambda: EventLog.create(self.config.log_dir / session_id, max_bytes=self.config.max_session_log_bytes)
         )
+        eventlog.flush_interval = self.config.log_flush_interval
         session = HubSession(
             self,
             session_id,
@@ -830,6 +850,7 @@ class Hub:
             return eventlog, meta, rebuild_conversation(eventlog)
 
         eventlog, meta, conv = await loop.run_in_executor(None, load)
+        eventlog.flush_interval = self.config.log_flush_interval
         session = HubSession(
             self,
             session_id,

@@ -26,8 +26,9 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote, urlencode, urlparse, urlunparse
 
 import tornado.httpclient
@@ -174,7 +175,8 @@ class Upstream:
     async def connect(self) -> None:
         raise NotImplementedError
 
-    async def send(self, event: dict[str, Any]) -> None:
+    async def send(self, event: dict[str, Any], text: str | None = None) -> None:
+        """Send one preview client event (``text``: its exact JSON, when known)."""
         raise NotImplementedError
 
     async def close(self) -> None:
@@ -205,7 +207,7 @@ class LocalUpstream(Upstream):
         if not self.closing:
             self.on_event(event, None)
 
-    async def send(self, event: dict[str, Any]) -> None:
+    async def send(self, event: dict[str, Any], text: str | None = None) -> None:
         if self.engine is None or self.closing:
             raise ConnectionError("the local engine session is closed")
         await self.engine.handle(event)
@@ -244,6 +246,7 @@ class WebSocketUpstream(Upstream):
         self._connect_timeout = connect_timeout
         self._ws: tornado.websocket.WebSocketClientConnection | None = None
         self._reader: asyncio.Task | None = None
+        self._last_write: Any = None
 
     def describe(self) -> str:
         parts = urlparse(self.url)
@@ -282,6 +285,7 @@ class WebSocketUpstream(Upstream):
             raise UpstreamError(f"cannot reach {self.describe()}: {type(exc).__name__}: {exc}") from None
         except Exception as exc:  # anything else while connecting: retryable
             raise UpstreamError(f"cannot connect to {self.describe()}: {type(exc).__name__}: {exc}") from None
+        _nodelay(self._ws)
         self._reader = asyncio.ensure_future(self._read(self._ws))
 
     async def _read(self, ws: tornado.websocket.WebSocketClientConnection) -> None:
@@ -318,13 +322,22 @@ class WebSocketUpstream(Upstream):
             detail = f"close code {code}" + (f" ({reason})" if reason else "") if code else "connection lost"
             self.on_closed(f"{self.describe()}: {detail}")
 
-    async def send(self, event: dict[str, Any]) -> None:
+    async def send(self, event: dict[str, Any], text: str | None = None) -> None:
         ws = self._ws
         if ws is None or self.closing:
             raise ConnectionError("the upstream connection is closed")
-        events = ga.client_preview_to_ga(event) if self.dialect == "ga" else [event]
-        for out in events:
-            await ws.write_message(_dumps(out))
+        if self.dialect == "ga":
+            frames = [_dumps(out) for out in ga.client_preview_to_ga(event)]
+        else:
+            frames = [text if text is not None else _dumps(event)]
+        for frame in frames:
+            # Wait for the previous write only if it is still in flight (backpressure when
+            # the upstream is slow); the usual write completes at once.
+            previous = self._last_write
+            if previous is not None and not previous.done():
+                await previous
+            self._last_write = ws.write_message(frame)
+            self._last_write.add_done_callback(_consume_error)
 
     async def close(self) -> None:
         await super().close()
@@ -342,6 +355,21 @@ class WebSocketUpstream(Upstream):
             stream = getattr(self._ws.protocol, "stream", None)
             if stream is not None:
                 stream.close()
+
+
+def _consume_error(future: Any) -> None:
+    if not future.cancelled():
+        future.exception()  # a failed write is seen by the reader as a closed connection
+
+
+def _nodelay(ws: Any) -> None:
+    """Send small realtime frames at once (no Nagle delay)."""
+    protocol = getattr(ws, "protocol", None)
+    if protocol is not None:
+        try:
+            protocol.set_nodelay(True)
+        except Exception:
+            pass
 
 
 def _upstream_garbage(message: str) -> dict[str, Any]:

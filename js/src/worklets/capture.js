@@ -1,5 +1,6 @@
 // Microphone capture worklet: runs at the AudioContext's (device) rate, resamples to the
-// session's input rate, and posts PCM16 frames of `frameSamples` samples (20-100 ms).
+// session's input rate, and posts PCM16 frames of `frameSamples` samples (20-100 ms) to
+// its sink: the I/O worker (a MessagePort it is given) or, without one, the main thread.
 // Each frame carries Date.now() at its first and last sample (the worklet has no
 // performance.now()), and its level, for the meter and the capture-latency benchmark.
 import { Resampler } from "./resampler.js";
@@ -18,10 +19,15 @@ class CaptureProcessor extends AudioWorkletProcessor {
     this.t0 = 0;
     this.seq = 0;
     this.alive = true;
+    this.sink = this.port;
     this.port.onmessage = (e) => {
       const m = e.data;
       if (m.type === "flush") this.emit(true, m.id);
-      else if (m.type === "stop") this.alive = false;
+      else if (m.type === "sink") this.sink = m.port;
+      else if (m.type === "stop") {
+        this.alive = false;
+        if (this.sink !== this.port) this.sink.close();
+      }
     };
   }
 
@@ -29,10 +35,9 @@ class CaptureProcessor extends AudioWorkletProcessor {
     const n = this.n;
     const pcm = this.frame.slice(0, n);
     const rms = n ? Math.sqrt(this.sumSq / n) : 0;
-    this.port.postMessage(
-      { type: "frame", pcm: pcm.buffer, samples: n, rms, peak: this.peak, t0: this.t0 || Date.now(), t1: Date.now(), seq: this.seq++, flushed, id },
-      [pcm.buffer],
-    );
+    const frame = { type: "frame", pcm: pcm.buffer, samples: n, rms, peak: this.peak, t0: this.t0 || Date.now(), t1: Date.now(), seq: this.seq++, flushed, id };
+    this.sink.postMessage(frame, [pcm.buffer]);
+    if (this.sink !== this.port) this.port.postMessage({ type: "level", rms, peak: frame.peak, samples: n, flushed, id });
     this.n = 0;
     this.sumSq = 0;
     this.peak = 0;

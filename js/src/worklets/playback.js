@@ -6,6 +6,8 @@
 //               {type: "end", item}   the item's audio is complete (no underrun after it)
 //               {type: "stop"}        flush everything now; answered by "stopped"
 //               {type: "config", prebufferMs}
+//               {type: "port", port}   a MessagePort of the I/O worker, which pushes (and ends)
+//                                      items itself, so audio never waits for the main thread
 // Messages out: {type: "stats", ...} every ~50 ms while something happens
 //               {type: "chunk", chunk, item, recv, start, fresh}  a chunk's first sample was rendered
 //                 (fresh: it arrived at an empty buffer)
@@ -58,6 +60,8 @@ class PlaybackProcessor extends AudioWorkletProcessor {
       this.stopRequested = true;
     } else if (m.type === "config") {
       if (m.prebufferMs != null) this.prebuffer = Math.round((m.prebufferMs / 1000) * sampleRate);
+    } else if (m.type === "port") {
+      m.port.onmessage = (e) => this.onMessage(e.data);
     } else if (m.type === "forget") {
       for (const [id, it] of this.items) if ((it.ended || it.stopped) && !this.queue.some((s) => s.item === id)) this.items.delete(id);
     }

@@ -105,7 +105,7 @@ def compose_reply(request: BrainRequest) -> tuple[str, dict[str, Any] | None]:
     last = messages[-1] if messages else None
     if last is not None and last.get("role") == "tool":
         name = last.get("name") or "The tool"
-        return f"{name} says: {_text_of(last).strip() or 'nothing'}.", None
+        return f"{name} says: {_text_of(last).strip().rstrip('.') or 'nothing'}.", None  # one final "."
     user = _last(messages, "user")
     user_text = _text_of(user).strip() if user else ""
     tool = choose_tool(request, user_text)

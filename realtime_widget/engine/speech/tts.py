@@ -167,7 +167,9 @@ class Synthesizer:
     def clauses(self, text: str) -> list[list[int]]:
         """Phoneme-id sequences, one per sentence or clause, in speaking order."""
         out: list[list[int]] = []
-        for sentence in self.voice.phonemize(text):
+        # The trailing newline matters: espeak-ng keeps the last "." of a text ending in ".."
+        # and says "dot" at the start of the next text it phonemizes (any session's).
+        for sentence in self.voice.phonemize(text + "\n"):
             for piece in _split_clauses(sentence, _MIN_CLAUSE if out else _MIN_FIRST_CLAUSE):
                 if all(p in _PUNCT_ONLY for p in piece):
                     continue

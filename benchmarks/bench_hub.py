@@ -1,0 +1,370 @@
+"""What the session hub costs: a client talking to a realtime server directly, through a
+bare pass-through relay, and through the hub (a real ``jupyter server`` with the
+extension, logging every event to disk), side by side in one run.
+
+Three processes per configuration, all on this machine:
+
+* the upstream: a small realtime server (``--upstream echo``, default) that answers each
+  ``input_audio_buffer.append`` at once with a ``response.audio.delta`` carrying the same
+  20 ms of audio (after announcing a response and its item, so the hub's conversation
+  state really accumulates audio); it costs the same in every configuration, so what
+  differs is the relay. ``--upstream engine`` uses ``realtime-widget serve --no-speech``
+  instead (audio in only; latency is then measured on a text turn per second);
+* the relay under test: none (``direct``), ``bare`` (a minimal Tornado WebSocket relay that
+  forwards text frames unchanged: the baseline), or ``hub`` (``jupyter server`` +
+  realtime_widget, ``provider="url"``, event log on);
+* the load: N sessions, each streaming 20 ms PCM16 frames paced in real time, both ways.
+
+Reported per configuration: round-trip per frame p50 / p99 (the hub's and the bare relay's
+*added* latency is their round trip minus the direct one at the same percentile), the
+relay's CPU seconds (from /proc) per audio-second relayed (one audio-second = one second of
+audio in each direction), and events relayed per CPU-second (events per second per core).
+
+    python benchmarks/bench_hub.py                      # 50 sessions x 10 s per configuration
+    python benchmarks/bench_hub.py --sessions 10 --seconds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.websocket import websocket_connect
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "bench-token"
+
+ECHO_SERVER = textwrap.dedent(
+    '''
+    import asyncio, json, sys
+    import tornado.web, tornado.websocket
+
+    HEAD = [
+        {"type": "session.created", "session": {"id": "sess_bench", "object": "realtime.session", "model": "echo",
+         "modalities": ["text", "audio"], "input_audio_format": "pcm16", "output_audio_format": "pcm16", "turn_detection": None}},
+        {"type": "response.created", "response": {"id": "resp_bench", "object": "realtime.response", "status": "in_progress", "output": []}},
+        {"type": "response.output_item.added", "response_id": "resp_bench", "output_index": 0,
+         "item": {"id": "item_bench", "object": "realtime.item", "type": "message", "role": "assistant", "status": "in_progress", "content": []}},
+        {"type": "conversation.item.created", "previous_item_id": None,
+         "item": {"id": "item_bench", "object": "realtime.item", "type": "message", "role": "assistant", "status": "in_progress", "content": []}},
+        {"type": "response.content_part.added", "response_id": "resp_bench", "item_id": "item_bench", "output_index": 0, "content_index": 0,
+         "part": {"type": "audio", "transcript": ""}},
+    ]
+
+    class Echo(tornado.websocket.WebSocketHandler):
+        def check_origin(self, origin):
+            return True
+
+        def open(self):
+            self.set_nodelay(True)
+            for n, ev in enumerate(HEAD):
+                self.write_message(json.dumps({**ev, "event_id": f"event_head_{n}"}))
+
+        def on_message(self, message):
+            ev = json.loads(message)
+            if ev.get("type") == "input_audio_buffer.append":
+                self.write_message(json.dumps({
+                    "type": "response.audio.delta", "event_id": "e" + str(ev.get("x_n")), "response_id": "resp_bench",
+                    "item_id": "item_bench", "output_index": 0, "content_index": 0, "delta": ev["audio"], "x_t0": ev.get("x_t0"),
+                }))
+
+    async def main():
+        app = tornado.web.Application([(r"/v1/realtime", Echo)], websocket_max_message_size=64 << 20)
+        app.listen(int(sys.argv[1]), "127.0.0.1")
+        print("ready", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+    '''
+)
+
+BARE_RELAY = textwrap.dedent(
+    '''
+    import asyncio, sys
+    import tornado.httpclient, tornado.web, tornado.websocket
+
+    UPSTREAM = sys.argv[2]
+
+    class Relay(tornado.websocket.WebSocketHandler):
+        def check_origin(self, origin):
+            return True
+
+        async def open(self):
+            self.set_nodelay(True)
+            request = tornado.httpclient.HTTPRequest(UPSTREAM, headers={"OpenAI-Beta": "realtime=v1"})
+            self.up = await tornado.websocket.websocket_connect(request)
+            self.up.protocol.set_nodelay(True)
+            asyncio.ensure_future(self.pump())
+
+        async def pump(self):
+            while True:
+                msg = await self.up.read_message()
+                if msg is None:
+                    self.close()
+                    return
+                self.write_message(msg)
+
+        async def on_message(self, message):
+            await self.up.write_message(message)
+
+        def on_close(self):
+            if getattr(self, "up", None) is not None:
+                self.up.close()
+
+    async def main():
+        app = tornado.web.Application([(r"/relay", Relay)], websocket_max_message_size=64 << 20)
+        app.listen(int(sys.argv[1]), "127.0.0.1")
+        print("ready", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+    '''
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (and its waited-for children), from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def spawn_script(code: str, *args: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    line = proc.stdout.readline()
+    if "ready" not in line:
+        raise RuntimeError(f"helper did not start: {line}{proc.stdout.read()}")
+    return proc
+
+
+def spawn_engine(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "realtime_widget", "serve", "--no-speech", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    for line in proc.stderr:
+        if "listening" in line:
+            return proc
+    raise RuntimeError("engine did not start")
+
+
+def spawn_jupyter(port: int, tmp: Path, sessions: int) -> subprocess.Popen:
+    env = dict(os.environ)
+    for name, sub in (("HOME", "home"), ("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"), ("JUPYTER_RUNTIME_DIR", "runtime")):
+        (tmp / sub).mkdir(parents=True, exist_ok=True)
+        env[name] = str(tmp / sub)
+    log = open(tmp / "jupyter.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, *(["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []), "-m", "jupyter_server", "--no-browser", "--allow-root", f"--ServerApp.port={port}",
+         "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={tmp}",
+         "--ServerApp.jpserver_extensions=realtime_widget=True", "--ServerApp.log_level=WARN",
+         f"--RealtimeWidgetApp.log_dir={tmp / 'logs'}", "--RealtimeWidgetApp.local_speech=False",
+         f"--RealtimeWidgetApp.max_sessions_per_user={sessions + 10}"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    return proc
+
+
+async def wait_http(url: str, proc: subprocess.Popen) -> None:
+    client = AsyncHTTPClient()
+    for _ in range(300):
+        if proc.poll() is not None:
+            raise RuntimeError("jupyter server exited")
+        try:
+            await client.fetch(url, headers={"Authorization": f"token {TOKEN}"})
+            return
+        except Exception:
+            await asyncio.sleep(0.1)
+    raise RuntimeError("jupyter server did not start")
+
+
+class Load:
+    """N clients streaming paced 20 ms frames; round trips in milliseconds."""
+
+    def __init__(self, urls: list[str], headers: dict[str, str], frame_ms: int, seconds: float, warmup: float, text_turns: bool):
+        self.urls, self.headers = urls, headers
+        self.frame_ms, self.seconds, self.warmup = frame_ms, seconds, warmup
+        self.text_turns = text_turns
+        samples = (np.sin(np.arange(24 * frame_ms) / 7.0) * 3000).astype("<i2").tobytes()
+        self.audio = base64.b64encode(samples).decode()
+        self.rtts: list[float] = []
+        self.received = 0
+        self.sent = 0
+
+    async def one(self, url: str, offset: float, t_start: float, t_measure: float, t_end: float) -> None:
+        ws = await websocket_connect(HTTPRequest(url, headers=self.headers), max_message_size=64 << 20)
+        ws.protocol.set_nodelay(True)
+        pending: dict[str, float] = {}
+
+        async def reader():
+            while True:
+                msg = await ws.read_message()
+                if msg is None:
+                    return
+                now = time.perf_counter()
+                ev = json.loads(msg)
+                if ev.get("type") == "response.audio.delta" and ev.get("x_t0") is not None:
+                    self.received += 1
+                    if ev["x_t0"] >= t_measure:
+                        self.rtts.append((now - ev["x_t0"]) * 1000)
+                elif ev.get("type") == "response.text.delta" and ev.get("response_id") in pending:
+                    t0 = pending.pop(ev["response_id"])
+                    if t0 >= t_measure:
+                        self.rtts.append((now - t0) * 1000)
+                elif ev.get("type") == "response.created" and self.text_turns and "last_create" in pending:
+                    pending[ev["response"]["id"]] = pending.pop("last_create")
+
+        task = asyncio.ensure_future(reader())
+        n = 0
+        loop = asyncio.get_running_loop()
+        next_t = t_start + offset
+        while next_t < t_end:
+            await asyncio.sleep(max(0.0, next_t - time.perf_counter()))
+            now = time.perf_counter()
+            await ws.write_message(json.dumps({"type": "input_audio_buffer.append", "audio": self.audio, "x_t0": now, "x_n": n}))
+            self.sent += 1
+            if self.text_turns and n % (1000 // self.frame_ms) == 0:
+                pending["last_create"] = time.perf_counter()
+                await ws.write_message(json.dumps({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "ping"}]}}))
+                await ws.write_message(json.dumps({"type": "response.create", "response": {"modalities": ["text"]}}))
+            n += 1
+            next_t += self.frame_ms / 1000
+        await asyncio.sleep(0.5)
+        ws.close()
+        task.cancel()
+        del loop
+
+    async def run(self) -> None:
+        t_start = time.perf_counter() + 0.5
+        t_measure = t_start + self.warmup
+        t_end = t_measure + self.seconds
+        n = len(self.urls)
+        await asyncio.gather(*(self.one(u, i * self.frame_ms / 1000 / n, t_start, t_measure, t_end) for i, u in enumerate(self.urls)))
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
+
+
+async def run_config(name: str, args, upstream_url: str, tmp: Path) -> dict:
+    relay_proc = None
+    headers: dict[str, str] = {}
+    if name == "direct":
+        urls = [upstream_url] * args.sessions
+        headers = {"OpenAI-Beta": "realtime=v1"}  # the preview dialect (the engine's default is GA)
+    elif name == "bare":
+        port = free_port()
+        relay_proc = spawn_script(BARE_RELAY, str(port), upstream_url)
+        urls = [f"ws://127.0.0.1:{port}/relay"] * args.sessions
+    else:
+        port = free_port()
+        relay_proc = spawn_jupyter(port, tmp / "jupyter", args.sessions)
+        await wait_http(f"http://127.0.0.1:{port}/realtime/status", relay_proc)
+        client = AsyncHTTPClient()
+        urls = []
+        for i in range(args.sessions):
+            r = await client.fetch(
+                f"http://127.0.0.1:{port}/realtime/sessions", method="POST", headers={"Authorization": f"token {TOKEN}"},
+                body=json.dumps({"provider": "url", "url": upstream_url, "name": f"bench {i}"}),
+            )
+            urls.append(f"ws://127.0.0.1:{port}/" + json.loads(r.body)["ws_path"] + "?source=kernel")
+        headers = {"Authorization": f"token {TOKEN}"}
+    load = Load(urls, headers, args.frame_ms, args.seconds, args.warmup, args.upstream == "engine")
+    measure_start = [0.0]
+
+    async def cpu_window() -> tuple[float, float]:
+        await asyncio.sleep(0.5 + args.warmup)
+        c0 = cpu_seconds(relay_proc.pid) if relay_proc else 0.0
+        u0 = cpu_seconds(args.upstream_pid)
+        measure_start[0] = time.perf_counter()
+        await asyncio.sleep(args.seconds)
+        return (cpu_seconds(relay_proc.pid) - c0 if relay_proc else 0.0), cpu_seconds(args.upstream_pid) - u0
+
+    (relay_cpu, upstream_cpu), _ = await asyncio.gather(cpu_window(), load.run())
+    if relay_proc is not None:
+        relay_proc.terminate()
+        relay_proc.wait(10)
+    audio_seconds = args.sessions * args.seconds  # audio seconds per direction in the window
+    # relayed frames: both directions with the echo upstream; audio in only with the engine
+    events = (2 if args.upstream == "echo" else 1) * args.sessions * args.seconds * 1000 / args.frame_ms
+    return {
+        "config": name,
+        "rtt_p50_ms": pct(load.rtts, 50),
+        "rtt_p99_ms": pct(load.rtts, 99),
+        "samples": len(load.rtts),
+        "relay_cpu_s": relay_cpu,
+        "upstream_cpu_s": upstream_cpu,
+        "relay_cpu_ms_per_audio_s": 1000 * relay_cpu / audio_seconds if relay_proc else 0.0,
+        "relay_events_per_cpu_s": events / relay_cpu if relay_cpu else float("nan"),
+        "lost": load.sent - load.received if args.upstream == "echo" else None,
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per configuration")
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--frame-ms", type=int, default=20)
+    parser.add_argument("--upstream", choices=("echo", "engine"), default="echo")
+    parser.add_argument("--configs", default="direct,bare,hub")
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+
+    port = free_port()
+    if args.upstream == "echo":
+        upstream = spawn_script(ECHO_SERVER, str(port))
+    else:
+        upstream = spawn_engine(port)
+    args.upstream_pid = upstream.pid
+    upstream_url = f"ws://127.0.0.1:{port}/v1/realtime"
+    results = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in args.configs.split(","):
+                results.append(await run_config(name, args, upstream_url, Path(tmp)))
+                await asyncio.sleep(0.5)
+    finally:
+        upstream.terminate()
+        upstream.wait(10)
+
+    direct = next((r for r in results if r["config"] == "direct"), None)
+    bare = next((r for r in results if r["config"] == "bare"), None)
+    print(f"\n{args.sessions} sessions, {args.frame_ms} ms frames both ways, {args.seconds:.0f} s measured, upstream: {args.upstream}, "
+          f"{os.cpu_count()} cores\n")
+    print(f"{'config':<8} {'rtt p50':>8} {'rtt p99':>8} {'+p50':>7} {'+p99':>7} {'relay CPU':>10} {'ms CPU/audio-s':>15} {'events/CPU-s':>13}  lost")
+    for r in results:
+        add50 = r["rtt_p50_ms"] - direct["rtt_p50_ms"] if direct else float("nan")
+        add99 = r["rtt_p99_ms"] - direct["rtt_p99_ms"] if direct else float("nan")
+        print(f"{r['config']:<8} {r['rtt_p50_ms']:8.2f} {r['rtt_p99_ms']:8.2f} {add50:7.2f} {add99:7.2f} {r['relay_cpu_s']:9.2f}s "
+              f"{r['relay_cpu_ms_per_audio_s']:15.2f} {r['relay_events_per_cpu_s']:13.0f}  {r['lost']}")
+    hub = next((r for r in results if r["config"] == "hub"), None)
+    if hub and bare and bare["relay_cpu_s"]:
+        print(f"\nhub CPU / bare relay CPU: {hub['relay_cpu_s'] / bare['relay_cpu_s']:.2f}x (goal <= 1.2x)")
+    if hub and direct:
+        print(f"hub added latency p99: {hub['rtt_p99_ms'] - direct['rtt_p99_ms']:.2f} ms (goal <= 2 ms)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

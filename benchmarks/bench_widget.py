@@ -1,0 +1,179 @@
+"""The widget's audio path as the browser sees it: real JupyterLab 4, real kernel, the
+local engine through the Jupyter server's hub, Debian's headless chromium with a fake
+microphone fed espeak-ng speech (the same harness as ``tests/test_widget_*.py``).
+
+Measures (all from the widget's own counters, ``globalThis.__realtime_widget``):
+  1. capture latency: first sample of a microphone frame entering the capture worklet
+     -> its ``input_audio_buffer.append`` written to the WebSocket, per frame length
+     (goal: <= one frame + 5 ms); and the part after the frame is complete;
+  2. playback latency: ``response.audio.delta`` received -> its first sample rendered by
+     the playback worklet (first delta of each reply, and every delta that found the
+     buffer empty); "audible" adds the context's base + output latency;
+  3. Stop -> silence: Stop clicked -> the playback worklet renders silence (goal <= 50 ms
+     audible);
+  4. underruns in a ~60 s reply (goal: none).
+
+Clocks: the worklets have no ``performance.now()``; both sides use ``Date.now()`` (1 ms
+resolution, same clock on both threads). Chrome renders audio in bursts of a few render
+quanta ahead of the device, so "rendered" can precede "audible" by the output latency,
+which is reported separately.
+
+    python benchmarks/bench_widget.py                  # ~3 minutes
+    python benchmarks/bench_widget.py --frames 20,40 --turns 3 --stops 5 --long-s 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from browser_jupyter import Notebook, jupyter_and_browser, missing_requirements, stats, utterance, wait_until  # noqa: E402
+
+SENTENCES = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Please turn off the lights in the kitchen before you leave.",
+    "Can you tell me how to get to the train station?",
+]
+LONG_SENTENCE = "The library opens at nine in the morning and closes at six in the evening, except on Sundays."
+
+
+def pct(xs: list[float], p: float) -> float:
+    if not xs:
+        return float("nan")
+    xs = sorted(xs)
+    k = (len(xs) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def summary(xs: list[float]) -> str:
+    if not xs:
+        return "no samples"
+    return f"n={len(xs)}, p50 {pct(xs, 50):.1f} ms, p95 {pct(xs, 95):.1f} ms, max {max(xs):.1f} ms"
+
+
+def widget_page(server, browser, name: str, cell: str):
+    page = browser.new_page()
+    nb = Notebook(server, page, name, [cell])
+    nb.run(1)
+    root = nb.widget(1)
+    root.get_by_role("button", name="Connect to the realtime session").click()
+    wait_until(page, lambda s: s["live"], "the widget to attach")
+    return page, root
+
+
+def bench_capture(server, browser, frame_ms: int, seconds: float) -> dict:
+    page, root = widget_page(server, browser, f"capture{frame_ms}", f"w = RealtimeWidget(frame_ms={frame_ms})\nw")
+    texts = (SENTENCES * 10)[: max(1, int(seconds / 3))]
+    mic = utterance(*texts, gap_s=0.6)
+    dur = browser.set_mic(mic)
+    root.get_by_role("button", name="Microphone on or off").click()
+    s = wait_until(page, lambda s: s["audioSentMs"] >= dur * 1000, "the speech to be sent", timeout_s=dur + 120)
+    page.context.close()
+    server.shutdown_kernels()
+    return {"frame_ms": frame_ms, "latency": s["captureLatencyMs"], "overhead": s["captureOverheadMs"], "rate": s["sampleRate"]}
+
+
+def text_turn(page, root, text: str, timeout_s: float = 300) -> dict:
+    before = set(stats(page)["itemsPlayback"])
+    box = root.get_by_role("textbox", name="Message to the assistant")
+    box.fill(text)
+    box.press("Enter")
+    return wait_until(
+        page,
+        lambda s: any(i not in before and it["ended"] and it["played"] == it["received"] for i, it in s["itemsPlayback"].items()),
+        "the reply to be played to its end",
+        timeout_s=timeout_s,
+    )
+
+
+def bench_playback(server, browser, turns: int) -> dict:
+    page, root = widget_page(server, browser, "playback", "w = RealtimeWidget()\nw")
+    for n in range(turns):
+        s = text_turn(page, root, SENTENCES[n % len(SENTENCES)])
+    out = {"first": s["firstAudioLatencyMs"], "fresh": s["playbackLatencyMs"], "output_latency_ms": s["outputLatencyMs"], "underruns": s["underruns"]}
+    page.context.close()
+    server.shutdown_kernels()
+    return out
+
+
+def bench_stop(server, browser, stops: int) -> dict:
+    page, root = widget_page(server, browser, "stop", "w = RealtimeWidget()\nw")
+    stop = root.get_by_role("button", name="Stop the assistant (Escape)")
+    box = root.get_by_role("textbox", name="Message to the assistant")
+    for _ in range(stops):
+        before = set(stats(page)["itemsPlayback"])
+        box.fill(" ".join([LONG_SENTENCE] * 2))
+        box.press("Enter")
+        wait_until(page, lambda s: any(i not in before and it["played"] > 24000 * 0.5 for i, it in s["itemsPlayback"].items()), "the reply to play")
+        n = len(stats(page)["stops"])
+        stop.click()
+        wait_until(page, lambda s: len(s["stops"]) > n and s["truncated"] and len(s["truncated"]) > n, "the stop and the truncation")
+        wait_until(page, lambda s: not any(e["type"] == "response.created" for e in s["log"][-1:]) and s["queuedMs"] == 0, "silence")
+        page.wait_for_timeout(300)
+    s = stats(page)
+    ok = all(t["audio_end_ms"] * t["rate"] / 1000 <= t["played"] for t in s["truncatesSent"])
+    out = {"stop_ms": [x["stopToSilenceMs"] for x in s["stops"] if x["reason"] == "stop"], "output_latency_ms": s["outputLatencyMs"], "truncate_within_played": ok}
+    page.context.close()
+    server.shutdown_kernels()
+    return out
+
+
+def bench_long_reply(server, browser, long_s: float) -> dict:
+    page, root = widget_page(server, browser, "long", "w = RealtimeWidget()\nw")
+    # ~2.6 words per second of Piper speech
+    words_needed = int(long_s * 2.6)
+    reps = max(1, round(words_needed / len(LONG_SENTENCE.split())))
+    t0 = time.monotonic()
+    s = text_turn(page, root, " ".join([LONG_SENTENCE] * reps), timeout_s=long_s * 4 + 120)
+    wall = time.monotonic() - t0
+    item = max(s["itemsPlayback"].values(), key=lambda it: it["received"])
+    out = {"reply_s": item["received"] / item["rate"], "underruns": s["underruns"], "starved_ms": s["starvedMs"], "wall_s": wall}
+    page.context.close()
+    server.shutdown_kernels()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", default="20,40,100", help="microphone frame lengths to measure (ms)")
+    parser.add_argument("--capture-s", type=float, default=12.0, help="seconds of speech per frame length")
+    parser.add_argument("--turns", type=int, default=3, help="text turns for the playback latency")
+    parser.add_argument("--stops", type=int, default=5, help="Stop clicks")
+    parser.add_argument("--long-s", type=float, default=60.0, help="length of the long reply (s)")
+    parser.add_argument("--json", help="also write the raw numbers to this file")
+    args = parser.parse_args()
+    why = missing_requirements()
+    if why:
+        sys.exit(f"cannot run: {why}")
+    results: dict = {}
+    with jupyter_and_browser("bench") as (server, browser):
+        print("1. capture latency (first sample of a frame -> append sent):")
+        results["capture"] = []
+        for frame in [int(f) for f in args.frames.split(",") if f]:
+            r = bench_capture(server, browser, frame, args.capture_s)
+            results["capture"].append(r)
+            print(f"   {frame:3d} ms frames (device {r['rate']} Hz): {summary(r['latency'])}")
+            print(f"       frame complete -> sent: {summary(r['overhead'])}  (goal: latency <= {frame + 5} ms)")
+        r = results["playback"] = bench_playback(server, browser, args.turns)
+        print("2. playback latency (audio delta received -> first sample rendered by the worklet):")
+        print(f"   first delta of each reply: {summary(r['first'])}")
+        print(f"   every delta at an empty buffer: {summary(r['fresh'])}")
+        print(f"   + base/output latency reported by the AudioContext: {r['output_latency_ms']:.1f} ms")
+        r = results["stop"] = bench_stop(server, browser, args.stops)
+        print("3. Stop clicked -> playback worklet silent:")
+        print(f"   {summary(r['stop_ms'])}; audible adds {r['output_latency_ms']:.1f} ms; truncate <= played: {r['truncate_within_played']}")
+        r = results["long"] = bench_long_reply(server, browser, args.long_s)
+        print(f"4. a {r['reply_s']:.1f} s reply: {r['underruns']} underruns ({r['starved_ms']:.1f} ms starved), played in {r['wall_s']:.1f} s")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    _ = statistics  # (kept for callers that import pct/summary)
+
+
+if __name__ == "__main__":
+    main()

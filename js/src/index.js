@@ -1,0 +1,10 @@
+// anywidget entry point of RealtimeWidget (see realtime_widget/widget/).
+import { WidgetView } from "./view.js";
+
+export default {
+  render({ model, el }) {
+    const view = new WidgetView(model, el);
+    // called when the view is removed: releases the microphone, the worklets and the socket
+    return () => view.destroy();
+  },
+};

@@ -1,0 +1,210 @@
+// The I/O worker: owns the WebSocket to the hub session, so the audio path never waits
+// for the page's main thread (JupyterLab can block it for hundreds of milliseconds).
+//
+//   capture worklet --frames--> worker --input_audio_buffer.append--> hub
+//   hub --response.audio.delta--> worker --PCM16--> playback worklet
+//   hub --every other event (audio stripped)--> main thread (transcript, barge-in, UI)
+//
+// Messages from the main thread:
+//   {type: "open", url}            connect (and reattach with after=<last x_seq> on drops)
+//   {type: "send", event}          a client event
+//   {type: "capPort", port}        frames of a (new) capture worklet
+//   {type: "playPort", port}       the playback worklet's input
+//   {type: "formats", input, output}
+//   {type: "gate", open}           send captured frames as appends (hands-free / push-to-talk held)
+//   {type: "flushThen", id, events, minSamples}  push-to-talk released: send frames up to the
+//                                  worklet's flushed frame `id`, close the gate, then send
+//                                  `events` if at least minSamples were sent, else a clear
+//   {type: "stopped", items, responses}   never play these any more
+//   {type: "close"}
+// Messages to the main thread: {type: "state", state, code, reason}, {type: "events", list},
+//   {type: "stats", ...}, {type: "flushed", id, sent, samples}
+import { decodeAudio, encodeAudio, formatRate } from "./codec.js";
+
+let url = null;
+let ws = null;
+let lastSeq = 0;
+let closing = false;
+let everOpened = false;
+let retries = 0;
+let timer = null;
+let live = false;
+let capPort = null;
+let playPort = null;
+let inFmt = "pcm16";
+let outFmt = "pcm16";
+let gate = false;
+let pending = null;
+let gateSamples = 0;
+let eventSeq = 0;
+let chunk = 0;
+const firstSeen = new Set();
+const stoppedItems = new Set();
+const stoppedResponses = new Set();
+let outbox = [];
+let stats = fresh();
+
+function fresh() {
+  return { appendsSent: 0, audioSentMs: 0, captureLatencyMs: [], captureOverheadMs: [], audioDeltasReceived: 0, audioReceivedSamples: 0 };
+}
+
+function state(s, e) {
+  self.postMessage({ type: "state", state: s, code: e && e.code, reason: e && e.reason });
+}
+
+function open() {
+  closing = false;
+  const sep = url.includes("?") ? "&" : "?";
+  const sock = new WebSocket(`${url}${sep}after=${lastSeq}`);
+  ws = sock;
+  live = false;
+  state(everOpened ? "reattaching" : "connecting");
+  sock.onopen = () => {
+    everOpened = true;
+    retries = 0;
+    state("open");
+  };
+  sock.onmessage = (m) => onServer(m.data, Date.now());
+  sock.onclose = (e) => {
+    if (sock !== ws) return;
+    ws = null;
+    live = false;
+    if (closing) return state("closed", e);
+    if (e.code === 1000 && (e.reason || "").startsWith("session ")) return state("ended", e);
+    if (!everOpened) return state("failed", e);
+    if (retries++ >= 10) return state("lost", e);
+    state("reattaching", e);
+    timer = setTimeout(open, Math.min(250 * 2 ** retries, 8000));
+  };
+}
+
+function send(event) {
+  if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+  if (!event.event_id) event.event_id = `event_widget_io_${Date.now().toString(36)}_${++eventSeq}`;
+  ws.send(JSON.stringify(event));
+  return true;
+}
+
+function onServer(data, at) {
+  let ev;
+  try {
+    ev = JSON.parse(data);
+  } catch (e) {
+    return;
+  }
+  if (typeof ev.x_seq === "number") {
+    if (ev.x_seq <= lastSeq) return;
+    lastSeq = ev.x_seq;
+  }
+  if (ev.type === "x_hub.ready") live = true;
+  if (ev.type === "response.audio.delta") {
+    const out = { type: ev.type, item_id: ev.item_id, response_id: ev.response_id, content_index: ev.content_index, x_seq: ev.x_seq };
+    if (live && ev.delta && playPort && !stoppedItems.has(ev.item_id) && !stoppedResponses.has(ev.response_id)) {
+      const pcm = decodeAudio(ev.delta, outFmt);
+      stats.audioDeltasReceived++;
+      stats.audioReceivedSamples += pcm.length;
+      out.chunk = ++chunk;
+      if (!firstSeen.has(ev.item_id)) {
+        firstSeen.add(ev.item_id);
+        out.first = true;
+      }
+      playPort.postMessage({ type: "push", item: ev.item_id, index: ev.content_index || 0, rate: formatRate(outFmt), pcm: pcm.buffer, chunk: out.chunk, recv: at }, [pcm.buffer]);
+    }
+    ev = out;
+  } else if (ev.type === "response.audio.done" && live && playPort) {
+    playPort.postMessage({ type: "end", item: ev.item_id });
+  }
+  outbox.push([ev, at]);
+  if (outbox.length === 1) queueMicrotask(flushOutbox);
+}
+
+function flushOutbox() {
+  const list = outbox;
+  outbox = [];
+  if (list.length) self.postMessage({ type: "events", list });
+}
+
+function onFrame(e) {
+  const m = e.data;
+  if (!m || m.type !== "frame") return;
+  const mine = pending && m.flushed && m.id === pending.id;
+  if (m.samples && (gate || mine) && live) {
+    const pcm = new Int16Array(m.pcm);
+    if (send({ type: "input_audio_buffer.append", audio: encodeAudio(pcm, inFmt) })) {
+      const now = Date.now();
+      stats.appendsSent++;
+      stats.audioSentMs += (m.samples * 1000) / formatRate(inFmt);
+      gateSamples += m.samples;
+      if (!m.flushed) {
+        stats.captureLatencyMs.push(now - m.t0);
+        stats.captureOverheadMs.push(now - m.t1);
+      }
+    }
+  }
+  if (mine) {
+    const p = pending;
+    pending = null;
+    gate = false;
+    const ok = gateSamples >= p.minSamples;
+    if (ok) for (const ev of p.events) send(ev);
+    else send({ type: "input_audio_buffer.clear" });
+    self.postMessage({ type: "flushed", id: p.id, sent: ok, samples: gateSamples });
+  }
+}
+
+setInterval(() => {
+  if (stats.appendsSent || stats.audioDeltasReceived) {
+    self.postMessage({ type: "stats", ...stats });
+    stats = fresh();
+  }
+}, 100);
+
+self.onmessage = (e) => {
+  const m = e.data;
+  switch (m.type) {
+    case "open":
+      url = m.url;
+      open();
+      break;
+    case "send":
+      if (!send(m.event)) self.postMessage({ type: "unsent", event_id: m.event.event_id });
+      break;
+    case "frame":
+      onFrame({ data: m.frame });
+      break;
+    case "capPort":
+      if (capPort) capPort.close();
+      capPort = m.port;
+      capPort.onmessage = onFrame;
+      break;
+    case "playPort":
+      playPort = m.port;
+      break;
+    case "formats":
+      inFmt = m.input || inFmt;
+      outFmt = m.output || outFmt;
+      break;
+    case "gate":
+      gate = !!m.open;
+      if (gate) gateSamples = 0;
+      break;
+    case "flushThen":
+      pending = { id: m.id, events: m.events || [], minSamples: m.minSamples || 0 };
+      break;
+    case "stopped":
+      for (const id of m.items || []) stoppedItems.add(id);
+      for (const id of m.responses || []) stoppedResponses.add(id);
+      break;
+    case "close":
+      closing = true;
+      clearTimeout(timer);
+      if (ws) ws.close(1000, "widget closed");
+      ws = null;
+      if (capPort) capPort.close();
+      if (playPort) playPort.close();
+      self.close();
+      break;
+    default:
+      break;
+  }
+};

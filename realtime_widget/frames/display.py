@@ -1,0 +1,97 @@
+"""Notebook display helpers: an audio array that plays itself, and small HTML pieces."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import wave
+from typing import Any
+
+import numpy as np
+
+__all__ = ["AudioArray", "wav_bytes", "esc"]
+
+
+def esc(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
+    """Mono 16-bit WAV of int16 samples."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(int(rate))
+        w.writeframes(np.asarray(samples, dtype="<i2").tobytes())
+    return buf.getvalue()
+
+
+class AudioArray(np.ndarray):
+    """Mono int16 samples that know their sample rate: a numpy array everywhere, an
+    audio player in a notebook (``_repr_html_``), ``.player()`` for an
+    ``IPython.display.Audio``, ``.seconds`` for the duration, ``.float32()`` for
+    samples in [-1, 1)."""
+
+    rate: int
+    label: str
+
+    def __new__(cls, samples: Any, rate: int = 24000, label: str = "") -> "AudioArray":
+        obj = np.asarray(samples, dtype=np.int16).view(cls)
+        obj.rate = int(rate)
+        obj.label = label
+        return obj
+
+    def __array_finalize__(self, obj: Any) -> None:
+        self.rate = getattr(obj, "rate", 24000)
+        self.label = getattr(obj, "label", "")
+
+    @property
+    def seconds(self) -> float:
+        return float(self.shape[0]) / self.rate if self.ndim == 1 and self.rate else 0.0
+
+    def float32(self) -> np.ndarray:
+        return np.asarray(self, dtype=np.float32) / 32768.0
+
+    def wav(self) -> bytes:
+        return wav_bytes(np.asarray(self), self.rate)
+
+    def player(self) -> Any:
+        """An ``IPython.display.Audio`` player of these samples."""
+        from IPython.display import Audio
+
+        return Audio(data=self.wav(), rate=self.rate)
+
+    def _repr_html_(self) -> str | None:
+        if self.ndim != 1:
+            return None
+        b64 = base64.b64encode(self.wav()).decode("ascii")
+        label = f"<b>{esc(self.label)}</b> " if self.label else ""
+        return (
+            f'<div class="rtw-audio">{label}<span style="opacity:.7">{self.seconds:.2f} s, {self.rate} Hz, '
+            f'{self.shape[0]} samples</span><br><audio controls preload="none" '
+            f'src="data:audio/wav;base64,{b64}"></audio></div>'
+        )
+
+    def __repr__(self) -> str:
+        if self.ndim == 1:
+            return f"AudioArray({self.shape[0]} samples, {self.seconds:.2f} s at {self.rate} Hz{', ' + self.label if self.label else ''})"
+        return super().__repr__()
+
+    def __reduce__(self) -> Any:
+        return (AudioArray, (np.asarray(self), self.rate, self.label))
+
+
+STYLE = """<style>
+.rtw-card{font-family:var(--jp-ui-font-family,sans-serif);font-size:13px;border:1px solid var(--jp-border-color2,#ddd);
+ border-radius:6px;padding:8px 10px;margin:4px 0;max-width:60em}
+.rtw-card h4{margin:0 0 6px 0;font-size:14px}
+.rtw-card table{border-collapse:collapse}.rtw-card td{padding:1px 8px 1px 0;vertical-align:top}
+.rtw-muted{opacity:.65}
+.rtw-turn{margin:3px 0;padding:4px 8px;border-radius:8px;max-width:48em;white-space:pre-wrap}
+.rtw-user{background:rgba(33,150,243,.12);margin-right:6em}
+.rtw-assistant{background:rgba(76,175,80,.12);margin-left:6em}
+.rtw-tool{background:rgba(255,152,0,.12);margin-left:3em;margin-right:3em;font-family:var(--jp-code-font-family,monospace)}
+.rtw-int{color:#c62828;font-weight:bold}
+</style>"""

@@ -1,0 +1,64 @@
+"""The magics in a real kernel attached to a real Jupyter server (hub mode): the
+session lives in the server, the DataFrames are read through the hub's export because
+this kernel cannot see the server's log directory, and match the server's own records."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from jupyter_client.manager import start_new_async_kernel
+
+from hub_testing import *  # noqa: F401,F403
+from hub_testing import get_json
+from kernel_testing import TESTS, arun_cell
+
+
+@pytest.fixture
+async def hub_kernel():
+    env = dict(os.environ)  # JUPYTER_RUNTIME_DIR: the test server's; the kernel is its child process
+    for key in list(env):
+        if key.startswith(("REALTIME_WIDGET_", "OPENAI_", "AZURE_OPENAI_")):
+            env.pop(key)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), env.get("PYTHONPATH", "")) if p)
+    km, kc = await start_new_async_kernel(kernel_name="python3", env=env, startup_timeout=120)
+    yield kc
+    kc.stop_channels()
+    await km.shutdown_kernel(now=True)
+
+
+async def test_magics_in_hub_mode(jp_serverapp, jp_fetch, hub, hub_kernel):
+    kc = hub_kernel
+    (await arun_cell(kc, "%load_ext realtime_widget")).ok()
+    run = (await arun_cell(kc, "%%realtime -s hubchat\nHello hub")).ok()
+    assert run.stdout.strip() == "You said: Hello hub."
+    check = (await arun_cell(kc, """
+        import json
+        from realtime_widget.frames import frames
+        from frames_checks import assert_events_match
+        r = _
+        f = frames(r.session)
+        df = f.events()
+        assert_events_match(df, r.session.log(limit=1000, audio="ref")[: len(df)])
+        tr = f.transcript()
+        print(json.dumps({"mode": r.session.mode, "id": r.session.id, "path": None if f.path is None else str(f.path),
+                          "seqs": df["seq"].tolist(), "types": df["type"].astype(str).tolist(),
+                          "transcript": tr["text"].tolist(), "sources": tr["source"].tolist(),
+                          "latency": f.latency()["trigger"].tolist()}))
+    """)).ok().last_json()
+    assert check["mode"] == "hub" and check["path"] is None  # read through the hub's export
+    records = (await get_json(jp_fetch, "realtime", "sessions", check["id"], "events", limit="1000"))["events"]
+    assert check["seqs"] == [r["seq"] for r in records][: len(check["seqs"])]
+    assert check["types"] == [r["type"] for r in records][: len(check["types"])]
+    assert check["transcript"] == ["Hello hub", "You said: Hello hub."]
+    assert check["sources"][0] == "kernel" and check["latency"] == ["client"]
+    assert hub.sessions[check["id"]].name == "hubchat"
+
+    # closed on the server, still readable by id through the hub
+    closed = (await arun_cell(kc, f"""
+        r.session.close()
+        ev = %realtime_events {check["id"]} --type response.done
+        print(json.dumps({{"n": len(ev)}}))
+    """)).ok().last_json()
+    assert closed == {"n": 1}
+    assert hub.sessions[check["id"]].status == "closed"

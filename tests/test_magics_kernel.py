@@ -1,0 +1,206 @@
+"""The magics in a real IPython kernel (jupyter_client), on the local engine in direct
+mode: text and audio answers, a tool call, one conversation shared with a kernel-side
+Session and another client, the DataFrames checked against the events that happened,
+and clear errors. One kernel serves the whole module (the cells build on each other)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from jupyter_client.manager import start_new_kernel
+
+from kernel_testing import kernel_env, run_cell
+from speech_fixtures import espeak_available
+
+
+@pytest.fixture(scope="module")
+def kc(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("magics-kernel")
+    km, client = start_new_kernel(kernel_name="python3", env=kernel_env(tmp), startup_timeout=120)
+    run_cell(client, "%load_ext realtime_widget").ok()
+    yield client
+    client.stop_channels()
+    km.shutdown_kernel(now=True)
+
+
+def test_text_turn_streams_the_answer_and_returns_the_result(kc):
+    run = run_cell(kc, """
+        %%realtime -s chat --no-audio
+        Hello magic
+    """).ok()
+    assert run.stdout.strip() == "You said: Hello magic."  # streamed as it arrived
+    assert run.text.startswith("<TurnResult completed: 'You said: Hello magic.'")
+    assert "<audio" not in run.html
+    check = run_cell(kc, """
+        import json
+        r = _
+        ev = r.events
+        deltas = ev[ev["type"] == "response.text.delta"]
+        records = r.session.log(limit=100000, audio="ref")
+        mine = [x for x in records if r.first_seq < x["seq"] <= r.last_seq]
+        print(json.dumps({
+            "text": r.text, "status": r.status, "mode": r.session.mode,
+            "delta_chars": int(deltas["delta_chars"].sum()), "n_deltas": len(deltas),
+            "types": ev["type"].astype(str).tolist(), "seqs": ev["seq"].tolist(),
+            "record_types": [x["type"] for x in mine], "record_seqs": [x["seq"] for x in mine],
+            "sources": sorted(set(ev["source"].astype(str))),
+        }))
+    """).ok().last_json()
+    assert check["text"] == "You said: Hello magic." and check["status"] == "completed" and check["mode"] == "direct"
+    assert check["delta_chars"] == len(check["text"]) and check["n_deltas"] == len(check["text"].split())
+    assert check["types"] == check["record_types"] and check["seqs"] == check["record_seqs"]
+    assert check["types"][:2] == ["conversation.item.create", "response.create"] and check["types"][-2] == "response.done"
+    assert check["sources"] == ["kernel", "upstream"]
+
+
+def test_one_line_form_keeps_the_message_verbatim(kc):
+    run = run_cell(kc, "%realtime -s chat --no-audio What's the time? -5 degrees").ok()
+    assert run.stdout.strip() == "You said: What's the time? -5 degrees."
+
+
+@pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
+def test_audio_answer_plays_inline(kc):
+    run = run_cell(kc, """
+        %%realtime -s voice --voice verse
+        Say something nice
+    """).ok()
+    assert run.stdout.strip() == "You said: Say something nice."  # the transcript streams
+    assert "<audio" in run.html  # the player
+    check = run_cell(kc, """
+        r = _
+        from realtime_widget.frames import frames
+        f = frames(r.session)
+        ev = r.events
+        item = r.reply.item_ids[0]
+        same = bool((f.audio(item) == r.audio).all())
+        print(json.dumps({"seconds": r.audio.seconds, "rate": r.audio.rate,
+                          "delta_ms": float(ev[ev["type"] == "response.audio.delta"]["audio_ms"].sum()),
+                          "samples": len(r.audio), "same": same, "voice": r.session.conversation.session["voice"]}))
+    """).ok().last_json()
+    assert check["rate"] == 24000 and check["seconds"] > 0.5 and check["same"]
+    assert check["delta_ms"] == pytest.approx(check["samples"] / 24.0)
+    assert check["voice"] == "verse"  # the option configured the new session
+
+
+def test_tool_call_runs_in_the_kernel(kc):
+    run_cell(kc, """
+        calls = []
+        def get_weather(city: str) -> str:
+            '''The weather in a city.
+
+            Args:
+                city: the city's name
+            '''
+            calls.append(city)
+            return f"rainy in {city}"
+    """).ok()
+    run = run_cell(kc, """
+        %%realtime -s chat --tools get_weather --no-audio
+        What is the weather in Oslo?
+    """).ok()
+    lines = run.stdout.strip().splitlines()
+    assert lines == ['-> calling get_weather({"city": "Oslo"})', "<- rainy in Oslo", "get_weather says: rainy in Oslo."]
+    check = run_cell(kc, """
+        r = _
+        ev = r.events
+        print(json.dumps({"calls": calls, "tool_calls": [c["name"] for c in r.tool_calls],
+                          "outputs": [p["item"]["output"] for p in ev[ev["type"] == "conversation.item.create"].payloads()
+                                      if p["item"]["type"] == "function_call_output"],
+                          "responses": int((ev["type"] == "response.done").sum())}))
+    """).ok().last_json()
+    assert check == {"calls": ["Oslo"], "tool_calls": ["get_weather"], "outputs": ["rainy in Oslo"], "responses": 2}
+
+
+def test_shared_conversation_with_a_session_and_another_client(kc):
+    """What a kernel-side Session said, what %%realtime said and what another client
+    (here: a client attached as 'widget', as the widget is) said: one transcript."""
+    run_cell(kc, """
+        import asyncio, json
+        from realtime_widget import Session
+        from realtime_widget.client.session import _lt
+        from realtime_widget.frames import frames
+        s = Session(session={"modalities": ["text"]})
+        s.say("typed through the Session")
+    """).ok()
+    run = run_cell(kc, """
+        %%realtime -s s
+        said through the magic
+    """).ok()
+    assert run.stdout.strip() == "You said: said through the magic."
+    check = run_cell(kc, """
+        class Sink:
+            def send_text(self, frame): return None
+            def close(self, code, reason): pass
+
+        async def widget_says(text):
+            hub_session = s.transport.session
+            client = hub_session.attach(Sink(), source="widget")
+            await hub_session.client_event(client, json.dumps({"type": "conversation.item.create", "item": {
+                "type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}}))
+            await hub_session.client_event(client, json.dumps({"type": "response.create", "response": {}}))
+
+        asyncio.run_coroutine_threadsafe(widget_says("spoken into the widget"), _lt().loop).result(30)
+        s.wait_for("response.done", timeout=60)
+        tr = frames(s).transcript()
+        users = tr[tr["role"] == "user"]
+        ev = %realtime_events s --type conversation.item.created
+        from frames_checks import assert_events_match
+        df = frames(s).events()
+        assert_events_match(df, s.log(limit=100000, audio="ref")[: len(df)])
+        print(json.dumps({"texts": users["text"].tolist(), "sources": users["source"].tolist(),
+                          "assistant": tr[tr["role"] == "assistant"]["text"].tolist(), "created": len(ev),
+                          "event_sources": sorted(set(df["source"].astype(str)))}))
+    """).ok().last_json()
+    assert check["texts"] == ["typed through the Session", "said through the magic", "spoken into the widget"]
+    assert check["sources"] == ["kernel", "kernel", "widget"]
+    assert check["assistant"] == ["You said: typed through the Session.", "You said: said through the magic.",
+                                  "You said: spoken into the widget."]
+    assert check["created"] == 6 and check["event_sources"] == ["hub", "kernel", "upstream", "widget"]  # hub: the session config
+
+
+def test_queries(kc):
+    run = run_cell(kc, "%realtime_events chat --type response.done --last 1").ok()
+    assert "response.done" in run.text and "1 rows" in run.html
+    sessions = run_cell(kc, """
+        df = %realtime_sessions
+        print(json.dumps({"names": sorted(n for n in df["magic_names"] if n), "variables": sorted(v for v in df["variables"] if v),
+                          "status": sorted(set(df["status"].dropna()))}))
+    """).ok().last_json()
+    assert sessions["names"] == ["chat", "voice"] and sessions["variables"] == ["s"] and sessions["status"] == ["open"]
+    last = run_cell(kc, "%realtime_events --last 1").ok()  # no name: the session used last (-s s)
+    assert "response.done" in last.text or "rate_limits.updated" in last.text
+    config = run_cell(kc, "%realtime_config chat").ok()
+    assert "providers" in config.html and "OPENAI_API_KEY" in config.html and "AZURE_OPENAI_ENDPOINT" in config.html
+    assert "get_weather" in config.html and "never in a notebook" in config.html
+    card = run_cell(kc, "s").ok()  # a Session shows as a card once the extension is loaded
+    assert "realtime session" in card.html and "spoken into the widget" in card.html
+
+
+BAD_CELLS = [
+    ("%%realtime --provider openai -s cloud\nhi", ["OPENAI_API_KEY", "c.RealtimeWidgetApp.openai_api_key", "never from the notebook"]),
+    ("%%realtime --provider azure -s az\nhi", ["AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "c.RealtimeWidgetApp.azure_endpoint"]),
+    ("%%realtime --provider bedrock\nhi", ["--provider: one of local, openai, azure, url"]),
+    ("%realtime_events nosuch", ["unknown realtime session 'nosuch'", "%realtime_sessions"]),
+    ("%%realtime -s rts_0000000000\nhi", ["no live session 'rts_0000000000'"]),
+    ("%%realtime --bogus\nhi", ["unknown option --bogus", "usage: %%realtime"]),
+    ("%%realtime --tools nope\nhi", ["--tools: no function named 'nope'"]),
+    ("%%realtime --tools json\nhi", ["'json' is a module, not a function"]),
+    ("%%realtime --modalities video\nhi", ["--modalities: 'text' or 'text,audio'"]),
+    ("%%realtime --timeout soon\nhi", ["--timeout: a number of seconds"]),
+    ("%realtime_events chat --last x", ["--last: a number of events"]),
+    ("%realtime_events chat --direction up", ["--direction: client or server"]),
+    ("%realtime -s chat", ["no message"]),
+    ("%%realtime -s chat extra words\nhi", ["the message is the cell body"]),
+    ("%realtime_sessions now", ["takes no arguments"]),
+]
+
+
+@pytest.mark.parametrize("code, expected", BAD_CELLS, ids=[c.splitlines()[0] for c, _ in BAD_CELLS])
+def test_clear_errors(kc, code, expected):
+    run = run_cell(kc, code)
+    assert run.status == "error" and run.error["ename"] == "UsageError", (run.error, run.stderr)
+    message = run.error["evalue"]
+    for text in expected:
+        assert text in message, (text, message)
+    assert "Traceback" not in run.error["traceback"]  # a usage error, not a crash
