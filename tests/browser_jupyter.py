@@ -354,7 +354,7 @@ def stats(page: Any) -> dict[str, Any]:
         const v = reg && reg.views[reg.views.length - 1];
         if (!v) return null;
         return JSON.parse(JSON.stringify({...v.stats, live: v.live, transport: v.transport, worker: !!v.worker, micOn: v.audio.micOn,
-                                          log: v.log.map(e => ({type: e.type, item_id: e.item_id, live: e.live, audio_end_ms: e.audio_end_ms}))}));
+                                          log: v.log.map(e => ({type: e.type, item_id: e.item_id, live: e.live, audio_end_ms: e.audio_end_ms, transcript: e.transcript}))}));
     }"""
     )
 

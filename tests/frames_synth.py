@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from realtime_widget.server import eventlog as _eventlog
 from realtime_widget.server.eventlog import EventLog

@@ -37,7 +37,7 @@ class CellRun:
     def last_json(self) -> Any:
         return json.loads(self.stdout.strip().splitlines()[-1])
 
-    def ok(self) -> "CellRun":
+    def ok(self) -> CellRun:
         assert self.status == "ok", f"cell failed: {self.error}\nstdout: {self.stdout}\nstderr: {self.stderr}"
         return self
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from frames_checks import assert_events_match
-from realtime_widget.frames import frames, open_session
 from speech_fixtures import espeak_available, speak
+
+from realtime_widget.frames import frames, open_session
 
 
 @pytest.fixture

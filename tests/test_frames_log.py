@@ -10,8 +10,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from frames_synth import write_synthetic_log
+
 from realtime_widget.frames import EVENT_COLUMNS, PRICE_KEYS, open_session, stored_sessions
 from realtime_widget.frames import reader as frames_reader
 from realtime_widget.frames.core import elapsed_ms
@@ -45,7 +45,8 @@ def test_events_columns_and_values_match_the_records(synth):
     # times: the fake clock's schedule, in ms since the first event
     t0 = records[0]["mono"]
     assert np.allclose(df["t_ms"].to_numpy(), [(r["mono"] - t0) * 1000 for r in records], atol=0.01)
-    assert (df["wall_time"].astype("int64") // 1000).tolist() == [round(r["t"] * 1e6) // 1000 for r in records]
+    micros = (df["wall_time"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(microseconds=1)
+    assert micros.tolist() == [round(r["t"] * 1e6) for r in records]
     # event fields
     for row, rec in zip(df.itertuples(index=False), records):
         ev = rec["event"]

@@ -7,10 +7,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from jupyter_client.manager import start_new_async_kernel
-
-from hub_testing import *  # noqa: F401,F403
+from hub_testing import *
 from hub_testing import get_json
+from jupyter_client.manager import start_new_async_kernel
 from kernel_testing import TESTS, arun_cell
 
 

@@ -5,11 +5,10 @@ and clear errors. One kernel serves the whole module (the cells build on each ot
 
 from __future__ import annotations
 
-import json
+import importlib.util
 
 import pytest
 from jupyter_client.manager import start_new_kernel
-
 from kernel_testing import kernel_env, run_cell
 from speech_fixtures import espeak_available
 
@@ -50,7 +49,8 @@ def test_text_turn_streams_the_answer_and_returns_the_result(kc):
     assert check["text"] == "You said: Hello magic." and check["status"] == "completed" and check["mode"] == "direct"
     assert check["delta_chars"] == len(check["text"]) and check["n_deltas"] == len(check["text"].split())
     assert check["types"] == check["record_types"] and check["seqs"] == check["record_seqs"]
-    assert check["types"][:2] == ["conversation.item.create", "response.create"] and check["types"][-2] == "response.done"
+    assert check["types"][0] == "conversation.item.create" and "response.create" in check["types"][1:3]
+    assert check["types"][-2] == "response.done"
     assert check["sources"] == ["kernel", "upstream"]
 
 
@@ -159,6 +159,25 @@ def test_shared_conversation_with_a_session_and_another_client(kc):
     assert check["created"] == 6 and check["event_sources"] == ["hub", "kernel", "upstream", "widget"]  # hub: the session config
 
 
+@pytest.mark.skipif(importlib.util.find_spec("realtime_widget.widget") is None, reason="the widget is not built yet")
+def test_magic_and_widget_share_a_session(kc):
+    run_cell(kc, """
+        from realtime_widget.widget import RealtimeWidget
+        w = RealtimeWidget()     # not connected yet
+    """).ok()
+    error = run_cell(kc, "%realtime_events w")
+    assert error.status == "error" and "has no session yet" in error.error["evalue"]
+    run = run_cell(kc, "%%realtime -s w --no-audio\nHello widget").ok()  # connects the widget's session
+    assert run.stdout.strip() == "You said: Hello widget."
+    check = run_cell(kc, """
+        result = _
+        done = %realtime_events w --type response.done
+        print(json.dumps({"same": result.session is w.session, "id": w.session_id == w.session.id, "rows": len(done)}))
+    """).ok().last_json()
+    assert check == {"same": True, "id": True, "rows": 1}
+    run_cell(kc, "w.close()").ok()
+
+
 def test_queries(kc):
     run = run_cell(kc, "%realtime_events chat --type response.done --last 1").ok()
     assert "response.done" in run.text and "1 rows" in run.html
@@ -167,9 +186,9 @@ def test_queries(kc):
         print(json.dumps({"names": sorted(n for n in df["magic_names"] if n), "variables": sorted(v for v in df["variables"] if v),
                           "status": sorted(set(df["status"].dropna()))}))
     """).ok().last_json()
-    assert sessions["names"] == ["chat", "voice"] and sessions["variables"] == ["s"] and sessions["status"] == ["open"]
-    last = run_cell(kc, "%realtime_events --last 1").ok()  # no name: the session used last (-s s)
-    assert "response.done" in last.text or "rate_limits.updated" in last.text
+    assert sessions["names"] == ["chat", "voice"] and sessions["variables"] == ["s"] and "open" in sessions["status"]
+    last = run_cell(kc, "%realtime_events --last 1").ok()  # no name: the session used last
+    assert "1 rows" in last.html
     config = run_cell(kc, "%realtime_config chat").ok()
     assert "providers" in config.html and "OPENAI_API_KEY" in config.html and "AZURE_OPENAI_ENDPOINT" in config.html
     assert "get_weather" in config.html and "never in a notebook" in config.html

@@ -195,7 +195,10 @@ def test_text_box_tool_card_and_stop_button(env, page):
 
 def test_push_to_talk_with_the_keyboard(env, page):
     server, browser = env
-    nb = Notebook(server, page, "ptt", ["w = RealtimeWidget(turn_detection=None)\nw", "report(w, 'conversation.item.input_audio_transcription.completed')"])
+    # the browser's noise suppression and gain control off (echo cancellation stays on):
+    # the options reach getUserMedia, and the ASR gets the speech as spoken
+    cell = "w = RealtimeWidget(turn_detection=None, noise_suppression=False, auto_gain_control=False)\nw"
+    nb = Notebook(server, page, "ptt", [cell, "report(w, 'conversation.item.input_audio_transcription.completed')"])
     nb.run(1)
     root = nb.widget(1)
     assert root.get_by_role("combobox", name="Turn taking mode").input_value() == "push-to-talk"
@@ -209,13 +212,17 @@ def test_push_to_talk_with_the_keyboard(env, page):
     assert ptt.get_attribute("aria-pressed") == "true"
     page.keyboard.up("Space")
     user = root.locator(".rtw-msg.rtw-user").first
-    wait_until(page, lambda s: any(e["type"] == "conversation.item.input_audio_transcription.completed" for e in s["log"]), "the transcription")
+    s = wait_until(page, lambda s: any(e["type"] == "conversation.item.input_audio_transcription.completed" for e in s["log"]), "the transcription")
+    tx = next(e for e in s["log"] if e["type"] == "conversation.item.input_audio_transcription.completed")
+    assert_heard(tx["transcript"], "My sister plays the piano every morning after breakfast.", "piano")
     user.filter(has_text=re.compile("piano", re.I)).wait_for()
     assert_heard(user.locator(".rtw-text-body").inner_text(), "My sister plays the piano every morning after breakfast.", "piano")
     root.locator(".rtw-msg.rtw-assistant", has_text="You said").first.wait_for()
     wait_until(page, lambda s: any(it["played"] > 0 for it in s["itemsPlayback"].values()), "the reply to be played")
     s = stats(page)
     assert not any(e["type"] == "input_audio_buffer.speech_started" for e in s["log"])  # no server VAD
+    mic = s["micSettings"]
+    assert mic["echoCancellation"] is True and mic["noiseSuppression"] is False and mic["autoGainControl"] is False
     assert ptt.get_attribute("aria-pressed") == "false"
     rep = nb.report(2)
     assert "piano" in rep["events"]["conversation.item.input_audio_transcription.completed"]["transcript"].lower()

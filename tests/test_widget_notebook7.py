@@ -34,7 +34,7 @@ def page(env):
 
 def test_voice_turn_in_notebook7(env, page):
     server, browser = env
-    nb = Notebook(server, page, "nb7voice", ["w = RealtimeWidget(frame_ms=20)\nw", "report(w, 'conversation.item.input_audio_transcription.completed')"], ui="notebook")
+    nb = Notebook(server, page, "nb7voice", ["w = RealtimeWidget(frame_ms=20, noise_suppression=False, auto_gain_control=False)\nw", "report(w, 'conversation.item.input_audio_transcription.completed')"], ui="notebook")
     assert "/notebooks/" in page.url
     nb.run(1)
     root = nb.widget(1)
@@ -61,7 +61,7 @@ def test_push_to_talk_with_the_mouse_and_g711_in_notebook7(env, page):
     ways: the capture worklet resamples to 8 kHz and the widget encodes u-law; the
     reply's u-law audio is decoded and played."""
     server, browser = env
-    cell = "w = RealtimeWidget(input_audio_format='g711_ulaw', output_audio_format='g711_ulaw')\nw"
+    cell = "w = RealtimeWidget(input_audio_format='g711_ulaw', output_audio_format='g711_ulaw', noise_suppression=False, auto_gain_control=False)\nw"
     nb = Notebook(server, page, "nb7ptt", [cell, "report(w)"], ui="notebook")
     nb.run(1)
     root = nb.widget(1)

@@ -20,10 +20,10 @@ from .core import (
 from .display import AudioArray
 
 __all__ = [
-    "AudioArray",
     "EVENT_COLUMNS",
-    "EventsFrame",
     "PRICE_KEYS",
+    "AudioArray",
+    "EventsFrame",
     "SessionFrames",
     "TranscriptFrame",
     "frames",

@@ -29,8 +29,9 @@ import json
 import os
 import threading
 import weakref
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -38,15 +39,15 @@ from .display import STYLE, AudioArray, esc
 from .reader import LogTable, _loads
 
 __all__ = [
-    "SessionFrames",
+    "EVENT_COLUMNS",
+    "PRICE_KEYS",
     "EventsFrame",
+    "SessionFrames",
     "TranscriptFrame",
     "frames",
-    "open_session",
     "log_dirs",
+    "open_session",
     "stored_sessions",
-    "PRICE_KEYS",
-    "EVENT_COLUMNS",
 ]
 
 EVENT_COLUMNS = [
@@ -112,7 +113,7 @@ def _frame_classes() -> tuple[type, type]:
             return type(self)
 
         @property
-        def session(self) -> "SessionFrames | None":
+        def session(self) -> SessionFrames | None:
             """The :class:`SessionFrames` this frame was made from."""
             return getattr(self, "_rtw", None)
 
@@ -176,7 +177,7 @@ def _frame_classes() -> tuple[type, type]:
                 kind = getattr(row, "kind", "message")
                 text = getattr(row, "text", "") or ""
                 start = getattr(row, "start_ms", None)
-                when = f"{start / 1000:.2f} s" if start is not None and start == start else ""
+                when = f"{start / 1000:.2f} s" if start is not None and not pd.isna(start) else ""
                 via = getattr(row, "input", None)
                 source = getattr(row, "source", None)
                 meta = " · ".join(x for x in (when, via if isinstance(via, str) else "", source if isinstance(source, str) else "") if x)
@@ -312,7 +313,7 @@ class SessionFrames:
     """DataFrames of one session. Make it with :func:`frames` (a live ``Session``) or
     :func:`open_session` (a stored log)."""
 
-    _by_session: "weakref.WeakKeyDictionary[Any, SessionFrames]" = weakref.WeakKeyDictionary()
+    _by_session: weakref.WeakKeyDictionary[Any, SessionFrames] = weakref.WeakKeyDictionary()
     _lock = threading.Lock()
 
     def __init__(self, session: Any = None, *, path: str | os.PathLike[str] | None = None):
@@ -334,7 +335,7 @@ class SessionFrames:
             raise FileNotFoundError(f"no event log at {self._path / 'events.jsonl'}")
 
     @classmethod
-    def of(cls, session: Any) -> "SessionFrames":
+    def of(cls, session: Any) -> SessionFrames:
         """The (cached) frames of a live ``Session``."""
         with cls._lock:
             frames = cls._by_session.get(session)
@@ -402,7 +403,7 @@ class SessionFrames:
         except Exception:  # closed meanwhile, or called from a Session callback
             pass
 
-    def refresh(self) -> "SessionFrames":
+    def refresh(self) -> SessionFrames:
         """Read what the log gained since the last read."""
         if self._session is not None:
             self._flush_live()
@@ -1091,7 +1092,7 @@ def _hub_get(session: Any, *parts: str, params: str = "") -> bytes:
     url = server.api(*parts) + (("?" + params) if params else "")
     request = urllib.request.Request(url, headers=server.headers())
     try:
-        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 - loopback Jupyter server
+        with urllib.request.urlopen(request, timeout=120) as response:
             return response.read()
     except urllib.error.HTTPError as exc:
         detail = exc.read()[:500].decode("utf-8", "replace")

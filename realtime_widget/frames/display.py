@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["AudioArray", "wav_bytes", "esc"]
+__all__ = ["AudioArray", "esc", "wav_bytes"]
 
 
 def esc(value: Any) -> str:
@@ -37,7 +37,7 @@ class AudioArray(np.ndarray):
     rate: int
     label: str
 
-    def __new__(cls, samples: Any, rate: int = 24000, label: str = "") -> "AudioArray":
+    def __new__(cls, samples: Any, rate: int = 24000, label: str = "") -> AudioArray:
         obj = np.asarray(samples, dtype=np.int16).view(cls)
         obj.rate = int(rate)
         obj.label = label

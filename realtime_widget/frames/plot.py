@@ -4,9 +4,10 @@ Lanes, top to bottom:
 
 * **user**: speech as the server's VAD heard it (``speech_started`` -> ``speech_stopped``),
   typed messages as ticks;
-* **assistant**: each response from ``response.created`` to ``response.done`` (light),
-  and the span in which its audio arrived (dark); red when it was cut short (a barge-in
-  or a cancel), with an x where it stopped;
+* **assistant**: each response from ``response.created`` to ``response.done`` (light: the
+  server generating), and its audio as a listener hears it, played in real time from the
+  first audio delta (dark; text-only answers: from the first text delta to the end);
+  red when it was cut short (a barge-in or a cancel), with an x where it stopped;
 * **tools**: function calls (the model asks) and their outputs (the kernel answers);
 * **errors**: ``error`` events.
 
@@ -62,7 +63,10 @@ def timeline(frames: Any, ax: Any = None, *, start_s: float | None = None, end_s
 
     # responses
     lat = frames.latency()
+    ends = [t[-1]] if len(t) else [0.0]
     for row in lat.itertuples(index=False):
+        if row.first_audio_ms == row.first_audio_ms and row.audio_ms > 0:
+            ends.append((row.first_audio_ms + row.audio_ms) / 1000)
         if row.created_ms != row.created_ms:  # NaN
             continue
         done = row.done_ms if row.done_ms == row.done_ms else (t[-1] * 1000 if len(t) else row.created_ms)
@@ -70,9 +74,11 @@ def timeline(frames: Any, ax: Any = None, *, start_s: float | None = None, end_s
         color = colors["cut"] if cut else colors["assistant"]
         ax.broken_barh([(row.created_ms / 1000, max((done - row.created_ms) / 1000, 0.02))],
                        (lanes["assistant"] - 0.3, 0.6), color=color, alpha=0.25)
-        first = row.first_audio_ms if row.first_audio_ms == row.first_audio_ms else row.first_text_ms
-        if first == first:
-            ax.broken_barh([(first / 1000, max((done - first) / 1000, 0.02))], (lanes["assistant"] - 0.2, 0.4), color=color, alpha=0.9)
+        if row.first_audio_ms == row.first_audio_ms and row.audio_ms > 0:
+            ax.broken_barh([(row.first_audio_ms / 1000, row.audio_ms / 1000)], (lanes["assistant"] - 0.2, 0.4), color=color, alpha=0.9)
+        elif row.first_text_ms == row.first_text_ms:
+            ax.broken_barh([(row.first_text_ms / 1000, max((done - row.first_text_ms) / 1000, 0.02))],
+                           (lanes["assistant"] - 0.2, 0.4), color=color, alpha=0.9)
         if cut:
             ax.plot([done / 1000], [lanes["assistant"]], "x", color=colors["cut"], markersize=10, mew=2)
 
@@ -92,8 +98,15 @@ def timeline(frames: Any, ax: Any = None, *, start_s: float | None = None, end_s
     ax.set_ylim(-0.7, 3.7)
     ax.set_xlabel("seconds since the session started")
     lo = start_s if start_s is not None else (t[0] if len(t) else 0)
-    hi = end_s if end_s is not None else (t[-1] if len(t) else 1)
+    hi = end_s if end_s is not None else max(ends)
     ax.set_xlim(lo - 0.05 * max(hi - lo, 1e-3), hi + 0.05 * max(hi - lo, 1e-3))
     ax.grid(axis="x", alpha=0.3)
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color=colors["user"], label="user speech (VAD)"),
+                       Patch(color=colors["assistant"], alpha=0.25, label="response generated"),
+                       Patch(color=colors["assistant"], label="assistant audio, played in real time"),
+                       Patch(color=colors["cut"], label="cut short")],
+              loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ax.set_title(title if title is not None else f"session {frames.name}")
     return ax

@@ -18,11 +18,11 @@ record's full payload is asked for (:meth:`LogTable.records`).
 from __future__ import annotations
 
 import json
-import mmap
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +33,7 @@ try:  # a C JSON parser for the slow path and for single records (optional)
 except ImportError:  # pragma: no cover - orjson is optional
     _loads = json.loads
 
-__all__ = ["LogTable", "COLUMNS", "FLAT_SCHEMA", "audio_ms_per_byte"]
+__all__ = ["COLUMNS", "FLAT_SCHEMA", "LogTable", "audio_ms_per_byte"]
 
 CHUNK_BYTES = 32 * 1024 * 1024
 
@@ -320,11 +320,11 @@ class LogTable:
         self.slow_chunks = 0  # chunks the fast reader refused (for tests and benchmarks)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str], **kw: Any) -> "LogTable":
+    def from_file(cls, path: str | os.PathLike[str], **kw: Any) -> LogTable:
         return cls(Path(path), None, **kw)
 
     @classmethod
-    def from_bytes(cls, data: bytes, **kw: Any) -> "LogTable":
+    def from_bytes(cls, data: bytes, **kw: Any) -> LogTable:
         return cls(None, data, **kw)
 
     # -- reading --------------------------------------------------------------------
@@ -421,12 +421,8 @@ class LogTable:
             return []
         bounds = np.cumsum([0] + [c.rows for c in self._chunks])
         out: list[dict[str, Any]] = []
-        f = open(self.path, "rb") if self._data is None else None  # type: ignore[arg-type]
-        mm: Any = None
+        f = open(self.path, "rb", buffering=0) if self._data is None else None  # type: ignore[arg-type]
         try:
-            if f is not None:
-                mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-            data = mm if mm is not None else self._data
             for row in rows:
                 if not 0 <= row < bounds[-1]:
                     raise IndexError(f"row {row} is not in the log")
@@ -436,10 +432,12 @@ class LogTable:
                 i = row - int(bounds[ci])
                 start = int(offsets[i])
                 stop = int(offsets[i + 1]) if i + 1 < len(offsets) else chunk.end
-                out.append(_loads(data[start:stop]))
+                if f is not None:  # one exact read per record (no mapping: the page cache is not our RSS)
+                    line = os.pread(f.fileno(), stop - start, start)
+                else:
+                    line = self._data[start:stop]  # type: ignore[index]
+                out.append(_loads(line))
         finally:
-            if mm is not None:
-                mm.close()
             if f is not None:
                 f.close()
         return out

@@ -13,7 +13,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-__all__ = ["Option", "parse_options", "TURN_OPTIONS", "EVENTS_OPTIONS", "CONFIG_OPTIONS"]
+__all__ = ["CONFIG_OPTIONS", "EVENTS_OPTIONS", "TURN_OPTIONS", "Option", "parse_options"]
 
 
 @dataclass(frozen=True)

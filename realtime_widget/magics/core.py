@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 
 from .args import EVENTS_OPTIONS, TURN_OPTIONS, parse_args, parse_options, usage
 from .credentials import credentials_help, provider_status
@@ -33,13 +34,21 @@ def _is_session(obj: Any) -> bool:
     return hasattr(obj, "conversation") and hasattr(obj, "transport") and hasattr(obj, "say")
 
 
-def _session_of(obj: Any) -> Any:
-    """The Session behind a notebook object (a Session, a widget, a SessionFrames, a TurnResult)."""
+def _session_of(obj: Any, *, connect: bool = False) -> Any:
+    """The Session behind a notebook object (a Session, a widget, a SessionFrames, a
+    TurnResult). ``connect``: a widget that has no session yet (Connect not clicked)
+    is connected now, so the magic and the widget share one conversation."""
     if _is_session(obj):
         return obj
     inner = getattr(obj, "session", None)
     if inner is not None and not callable(inner) and _is_session(inner):
         return inner
+    if connect and inner is None and hasattr(obj, "session") and callable(getattr(obj, "connect", None)):
+        inner = obj.connect()
+        if _is_session(inner) and not getattr(inner, "closed", False):
+            return inner
+        error = getattr(obj, "last_error", "") or "it has no session"
+        raise UsageError(f"could not connect {type(obj).__name__}: {error}")
     return None
 
 
@@ -78,7 +87,7 @@ class RealtimeMagics(Magics):
     def _find(self, name: str) -> Any:
         """An existing session for ``name`` (no new one), else None."""
         obj = self.shell.user_ns.get(name)
-        session = _session_of(obj) if obj is not None else None
+        session = _session_of(obj, connect=True) if obj is not None else None
         if session is not None:
             return session
         sid = getattr(obj, "session_id", None) if obj is not None else None
@@ -193,7 +202,8 @@ class RealtimeMagics(Magics):
 
         Options: ``-s NAME``, ``--provider local|openai|azure|url``, ``--model M``,
         ``--voice V``, ``--modalities text,audio``, ``--instructions TEXT``,
-        ``--tools f,g``, ``--no-audio``, ``--timeout S``. Options that configure a
+        ``--tools f,g``, ``--no-audio``, ``--timeout S``. (A one-line message cannot end
+        with ``?``: IPython reads that as a help request; use the cell form.) Options that configure a
         session (provider, model; voice, modalities and instructions too) apply when
         it is created; on later cells voice, modalities and instructions apply to that
         answer only.
@@ -249,6 +259,8 @@ class RealtimeMagics(Magics):
             session = _session_of(obj)
             if session is not None:
                 return frames(session)
+            if hasattr(obj, "session") and callable(getattr(obj, "connect", None)):
+                raise UsageError(f"{name} has no session yet: click its Connect button, or run %%realtime -s {name}")
         if name in self.sessions:
             return frames(self.sessions[name])
         for summary in self._hub_sessions():

@@ -67,7 +67,7 @@ def provider_status(session: Any = None) -> dict[str, dict[str, Any]]:
             import urllib.request
 
             request = urllib.request.Request(server.api("realtime", "status"), headers=server.headers())
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback Jupyter server
+            with urllib.request.urlopen(request, timeout=10) as response:
                 return dict(json.loads(response.read()).get("providers") or {})
         except Exception:
             pass

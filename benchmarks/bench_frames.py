@@ -1,0 +1,144 @@
+"""The DataFrame layer over a large session log: 1,000,000 logged events.
+
+Goal (issue 6): ``events()`` over 1,000,000 logged events in <= 2 s and <= 1 GB RSS;
+opening a stored session of that size.
+
+The log is written once (cached in ``--dir``) by the hub's own ``EventLog`` on a fake
+clock: spoken turns of 30 ``input_audio_buffer.append`` (client) + VAD events + a
+response with 30 transcript deltas and 30 audio deltas + the ``*.done`` events,
+``response.done`` with usage and ``rate_limits.updated`` (~104 events per turn, the mix
+of a voice session). Audio payloads are 96 bytes (the record size does not depend on
+it: audio is stored apart from the JSONL).
+
+Each measurement runs in a fresh Python process (so caches, imports and peak RSS are its
+own) and reports wall time, CPU time (user+sys, all threads) and peak RSS:
+
+1. ``import`` of ``realtime_widget.frames`` + pandas + pyarrow (paid once per kernel);
+2. ``open_session(path)``: reads and parses the whole log (the fast reader);
+3. ``.events()``: the pandas DataFrame of every event;
+4. ``latency()`` and ``usage()`` on top (they read the ``response.done`` records);
+5. the per-record Python path (the fallback when the fast reader refuses a chunk), for
+   comparison, on a 100,000-event slice.
+
+    python benchmarks/bench_frames.py                  # 1,000,000 events, ~1-2 minutes the first time
+    python benchmarks/bench_frames.py --events 200000 --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+CHILD = r"""
+import json, resource, sys, time
+path, what = sys.argv[1], sys.argv[2]
+wall0, cpu0 = time.perf_counter(), time.process_time()
+import pandas, pyarrow  # noqa: F401
+from realtime_widget.frames import open_session
+from realtime_widget.frames import reader
+marks = {"import": (time.perf_counter() - wall0, time.process_time() - cpu0)}
+
+def mark(name, w, c):
+    marks[name] = (time.perf_counter() - w, time.process_time() - c)
+
+if what == "slow":
+    def refuse(buf):
+        raise reader._Refused("benchmark: the per-record path")
+    reader._fast_chunk = refuse
+w, c = time.perf_counter(), time.process_time()
+f = open_session(path)
+mark("open", w, c)
+w, c = time.perf_counter(), time.process_time()
+df = f.events()
+mark("events", w, c)
+rows = len(df)
+if what == "all":
+    w, c = time.perf_counter(), time.process_time()
+    lat = f.latency()
+    mark("latency", w, c)
+    w, c = time.perf_counter(), time.process_time()
+    u = f.usage(total=True)
+    mark("usage", w, c)
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"rows": rows, "marks": marks, "peak_rss_mb": rss, "slow_chunks": f._table.slow_chunks,
+                  "frame_mb": float(df.memory_usage(deep=True).sum()) / 1e6}))
+"""
+
+
+def make_log(directory: Path, n_events: int) -> Path:
+    from frames_synth import write_synthetic_log
+
+    path = directory / f"rts_bench{n_events}"
+    if (path / "events.jsonl").exists() and (path / "meta.json").exists():
+        return path
+    t0 = time.perf_counter()
+    log = write_synthetic_log(path, n_events=n_events, appends_per_turn=30, deltas_per_turn=30, audio_bytes=96)
+    print(f"wrote {log.n_events:,} events ({(path / 'events.jsonl').stat().st_size / 1e6:.0f} MB) "
+          f"in {time.perf_counter() - t0:.1f} s -> {path}")
+    return path
+
+
+def child(path: Path, what: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", CHILD, str(path), what], check=True, capture_output=True, text=True,
+                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def slice_log(path: Path, n: int) -> Path:
+    """The first ``n`` records of a log, as a stored session of its own."""
+    target = path.parent / f"{path.name}-first{n}"
+    if not (target / "events.jsonl").exists():
+        target.mkdir(exist_ok=True)
+        with open(path / "events.jsonl", "rb") as src, open(target / "events.jsonl", "wb") as dst:
+            for i, line in enumerate(src):
+                if i >= n:
+                    break
+                dst.write(line)
+        (target / "meta.json").write_text((path / "meta.json").read_text())
+    return target
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each measurement (the best and the median are shown)")
+    ap.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "realtime-widget-bench-frames")
+    args = ap.parse_args()
+    args.dir.mkdir(parents=True, exist_ok=True)
+    path = make_log(args.dir, args.events)
+    size_mb = (path / "events.jsonl").stat().st_size / 1e6
+    print(f"log: {args.events:,} events, {size_mb:.0f} MB of JSONL; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}")
+
+    runs = [child(path, "all") for _ in range(args.repeat)]
+    rows = runs[0]["rows"]
+    print(f"\nfast path, {rows:,} rows, {args.repeat} runs (fresh process each): wall s / CPU s (best, median)")
+    for name in ("import", "open", "events", "latency", "usage"):
+        walls = sorted(r["marks"][name][0] for r in runs)
+        cpus = sorted(r["marks"][name][1] for r in runs)
+        print(f"  {name:8} wall {walls[0]:6.2f} / {walls[len(walls) // 2]:6.2f}   cpu {cpus[0]:6.2f} / {cpus[len(cpus) // 2]:6.2f}")
+    totals = sorted(r["marks"]["open"][0] + r["marks"]["events"][0] for r in runs)
+    print(f"  open + events(): wall best {totals[0]:.2f} s, median {totals[len(totals) // 2]:.2f} s (goal <= 2 s)")
+    print(f"  peak RSS (whole process, all steps): {max(r['peak_rss_mb'] for r in runs):.0f} MB (goal <= 1024 MB); "
+          f"events frame {runs[0]['frame_mb']:.0f} MB; slow chunks {runs[0]['slow_chunks']}")
+
+    n = min(100_000, args.events)
+    small = slice_log(path, n)
+    fast = child(small, "events")
+    slow = child(small, "slow")
+    f_t = fast["marks"]["open"][0] + fast["marks"]["events"][0]
+    s_t = slow["marks"]["open"][0] + slow["marks"]["events"][0]
+    print(f"\nper-record fallback vs fast reader, first {n:,} events: {s_t:.2f} s vs {f_t:.2f} s "
+          f"({s_t / max(f_t, 1e-9):.1f}x); slow chunks {slow['slow_chunks']}")
+
+
+if __name__ == "__main__":
+    main()
