@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs realtime-widget with the offline speech stack and JupyterLab, then opens the
+# quickstart notebook. Everything runs on the local engine: no API key, no network.
+# Usage: bash scripts/quickstart.sh [extra jupyter lab arguments...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python -m pip install -q --disable-pip-version-check -e ".[local,lab,plot]"
+
+args=()
+[ "$(id -u)" = 0 ] && args+=(--allow-root)  # JupyterLab refuses root without it
+exec jupyter lab "${args[@]}" "$@" notebooks/01-quickstart.ipynb
