@@ -126,8 +126,8 @@ def bench_stop(server, browser, stops: int) -> dict:
 
 def bench_long_reply(server, browser, long_s: float) -> dict:
     page, root = widget_page(server, browser, "long", "w = RealtimeWidget()\nw")
-    # ~2.6 words per second of Piper speech
-    words_needed = int(long_s * 2.6)
+    # ~3.2 words per second of Piper speech (the reply repeats the text after "You said:")
+    words_needed = int(long_s * 3.2)
     reps = max(1, round(words_needed / len(LONG_SENTENCE.split())))
     t0 = time.monotonic()
     s = text_turn(page, root, " ".join([LONG_SENTENCE] * reps), timeout_s=long_s * 4 + 120)

@@ -179,7 +179,7 @@ async def test_direct_mode_where_no_server_is_reachable(kernel_factory, tmp_path
     out = await _run(kc, """
         events = []
         async def collect():
-            async for ev in s.aevents(timeout=30, types=["response.done"]):
+            async for ev in s.astream(timeout=30, types=["response.done"]):
                 return ev
         import asyncio
         task = asyncio.ensure_future(collect())

@@ -65,6 +65,15 @@ def test_live_typed_and_spoken_turns(live_session):
     # latency: a client-triggered and a VAD-triggered response, steps in order
     lat = f.latency()
     assert lat["response_id"].tolist() == [typed.response["id"], spoken.response["id"]]
+
+    # the names on the Session itself are the same tables
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(pd.DataFrame(s.events()), pd.DataFrame(f.events()))
+    pd.testing.assert_frame_equal(pd.DataFrame(s.transcript()), pd.DataFrame(tr))
+    pd.testing.assert_frame_equal(pd.DataFrame(s.latency()), pd.DataFrame(lat))
+    assert np.array_equal(s.audio(item), typed.audio)
+    assert s.transcript_text().splitlines()[0] == "user: Hello from the kernel"
     assert lat["trigger"].tolist() == ["client", "speech"]
     stopped = df[df["type"] == "input_audio_buffer.speech_stopped"]["t_ms"].iloc[-1]
     assert lat["trigger_ms"].iloc[1] == stopped

@@ -237,3 +237,46 @@ def test_timeline_plot(synth):
     assert [t.get_text() for t in ax.get_yticklabels()] == ["errors", "tools", "assistant", "user"]
     assert len(ax.collections) >= 3 * len(synth.turns)  # user speech + response spans
     assert ax.get_xlabel().startswith("seconds")
+
+
+def test_large_closed_sessions_are_cached(synth, tmp_path, monkeypatch):
+    from realtime_widget.frames import core
+
+    monkeypatch.setenv("REALTIME_WIDGET_FRAMES_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(core, "CACHE_MIN_ROWS", 1)
+    cold = open_session(synth.path)
+    assert not cold._table.loaded_from_cache and len(list((tmp_path / "cache").glob("*.arrow"))) == 1
+    warm = open_session(synth.path)
+    assert warm._table.loaded_from_cache
+    pd.testing.assert_frame_equal(pd.DataFrame(warm.events()), pd.DataFrame(cold.events()))
+    assert warm.events("response.done").payload() == cold.events("response.done").payload()
+    pd.testing.assert_frame_equal(warm.latency(), cold.latency())
+    # the log grows (the session was resumed): the cache no longer matches and is replaced
+    copy = tmp_path / synth.path.name
+    import shutil
+
+    shutil.copytree(synth.path, copy)
+    first = open_session(copy)
+    assert not first._table.loaded_from_cache
+    with open(copy / "events.jsonl", "ab") as fh:
+        fh.write(json.dumps({"seq": synth.n_events + 1, "t": 2e9, "mono": 2e3, "dir": "server", "source": "hub",
+                             "type": "x_hub.status", "event": {"type": "x_hub.status", "status": "open"}}).encode() + b"\n")
+    grown = open_session(copy)
+    assert not grown._table.loaded_from_cache and len(grown.events()) == synth.n_events + 1
+    assert len(list((tmp_path / "cache").glob(f"{copy.name}-*.arrow"))) == 1
+    monkeypatch.setenv("REALTIME_WIDGET_FRAMES_CACHE", "off")
+    assert core.cache_dir() is None
+
+
+def test_html_views(synth):
+    f = open_session(synth.path)
+    tr = f.transcript()
+    chat = tr._repr_html_()
+    assert "rtw-turn rtw-user" in chat and "rtw-turn rtw-assistant" in chat and "[interrupted]" in chat
+    assert synth.turns[0].deltas[0].strip() in chat
+    table = tr[["role", "text"]]._repr_html_()  # a selection of columns shows as a table
+    assert "<table" in table and "rtw-turn" not in table
+    events = f.events(last=3)._repr_html_()
+    assert "events of session" in events and "<table" in events and ".payload(seq)" in events
+    assert type(tr[tr["role"] == "user"]).__name__ == "TranscriptFrame"  # filtering keeps the type
+    assert f.events("error").source is f

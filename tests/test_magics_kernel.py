@@ -128,6 +128,9 @@ def test_shared_conversation_with_a_session_and_another_client(kc):
         said through the magic
     """).ok()
     assert run.stdout.strip() == "You said: said through the magic."
+    again = run_cell(kc, "%%realtime\nno -s: the session used last").ok()
+    assert run_cell(kc, "print(_.session is s)").ok().stdout.strip() == "True"
+    assert again.stdout.strip() == "You said: no -s: the session used last."
     check = run_cell(kc, """
         class Sink:
             def send_text(self, frame): return None
@@ -152,11 +155,12 @@ def test_shared_conversation_with_a_session_and_another_client(kc):
                           "assistant": tr[tr["role"] == "assistant"]["text"].tolist(), "created": len(ev),
                           "event_sources": sorted(set(df["source"].astype(str)))}))
     """).ok().last_json()
-    assert check["texts"] == ["typed through the Session", "said through the magic", "spoken into the widget"]
-    assert check["sources"] == ["kernel", "kernel", "widget"]
+    assert check["texts"] == ["typed through the Session", "said through the magic", "no -s: the session used last",
+                              "spoken into the widget"]
+    assert check["sources"] == ["kernel", "kernel", "kernel", "widget"]
     assert check["assistant"] == ["You said: typed through the Session.", "You said: said through the magic.",
-                                  "You said: spoken into the widget."]
-    assert check["created"] == 6 and check["event_sources"] == ["hub", "kernel", "upstream", "widget"]  # hub: the session config
+                                  "You said: no -s: the session used last.", "You said: spoken into the widget."]
+    assert check["created"] == 8 and check["event_sources"] == ["hub", "kernel", "upstream", "widget"]  # hub: the session config
 
 
 @pytest.mark.skipif(importlib.util.find_spec("realtime_widget.widget") is None, reason="the widget is not built yet")

@@ -156,7 +156,7 @@ def test_text_box_tool_card_and_stop_button(env, page):
         "    return f'Sunny and 21 degrees in {city}'\n"
         "w = RealtimeWidget(tools=[get_weather])\nw"
     )
-    nb = Notebook(server, page, "text", [setup, "report(w, 'conversation.item.truncated')"])
+    nb = Notebook(server, page, "text", [setup, "report(w, 'conversation.item.truncated')", "w.session.send({'type': 'response.cancel'})"])
     nb.run(1)
     root = nb.widget(1)
     connect(nb, root)
@@ -191,6 +191,13 @@ def test_text_box_tool_card_and_stop_button(env, page):
     assert stats(page)["itemsPlayback"][item_id]["played"] == it["played"]
     rep = nb.report(2)
     assert any(i["id"] == item_id and i["truncated"] and i["audio_end_ms"] == truncated["audio_end_ms"] for i in rep["items"]), (truncated, rep)
+
+    # an error caused by the kernel's client reaches the widget: the banner shows the server's message
+    nb.run(3)
+    banner = root.get_by_role("alert")
+    banner.filter(has_text="no active response").wait_for()
+    root.get_by_role("button", name="Dismiss the error").click()
+    banner.wait_for(state="hidden")
 
 
 def test_push_to_talk_with_the_keyboard(env, page):

@@ -112,9 +112,9 @@ export class AudioEngine {
     if (this.playNode) this.playNode.port.postMessage({ type: "config", prebufferMs: ms });
   }
 
-  play(item, index, rate, pcm, chunk, recv) {
+  play(item, index, rate, pcm, chunk, recv, first = false) {
     if (!this.playNode) return false;
-    this.playNode.port.postMessage({ type: "push", item, index, rate, pcm: pcm.buffer, chunk, recv }, [pcm.buffer]);
+    this.playNode.port.postMessage({ type: "push", item, index, rate, pcm: pcm.buffer, chunk, recv, first }, [pcm.buffer]);
     return true;
   }
 

@@ -108,7 +108,7 @@ function onServer(data, at) {
         firstSeen.add(ev.item_id);
         out.first = true;
       }
-      playPort.postMessage({ type: "push", item: ev.item_id, index: ev.content_index || 0, rate: formatRate(outFmt), pcm: pcm.buffer, chunk: out.chunk, recv: at }, [pcm.buffer]);
+      playPort.postMessage({ type: "push", item: ev.item_id, index: ev.content_index || 0, rate: formatRate(outFmt), pcm: pcm.buffer, chunk: out.chunk, recv: at, first: !!out.first }, [pcm.buffer]);
     }
     ev = out;
   } else if (ev.type === "response.audio.done" && live && playPort) {

@@ -320,6 +320,13 @@ export class WidgetView {
   }
 
   attach(kind) {
+    // one view of a widget holds the session at a time (else every view would play the audio)
+    for (const other of registry().views) {
+      if (other !== this && other.model === this.model && other.conn) {
+        other.disconnect();
+        other.statusEl.textContent = "Connected in another view of this widget";
+      }
+    }
     this.live = false;
     this.transport = kind;
     const onEvent = (ev, at) => this.onServerEvent(ev, at);
@@ -646,26 +653,16 @@ export class WidgetView {
   // ------------------------------------------------------------------ playback
 
   onAudioDelta(ev, at) {
-    if (this.worker) {
-      // the I/O worker decoded it and fed the playback worklet already
-      if (ev.first && ev.chunk) {
-        this.firstChunks = this.firstChunks || new Set();
-        this.firstChunks.add(ev.chunk);
-      }
-      return;
-    }
+    if (this.worker) return; // the I/O worker decoded it and fed the playback worklet already
     if (!this.live || !ev.delta) return;
     if (this.stoppedItems.has(ev.item_id) || this.stoppedResponses.has(ev.response_id)) return; // stopped: never play the rest
     const pcm = decodeAudio(ev.delta, this.outputFormat);
     this.stats.audioDeltasReceived++;
     this.stats.audioReceivedSamples += pcm.length;
     const chunk = ++this.audioChunk;
-    if (!this.firstChunkOfItem.has(ev.item_id)) {
-      this.firstChunkOfItem.add(ev.item_id);
-      this.firstChunks = this.firstChunks || new Set();
-      this.firstChunks.add(chunk);
-    }
-    if (!this.audio.play(ev.item_id, ev.content_index || 0, formatRate(this.outputFormat), pcm, chunk, at)) {
+    const first = !this.firstChunkOfItem.has(ev.item_id);
+    this.firstChunkOfItem.add(ev.item_id);
+    if (!this.audio.play(ev.item_id, ev.content_index || 0, formatRate(this.outputFormat), pcm, chunk, at, first)) {
       // no audio context yet (nothing was clicked): create it now, the delta is dropped
       try {
         this.audio.ensure();
@@ -683,10 +680,7 @@ export class WidgetView {
     } else if (m.type === "chunk") {
       const lat = m.start - m.recv + m.offsetMs; // rendered by the worklet; audible adds outputLatencyMs
       if (m.fresh) pushCapped(this.stats.playbackLatencyMs, lat);
-      if (this.firstChunks && this.firstChunks.has(m.chunk)) {
-        this.firstChunks.delete(m.chunk);
-        pushCapped(this.stats.firstAudioLatencyMs, lat);
-      }
+      if (m.first) pushCapped(this.stats.firstAudioLatencyMs, lat);
     } else if (m.type === "stopped") {
       this.onStopped(m);
     }

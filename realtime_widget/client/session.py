@@ -671,7 +671,7 @@ class Session:
         """The number of events received so far (for ``since=``)."""
         return self._count
 
-    def events(self, *, timeout: float | None = None, types: str | list[str] | None = None) -> Iterator[dict[str, Any]]:
+    def stream(self, *, timeout: float | None = None, types: str | list[str] | None = None) -> Iterator[dict[str, Any]]:
         """Iterate over server events as they arrive (from now on). Stops after
         ``timeout`` seconds without an event, or when the session ends."""
         wanted = None if types is None else ({types} if isinstance(types, str) else set(types))
@@ -697,7 +697,7 @@ class Session:
         finally:
             self._lt.loop.call_soon_threadsafe(lambda: push in self._subscribers and self._subscribers.remove(push))
 
-    async def aevents(self, *, timeout: float | None = None, types: str | list[str] | None = None) -> AsyncIterator[dict[str, Any]]:
+    async def astream(self, *, timeout: float | None = None, types: str | list[str] | None = None) -> AsyncIterator[dict[str, Any]]:
         """Async iterator over server events as they arrive (from now on)."""
         wanted = None if types is None else ({types} if isinstance(types, str) else set(types))
         cursor = await self._lt.arun(self._current())
@@ -1029,7 +1029,7 @@ class Session:
         """The conversation's items (a live view, see :class:`Conversation`)."""
         return self.conversation.items
 
-    def transcript(self) -> str:
+    def transcript_text(self) -> str:
         """The conversation as ``role: text`` lines."""
         lines = []
         for item in self.conversation.items:
@@ -1040,6 +1040,43 @@ class Session:
             elif item.type == "function_call_output":
                 lines.append(f"output: {item.output}")
         return "\n".join(lines)
+
+    # ------------------------------------------------------------------ DataFrames
+    # The session's tables (pandas), from its event log: see realtime_widget.frames.
+
+    @property
+    def frames(self) -> Any:
+        """:class:`realtime_widget.frames.SessionFrames` of this session."""
+        from ..frames import frames
+
+        return frames(self)
+
+    def events(self, types: str | list[str] | None = None, *, last: int | None = None, direction: str | None = None) -> Any:
+        """One row per logged event (both directions); ``types`` takes globs."""
+        return self.frames.events(types, last=last, direction=direction)
+
+    def transcript(self) -> Any:
+        """One row per turn: role, text, start/end ms, interrupted, item ids."""
+        return self.frames.transcript()
+
+    def latency(self) -> Any:
+        """Per response: speech_stopped / response.create -> created -> first audio -> done."""
+        return self.frames.latency()
+
+    def usage(self, prices: Mapping[str, float] | None = None, **kwargs: Any) -> Any:
+        """Tokens by kind per response and in total; cost from a price table."""
+        return self.frames.usage(prices, **kwargs)
+
+    def audio(self, item_id: str) -> Any:
+        """An item's audio as a numpy array that plays in a notebook."""
+        return self.frames.audio(item_id)
+
+    def timeline(self, **kwargs: Any) -> Any:
+        """A plot of who spoke when, response spans and interruptions (matplotlib)."""
+        return self.frames.timeline(**kwargs)
+
+    def _repr_html_(self) -> str:
+        return self.frames._repr_html_()
 
 
 def list_sessions(*, server: ServerInfo | str | None = None, token: str | None = None) -> list[dict[str, Any]]:

@@ -252,9 +252,10 @@ class EngineSession:
         self._track(self._respond_to_turn())
 
     async def _respond_to_turn(self) -> None:
-        """Server VAD answers every turn by itself, as the service does."""
+        """Server VAD answers every turn by itself, as the service does. A response still
+        closing (cancelled by this turn's speech_started) is let finish first."""
         try:
-            await self._start_response({})
+            await self._start_response({}, wait_for_active=True)
         except ProtocolError as err:  # e.g. the client started a response meanwhile
             await self.emit(err.to_event())
 
@@ -453,9 +454,11 @@ class EngineSession:
             metadata=options.get("metadata") or {},
         )
 
-    async def _start_response(self, options: dict[str, Any]) -> None:
+    async def _start_response(self, options: dict[str, Any], *, wait_for_active: bool = False) -> None:
         params = self._params(options)  # validate everything before touching state
         async with self._response_lock:
+            while wait_for_active and self.response is not None:
+                await self._wait_response()  # it finishes without the lock
             await self._start_response_locked(options, params)
 
     async def _start_response_locked(self, options: dict[str, Any], params: ResponseParams) -> None:

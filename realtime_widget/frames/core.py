@@ -73,6 +73,8 @@ EVENT_COLUMNS = [
     "quiet",
 ]
 
+TRANSCRIPT_COLUMNS = ["item_id", "role", "kind", "input", "source", "text", "name", "start_ms", "end_ms", "audio_ms",
+                      "interrupted", "status", "response_id", "previous_item_id"]
 TEXT_DELTAS = ("response.text.delta", "response.audio_transcript.delta")
 AUDIO_DELTA = "response.audio.delta"
 PRICE_KEYS = ("input_text", "cached_text", "input_audio", "cached_audio", "output_text", "output_audio")
@@ -113,8 +115,8 @@ def _frame_classes() -> tuple[type, type]:
             return type(self)
 
         @property
-        def session(self) -> SessionFrames | None:
-            """The :class:`SessionFrames` this frame was made from."""
+        def source(self) -> SessionFrames | None:
+            """The :class:`SessionFrames` (the session's tables) these rows came from."""
             return getattr(self, "_rtw", None)
 
     class EventsFrame(_RealtimeFrame):
@@ -123,7 +125,7 @@ def _frame_classes() -> tuple[type, type]:
 
         def records(self) -> list[dict[str, Any]]:
             """The full LogRecords of these rows (see :mod:`realtime_widget.server.eventlog`)."""
-            src = self.session
+            src = self.source
             if src is None:
                 raise ValueError("this frame is not attached to a session any more")
             return src.records(self["seq"].tolist())
@@ -132,7 +134,7 @@ def _frame_classes() -> tuple[type, type]:
             """The events of these rows as they were on the wire (``audio``: ``omit``
             leaves the audio out, ``ref`` keeps the log's references, ``inline`` puts
             the base64 back)."""
-            src = self.session
+            src = self.source
             if src is None:
                 raise ValueError("this frame is not attached to a session any more")
             return [src._payload(r, audio) for r in src.records(self["seq"].tolist())]
@@ -140,7 +142,7 @@ def _frame_classes() -> tuple[type, type]:
         def payload(self, seq: int | None = None, *, audio: str = "omit") -> dict[str, Any]:
             """The event with sequence number ``seq`` (default: this frame's only or
             last row) as it was on the wire."""
-            src = self.session
+            src = self.source
             if src is None:
                 raise ValueError("this frame is not attached to a session any more")
             if seq is None:
@@ -158,7 +160,7 @@ def _frame_classes() -> tuple[type, type]:
             base = super()._repr_html_()
             if base is None:
                 return None
-            src = self.session
+            src = self.source
             head = ""
             if src is not None and "type" in self.columns:
                 n_types = int(self["type"].nunique()) if len(self) else 0
@@ -177,7 +179,7 @@ def _frame_classes() -> tuple[type, type]:
                 kind = getattr(row, "kind", "message")
                 text = getattr(row, "text", "") or ""
                 start = getattr(row, "start_ms", None)
-                when = f"{start / 1000:.2f} s" if start is not None and not pd.isna(start) else ""
+                when = "" if start is None or pd.isna(start) else (f"{start:.0f} ms" if start < 10_000 else f"{start / 1000:.1f} s")
                 via = getattr(row, "input", None)
                 source = getattr(row, "source", None)
                 meta = " · ".join(x for x in (when, via if isinstance(via, str) else "", source if isinstance(source, str) else "") if x)
@@ -197,7 +199,7 @@ def _frame_classes() -> tuple[type, type]:
             return "".join(parts)
 
         def _repr_html_(self) -> str | None:
-            if "text" not in self.columns or "role" not in self.columns:
+            if not set(TRANSCRIPT_COLUMNS) <= set(self.columns):  # a selection of columns: a table
                 return super()._repr_html_()
             return self.chat_html()
 
@@ -412,9 +414,14 @@ class SessionFrames:
             self._table = LogTable.from_bytes(data)
             self._table.refresh()
         else:
-            if self._table is None:
+            first = self._table is None
+            if first:
                 self._table = LogTable.from_file(self._path / "events.jsonl")  # type: ignore[operator]
-            self._table.refresh()
+                if self._session is None:
+                    _cache_load(self._table, self._path)  # type: ignore[arg-type]
+            added = self._table.refresh()
+            if first and self._session is None and (added or not self._table.loaded_from_cache):
+                _cache_save(self._table, self._path, self.meta())  # type: ignore[arg-type]
         return self
 
     def _ensure(self) -> LogTable:
@@ -602,9 +609,7 @@ class SessionFrames:
                 "response_id": it.response_id,
                 "previous_item_id": it.previous_item_id,
             })
-        columns = ["item_id", "role", "kind", "input", "source", "text", "name", "start_ms", "end_ms", "audio_ms",
-                   "interrupted", "status", "response_id", "previous_item_id"]
-        out = _cls()[1](pd.DataFrame(rows, columns=columns))
+        out = _cls()[1](pd.DataFrame(rows, columns=TRANSCRIPT_COLUMNS))
         if len(out):
             out["interrupted"] = out["interrupted"].astype(bool)
         out._rtw = self
@@ -1049,6 +1054,70 @@ def _rebuild_conversation(path: Path, frames: SessionFrames) -> Any:
         for f in handles.values():
             f.close()
     return conv
+
+
+# ---------------------------------------------------------------------- the table cache
+
+CACHE_MIN_ROWS = 100_000
+CACHE_MAX_BYTES = 4 * 1024**3
+
+
+def cache_dir() -> Path | None:
+    """Where parsed tables of large closed sessions are kept (``REALTIME_WIDGET_FRAMES_CACHE``;
+    ``off`` disables; default ``$XDG_CACHE_HOME/realtime_widget/frames``)."""
+    value = os.environ.get("REALTIME_WIDGET_FRAMES_CACHE")
+    if value is not None and value.strip().lower() in ("", "0", "off", "no", "false"):
+        return None
+    if value:
+        return Path(value).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "realtime_widget" / "frames"
+
+
+def _cache_path(log_dir: Path) -> Path | None:
+    root = cache_dir()
+    events = log_dir / "events.jsonl"
+    try:
+        st = events.stat()
+    except OSError:
+        return None
+    if root is None:
+        return None
+    import hashlib
+
+    key = hashlib.sha1(f"{events.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    return root / f"{log_dir.name}-{key}.arrow"
+
+
+def _cache_load(table: LogTable, log_dir: Path) -> None:
+    path = _cache_path(log_dir)
+    if path is not None and path.exists():
+        table.load(path)
+
+
+def _cache_save(table: LogTable, log_dir: Path, meta: dict[str, Any]) -> None:
+    """Keep the parsed table of a large *closed* session (its log no longer changes;
+    the key has the log's size and mtime, so a resumed session is read afresh)."""
+    if table.num_rows < CACHE_MIN_ROWS or not meta.get("closed_at"):
+        return
+    path = _cache_path(log_dir)
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for old in path.parent.glob(f"{log_dir.name}-*.arrow"):
+            if old != path:
+                old.unlink(missing_ok=True)
+        table.save(path)
+        files = sorted(path.parent.glob("*.arrow"), key=lambda p: p.stat().st_mtime)
+        total = sum(p.stat().st_size for p in files)
+        for old in files:
+            if total <= CACHE_MAX_BYTES or old == path:
+                break
+            total -= old.stat().st_size
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass  # a cache: reading the log again next time is correct, only slower
 
 
 # ---------------------------------------------------------------------- live sessions

@@ -318,6 +318,7 @@ class LogTable:
         self._consumed = 0
         self._combined: Any = None
         self.slow_chunks = 0  # chunks the fast reader refused (for tests and benchmarks)
+        self.loaded_from_cache = False
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], **kw: Any) -> LogTable:
@@ -384,6 +385,43 @@ class LogTable:
         if added:
             self._combined = None
         return added
+
+    # -- a cache of the parsed table (for large stored sessions) -------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> bool:
+        """Write the parsed table to an Arrow IPC file (with what is needed to find the
+        records again); False when it cannot be cached (a chunk needed the slow path)."""
+        import pyarrow as pa
+
+        if any(c.slow for c in self._chunks):
+            return False
+        meta = {"version": 1, "consumed": self._consumed, "chunks": [[c.start, c.end, c.rows] for c in self._chunks]}
+        table = self.table.replace_schema_metadata({b"realtime_widget": json.dumps(meta).encode()})
+        path = Path(path)
+        tmp = path.with_name(path.name + ".part")
+        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table, max_chunksize=1 << 20)
+        os.replace(tmp, path)
+        return True
+
+    def load(self, path: str | os.PathLike[str]) -> bool:
+        """Take the table from :meth:`save`'s file (memory-mapped); False if unusable."""
+        import pyarrow as pa
+
+        try:
+            with pa.memory_map(str(path), "r") as source:
+                table = pa.ipc.open_file(source).read_all()
+            meta = json.loads(table.schema.metadata[b"realtime_widget"])
+            if meta.get("version") != 1 or table.schema.remove_metadata() != flat_schema():
+                return False
+        except (OSError, KeyError, ValueError, TypeError, pa.ArrowException):
+            return False
+        self._chunks = [_Chunk(int(a), int(b), int(n)) for a, b, n in meta["chunks"]]
+        self._tables = [table.replace_schema_metadata(None)]
+        self._consumed = int(meta["consumed"])
+        self._combined = None
+        self.loaded_from_cache = True
+        return True
 
     @property
     def table(self) -> Any:

@@ -109,7 +109,12 @@ class RealtimeMagics(Magics):
     def _session_for_turn(self, opts: dict[str, Any], config: dict[str, Any], tools: list[Callable[..., Any]]) -> tuple[str, Any, bool]:
         """(name, session, created now)."""
         name = opts.get("session") or self.current or "default"
-        session = self._find(name) if (opts.get("session") or name in self.sessions) else None
+        if opts.get("session"):
+            session = self._find(name)
+        elif self.current_session is not None and not getattr(self.current_session, "closed", False):
+            session = self.current_session  # no -s: the session used last
+        else:
+            session = self.sessions.get(name)
         if session is not None and getattr(session, "closed", False):
             if self.sessions.get(name) is session:
                 del self.sessions[name]

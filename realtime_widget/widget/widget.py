@@ -3,7 +3,7 @@
 >>> from realtime_widget import RealtimeWidget
 >>> w = RealtimeWidget()          # the local engine; click Connect, then the mic
 >>> w                             # (the last expression of a cell shows it)
->>> w.session.transcript()        # the kernel sees the same conversation
+>>> w.session.transcript()        # the kernel sees the same conversation (a DataFrame)
 
 The widget attaches to a session of the Jupyter server's hub: the kernel holds a
 :class:`realtime_widget.Session` (created when Connect is clicked, or by
@@ -250,10 +250,14 @@ class RealtimeWidget(anywidget.AnyWidget):
         self._stop_relay()
         session, self.session = self.session, None
         if session is not None and not session.closed and session is not self._existing:
-            try:
-                session.close(end=end)
-            except Exception as exc:
-                log.info("realtime-widget: closing the session failed: %s", exc)
+            # in a daemon thread: close() also runs from __del__ and at interpreter exit
+            def end_session() -> None:
+                try:
+                    session.close(end=end)
+                except Exception as exc:
+                    log.info("realtime-widget: closing the session failed: %s", exc)
+
+            threading.Thread(target=end_session, name="realtime-widget-close", daemon=True).start()
         super().close()
 
     # ------------------------------------------------------------------ messages from the front end

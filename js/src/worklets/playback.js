@@ -2,7 +2,7 @@
 // rate. It counts the samples it actually played (in the item's own rate, never more
 // than it received), so a barge-in truncates at what the user heard.
 //
-// Messages in:  {type: "push", item, index, rate, pcm (Int16 buffer), chunk, recv}
+// Messages in:  {type: "push", item, index, rate, pcm (Int16 buffer), chunk, recv, first}
 //               {type: "end", item}   the item's audio is complete (no underrun after it)
 //               {type: "stop"}        flush everything now; answered by "stopped"
 //               {type: "config", prebufferMs}
@@ -50,7 +50,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
       it.received += pcm.length;
       const fresh = this.queued === 0;
       const out = it.rs.process(f).slice();
-      this.enqueue(m.item, it, out, m.chunk, m.recv, fresh);
+      this.enqueue(m.item, it, out, m.chunk, m.recv, fresh, !!m.first);
     } else if (m.type === "end") {
       const it = this.items.get(m.item);
       if (!it || it.stopped || it.ended) return;
@@ -68,10 +68,10 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     this.dirty = true;
   }
 
-  enqueue(item, it, data, chunk, recv, fresh = false) {
+  enqueue(item, it, data, chunk, recv, fresh = false, first = false) {
     if (data.length === 0) return;
     it.produced += data.length;
-    this.queue.push({ item, data, off: 0, chunk, recv, fresh });
+    this.queue.push({ item, data, off: 0, chunk, recv, fresh, first });
     this.queued += data.length;
   }
 
@@ -121,7 +121,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
         const seg = this.queue[0];
         const it = this.items.get(seg.item);
         if (seg.off === 0 && seg.chunk >= 0) {
-          this.port.postMessage({ type: "chunk", chunk: seg.chunk, item: seg.item, recv: seg.recv, start: Date.now(), offsetMs: (1000 * i) / sampleRate, fresh: seg.fresh });
+          this.port.postMessage({ type: "chunk", chunk: seg.chunk, item: seg.item, recv: seg.recv, start: Date.now(), offsetMs: (1000 * i) / sampleRate, fresh: seg.fresh, first: seg.first });
         }
         const n = Math.min(frames - i, seg.data.length - seg.off);
         for (let k = 0; k < n; k++) {
