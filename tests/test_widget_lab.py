@@ -125,7 +125,8 @@ def test_barge_in_by_voice_truncates_at_the_audio_played(env, page):
     browser.set_mic(utterance("Stop, I have a question.", lead_s=0.1))
     mic.click()
     mic.click()
-    s = wait_until(page, lambda s: s["truncated"], "conversation.item.truncated")
+    # (the playback counters are posted every 50 ms: wait for those taken after the stop)
+    s = wait_until(page, lambda s: s["truncated"] and s["itemsPlayback"][item_id]["stopped"], "conversation.item.truncated")
     truncated = s["truncated"][0]
     assert truncated["item_id"] == item_id
     sent = s["truncatesSent"][0]
@@ -180,7 +181,8 @@ def test_text_box_tool_card_and_stop_button(env, page):
     s = wait_until(page, lambda s: any(i not in before and it["played"] > 0 for i, it in s["itemsPlayback"].items()), "the long reply to play")
     item_id = next(i for i, it in s["itemsPlayback"].items() if i not in before and it["played"] > 0)
     root.get_by_role("button", name="Stop the assistant (Escape)").click()
-    s = wait_until(page, lambda s: any(t["item_id"] == item_id for t in s["truncated"]), "conversation.item.truncated")
+    # (the playback counters are posted every 50 ms: wait for those taken after the stop)
+    s = wait_until(page, lambda s: any(t["item_id"] == item_id for t in s["truncated"]) and s["itemsPlayback"][item_id]["stopped"], "conversation.item.truncated")
     truncated = next(t for t in s["truncated"] if t["item_id"] == item_id)
     assert 0 < truncated["audio_end_ms"] <= played_ms(s, item_id)
     it = s["itemsPlayback"][item_id]
