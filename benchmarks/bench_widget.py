@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -172,7 +171,6 @@ def main() -> None:
         print(f"4. a {r['reply_s']:.1f} s reply: {r['underruns']} underruns ({r['starved_ms']:.1f} ms starved), played in {r['wall_s']:.1f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
-    _ = statistics  # (kept for callers that import pct/summary)
 
 
 if __name__ == "__main__":

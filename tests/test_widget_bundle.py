@@ -74,12 +74,12 @@ def test_js_g711_matches_python():
     from realtime_widget import audio
 
     x = np.arange(-32768, 32768, 7, dtype=np.int16)
-    script = f"""
-    import {{ ulawEncodeSample, alawEncodeSample, ulawDecodeSample, alawDecodeSample }} from "./src/codec.js";
+    script = """
+    import { ulawEncodeSample, alawEncodeSample, ulawDecodeSample, alawDecodeSample } from "./src/codec.js";
     const xs = []; for (let v = -32768; v < 32768; v += 7) xs.push(v);
     const codes = [...Array(256).keys()];
-    console.log(JSON.stringify({{ ulaw: xs.map(ulawEncodeSample), alaw: xs.map(alawEncodeSample),
-      ulawDec: codes.map(ulawDecodeSample), alawDec: codes.map(alawDecodeSample) }}));
+    console.log(JSON.stringify({ ulaw: xs.map(ulawEncodeSample), alaw: xs.map(alawEncodeSample),
+      ulawDec: codes.map(ulawDecodeSample), alawDec: codes.map(alawDecodeSample) }));
     """
     out = _run_node(script)
     assert bytes(out["ulaw"]) == audio.ulaw_encode(x.tobytes())

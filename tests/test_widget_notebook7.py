@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from browser_jupyter import Notebook, assert_heard, jupyter_and_browser, missing_requirements, screenshot, stats, utterance, wait_until
+from browser_jupyter import Notebook, assert_heard, jupyter_and_browser, missing_requirements, screenshot, utterance, wait_until
 
 pytestmark = [pytest.mark.timeout(240)]
 

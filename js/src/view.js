@@ -97,7 +97,13 @@ export class WidgetView {
     on("change:session_id", () => this.maybeAttach());
     on("change:starting", () => this.renderState());
     on("change:last_error", () => this.renderState());
-    on("change:mode", () => this.renderMode());
+    this.appliedMode = model.get("mode") || "hands-free"; // the session was created in this mode
+    on("change:mode", () => {
+      // set from Python (w.mode = ...) or by another view: apply it to the session
+      const mode = this.model.get("mode") || "hands-free";
+      if (mode !== this.appliedMode) this.applyMode(mode);
+      this.renderMode();
+    });
     on("msg:custom", (msg) => this.onCustom(msg));
     this.levelTimer = setInterval(() => this.syncLevels(), 250);
     const why = micSupport();
@@ -428,6 +434,9 @@ export class WidgetView {
     const type = ev.type;
     if (type === "x_hub.ready") {
       this.live = true;
+      // the mode may have changed before the session existed: make the session follow it
+      const want = this.model.get("mode") || "hands-free";
+      if (this.session && "turn_detection" in this.session && (want === "push-to-talk") !== (this.session.turn_detection == null)) this.applyMode(want);
       this.syncStatus();
       return;
     }
@@ -870,9 +879,14 @@ export class WidgetView {
   }
 
   setMode(mode) {
+    this.applyMode(mode);
     this.model.set("mode", mode);
     this.model.save_changes();
     this.renderMode();
+  }
+
+  applyMode(mode) {
+    this.appliedMode = mode;
     const vad = this.model.get("vad") || { type: "server_vad" };
     this.send({ type: "session.update", session: { turn_detection: mode === "push-to-talk" ? null : vad } });
     if (mode === "push-to-talk") this.send({ type: "input_audio_buffer.clear" });

@@ -575,7 +575,12 @@ var WidgetView = class {
     on("change:session_id", () => this.maybeAttach());
     on("change:starting", () => this.renderState());
     on("change:last_error", () => this.renderState());
-    on("change:mode", () => this.renderMode());
+    this.appliedMode = model.get("mode") || "hands-free";
+    on("change:mode", () => {
+      const mode = this.model.get("mode") || "hands-free";
+      if (mode !== this.appliedMode) this.applyMode(mode);
+      this.renderMode();
+    });
     on("msg:custom", (msg) => this.onCustom(msg));
     this.levelTimer = setInterval(() => this.syncLevels(), 250);
     const why = micSupport();
@@ -880,6 +885,8 @@ var WidgetView = class {
     const type = ev.type;
     if (type === "x_hub.ready") {
       this.live = true;
+      const want = this.model.get("mode") || "hands-free";
+      if (this.session && "turn_detection" in this.session && want === "push-to-talk" !== (this.session.turn_detection == null)) this.applyMode(want);
       this.syncStatus();
       return;
     }
@@ -1293,9 +1300,13 @@ var WidgetView = class {
     this.textInput.value = "";
   }
   setMode(mode) {
+    this.applyMode(mode);
     this.model.set("mode", mode);
     this.model.save_changes();
     this.renderMode();
+  }
+  applyMode(mode) {
+    this.appliedMode = mode;
     const vad = this.model.get("vad") || { type: "server_vad" };
     this.send({ type: "session.update", session: { turn_detection: mode === "push-to-talk" ? null : vad } });
     if (mode === "push-to-talk") this.send({ type: "input_audio_buffer.clear" });

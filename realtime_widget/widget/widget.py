@@ -199,6 +199,8 @@ class RealtimeWidget(anywidget.AnyWidget):
         if existing is not None and not isinstance(existing, str):
             return existing
         args = dict(self._create_args)
+        # the mode may have changed (UI or Python) since the widget was made
+        args["session"] = {**args["session"], "turn_detection": None if self.mode == "push-to-talk" else dict(self.vad)}
         if isinstance(existing, str):
             return Session(id=existing, tools=args["tools"] or None, timeout=timeout)
         return Session(
