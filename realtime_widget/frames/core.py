@@ -259,30 +259,26 @@ def _find_log(session_id: str, extra: Iterable[Path] = ()) -> Path | None:
 
 def stored_sessions(log_dir: str | os.PathLike[str] | None = None) -> Any:
     """A DataFrame of the session logs under ``log_dir`` (default: :func:`log_dirs`)."""
+    from ..server.eventlog import scan_sessions  # the log's own reader of its directories
+
     pd = _pd()
+
+    def when(value: Any) -> Any:
+        return pd.to_datetime(value, unit="s", utc=True) if value else pd.NaT
+
     rows = []
-    roots = [Path(log_dir)] if log_dir is not None else log_dirs()
-    for root in roots:
-        if not root.is_dir():
-            continue
-        for entry in root.iterdir():
-            meta_path = entry / "meta.json"
-            if not meta_path.exists():
-                continue
-            try:
-                meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                meta = {}
-            events = entry / "events.jsonl"
+    for root in [Path(log_dir)] if log_dir is not None else log_dirs():
+        for info in scan_sessions(root):
+            events = info.path / "events.jsonl"
             rows.append({
-                "id": entry.name,
-                "name": meta.get("name"),
-                "provider": meta.get("provider"),
-                "model": meta.get("model"),
-                "created": pd.to_datetime(meta.get("created_at"), unit="s", utc=True) if meta.get("created_at") else pd.NaT,
-                "closed": pd.to_datetime(meta.get("closed_at"), unit="s", utc=True) if meta.get("closed_at") else pd.NaT,
+                "id": info.id,
+                "name": info.meta.get("name"),
+                "provider": info.meta.get("provider"),
+                "model": info.meta.get("model"),
+                "created": when(info.meta.get("created_at")),
+                "closed": when(info.meta.get("closed_at")),
                 "log_bytes": events.stat().st_size if events.exists() else 0,
-                "path": str(entry),
+                "path": str(info.path),
             })
     df = pd.DataFrame(rows, columns=["id", "name", "provider", "model", "created", "closed", "log_bytes", "path"])
     return df.sort_values("created").reset_index(drop=True) if len(df) else df
