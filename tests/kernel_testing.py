@@ -8,7 +8,7 @@ import os
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 TESTS = Path(__file__).resolve().parent
 
@@ -59,9 +59,8 @@ def kernel_env(tmp: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_cell(kc: Any, code: str, timeout: float = 240) -> CellRun:
-    """Execute ``code`` in the kernel of the blocking client ``kc``."""
-    run = CellRun(status="?")
+def _output_hook(run: CellRun) -> Callable[[dict[str, Any]], None]:
+    """Collects a cell's iopub output into ``run``."""
 
     def hook(msg: dict[str, Any]) -> None:
         kind, content = msg["msg_type"], msg["content"]
@@ -78,7 +77,10 @@ def run_cell(kc: Any, code: str, timeout: float = 240) -> CellRun:
         elif kind == "error":
             run.error = {"ename": content["ename"], "evalue": content["evalue"], "traceback": "\n".join(content["traceback"])}
 
-    reply = kc.execute_interactive(textwrap.dedent(code).strip("\n"), output_hook=hook, timeout=timeout)
+    return hook
+
+
+def _finish(run: CellRun, reply: dict[str, Any]) -> CellRun:
     run.status = reply["content"]["status"]
     if run.status == "error" and run.error is None:
         c = reply["content"]
@@ -86,25 +88,15 @@ def run_cell(kc: Any, code: str, timeout: float = 240) -> CellRun:
     return run
 
 
+def run_cell(kc: Any, code: str, timeout: float = 240) -> CellRun:
+    """Execute ``code`` in the kernel of the blocking client ``kc``."""
+    run = CellRun(status="?")
+    reply = kc.execute_interactive(textwrap.dedent(code).strip("\n"), output_hook=_output_hook(run), timeout=timeout)
+    return _finish(run, reply)
+
+
 async def arun_cell(kc: Any, code: str, timeout: float = 240) -> CellRun:
     """:func:`run_cell` for an async kernel client."""
     run = CellRun(status="?")
-
-    def hook(msg: dict[str, Any]) -> None:
-        kind, content = msg["msg_type"], msg["content"]
-        if kind == "stream":
-            run.stream_messages += 1
-            if content["name"] == "stdout":
-                run.stdout += content["text"]
-            else:
-                run.stderr += content["text"]
-        elif kind == "display_data":
-            run.displays.append(content["data"])
-        elif kind == "execute_result":
-            run.result = content["data"]
-        elif kind == "error":
-            run.error = {"ename": content["ename"], "evalue": content["evalue"], "traceback": "\n".join(content["traceback"])}
-
-    reply = await kc.execute_interactive(textwrap.dedent(code).strip("\n"), output_hook=hook, timeout=timeout)
-    run.status = reply["content"]["status"]
-    return run
+    reply = await kc.execute_interactive(textwrap.dedent(code).strip("\n"), output_hook=_output_hook(run), timeout=timeout)
+    return _finish(run, reply)

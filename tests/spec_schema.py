@@ -201,6 +201,11 @@ def load_spec() -> dict[str, Any]:
         return yaml.safe_load(f)  # type: ignore[no-any-return]
 
 
+def required_fields(schema: str) -> set[str]:
+    """The ``required`` list of a spec schema, e.g. ``required_fields("RealtimeResponseSession")``."""
+    return set(load_spec()["components"]["schemas"]["Realtime." + schema]["required"])
+
+
 def _components(strict: bool) -> dict[str, Any]:
     schemas = copy.deepcopy(load_spec()["components"]["schemas"])
     if not strict:

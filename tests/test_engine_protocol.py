@@ -14,26 +14,12 @@ import json
 import numpy as np
 import pytest
 from engine_client import ScriptedBrain, create_item, user_text
+from spec_schema import required_fields
 from speech_fixtures import speech_with_silence, wer
 
 pytestmark = pytest.mark.timeout(120)
 
-SESSION_FIELDS = {
-    "object",
-    "id",
-    "model",
-    "modalities",
-    "instructions",
-    "voice",
-    "input_audio_format",
-    "output_audio_format",
-    "input_audio_transcription",
-    "turn_detection",
-    "tools",
-    "tool_choice",
-    "temperature",
-    "max_response_output_tokens",
-}
+SESSION_FIELDS = required_fields("RealtimeResponseSession")  # the spec's 14
 
 
 # --------------------------------------------------------------------------- session

@@ -2133,22 +2133,10 @@ def test_session_helpers_are_pure_and_inverse() -> None:
 
 
 def test_session_defaults_cover_the_fourteen_required_fields() -> None:
-    required = {
-        "object",
-        "id",
-        "model",
-        "modalities",
-        "instructions",
-        "voice",
-        "input_audio_format",
-        "output_audio_format",
-        "input_audio_transcription",
-        "turn_detection",
-        "tools",
-        "tool_choice",
-        "temperature",
-        "max_response_output_tokens",
-    }
+    from spec_schema import required_fields
+
+    required = required_fields("RealtimeResponseSession")
+    assert len(required) == 14
     assert {k for k, _ in ga.PREVIEW_SESSION_DEFAULTS} == required
     filled = session_ga_to_preview({"type": "realtime"}, fill_defaults=True)
     assert set(filled) == required

@@ -364,13 +364,16 @@ class EngineSession:
             self._start_recognition(item_id, index, asyncio.ensure_future(self._recognise(pcm, self.input.rate)))
         return item_id
 
+    def _decode_input_audio(self, encoded: bytes) -> bytes:
+        """Audio a client put inside an item -> PCM16 at the input format's rate (checked
+        like buffer appends, without touching the buffer)."""
+        return InputAudioBuffer(self.session["input_audio_format"]).append(encoded)
+
     def _attach_audio(self, item_id: str, index: int, encoded: bytes) -> bytes:
         """Keep audio a client sent inside an item (the service does not echo it back)."""
-        fmt = self.session["input_audio_format"]
-        scratch = InputAudioBuffer(fmt)
-        pcm = scratch.append(encoded)
+        pcm = self._decode_input_audio(encoded)
         part = self.conversation.item(item_id).content[index]
-        part.set_audio_format(normalize_format(fmt))
+        part.set_audio_format(normalize_format(self.session["input_audio_format"]))
         part.audio.extend(pcm)
         return pcm
 
@@ -523,7 +526,7 @@ class EngineSession:
             scratch.apply({"type": "conversation.item.created", "item": accepted.item})
             items.append(scratch.item(accepted.item["id"]))
             for _, encoded in accepted.audio.items():
-                pcm = InputAudioBuffer(self.session["input_audio_format"]).append(encoded)
+                pcm = self._decode_input_audio(encoded)
                 self._heard[accepted.item["id"]] = await self._recognise(pcm, self.input.rate)
         return items
 

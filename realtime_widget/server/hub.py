@@ -53,6 +53,7 @@ import tornado.iostream
 import tornado.websocket
 
 from ..conversation import Conversation
+from ..protocol.types import SessionUpdateParams
 from .eventlog import EventLog, StoredSessionInfo, apply_retention, scan_sessions, valid_session_id
 from .providers import HubError, ProviderSettings, Upstream, UpstreamError, make_upstream, redact
 
@@ -61,19 +62,8 @@ log = logging.getLogger(__name__)
 __all__ = ["AttachedClient", "ClientSink", "Hub", "HubConfig", "HubError", "HubSession"]
 
 SOURCES = ("widget", "kernel", "other")
-SESSION_FIELDS = (
-    "modalities",
-    "instructions",
-    "voice",
-    "input_audio_format",
-    "output_audio_format",
-    "input_audio_transcription",
-    "turn_detection",
-    "tools",
-    "tool_choice",
-    "temperature",
-    "max_response_output_tokens",
-)
+# What a session.update may set: the protocol's own model of it (``model`` is chosen at connect).
+SESSION_FIELDS = tuple(name for name in SessionUpdateParams.model_fields if name != "model")
 _NULLABLE_SESSION_FIELDS = ("input_audio_transcription", "turn_detection")
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
@@ -402,15 +392,6 @@ class HubSession:
             await upstream.connect()
             if restore:
                 await self._restore(created)
-        except UpstreamError:
-            self._restoring = False
-            self.upstream = None
-            self._fail_restore_waiters("connect failed")
-            try:
-                await upstream.close()
-            except Exception:
-                pass
-            raise
         except Exception as exc:
             self._restoring = False
             self.upstream = None
@@ -419,6 +400,8 @@ class HubSession:
                 await upstream.close()
             except Exception:
                 pass
+            if isinstance(exc, UpstreamError):
+                raise
             raise UpstreamError(f"{type(exc).__name__}: {exc}") from None
         self._restoring = False
         self.status = "open"
