@@ -22,6 +22,7 @@ audio in each direction), and events relayed per CPU-second (events per second p
 
     python benchmarks/bench_hub.py                      # 50 sessions x 10 s per configuration
     python benchmarks/bench_hub.py --sessions 10 --seconds 5
+    python benchmarks/bench_hub.py --configs bare,hub --repeat 5   # interleaved rounds, medians (noisy machines)
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ def spawn_engine(port: int) -> subprocess.Popen:
     raise RuntimeError("engine did not start")
 
 
-def spawn_jupyter(port: int, tmp: Path, sessions: int) -> subprocess.Popen:
+def spawn_jupyter(port: int, tmp: Path, sessions: int, options: list[str]) -> subprocess.Popen:
     env = dict(os.environ)
     for name, sub in (("HOME", "home"), ("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"), ("JUPYTER_RUNTIME_DIR", "runtime")):
         (tmp / sub).mkdir(parents=True, exist_ok=True)
@@ -178,7 +179,7 @@ def spawn_jupyter(port: int, tmp: Path, sessions: int) -> subprocess.Popen:
          "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={tmp}",
          "--ServerApp.jpserver_extensions=realtime_widget=True", "--ServerApp.log_level=WARN",
          f"--RealtimeWidgetApp.log_dir={tmp / 'logs'}", "--RealtimeWidgetApp.local_speech=False",
-         f"--RealtimeWidgetApp.max_sessions_per_user={sessions + 10}"],
+         f"--RealtimeWidgetApp.max_sessions_per_user={sessions + 10}", *(f"--RealtimeWidgetApp.{o}" for o in options)],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     return proc
@@ -277,7 +278,7 @@ async def run_config(name: str, args, upstream_url: str, tmp: Path) -> dict:
         urls = [f"ws://127.0.0.1:{port}/relay"] * args.sessions
     else:
         port = free_port()
-        relay_proc = spawn_jupyter(port, tmp / "jupyter", args.sessions)
+        relay_proc = spawn_jupyter(port, tmp / "jupyter", args.sessions, args.hub_option)
         await wait_http(f"http://127.0.0.1:{port}/realtime/status", relay_proc)
         client = AsyncHTTPClient()
         urls = []
@@ -327,7 +328,10 @@ async def main() -> None:
     parser.add_argument("--frame-ms", type=int, default=20)
     parser.add_argument("--upstream", choices=("echo", "engine"), default="echo")
     parser.add_argument("--configs", default="direct,bare,hub")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of all configurations, interleaved (medians are reported)")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--hub-option", action="append", default=[], metavar="NAME=VALUE",
+                        help="a RealtimeWidgetApp option for the hub, e.g. log_flush_interval=0.2 (repeatable)")
     args = parser.parse_args()
 
     port = free_port()
@@ -337,20 +341,24 @@ async def main() -> None:
         upstream = spawn_engine(port)
     args.upstream_pid = upstream.pid
     upstream_url = f"ws://127.0.0.1:{port}/v1/realtime"
-    results = []
+    rounds: list[dict] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            for name in args.configs.split(","):
-                results.append(await run_config(name, args, upstream_url, Path(tmp)))
-                await asyncio.sleep(0.5)
+            for round_ in range(args.repeat):
+                for name in args.configs.split(","):
+                    result = await run_config(name, args, upstream_url, Path(tmp) / f"{name}{round_}")
+                    result["round"] = round_
+                    rounds.append(result)
+                    await asyncio.sleep(0.5)
     finally:
         upstream.terminate()
         upstream.wait(10)
 
+    results = [median_result(name, [r for r in rounds if r["config"] == name]) for name in args.configs.split(",")]
     direct = next((r for r in results if r["config"] == "direct"), None)
     bare = next((r for r in results if r["config"] == "bare"), None)
     print(f"\n{args.sessions} sessions, {args.frame_ms} ms frames both ways, {args.seconds:.0f} s measured, upstream: {args.upstream}, "
-          f"{os.cpu_count()} cores\n")
+          f"{os.cpu_count()} cores, load average before: {LOAD_BEFORE}" + (f", medians of {args.repeat} interleaved rounds" if args.repeat > 1 else "") + "\n")
     print(f"{'config':<8} {'rtt p50':>8} {'rtt p99':>8} {'+p50':>7} {'+p99':>7} {'relay CPU':>10} {'ms CPU/audio-s':>15} {'events/CPU-s':>13}  lost")
     for r in results:
         add50 = r["rtt_p50_ms"] - direct["rtt_p50_ms"] if direct else float("nan")
@@ -359,11 +367,35 @@ async def main() -> None:
               f"{r['relay_cpu_ms_per_audio_s']:15.2f} {r['relay_events_per_cpu_s']:13.0f}  {r['lost']}")
     hub = next((r for r in results if r["config"] == "hub"), None)
     if hub and bare and bare["relay_cpu_s"]:
-        print(f"\nhub CPU / bare relay CPU: {hub['relay_cpu_s'] / bare['relay_cpu_s']:.2f}x (goal <= 1.2x)")
+        # paired per round: bare and hub ran back to back under the same machine load
+        ratios = [h["relay_cpu_s"] / b["relay_cpu_s"] for b, h in paired(rounds, "bare", "hub")]
+        print(f"\nhub CPU / bare relay CPU: {float(np.median(ratios)):.2f}x (goal <= 1.2x)" + (f"; per round: {', '.join(f'{x:.2f}' for x in ratios)}" if len(ratios) > 1 else ""))
     if hub and direct:
-        print(f"hub added latency p99: {hub['rtt_p99_ms'] - direct['rtt_p99_ms']:.2f} ms (goal <= 2 ms)")
+        added = [h["rtt_p99_ms"] - d["rtt_p99_ms"] for d, h in paired(rounds, "direct", "hub")]
+        print(f"hub added latency p99: {float(np.median(added)):.2f} ms (goal <= 2 ms)" + (f"; per round: {', '.join(f'{x:.2f}' for x in added)}" if len(added) > 1 else ""))
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1))
+        Path(args.json).write_text(json.dumps({"rounds": rounds, "medians": results}, indent=1))
+
+
+def median_result(name: str, runs: list[dict]) -> dict:
+    """Per-field median over the rounds of one configuration."""
+    out: dict = {"config": name}
+    for key, value in runs[0].items():
+        if key in ("config", "round"):
+            continue
+        values = [r[key] for r in runs if r[key] is not None]
+        out[key] = float(np.median(values)) if values else None
+    return out
+
+
+def paired(rounds: list[dict], a: str, b: str) -> list[tuple[dict, dict]]:
+    by_round: dict[int, dict[str, dict]] = {}
+    for r in rounds:
+        by_round.setdefault(r["round"], {})[r["config"]] = r
+    return [(v[a], v[b]) for v in by_round.values() if a in v and b in v]
+
+
+LOAD_BEFORE = "%.2f" % os.getloadavg()[0]
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 import pytest
@@ -480,7 +481,7 @@ async def test_a_reply_ending_in_two_dots_does_not_leak_into_the_next_utterance(
     await c.send(create_item(user_text("The train leaves at noon")))
     turn = await c.response()
     heard = speech_stack.transcribe(turn.audio(), 24000)
-    assert heard.lower().split()[:2] == ["you", "said,"] or heard.lower().startswith("you said"), (
-        heard
-    )
+    # the recogniser sometimes adds quote marks ('"\'You said, ...'): compare words only
+    words = re.findall(r"[a-z]+", heard.lower())
+    assert words[:2] == ["you", "said"], heard
     assert "dot" not in heard.lower(), heard

@@ -28,11 +28,12 @@ def test_audio_is_stored_once_as_raw_pcm_and_comes_back_exactly(tmp_path):
     append = {"type": "input_audio_buffer.append", "event_id": "e1", "audio": b64_in}
     delta = {"type": "response.audio.delta", "event_id": "e2", "response_id": "r1", "item_id": "item_1",
              "output_index": 0, "content_index": 0, "delta": b64_out}
-    seq1, wire1 = log.append(append, direction="client", source="widget", client="c1")
-    seq2, wire2 = log.append(delta, direction="server", source="upstream")
+    seq1, wire1, raw1 = log.append(append, direction="client", source="widget", client="c1")
+    seq2, wire2, raw2 = log.append(delta, direction="server", source="upstream")
     log.flush()
     assert (seq1, seq2) == (1, 2)
     assert json.loads(wire1) == append and json.loads(wire2) == delta  # the wire form is the whole event
+    assert (raw1, raw2) == (chunk_in, chunk_out)  # decoded once, handed to the caller
 
     text = (tmp_path / "s1" / "events.jsonl").read_text()
     assert b64_in not in text and b64_out not in text  # no base64 in the log
@@ -93,7 +94,7 @@ def test_reopen_indexes_and_repairs_a_torn_last_line(tmp_path):
     again = EventLog.open(tmp_path / "s")
     assert again.last_seq == 5
     assert [r["event"]["n"] for r in again.read([1, 5])] == [0, 4]
-    seq, _ = again.append({"type": "y"}, direction="server", source="hub")
+    seq = again.append({"type": "y"}, direction="server", source="hub").seq
     again.flush()
     assert seq == 6 and again.read([6])[0]["event"] == {"type": "y"}
     lines = (tmp_path / "s" / "events.jsonl").read_text().splitlines()

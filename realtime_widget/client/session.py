@@ -40,6 +40,7 @@ import numpy as np
 
 from .. import audio as _audio
 from ..conversation import Conversation
+from ..protocol import loads_json
 from .discovery import ServerInfo, find_server
 from .tools import Tool, tool_from_callable
 
@@ -541,7 +542,7 @@ class Session:
 
     def _on_frame(self, frame: str) -> None:
         try:
-            event = json.loads(frame)
+            event = loads_json(frame)
         except ValueError:
             return
         if not isinstance(event, dict):

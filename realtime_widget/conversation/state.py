@@ -106,6 +106,8 @@ def _audio_errors() -> tuple[type[Exception], ...]:
 
 
 def _as_dict(event: Any) -> dict[str, Any]:
+    if type(event) is dict:  # the usual case (handlers never change the event: no copy)
+        return event
     if hasattr(event, "to_dict"):
         event = event.to_dict()
     elif isinstance(event, (str, bytes, bytearray)):
@@ -150,29 +152,40 @@ class Conversation:
 
     # ------------------------------------------------------------------ public API
 
-    def apply(self, event: Any) -> None:
-        """Apply one server event (wire dict, JSON text or protocol model)."""
+    def apply(self, event: Any, *, audio: bytes | None = None) -> None:
+        """Apply one server event (wire dict, JSON text or protocol model).
+
+        ``audio``: the bytes of a ``response.audio.delta``'s ``delta`` when the caller
+        already decoded the base64 (the hub's log does), so it is not decoded twice."""
         ev = self._load(event)
         if ev is None:
             return
         etype = str(ev.get("type"))
         self.event_counts[etype] += 1
+        if audio is not None and etype == "response.audio.delta":
+            self._run(self._on_audio_delta, ev, etype, audio)
+            return
         handler = self._server.get(etype)
         if handler is None:
             self.unknown_event_counts[etype] += 1
             return
         self._run(handler, ev, etype)
 
-    def apply_client(self, event: Any) -> None:
+    def apply_client(self, event: Any, *, audio: bytes | None = None) -> None:
         """Apply one client event. Only input audio buffer events change state; the
         others (``session.update``, ``conversation.item.create``, ...) take effect
-        when the server's answer is applied."""
+        when the server's answer is applied. ``audio``: the decoded ``audio`` of an
+        ``input_audio_buffer.append`` (see :meth:`apply`)."""
         ev = self._load(event)
         if ev is None:
             return
-        handler = self._client.get(str(ev.get("type")))
+        etype = ev.get("type")
+        if audio is not None and etype == "input_audio_buffer.append":
+            self._run(self._on_client_append, ev, etype, audio)
+            return
+        handler = self._client.get(str(etype))
         if handler is not None:
-            self._run(handler, ev, f"client {ev.get('type')}")
+            self._run(handler, ev, f"client {etype}")
 
     @property
     def items(self) -> list[Item]:
@@ -254,10 +267,10 @@ class Conversation:
             return None
 
     def _run(
-        self, handler: Callable[[dict[str, Any]], None], ev: dict[str, Any], what: str
+        self, handler: Callable[..., None], ev: dict[str, Any], what: str, *args: Any
     ) -> None:
         try:
-            handler(ev)
+            handler(ev, *args)
         except _MALFORMED as exc:
             if self.strict:
                 raise
@@ -277,10 +290,13 @@ class Conversation:
                 self._warn(f"session {key} {name!r} unknown, audio read as pcm16")
             return "pcm16"
 
-    def _decode(self, b64: Any, fmt: str, what: str) -> bytes | None:
-        """Base64 audio in ``fmt`` -> PCM16 at the format's rate (None, warned, on error)."""
+    def _decode(self, b64: Any, fmt: str, what: str, raw: bytes | None = None) -> bytes | None:
+        """Base64 audio (or its already decoded ``raw`` bytes) in ``fmt`` -> PCM16 at the
+        format's rate (None, warned, on error)."""
         try:
-            return audio.to_pcm16(audio.b64decode_audio(b64, param=what), fmt)
+            if raw is None:
+                raw = audio.b64decode_audio(b64, param=what)
+            return raw if fmt == "pcm16" and not len(raw) % 2 else audio.to_pcm16(raw, fmt)
         except _audio_errors() as exc:
             self._warn(f"{what}: undecodable audio skipped ({exc})")
             return None
@@ -396,9 +412,9 @@ class Conversation:
     def _pending_for(self, item_id: str) -> _PendingInput:
         return self._pending.setdefault(item_id, _PendingInput())
 
-    def _on_client_append(self, ev: dict[str, Any]) -> None:
+    def _on_client_append(self, ev: dict[str, Any], raw: bytes | None = None) -> None:
         fmt = self.input_audio_format
-        pcm = self._decode(ev["audio"], fmt, "input_audio_buffer.append")
+        pcm = self._decode(ev["audio"], fmt, "input_audio_buffer.append", raw)
         if pcm is not None and not self._buffer.append(pcm, fmt):
             self._warn(f"input format changed to {fmt} with audio buffered: buffer dropped")
         self._bound_idle_buffer()
@@ -632,12 +648,12 @@ class Conversation:
         if part is not None and ev.get("transcript") is not None:
             part.transcript = ev["transcript"]
 
-    def _on_audio_delta(self, ev: dict[str, Any]) -> None:
+    def _on_audio_delta(self, ev: dict[str, Any], raw: bytes | None = None) -> None:
         part = self._content_target(ev, "audio")
         if part is None:
             return
         fmt = self.output_audio_format
-        pcm = self._decode(ev.get("delta"), fmt, "response.audio.delta")
+        pcm = self._decode(ev.get("delta"), fmt, "response.audio.delta", raw)
         if pcm is None:
             return
         if not part.set_audio_format(fmt):

@@ -37,7 +37,7 @@ import tornado.netutil
 import tornado.web
 import tornado.websocket
 
-from ..protocol import ga
+from ..protocol import ga, loads_json
 from .brain import Brain
 from .session import EngineSession
 from .speech_stack import SpeechStack
@@ -147,7 +147,7 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
             await session.handle(message)
             return
         try:
-            event = json.loads(message)
+            event = loads_json(message)
             translated = ga.client_ga_to_preview(event) if isinstance(event, dict) else [event]
         except Exception:
             await session.handle(message)  # let the parser describe what is wrong

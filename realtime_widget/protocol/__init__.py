@@ -41,6 +41,7 @@ from .errors import (
 from .parsing import (
     DEFAULT_MAX_BYTES,
     MAX_APPEND_AUDIO_BYTES,
+    loads_json,
     parse_client_event,
     parse_server_event,
 )
@@ -244,6 +245,7 @@ __all__ = [
     "Usage",
     "Voice",
     "WireModel",
+    "loads_json",
     "new_event_id",
     "parse_client_event",
     "parse_server_event",

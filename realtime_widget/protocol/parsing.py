@@ -8,6 +8,7 @@ No other exception type escapes, whatever the input.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any, Final, Generic, TypeVar
@@ -40,6 +41,7 @@ from .types import WireModel
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "MAX_APPEND_AUDIO_BYTES",
+    "loads_json",
     "parse_client_event",
     "parse_server_event",
 ]
@@ -59,6 +61,16 @@ _SNIFF_BYTES = 4096
 
 # Set by the tests: re-raise internal bugs instead of reporting them as ProtocolError.
 _RAISE_INTERNAL_ERRORS = False
+
+
+def loads_json(text: str | bytes) -> Any:
+    """``json.loads``, same results and same errors, about twice as fast on the relay's
+    hot path (pydantic-core's parser; the standard library takes over for what that one
+    refuses: lone surrogates, and every error, so the messages stay the familiar ones)."""
+    try:
+        return from_json(text)
+    except ValueError:
+        return json.loads(text)
 
 
 class _Side(Generic[E]):

@@ -52,9 +52,11 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
+    "TOP_LEVEL_AUDIO",
+    "Appended",
     "EventLog",
     "StoredSessionInfo",
     "apply_retention",
@@ -73,6 +75,12 @@ _FLAG_QUIET = 2
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,79}$")
 _MAX_OPEN_AUDIO = 16
+
+# The hot events: (direction, type) -> the top-level field carrying base64 audio.
+TOP_LEVEL_AUDIO = {
+    ("client", "input_audio_buffer.append"): "audio",
+    ("server", "response.audio.delta"): "delta",
+}
 _dumps = json.JSONEncoder(separators=(",", ":")).encode  # ASCII: lone surrogates cannot break a line
 _str = json.encoder.encode_basestring_ascii  # one JSON string (C implementation)
 
@@ -99,19 +107,30 @@ def _b64(value: Any) -> bytes | None:
         return None
 
 
+_KEY_BEFORE_VALUE: dict[str, re.Pattern[str]] = {}
+
+
 def _cut_field(text: str, field: str, encoded: str) -> str | None:
     """``text`` (a JSON object) without its top-level ``"field": "<encoded>"`` member, by
     string surgery (no re-encoding); None when that member is not found unambiguously."""
-    needle = '"' + encoded + '"'
-    at = text.find(needle)
-    if at < 0 or text.find(needle, at + 1) >= 0:
+    # Look for a prefix of the value, not all of it: as cheap to find, and unique iff the
+    # value is (a long needle costs str.find a table built per call).
+    probe = '"' + encoded[:48]
+    at = text.find(probe)
+    if at < 0 or text.find(probe, at + 1) >= 0:
+        return None
+    value_end = at + 1 + len(encoded)
+    if not text.startswith(encoded, at + 1) or text[value_end : value_end + 1] != '"':
         return None
     window_start = max(0, at - len(field) - 16)
-    m = re.search('"' + re.escape(field) + r'"\s*:\s*$', text[window_start:at])
+    key = _KEY_BEFORE_VALUE.get(field)
+    if key is None:
+        key = _KEY_BEFORE_VALUE[field] = re.compile('"' + re.escape(field) + r'"\s*:\s*$')
+    m = key.search(text, window_start, at)
     if m is None:
         return None
-    before = text[: window_start + m.start()].rstrip()
-    after = text[at + len(needle) :].lstrip()
+    before = text[: m.start()].rstrip()
+    after = text[value_end + 1 :].lstrip()
     if before.endswith(",") and after[:1] in (",", "}"):
         return before[:-1] + after
     if before.endswith("{"):
@@ -128,6 +147,14 @@ def _set_path(obj: Any, path: list[Any], value: Any) -> None:
     obj[path[-1]] = value
 
 
+class Appended(NamedTuple):
+    """What :meth:`EventLog.append` gives back."""
+
+    seq: int
+    wire: str  # the whole event as JSON text (audio included), as it goes on the wire
+    audio: bytes | None  # the decoded bytes of a hot event's audio field (TOP_LEVEL_AUDIO), else None
+
+
 class EventLog:
     """The log of one session. Appends happen on the event loop (cheap buffered writes,
     flushed once per loop iteration); reads of old records happen in a worker thread."""
@@ -142,6 +169,7 @@ class EventLog:
         self.output_format = "pcm16"
         self._offsets = array("q")  # byte offset of record seq (index seq - 1)
         self._types: list[str] = []
+        self._type_names: dict[str, str] = {}
         self._flags = bytearray()
         self._size = 0  # bytes of events.jsonl
         self._audio_bytes = 0
@@ -150,6 +178,8 @@ class EventLog:
         self._audio_files: OrderedDict[str, Any] = OrderedDict()
         self._flush_pending = False
         self._closed = False
+        self._last_item_id: Any = None
+        self._last_item_stream = ""
         self.audio_dropped = 0  # bytes of audio not stored because of max_bytes
 
     # ------------------------------------------------------------------ opening
@@ -203,7 +233,7 @@ class EventLog:
 
     def _add_index(self, offset: int, etype: str, server: bool, quiet: bool) -> None:
         self._offsets.append(offset)
-        self._types.append(etype)
+        self._types.append(self._type_names.setdefault(etype, etype))
         self._flags.append((_FLAG_SERVER if server else 0) | (_FLAG_QUIET if quiet else 0))
 
     def _open_for_append(self) -> None:
@@ -244,16 +274,18 @@ class EventLog:
         client: str | None = None,
         quiet: bool = False,
         text: str | None = None,
-    ) -> tuple[int, str]:
-        """Log one event (a wire dict). Returns ``(seq, wire text of the whole event)``.
+    ) -> Appended:
+        """Log one event (a wire dict).
 
         ``text`` may be given when the caller already has the event's JSON (it must be
-        exactly ``event``); audio is taken out of the record and stored raw."""
+        exactly ``event``); audio is taken out of the record and stored raw. The raw
+        audio of the hot events comes back in :attr:`Appended.audio` so that nobody
+        decodes the same base64 twice."""
         if self._events_file is None:
             self._open_for_append()
         etype = event.get("type")
         etype = etype if isinstance(etype, str) else ""
-        audio_refs, stripped, wire = self._take_audio(event, etype, direction, text)
+        audio_json, stripped, wire, raw = self._take_audio(event, etype, direction, text)
         seq = len(self._offsets) + 1
         # The header is formatted by hand (this runs for every event): strings that come
         # from events go through the JSON string encoder, the rest are ours.
@@ -280,8 +312,8 @@ class EventLog:
                 parts.append(',"%s":%d' % (key, value))
         if quiet:
             parts.append(',"quiet":true')
-        if audio_refs:
-            parts.append(',"audio":' + _dumps(audio_refs))
+        if audio_json:
+            parts.append(audio_json)
         body = stripped if stripped is not None else (text if text is not None else _dumps(event))
         parts.append(',"event":')
         parts.append(body)
@@ -289,50 +321,64 @@ class EventLog:
         line = "".join(parts).encode("utf-8")
         self._events_file.write(line)
         self._offsets.append(self._size)
-        self._types.append(etype)
+        self._types.append(self._type_names.setdefault(etype, etype))  # one string per type, not per event
         self._flags.append((_FLAG_SERVER if direction == "server" else 0) | (_FLAG_QUIET if quiet else 0))
         self._size += len(line)
         if not self._flush_pending:
             self._schedule_flush()
         if wire is None:
             wire = text if text is not None else (body if stripped is None else _dumps(event))
-        return seq, wire
+        return Appended(seq, wire, raw)
 
     def _take_audio(
         self, event: dict[str, Any], etype: str, direction: str, text: str | None
-    ) -> tuple[list[dict[str, Any]], str | None, str | None]:
-        """(audio refs, JSON of the event without its audio, wire JSON) for events that
-        carry audio; ([], None, None) for the others."""
-        if direction == "client" and etype == "input_audio_buffer.append":
-            return self._take_top(event, "audio", INPUT_STREAM, self.input_format, text)
-        if direction == "server" and etype == "response.audio.delta":
-            return self._take_top(event, "delta", _stream_for_item(event.get("item_id")), self.output_format, text)
+    ) -> tuple[str, str | None, str | None, bytes | None]:
+        """For events that carry audio: (``,"audio":[refs]`` for the record, JSON of the
+        event without its audio, wire JSON or None, raw audio of a top-level field or
+        None); ("", None, None, None) for the others."""
+        field = TOP_LEVEL_AUDIO.get((direction, etype))
+        if field is not None:
+            if direction == "client":
+                stream, fmt = INPUT_STREAM, self.input_format
+            else:
+                item_id = event.get("item_id")
+                if item_id != self._last_item_id or type(item_id) is not str:  # a reply's deltas share one item
+                    self._last_item_id, self._last_item_stream = item_id, _stream_for_item(item_id)
+                stream, fmt = self._last_item_stream, self.output_format
+            return self._take_top(event, field, stream, fmt, text)
         item = event.get("item")
         if isinstance(item, dict) and isinstance(item.get("content"), list):
             parts = item["content"]
             paths = [i for i, p in enumerate(parts) if isinstance(p, dict) and isinstance(p.get("audio"), str)]
             if paths:
-                return self._take_item_audio(event, item, paths)
-        return [], None, None
+                refs, stripped, wire = self._take_item_audio(event, item, paths)
+                return (',"audio":' + _dumps(refs) if refs else ""), stripped, wire, None
+        return "", None, None, None
 
     def _take_top(
         self, event: dict[str, Any], field: str, stream: str, fmt: str, text: str | None = None
-    ) -> tuple[list[dict[str, Any]], str | None, str | None]:
+    ) -> tuple[str, str | None, str | None, bytes | None]:
         encoded = event.get(field)
         raw = _b64(encoded)
         if raw is None:
-            return [], None, None
+            return "", None, None, None
         ref = self._store_audio(stream, raw, fmt, [field])
+        if "offset" in ref:  # the usual reference, formatted by hand: this runs 50 times a second each way
+            refs_json = ',"audio":[{"path":["%s"],"file":%s,"nbytes":%d,"format":%s,"offset":%d}]' % (
+                field, _str(stream), len(raw), _str(fmt), ref["offset"],
+            )
+        else:
+            refs_json = ',"audio":' + _dumps([ref])
         stripped_text = _cut_field(text, field, encoded) if text is not None else None
         if stripped_text is None:
             stripped = {k: v for k, v in event.items() if k != field}
             stripped_text = _dumps(stripped)
         if text is not None:
-            return [ref], stripped_text, text
+            return refs_json, stripped_text, text, raw
         # The wire form: the stripped JSON with the (validated, so escape-free) base64 spliced back.
         sep = "," if stripped_text != "{}" else ""
         wire = stripped_text[:-1] + sep + f'"{field}":"{encoded}"' + "}"
-        return [ref], stripped_text, wire
+        return refs_json, stripped_text, wire, raw
 
     def _take_item_audio(
         self, event: dict[str, Any], item: dict[str, Any], indexes: list[int]

@@ -15,6 +15,7 @@ import json
 import os
 import wave
 from pathlib import Path
+from collections.abc import Awaitable
 from typing import Any
 
 from jupyter_core.utils import ensure_async
@@ -27,6 +28,7 @@ from tornado.websocket import WebSocketHandler
 from .._version import __version__
 from .hub import Hub, HubSession
 from .providers import HubError, redact
+from .wsframes import write_text
 
 AUTH_RESOURCE = "realtime"
 _SID = r"(?P<session_id>[^/]+)"
@@ -314,9 +316,12 @@ class SessionSocket(_StrictOrigin, WebSocketMixin, WebSocketHandler, JupyterHand
         except HubError as exc:
             self.close(1008, exc.message)
 
-    async def on_message(self, message: str | bytes) -> None:
+    def on_message(self, message: str | bytes) -> Awaitable[None] | None:  # type: ignore[override]
+        # Not a coroutine: Tornado would wrap each frame in a Task. An awaitable comes back
+        # only when the hub must make this client wait (Tornado then pauses reading).
         if self.session is not None and self.client is not None and not self.client.closed:
-            await self.session.client_event(self.client, message)
+            return self.session.client_message(self.client, message)
+        return None
 
     def on_close(self) -> None:
         if self.ping_callback is not None:
@@ -326,7 +331,7 @@ class SessionSocket(_StrictOrigin, WebSocketMixin, WebSocketHandler, JupyterHand
 
     # ClientSink
     def send_text(self, frame: str) -> Any:
-        return self.write_message(frame)
+        return write_text(self.ws_connection, frame)
 
 
 def handlers() -> list[tuple[str, type, dict[str, Any]] | tuple[str, type]]:

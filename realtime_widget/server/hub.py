@@ -53,6 +53,7 @@ import tornado.iostream
 import tornado.websocket
 
 from ..conversation import Conversation
+from ..protocol.parsing import loads_json
 from ..protocol.types import SessionUpdateParams
 from .eventlog import EventLog, StoredSessionInfo, apply_retention, scan_sessions, valid_session_id
 from .providers import HubError, ProviderSettings, Upstream, UpstreamError, make_upstream, redact
@@ -130,7 +131,8 @@ class AttachedClient:
         except Exception:  # the socket is gone
             self.session.detach(self)
             return None
-        if result is not None and hasattr(result, "add_done_callback"):
+        if result is not None and hasattr(result, "add_done_callback") and not result.done():
+            # still in the socket's buffer (a slow client): count it until it is written
             size = len(frame)
             self.unsent_bytes += size
 
@@ -546,21 +548,50 @@ class HubSession:
 
     def _publish(self, event: dict[str, Any], *, source: str, text: str | None = None) -> int:
         """Log one server event, apply it, and send it to every attached client."""
-        etype = event.get("type")
-        self.conversation.apply(event)
-        if etype in ("session.created", "session.updated"):
+        seq, wire, audio = self.log.append(event, direction="server", source=source, text=text)
+        self.conversation.apply(event, audio=audio)  # the log decoded the audio: not again
+        if event.get("type") in ("session.created", "session.updated"):  # the formats of the audio that follows
             self.log.input_format = self.conversation.input_audio_format
             self.log.output_format = self.conversation.output_audio_format
-        seq, wire = self.log.append(event, direction="server", source=source, text=text)
-        frame = wire[:-1] + ',"x_seq":' + str(seq) + "}"
-        for client in list(self.clients.values()):
-            client.deliver(frame)
+        if self.clients:
+            frame = "%s,\"x_seq\":%d}" % (wire[:-1], seq)
+            for client in tuple(self.clients.values()):
+                client.deliver(frame)
         return seq
 
     # ------------------------------------------------------------------ client events
 
     async def client_event(self, client: AttachedClient | None, raw: str | bytes | dict[str, Any], *, source: str | None = None) -> None:
         """One client event from an attached client (never raises on bad input)."""
+        waiting = self.client_message(client, raw, source=source)
+        if waiting is not None:
+            await waiting
+
+    def client_message(
+        self, client: AttachedClient | None, raw: str | bytes | dict[str, Any], *, source: str | None = None
+    ) -> Awaitable[None] | None:
+        """:meth:`client_event` without a coroutine in the usual case: the event is
+        checked, logged, applied and written upstream at once, and None comes back.
+        When it has to wait (the upstream is busy or reconnecting) an awaitable comes
+        back; the sender must await it before its next event (that is the flow control:
+        a WebSocket is not read meanwhile)."""
+        event = self._accept_client_event(client, raw, source)
+        if event is None:
+            return None
+        text = raw if isinstance(raw, str) else None
+        upstream = self.upstream
+        if not self._queue and self._ready.is_set() and not self._send_lock.locked() and upstream is not None:
+            # the usual case: nothing waits, send at once (in order: the lock is free and the queue empty)
+            try:
+                if upstream.send_nowait(event, text):
+                    return None
+            except Exception:  # any trouble: the careful path below reports or queues it
+                pass
+        return self._send_or_queue(event, client.source if client is not None else (source or "other"), text)
+
+    def _accept_client_event(self, client: AttachedClient | None, raw: str | bytes | dict[str, Any], source: str | None) -> dict[str, Any] | None:
+        """Parse, check, log and apply one client event; None when it goes no further
+        (an error event has then been published)."""
         src = client.source if client is not None else (source or "other")
         cid = client.id if client is not None else None
         if isinstance(raw, dict):
@@ -568,39 +599,41 @@ class HubSession:
         else:
             if isinstance(raw, (bytes, bytearray, memoryview)):
                 self._publish(_error_event("invalid_type", "binary frames are not supported: send client events as JSON text"), source="hub")
-                return
+                return None
             if len(raw) > self.hub.config.max_message_bytes:
                 self._publish(_error_event("payload_too_large", f"the event is larger than {self.hub.config.max_message_bytes} bytes"), source="hub")
-                return
+                return None
             try:
-                event = json.loads(raw)
+                event = loads_json(raw)
             except ValueError as exc:
                 self._publish(_error_event("invalid_json", f"the frame is not valid JSON ({exc.msg} at {exc.pos})"), source="hub")
-                return
+                return None
         if not isinstance(event, dict):
             self._publish(_error_event("invalid_type", "a client event must be a JSON object"), source="hub")
-            return
+            return None
         if not isinstance(event.get("type"), str):
             self._publish(
                 _error_event("missing_required_parameter", "type: every client event needs a string 'type'", param="type", event_id=event.get("event_id")),
                 source="hub",
             )
-            return
+            return None
         if not self.live:
             self.log.append(event, direction="client", source=src, client=cid)
             self._publish(
                 _error_event("session_closed", f"the session is {self.status}: resume it first (POST {self.ws_path[:-3]}/resume)", event_id=event.get("event_id")),
                 source="hub",
             )
-            return
+            return None
         text = raw if isinstance(raw, str) else None
-        self.log.append(event, direction="client", source=src, client=cid, text=text)
-        self.conversation.apply_client(event)
+        audio = self.log.append(event, direction="client", source=src, client=cid, text=text).audio
+        self.conversation.apply_client(event, audio=audio)
+        return event
+
+    async def _send_or_queue(self, event: dict[str, Any], source: str, text: str | None) -> None:
         if not self._queue and self._ready.is_set() and not self._send_lock.locked():
-            # the usual case: nothing waits, send at once (in order: the lock is free and the queue empty)
             if await self._send_one(event, text):
                 return
-        self._enqueue(event, source=src, logged=True, text=text)
+        self._enqueue(event, source=source, logged=True, text=text)
         # flow control: a client that outruns the upstream waits here (its socket is not read meanwhile)
         while self._queue_bytes > self.hub.config.reconnect_buffer_bytes and self._ready.is_set() and self.live:
             self._queue_changed.clear()

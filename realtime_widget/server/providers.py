@@ -34,7 +34,8 @@ from urllib.parse import quote, urlencode, urlparse, urlunparse
 import tornado.httpclient
 import tornado.websocket
 
-from ..protocol import ga
+from ..protocol import ga, loads_json
+from .wsframes import write_text
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +180,11 @@ class Upstream:
         """Send one preview client event (``text``: its exact JSON, when known)."""
         raise NotImplementedError
 
+    def send_nowait(self, event: dict[str, Any], text: str | None = None) -> bool:
+        """Send at once if that needs no waiting; False means "use :meth:`send`"
+        (nothing was sent). May raise what :meth:`send` raises."""
+        return False
+
     async def close(self) -> None:
         self.closing = True
 
@@ -246,6 +252,7 @@ class WebSocketUpstream(Upstream):
         self._connect_timeout = connect_timeout
         self._ws: tornado.websocket.WebSocketClientConnection | None = None
         self._reader: asyncio.Task | None = None
+        self._ended: asyncio.Future[None] | None = None  # done when the connection has ended
         self._last_write: Any = None
 
     def describe(self) -> str:
@@ -260,6 +267,7 @@ class WebSocketUpstream(Upstream):
             except Exception as exc:
                 raise UpstreamError(f"could not get an Entra ID token: {type(exc).__name__}", permanent=True) from None
             headers["Authorization"] = f"Bearer {token}"
+        self._ended = asyncio.get_running_loop().create_future()
         request = tornado.httpclient.HTTPRequest(
             self.url,
             headers=headers,
@@ -273,6 +281,8 @@ class WebSocketUpstream(Upstream):
                 max_message_size=UPSTREAM_MAX_MESSAGE_BYTES,
                 ping_interval=20,
                 ping_timeout=30,
+                # a callback, not read_message(): no queue hand-off and task wake-up per event
+                on_message_callback=self._on_message,
             )
         except tornado.httpclient.HTTPClientError as exc:
             permanent = exc.code in (400, 401, 403, 404)
@@ -286,58 +296,77 @@ class WebSocketUpstream(Upstream):
         except Exception as exc:  # anything else while connecting: retryable
             raise UpstreamError(f"cannot connect to {self.describe()}: {type(exc).__name__}: {exc}") from None
         _nodelay(self._ws)
-        self._reader = asyncio.ensure_future(self._read(self._ws))
+        self._reader = asyncio.ensure_future(self._watch_close(self._ws))
 
-    async def _read(self, ws: tornado.websocket.WebSocketClientConnection) -> None:
-        while True:
-            try:
-                message = await ws.read_message()
-            except Exception:  # the stream broke
-                message = None
-            if message is None:
-                break
+    def _on_message(self, message: str | bytes | None) -> None:
+        """Every frame from the upstream, then None when the connection ends. Runs inside
+        Tornado's frame reader: it must not raise (Tornado would drop the connection)."""
+        if message is None:
+            if self._ended is not None and not self._ended.done():
+                self._ended.set_result(None)
+            return
+        try:
             if isinstance(message, bytes):
                 try:
                     message = message.decode("utf-8")
                 except UnicodeDecodeError:
-                    continue
+                    return
             try:
-                event = json.loads(message)
+                event = loads_json(message)
             except ValueError:
                 self.on_event(_upstream_garbage("the upstream sent a frame that is not JSON"), None)
-                continue
+                return
             if not isinstance(event, dict) or not isinstance(event.get("type"), str):
                 self.on_event(_upstream_garbage("the upstream sent a frame that is not an event object"), None)
-                continue
-            try:
-                if self.dialect == "ga":
-                    for translated in ga.server_ga_to_preview(event):
-                        self.on_event(translated, None)
-                else:
-                    self.on_event(event, message)
-            except Exception:  # a bug of ours must not stop the relay
-                log.exception("realtime-widget: failed to relay an upstream event")
+                return
+            if self.dialect == "ga":
+                for translated in ga.server_ga_to_preview(event):
+                    self.on_event(translated, None)
+            else:
+                self.on_event(event, message)
+        except Exception:  # a bug of ours must not stop the relay
+            log.exception("realtime-widget: failed to relay an upstream event")
+
+    async def _watch_close(self, ws: tornado.websocket.WebSocketClientConnection) -> None:
+        assert self._ended is not None
+        await self._ended
         if not self.closing:
             code, reason = ws.close_code, ws.close_reason
             detail = f"close code {code}" + (f" ({reason})" if reason else "") if code else "connection lost"
             self.on_closed(f"{self.describe()}: {detail}")
 
+    def _frames(self, event: dict[str, Any], text: str | None) -> list[str]:
+        if self.dialect == "ga":
+            return [_dumps(out) for out in ga.client_preview_to_ga(event)]
+        return [text if text is not None else _dumps(event)]
+
+    def _write(self, ws: tornado.websocket.WebSocketClientConnection, frame: str) -> None:
+        self._last_write = write_text(ws.protocol, frame) if ws.protocol is not None else ws.write_message(frame)
+        if self._last_write.done():  # the usual case: written at once (no callback to schedule)
+            _consume_error(self._last_write)
+        else:
+            self._last_write.add_done_callback(_consume_error)
+
+    def send_nowait(self, event: dict[str, Any], text: str | None = None) -> bool:
+        ws = self._ws
+        previous = self._last_write
+        if ws is None or self.closing or (previous is not None and not previous.done()):
+            return False
+        for frame in self._frames(event, text):
+            self._write(ws, frame)
+        return True
+
     async def send(self, event: dict[str, Any], text: str | None = None) -> None:
         ws = self._ws
         if ws is None or self.closing:
             raise ConnectionError("the upstream connection is closed")
-        if self.dialect == "ga":
-            frames = [_dumps(out) for out in ga.client_preview_to_ga(event)]
-        else:
-            frames = [text if text is not None else _dumps(event)]
-        for frame in frames:
+        for frame in self._frames(event, text):
             # Wait for the previous write only if it is still in flight (backpressure when
             # the upstream is slow); the usual write completes at once.
             previous = self._last_write
             if previous is not None and not previous.done():
                 await previous
-            self._last_write = ws.write_message(frame)
-            self._last_write.add_done_callback(_consume_error)
+            self._write(ws, frame)
 
     async def close(self) -> None:
         await super().close()
