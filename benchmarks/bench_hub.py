@@ -135,6 +135,50 @@ BARE_RELAY = textwrap.dedent(
 )
 
 
+# The same pass-through with the hub's transport shortcuts (a synchronous on_message, the
+# upstream read by callback, frames written without Tornado's per-message Task): what the
+# hub's own work costs on top of its transport.
+LEAN_RELAY = textwrap.dedent(
+    '''
+    import asyncio, sys
+    import tornado.httpclient, tornado.web, tornado.websocket
+    from realtime_widget.server.wsframes import write_text
+
+    UPSTREAM = sys.argv[2]
+
+    class Relay(tornado.websocket.WebSocketHandler):
+        def check_origin(self, origin):
+            return True
+
+        async def open(self):
+            self.set_nodelay(True)
+            request = tornado.httpclient.HTTPRequest(UPSTREAM, headers={"OpenAI-Beta": "realtime=v1"})
+            self.up = await tornado.websocket.websocket_connect(request, on_message_callback=self.from_upstream)
+            self.up.protocol.set_nodelay(True)
+
+        def from_upstream(self, msg):
+            if msg is None:
+                self.close()
+            elif self.ws_connection is not None:
+                write_text(self.ws_connection, msg)
+
+        def on_message(self, message):
+            write_text(self.up.protocol, message)
+
+        def on_close(self):
+            if getattr(self, "up", None) is not None:
+                self.up.close()
+
+    async def main():
+        app = tornado.web.Application([(r"/relay", Relay)], websocket_max_message_size=64 << 20)
+        app.listen(int(sys.argv[1]), "127.0.0.1")
+        print("ready", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+    '''
+)
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -272,9 +316,9 @@ async def run_config(name: str, args, upstream_url: str, tmp: Path) -> dict:
     if name == "direct":
         urls = [upstream_url] * args.sessions
         headers = {"OpenAI-Beta": "realtime=v1"}  # the preview dialect (the engine's default is GA)
-    elif name == "bare":
+    elif name in ("bare", "lean"):
         port = free_port()
-        relay_proc = spawn_script(BARE_RELAY, str(port), upstream_url)
+        relay_proc = spawn_script(BARE_RELAY if name == "bare" else LEAN_RELAY, str(port), upstream_url)
         urls = [f"ws://127.0.0.1:{port}/relay"] * args.sessions
     else:
         port = free_port()
@@ -370,6 +414,9 @@ async def main() -> None:
         # paired per round: bare and hub ran back to back under the same machine load
         ratios = [h["relay_cpu_s"] / b["relay_cpu_s"] for b, h in paired(rounds, "bare", "hub")]
         print(f"\nhub CPU / bare relay CPU: {float(np.median(ratios)):.2f}x (goal <= 1.2x)" + (f"; per round: {', '.join(f'{x:.2f}' for x in ratios)}" if len(ratios) > 1 else ""))
+    if hub and any(r["config"] == "lean" for r in results):
+        ratios = [h["relay_cpu_s"] / b["relay_cpu_s"] for b, h in paired(rounds, "lean", "hub")]
+        print(f"hub CPU / lean relay CPU (same transport as the hub): {float(np.median(ratios)):.2f}x" + (f"; per round: {', '.join(f'{x:.2f}' for x in ratios)}" if len(ratios) > 1 else ""))
     if hub and direct:
         added = [h["rtt_p99_ms"] - d["rtt_p99_ms"] for d, h in paired(rounds, "direct", "hub")]
         print(f"hub added latency p99: {float(np.median(added)):.2f} ms (goal <= 2 ms)" + (f"; per round: {', '.join(f'{x:.2f}' for x in added)}" if len(added) > 1 else ""))

@@ -1063,3 +1063,30 @@ def test_idle_input_audio_is_bounded_under_server_vad():
     assert item.audio_ms == 1800  # 119.7 s .. 121.5 s
     assert item.audio[: 300 * 48] == b"\x00\x00" * (300 * 24)  # the prefix padding is silence
     assert item.audio[300 * 48 : 300 * 48 + 4] == b"\x10\x00\x10\x00"  # then the speech
+
+
+@pytest.mark.parametrize("fmt, encode", [("pcm16", None), ("g711_ulaw", audio.ulaw_encode)])
+def test_audio_already_decoded_by_the_caller_gives_the_same_state(fmt, encode) -> None:
+    """The hub's log decodes each chunk once and hands the bytes over (``audio=``): the
+    conversation must end up exactly as when it decodes the base64 itself."""
+    rate = 24000 if fmt == "pcm16" else 8000
+    chunks = [pcm(20, start=480 * i, rate=rate) for i in range(4)]
+    wire = [encode(c) if encode else c for c in chunks]
+    events = [session_event("session.updated", input_audio_format=fmt, output_audio_format=fmt, turn_detection=None)]
+    events += audio_turn("resp_1", "item_a1", None, chunks, ["a", "b", "c", "d"], fmt_encode=encode or (lambda b: b))
+    decoded, itself = Conversation(), Conversation()
+    for ev in events:
+        raw = base64.b64decode(ev["delta"]) if ev["type"] == "response.audio.delta" else None
+        decoded.apply(ev, audio=raw)
+        itself.apply(ev)
+    for data in wire:
+        append = {"type": "input_audio_buffer.append", "audio": b64(data)}
+        decoded.apply_client(append, audio=data)
+        itself.apply_client(append)
+    assert decoded.item("item_a1").audio == itself.item("item_a1").audio and len(itself.item("item_a1").audio) > 0
+    assert decoded.input_buffer == itself.input_buffer == b"".join(audio.to_pcm16(d, fmt) for d in wire)
+    assert decoded.warnings == itself.warnings == []
+    if fmt == "pcm16":  # an odd PCM16 byte count is still refused, as when the conversation decodes it
+        before = decoded.input_buffer
+        decoded.apply_client({"type": "input_audio_buffer.append", "audio": b64(b"abc")}, audio=b"abc")
+        assert decoded.input_buffer == before and "undecodable" in decoded.warnings[-1]

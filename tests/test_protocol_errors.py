@@ -23,6 +23,7 @@ from realtime_widget.protocol import (
     InputAudioBufferAppend,
     ProtocolError,
     WireModel,
+    loads_json,
     parse_client_event,
     parse_server_event,
     parsing,
@@ -892,3 +893,22 @@ def test_fuzz_mutated_valid_events(data: st.DataObject) -> None:
             parent[path[-1]] = data.draw(shaped_values)
     check_outcome(parse, json.dumps(event))
     check_outcome(parse, event)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"type":"x","a":[1,2.5,null,true],"b":{"c":"\\u00e9"}}', '{"a":"\\ud800"}', '{"a":NaN}', "[1,2]", '"s"', "12345678901234567890123"],
+)
+def test_loads_json_reads_what_the_standard_library_reads(text):
+    expected = json.dumps(json.loads(text))  # compared as JSON text: NaN != NaN as a float
+    assert json.dumps(loads_json(text)) == expected
+    assert json.dumps(loads_json(text.encode())) == expected
+
+
+@pytest.mark.parametrize("text", ["", "{", '{"a":1,}', "[1,2]x", "\x00"])
+def test_loads_json_fails_with_the_standard_librarys_error(text):
+    with pytest.raises(json.JSONDecodeError) as ours:
+        loads_json(text)
+    with pytest.raises(json.JSONDecodeError) as theirs:
+        json.loads(text)
+    assert (ours.value.msg, ours.value.pos) == (theirs.value.msg, theirs.value.pos)

@@ -8,6 +8,7 @@ import os
 import time
 
 import numpy as np
+import pytest
 
 from realtime_widget.server.eventlog import (
     EventLog,
@@ -136,3 +137,47 @@ def test_session_ids_that_could_name_other_directories_are_refused():
     assert valid_session_id("rts_abc123")
     for bad in ("..", "../x", "a/b", "", "x" * 65, None, 5, "a b"):
         assert not valid_session_id(bad)
+
+
+@pytest.mark.parametrize(
+    "text_of",
+    [
+        lambda ev: json.dumps(ev),  # the standard library's spacing
+        lambda ev: json.dumps(ev, separators=(",", ":")),  # compact, as the service sends
+        lambda ev: json.dumps({"delta": ev["delta"], **{k: v for k, v in ev.items() if k != "delta"}}, indent=1),  # first, pretty
+    ],
+)
+def test_audio_is_cut_from_the_exact_text_whatever_its_layout(tmp_path, text_of):
+    log = EventLog.create(tmp_path / "s")
+    chunk = _pcm(480, 3)
+    delta = {"type": "response.audio.delta", "event_id": "e1", "response_id": "r", "item_id": "i",
+             "output_index": 0, "content_index": 0, "delta": base64.b64encode(chunk).decode(), "x_t0": 1.25}
+    text = text_of(delta)
+    seq, wire, raw = log.append(delta, direction="server", source="upstream", text=text)
+    assert wire == text and raw == chunk  # the wire keeps the exact text
+    rec = log.read([seq])[0]
+    assert rec["event"] == {k: v for k, v in delta.items() if k != "delta"}
+    assert log.read([seq], audio="inline")[0]["event"] == delta
+
+
+def test_a_value_repeated_elsewhere_is_not_cut_by_guesswork(tmp_path):
+    """The same base64 also inside another field: the text cannot be cut unambiguously,
+    so the record is re-encoded from the event instead (and still reads back whole)."""
+    log = EventLog.create(tmp_path / "s")
+    b64 = base64.b64encode(_pcm(480, 4)).decode()
+    delta = {"type": "response.audio.delta", "item_id": "i", "x_copy": b64, "delta": b64}
+    seq, _, raw = log.append(delta, direction="server", source="upstream", text=json.dumps(delta))
+    assert raw == base64.b64decode(b64)
+    assert log.read([seq])[0]["event"] == {"type": "response.audio.delta", "item_id": "i", "x_copy": b64}
+    assert log.read([seq], audio="inline")[0]["event"] == delta
+
+
+def test_a_pretty_printed_event_stays_one_record(tmp_path):
+    log = EventLog.create(tmp_path / "s")
+    event = {"type": "session.update", "session": {"instructions": "line one\nline two"}}
+    text = json.dumps(event, indent=2)
+    assert log.append(event, direction="client", source="kernel", text=text).wire == text
+    log.append({"type": "x"}, direction="server", source="hub")
+    log.close()
+    again = EventLog.open(tmp_path / "s")
+    assert again.last_seq == 2 and [r["event"] for r in again.read([1, 2])] == [event, {"type": "x"}]

@@ -3,10 +3,12 @@ provider key ever reaches a client (REST bodies, WebSocket frames, error message
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 import tornado.httpclient
+import tornado.websocket
 from hub_testing import *
 from hub_testing import HubWS, create_session, get_json, text_turn
 
@@ -119,3 +121,57 @@ async def test_provider_keys_never_reach_a_client(jp_fetch, jp_ws_fetch, upstrea
             data = path.read_bytes()
             assert not any(s.encode() in data for s in secrets), path
     await ws.close()
+
+
+def _cookies(response, jar: dict[str, str]) -> dict[str, str]:
+    from http.cookies import SimpleCookie
+
+    for header in response.headers.get_list("Set-Cookie"):
+        jar.update({k: m.value for k, m in SimpleCookie(header).items()})
+    return jar
+
+
+async def test_a_browser_logged_in_by_cookie_needs_the_xsrf_token_to_change_anything(
+    jp_fetch, jp_serverapp, jp_http_port, jp_base_url
+):
+    """The path a browser takes (login form -> cookie; writes carry X-XSRFToken), not a token header."""
+    client = tornado.httpclient.AsyncHTTPClient()
+    origin = f"http://127.0.0.1:{jp_http_port}"
+    base = origin + jp_base_url
+    jar: dict[str, str] = {}
+
+    def headers(**extra: str) -> dict[str, str]:
+        return {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items()), "Origin": origin, **extra}
+
+    _cookies(await client.fetch(base + "login", headers=headers()), jar)
+    assert "_xsrf" in jar
+    login = await client.fetch(
+        base + "login", method="POST", headers=headers(), follow_redirects=False, raise_error=False,
+        body=f"password={jp_serverapp.identity_provider.token}&_xsrf={jar['_xsrf']}",
+    )
+    assert login.code == 302, login.code
+    _cookies(login, jar)
+    assert any(name.startswith("username-") for name in jar)  # the login cookie
+
+    listed = await client.fetch(base + "realtime/sessions", headers=headers())
+    assert listed.code == 200 and json.loads(listed.body)["sessions"] == []
+    body = json.dumps({"provider": "local", "session": {"modalities": ["text"]}})
+    refused = await client.fetch(base + "realtime/sessions", method="POST", body=body, headers=headers(), raise_error=False)
+    assert refused.code == 403  # no XSRF token: a cross-site form could have sent this
+    created = await client.fetch(base + "realtime/sessions", method="POST", body=body, headers=headers(**{"X-XSRFToken": jar["_xsrf"]}))
+    sid = json.loads(created.body)["id"]
+
+    ws = await tornado.websocket.websocket_connect(
+        tornado.httpclient.HTTPRequest(f"ws://127.0.0.1:{jp_http_port}{jp_base_url}realtime/sessions/{sid}/ws", headers=headers())
+    )
+    ready = None
+    while ready is None or ready.get("type") != "x_hub.ready":
+        ready = json.loads(await asyncio.wait_for(ws.read_message(), 30))
+    ws.close()
+    with pytest.raises(tornado.httpclient.HTTPClientError) as e:
+        await tornado.websocket.websocket_connect(
+            tornado.httpclient.HTTPRequest(f"ws://127.0.0.1:{jp_http_port}{jp_base_url}realtime/sessions/{sid}/ws", headers=headers(Origin=FOREIGN))
+        )
+    assert e.value.code == 403  # the cookie alone does not let another site's page attach
+    # exactly one session came of all this: the one sent with the XSRF token
+    assert [s["id"] for s in (await get_json(jp_fetch, "realtime", "sessions"))["sessions"]] == [sid]

@@ -102,7 +102,7 @@ def _b64(value: Any) -> bytes | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        return base64.b64decode(value, validate=True)
+        return binascii.a2b_base64(value, strict_mode=True)  # = b64decode(validate=True), minus a copy
     except (binascii.Error, ValueError):
         return None
 
@@ -139,6 +139,25 @@ def _cut_field(text: str, field: str, encoded: str) -> str | None:
         if after.startswith("}"):
             return before + after
     return None
+
+
+def _audio_ref(stream: str, raw: bytes, fmt: str, path: list[Any], offset: int | None) -> dict[str, Any]:
+    """A record's reference to its audio (``dropped`` instead of an offset when not stored)."""
+    ref: dict[str, Any] = {"path": path, "file": stream, "nbytes": len(raw), "format": fmt}
+    if offset is None:
+        ref["dropped"] = "max_bytes"
+    else:
+        ref["offset"] = offset
+    return ref
+
+
+def _id_member(key: str, value: Any) -> str:
+    """``,"key":value`` for a string or integer id, else nothing."""
+    if type(value) is str:
+        return ',"' + key + '":' + _str(value)
+    if type(value) is int:
+        return ',"%s":%d' % (key, value)
+    return ""
 
 
 def _set_path(obj: Any, path: list[Any], value: Any) -> None:
@@ -287,14 +306,6 @@ class EventLog:
         etype = etype if isinstance(etype, str) else ""
         audio_json, stripped, wire, raw = self._take_audio(event, etype, direction, text)
         seq = len(self._offsets) + 1
-        # The header is formatted by hand (this runs for every event): strings that come
-        # from events go through the JSON string encoder, the rest are ours.
-        parts = [
-            '{"seq":%d,"t":%.6f,"mono":%.6f,"dir":"%s","source":"%s","type":%s'
-            % (seq, time.time(), time.monotonic(), direction, source, _str(etype))
-        ]
-        if client is not None:
-            parts.append(',"client":' + _str(client))
         get = event.get
         event_id, item_id, response_id = get("event_id"), get("item_id"), get("response_id")
         if item_id is None:
@@ -305,20 +316,22 @@ class EventLog:
             response = get("response")
             if type(response) is dict:
                 response_id = response.get("id")
-        for key, value in (("event_id", event_id), ("item_id", item_id), ("response_id", response_id)):
-            if type(value) is str:
-                parts.append(',"%s":%s' % (key, _str(value)))
-            elif type(value) is int:
-                parts.append(',"%s":%d' % (key, value))
-        if quiet:
-            parts.append(',"quiet":true')
-        if audio_json:
-            parts.append(audio_json)
         body = stripped if stripped is not None else (text if text is not None else _dumps(event))
-        parts.append(',"event":')
-        parts.append(body)
-        parts.append("}\n")
-        line = "".join(parts).encode("utf-8")
+        if "\n" in body or "\r" in body:  # pretty-printed JSON from a client: one record must stay one line
+            body = _dumps({k: v for k, v in event.items() if not (audio_json and k == TOP_LEVEL_AUDIO.get((direction, etype)))})
+        # Formatted by hand, in one go (this runs for every event): strings that come from
+        # events go through the JSON string encoder, the rest are ours.
+        line = (
+            '{"seq":%d,"t":%.6f,"mono":%.6f,"dir":"%s","source":"%s","type":%s%s%s%s%s%s%s,"event":%s}\n'
+            % (
+                seq, time.time(), time.monotonic(), direction, source, _str(etype),
+                "" if client is None else ',"client":' + _str(client),
+                _id_member("event_id", event_id), _id_member("item_id", item_id), _id_member("response_id", response_id),
+                ',"quiet":true' if quiet else "",
+                audio_json,
+                body,
+            )
+        ).encode("utf-8")
         self._events_file.write(line)
         self._offsets.append(self._size)
         self._types.append(self._type_names.setdefault(etype, etype))  # one string per type, not per event
@@ -362,13 +375,13 @@ class EventLog:
         raw = _b64(encoded)
         if raw is None:
             return "", None, None, None
-        ref = self._store_audio(stream, raw, fmt, [field])
-        if "offset" in ref:  # the usual reference, formatted by hand: this runs 50 times a second each way
+        offset = self._store_audio(stream, raw)
+        if offset is not None:  # the usual reference, formatted by hand: this runs 50 times a second each way
             refs_json = ',"audio":[{"path":["%s"],"file":%s,"nbytes":%d,"format":%s,"offset":%d}]' % (
-                field, _str(stream), len(raw), _str(fmt), ref["offset"],
+                field, _str(stream), len(raw), _str(fmt), offset,
             )
         else:
-            refs_json = ',"audio":' + _dumps([ref])
+            refs_json = ',"audio":' + _dumps([_audio_ref(stream, raw, fmt, [field], None)])
         stripped_text = _cut_field(text, field, encoded) if text is not None else None
         if stripped_text is None:
             stripped = {k: v for k, v in event.items() if k != field}
@@ -390,7 +403,8 @@ class EventLog:
             raw = _b64(new_parts[i]["audio"])
             if raw is None:
                 continue
-            refs.append(self._store_audio(stream, raw, self.input_format, ["item", "content", i, "audio"]))
+            offset = self._store_audio(stream, raw)
+            refs.append(_audio_ref(stream, raw, self.input_format, ["item", "content", i, "audio"], offset))
             new_parts[i] = {k: v for k, v in new_parts[i].items() if k != "audio"}
         if not refs:
             return [], None, None
@@ -398,12 +412,12 @@ class EventLog:
         stripped["item"] = {**item, "content": new_parts}
         return refs, _dumps(stripped), None
 
-    def _store_audio(self, stream: str, raw: bytes, fmt: str, path: list[Any]) -> dict[str, Any]:
-        ref: dict[str, Any] = {"path": path, "file": stream, "nbytes": len(raw), "format": fmt}
+    def _store_audio(self, stream: str, raw: bytes) -> int | None:
+        """Append ``raw`` to the audio file ``stream``: its offset there, or None when the
+        session's size limit is reached (the audio is then dropped)."""
         if self.max_bytes is not None and self.size_bytes + len(raw) > self.max_bytes:
-            ref["dropped"] = "max_bytes"
             self.audio_dropped += len(raw)
-            return ref
+            return None
         f = self._audio_files.get(stream)
         if f is None:
             f = open(self.dir / AUDIO_DIR / stream, "ab", buffering=64 * 1024)
@@ -417,8 +431,7 @@ class EventLog:
         f.write(raw)
         self._stream_sizes[stream] = offset + len(raw)
         self._audio_bytes += len(raw)
-        ref["offset"] = offset
-        return ref
+        return offset
 
     def _schedule_flush(self) -> None:
         if self._flush_pending:

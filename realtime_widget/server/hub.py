@@ -86,7 +86,7 @@ class HubConfig:
     reconnect_max_attempts: int = 10
     restore_timeout: float = 30.0
     restore_audio: bool = False
-    log_flush_interval: float = 0.05  # s; 0: flush at the end of every loop iteration
+    log_flush_interval: float = 0.2  # s; 0: flush at the end of every loop iteration
     client_buffer_bytes: int = 64 * 1024 * 1024
     reconnect_buffer_bytes: int = 16 * 1024 * 1024
     brain_factory: Any = None  # () -> Brain for the local engine (None: the rule brain)
