@@ -185,12 +185,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (and its waited-for children), from /proc."""
+def cpu_seconds(pid: int, part: str = "both") -> float:
+    """utime + stime (or one of them: part="user" / "system") of a process, from /proc."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    user, system = int(fields[11]) / ticks, int(fields[12]) / ticks
+    return {"both": user + system, "user": user, "system": system}[part]
 
 
 def spawn_script(code: str, *args: str) -> subprocess.Popen:
@@ -339,12 +340,15 @@ async def run_config(name: str, args, upstream_url: str, tmp: Path) -> dict:
     async def cpu_window() -> tuple[float, float]:
         await asyncio.sleep(0.5 + args.warmup)
         c0 = cpu_seconds(relay_proc.pid) if relay_proc else 0.0
+        s0 = cpu_seconds(relay_proc.pid, "system") if relay_proc else 0.0
         u0 = cpu_seconds(args.upstream_pid)
         measure_start[0] = time.perf_counter()
         await asyncio.sleep(args.seconds)
-        return (cpu_seconds(relay_proc.pid) - c0 if relay_proc else 0.0), cpu_seconds(args.upstream_pid) - u0
+        if relay_proc is None:
+            return 0.0, 0.0, cpu_seconds(args.upstream_pid) - u0
+        return cpu_seconds(relay_proc.pid) - c0, cpu_seconds(relay_proc.pid, "system") - s0, cpu_seconds(args.upstream_pid) - u0
 
-    (relay_cpu, upstream_cpu), _ = await asyncio.gather(cpu_window(), load.run())
+    (relay_cpu, relay_sys, upstream_cpu), _ = await asyncio.gather(cpu_window(), load.run())
     if relay_proc is not None:
         relay_proc.terminate()
         relay_proc.wait(10)
@@ -357,6 +361,7 @@ async def run_config(name: str, args, upstream_url: str, tmp: Path) -> dict:
         "rtt_p99_ms": pct(load.rtts, 99),
         "samples": len(load.rtts),
         "relay_cpu_s": relay_cpu,
+        "relay_system_s": relay_sys,  # the kernel's share (system calls: sends, receives, log writes)
         "upstream_cpu_s": upstream_cpu,
         "relay_cpu_ms_per_audio_s": 1000 * relay_cpu / audio_seconds if relay_proc else 0.0,
         "relay_events_per_cpu_s": events / relay_cpu if relay_cpu else float("nan"),
@@ -403,11 +408,11 @@ async def main() -> None:
     bare = next((r for r in results if r["config"] == "bare"), None)
     print(f"\n{args.sessions} sessions, {args.frame_ms} ms frames both ways, {args.seconds:.0f} s measured, upstream: {args.upstream}, "
           f"{os.cpu_count()} cores, load average before: {LOAD_BEFORE}" + (f", medians of {args.repeat} interleaved rounds" if args.repeat > 1 else "") + "\n")
-    print(f"{'config':<8} {'rtt p50':>8} {'rtt p99':>8} {'+p50':>7} {'+p99':>7} {'relay CPU':>10} {'ms CPU/audio-s':>15} {'events/CPU-s':>13}  lost")
+    print(f"{'config':<8} {'rtt p50':>8} {'rtt p99':>8} {'+p50':>7} {'+p99':>7} {'relay CPU':>10} {'(system)':>9} {'ms CPU/audio-s':>15} {'events/CPU-s':>13}  lost")
     for r in results:
         add50 = r["rtt_p50_ms"] - direct["rtt_p50_ms"] if direct else float("nan")
         add99 = r["rtt_p99_ms"] - direct["rtt_p99_ms"] if direct else float("nan")
-        print(f"{r['config']:<8} {r['rtt_p50_ms']:8.2f} {r['rtt_p99_ms']:8.2f} {add50:7.2f} {add99:7.2f} {r['relay_cpu_s']:9.2f}s "
+        print(f"{r['config']:<8} {r['rtt_p50_ms']:8.2f} {r['rtt_p99_ms']:8.2f} {add50:7.2f} {add99:7.2f} {r['relay_cpu_s']:9.2f}s {r['relay_system_s']:8.2f}s "
               f"{r['relay_cpu_ms_per_audio_s']:15.2f} {r['relay_events_per_cpu_s']:13.0f}  {r['lost']}")
     hub = next((r for r in results if r["config"] == "hub"), None)
     if hub and bare and bare["relay_cpu_s"]:

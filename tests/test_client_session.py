@@ -191,3 +191,20 @@ async def test_direct_mode_where_no_server_is_reachable(kernel_factory, tmp_path
     """)
     result = _last_json(out)
     assert result["status"] == "completed" and "open" in result["sessions"]
+    # a key set in the notebook after the first session counts for the next one
+    out = await _run(kc, """
+        import os
+        def attempt():
+            try:
+                realtime_widget.Session(provider="openai")
+            except Exception as exc:
+                return str(exc)
+        before = attempt()
+        os.environ["OPENAI_API_KEY"] = "sk-set-in-the-notebook"
+        os.environ["OPENAI_REALTIME_URL"] = "ws://127.0.0.1:9/v1/realtime"  # nothing listens there
+        print(json.dumps({"before": before, "after": attempt()}))
+    """)
+    result = _last_json(out)
+    assert "OPENAI_API_KEY" in result["before"], result
+    assert "OPENAI_API_KEY" not in result["after"] and "127.0.0.1:9" in result["after"], result
+    assert "sk-set-in-the-notebook" not in result["after"]

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import time
 
 import pytest
+import tornado.httpclient
 from hub_testing import *
 from hub_testing import EngineServer, HubWS, create_session, get_json, start_engine, text_turn
 
@@ -201,3 +204,75 @@ async def test_reconnecting_gives_up_on_a_refused_key_and_the_session_can_be_res
         await again.close()
     finally:
         await good.stop()
+
+
+class ManagedIdentityEndpoint:
+    """The token endpoint of an Azure App Service / Functions host (the protocol
+    azure-identity's ManagedIdentityCredential speaks when IDENTITY_ENDPOINT and
+    IDENTITY_HEADER are set): the Entra ID side of the azure provider, on loopback."""
+
+    HEADER = "identity-header-secret"
+
+    def __init__(self, token: str | None):
+        import tornado.web
+
+        self.token = token
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        endpoint = self
+
+        class Token(tornado.web.RequestHandler):
+            def get(self) -> None:
+                endpoint.requests.append((self.request.uri, dict(self.request.headers)))
+                if endpoint.token is None or self.request.headers.get("X-IDENTITY-HEADER") != endpoint.HEADER:
+                    self.set_status(400)
+                    self.finish({"error": "invalid_request", "error_description": "no identity for this app"})
+                    return
+                self.finish({"access_token": endpoint.token, "expires_on": str(int(time.time()) + 3600),
+                             "resource": self.get_query_argument("resource"), "token_type": "Bearer"})
+
+        self.server = tornado.web.Application([(r"/msi/token", Token)]).listen(0, "127.0.0.1")
+        self.port = next(iter(self.server._sockets.values())).getsockname()[1]
+
+
+@pytest.fixture
+def managed_identity(monkeypatch, upstream_key, request):
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):  # the test extra installs it: on CI a missing install fails instead of skipping
+        import azure.identity  # noqa: F401
+    else:
+        pytest.importorskip("azure.identity")
+    endpoint = ManagedIdentityEndpoint(getattr(request, "param", upstream_key))
+    monkeypatch.setenv("IDENTITY_ENDPOINT", f"http://127.0.0.1:{endpoint.port}/msi/token")
+    monkeypatch.setenv("IDENTITY_HEADER", ManagedIdentityEndpoint.HEADER)
+    for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "MSI_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    yield endpoint
+    endpoint.server.stop()
+
+
+ENTRA = {"azure_api_key": None, "azure_auth": "entra", "azure_deployment": "rt-deploy"}
+
+
+@pytest.mark.parametrize("hub_options", [ENTRA], indirect=True)
+async def test_azure_with_an_entra_id_token_instead_of_a_key(jp_fetch, jp_ws_fetch, engine_server, managed_identity, upstream_key):
+    sid = (await create_session(jp_fetch, provider="azure", session={"modalities": ["text"]}))["id"]
+    [(uri, headers)] = managed_identity.requests  # the hub asked Entra ID for a Cognitive Services token
+    assert "resource=https://cognitiveservices.azure.com" in uri
+    [upstream] = engine_server.sockets()
+    assert upstream.route == "azure-ga" and upstream.request.headers["Authorization"] == f"Bearer {upstream_key}"
+    assert "api-key" not in upstream.request.headers
+    ws = await HubWS.connect(jp_ws_fetch, sid)
+    await text_turn(ws, "Hello Entra")
+    assert ws.of_type("response.text.done")[-1]["text"] == "You said: Hello Entra."
+    seen_by_clients = json.dumps(ws.events) + (await jp_fetch("realtime", "sessions", sid)).body.decode()
+    assert upstream_key not in seen_by_clients  # the token stays on the server, like a key
+    await ws.close()
+
+
+@pytest.mark.parametrize("hub_options, managed_identity", [(ENTRA, None)], indirect=True)
+async def test_azure_without_a_key_or_an_identity_fails_clearly(jp_fetch, engine_server, managed_identity):
+    with pytest.raises(tornado.httpclient.HTTPClientError) as e:
+        await create_session(jp_fetch, provider="azure", session={"modalities": ["text"]})
+    assert e.value.code == 502
+    message = e.value.response.body.decode()
+    assert "Entra ID token" in message, message
+    assert engine_server.sockets() == []  # nothing reached the service

@@ -335,6 +335,8 @@ class _DirectTransport:
         self.on_frame = on_frame
         self.on_gone = on_gone
         self.hub = _direct_hub()
+        # The environment as it is now: a notebook may set a key after its first session.
+        self.hub.config.providers = direct_hub_config().providers
         if speech is not None:
             self.hub.config.providers.local_speech = speech
         self.session: Any = None

@@ -107,9 +107,6 @@ def _b64(value: Any) -> bytes | None:
         return None
 
 
-_KEY_BEFORE_VALUE: dict[str, re.Pattern[str]] = {}
-
-
 def _cut_field(text: str, field: str, encoded: str) -> str | None:
     """``text`` (a JSON object) without its top-level ``"field": "<encoded>"`` member, by
     string surgery (no re-encoding); None when that member is not found unambiguously."""
@@ -122,14 +119,17 @@ def _cut_field(text: str, field: str, encoded: str) -> str | None:
     value_end = at + 1 + len(encoded)
     if not text.startswith(encoded, at + 1) or text[value_end : value_end + 1] != '"':
         return None
+    # what precedes the value must be the key: '"field":', with JSON whitespace around ':'
     window_start = max(0, at - len(field) - 16)
-    key = _KEY_BEFORE_VALUE.get(field)
-    if key is None:
-        key = _KEY_BEFORE_VALUE[field] = re.compile('"' + re.escape(field) + r'"\s*:\s*$')
-    m = key.search(text, window_start, at)
-    if m is None:
+    head = text[window_start:at].rstrip(" \t\n\r")
+    if not head.endswith(":"):
         return None
-    before = text[: m.start()].rstrip()
+    head = head[:-1].rstrip(" \t\n\r")
+    key = '"' + field + '"'
+    if not head.endswith(key):
+        return None
+    key_start = window_start + len(head) - len(key)
+    before = text[:key_start].rstrip()
     after = text[value_end + 1 :].lstrip()
     if before.endswith(",") and after[:1] in (",", "}"):
         return before[:-1] + after

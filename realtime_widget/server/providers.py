@@ -352,6 +352,9 @@ class WebSocketUpstream(Upstream):
         previous = self._last_write
         if ws is None or self.closing or (previous is not None and not previous.done()):
             return False
+        if text is not None and self.dialect == "preview":  # the usual case: the client's exact text
+            self._write(ws, text)
+            return True
         for frame in self._frames(event, text):
             self._write(ws, frame)
         return True
