@@ -43,7 +43,7 @@ class RealtimeWidgetApp(ExtensionApp):
         help="Seconds between writes of the logs to the OS (0: after every event-loop iteration). "
         "A crash of the server process loses at most this much; a clean shutdown loses nothing, and "
         "reads (REST, catch-up) flush first. Each write is 3 system calls per session: at 50 sessions, "
-        "0.05 s costs the hub about 5% more CPU than 0.2 s (benchmarks/README.md).",
+        "0.05 s costs the hub about 3% more CPU than 0.2 s (benchmarks/README.md).",
     ).tag(config=True)
     export_dir = Unicode(help="Directory that POST .../export writes into (default: the server's root_dir). Exports cannot leave it.").tag(config=True)
 
