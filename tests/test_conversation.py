@@ -1090,3 +1090,25 @@ def test_audio_already_decoded_by_the_caller_gives_the_same_state(fmt, encode) -
         before = decoded.input_buffer
         decoded.apply_client({"type": "input_audio_buffer.append", "audio": b64(b"abc")}, audio=b"abc")
         assert decoded.input_buffer == before and "undecodable" in decoded.warnings[-1]
+
+
+@pytest.mark.parametrize("fmt, encode", [("pcm16", None), ("g711_alaw", audio.alaw_encode)])
+def test_output_audio_counted_but_not_kept_gives_the_same_lengths_and_cuts(fmt, encode) -> None:
+    """``keep_output_audio=False`` (the hub, whose log has the audio): durations,
+    truncation and transcripts as when the audio is kept, without holding it."""
+    rate = 24000 if fmt == "pcm16" else 8000
+    chunks = [pcm(100, start=2400 * i, rate=rate) for i in range(5)]
+    events = [session_event("session.updated", output_audio_format=fmt, turn_detection=None)]
+    events += audio_turn("resp_1", "item_a1", None, chunks, ["one ", "two ", "three ", "four ", "five"],
+                         fmt_encode=encode or (lambda b: b))
+    events.append({"type": "conversation.item.truncated", "event_id": "e", "item_id": "item_a1", "content_index": 0, "audio_end_ms": 230})
+    kept, counted = Conversation(), Conversation(keep_output_audio=False)
+    for ev in events:
+        kept.apply(ev)
+        counted.apply(ev)
+    a, b = kept.item("item_a1"), counted.item("item_a1")
+    assert len(a.audio) == 230 * rate // 1000 * 2 and b.audio == b""
+    assert b.audio_ms == a.audio_ms == 230 and b.sample_rate == a.sample_rate == rate
+    assert b.content[0].transcript == a.content[0].transcript != "one two three four five"
+    assert counted.warnings == kept.warnings == []
+    assert counted.to_items_payload() == kept.to_items_payload()  # replayed as its transcript either way

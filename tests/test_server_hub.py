@@ -132,6 +132,10 @@ async def test_spoken_turn_through_the_hub_with_two_clients(jp_fetch, jp_ws_fetc
     r = await jp_fetch("realtime", "sessions", sid, "items", reply["id"], "audio")
     with wave.open(io.BytesIO(r.body)) as w:
         assert w.getframerate() == 24000 and w.readframes(w.getnframes()) == item_pcm
+    # ... read back from the log: the hub's conversation counts the assistant's audio but
+    # does not hold it (its memory does not grow with every reply)
+    held = hub.sessions[sid].conversation.item(reply["id"])
+    assert held.audio == b"" and held.audio_ms == pytest.approx(reply["audio_ms"], abs=0.1)
     await widget.close()
     await kernel.close()
 

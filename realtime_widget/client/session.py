@@ -323,7 +323,7 @@ def direct_hub_config() -> Any:
     )
     if env.get("OPENAI_REALTIME_URL"):
         providers.openai_url = env["OPENAI_REALTIME_URL"]
-    return HubConfig(log_dir=Path(log_dir), providers=providers)
+    return HubConfig(log_dir=Path(log_dir), providers=providers, keep_output_audio=True)
 
 
 class _DirectTransport:

@@ -73,7 +73,9 @@ class ContentPart:
     ``type`` is ``input_text``, ``input_audio``, ``text`` or ``audio``. ``text`` is set
     for text parts, ``transcript`` for audio parts (``None`` while unknown). ``audio``
     holds PCM16 bytes at ``sample_rate`` (the rate of ``format``, the wire format the
-    audio came in).
+    audio came in). ``unkept_nbytes``: PCM16 bytes counted but not held, after ``audio``
+    (a conversation made with ``keep_output_audio=False``, whose owner stores the audio
+    elsewhere); they count in :attr:`audio_ms`.
     """
 
     type: str
@@ -83,10 +85,21 @@ class ContentPart:
     format: str | None = None
     sample_rate: int | None = None
     transcription_error: dict[str, Any] | None = None
+    unkept_nbytes: int = 0
+
+    @property
+    def audio_nbytes(self) -> int:
+        """PCM16 bytes of the part's audio, held or only counted."""
+        return len(self.audio) + self.unkept_nbytes
 
     @property
     def audio_ms(self) -> float:
-        return pcm16_ms(len(self.audio), self.sample_rate)
+        return pcm16_ms(self.audio_nbytes, self.sample_rate)
+
+    def cut_audio(self, nbytes: int) -> None:
+        """Keep the first ``nbytes`` of the audio (held or counted)."""
+        del self.audio[nbytes:]
+        self.unkept_nbytes = max(0, min(self.unkept_nbytes, nbytes - len(self.audio)))
 
     @property
     def is_audio(self) -> bool:
@@ -99,7 +112,7 @@ class ContentPart:
 
     def set_audio_format(self, fmt: str) -> bool:
         """Fix the part's format on first audio; False if ``fmt`` differs from it."""
-        if self.format is None or not self.audio:
+        if self.format is None or not self.audio_nbytes:
             self.format, self.sample_rate = fmt, audio.sample_rate(fmt)
             return True
         return self.format == fmt

@@ -127,8 +127,12 @@ class Conversation:
     (per event type).
     """
 
-    def __init__(self, *, strict: bool = False) -> None:
+    def __init__(self, *, strict: bool = False, keep_output_audio: bool = True) -> None:
         self.strict = strict
+        # False: the assistant's audio is counted (audio_ms, truncation) but not held; for
+        # an owner that stores it anyway (the hub's event log), so memory does not grow
+        # by 2.9 MB per minute of reply.
+        self.keep_output_audio = keep_output_audio
         self.session: dict[str, Any] = {}
         self.conversation_id: str | None = None
         self.responses: dict[str, Response] = {}
@@ -518,7 +522,7 @@ class Conversation:
 
     def _truncate_part(self, item: Item, part: ContentPart, end_ms: int) -> None:
         """Cut the part's audio at ``end_ms`` and its transcript in proportion."""
-        if not part.audio:
+        if not part.audio_nbytes:
             return  # audio never seen here: the proportion is unknown, transcript kept
         total_ms = part.audio_ms
         if end_ms > total_ms:
@@ -526,7 +530,7 @@ class Conversation:
                 f"conversation.item.truncated: audio_end_ms {end_ms} beyond the "
                 f"{total_ms:.0f} ms of item {item.id!r}"
             )
-        del part.audio[pcm16_bytes_for_ms(end_ms, part.sample_rate or 24000) :]
+        part.cut_audio(pcm16_bytes_for_ms(end_ms, part.sample_rate or 24000))
         if part.transcript:
             part.transcript = cut_transcript(part.transcript, end_ms / total_ms)
 
@@ -659,7 +663,10 @@ class Conversation:
         if not part.set_audio_format(fmt):
             self._warn(f"response.audio.delta: {fmt} audio for a {part.format} part skipped")
             return
-        part.audio.extend(pcm)
+        if self.keep_output_audio:
+            part.audio.extend(pcm)
+        else:
+            part.unkept_nbytes += len(pcm)
 
     def _on_audio_done(self, ev: dict[str, Any]) -> None:
         self._content_target(ev, "audio")  # only checks the item exists

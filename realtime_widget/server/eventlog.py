@@ -577,6 +577,15 @@ class EventLog:
         except (OSError, ValueError):
             return None
 
+    def item_audio(self, item_id: Any, nbytes: int) -> bytes:
+        """The first ``nbytes`` of the audio stored for item ``item_id``, as it came in
+        (blocking: flush on the loop first, then call it in a worker thread)."""
+        try:
+            with open(self.dir / AUDIO_DIR / _stream_for_item(item_id), "rb") as f:
+                return f.read(max(0, nbytes))
+        except OSError:
+            return b""
+
     def iter_all(self, *, audio: str = "ref", chunk: int = 512) -> Iterator[dict[str, Any]]:
         """Every record in order (blocking)."""
         last = self.last_seq

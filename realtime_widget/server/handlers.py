@@ -264,7 +264,7 @@ class ItemAudioHandler(RealtimeAPIHandler):
         item = session.conversation.item(item_id)
         if item is None:
             raise HubError(404, "item_not_found", "no such item in the session's conversation")
-        pcm, rate = item.audio, item.sample_rate
+        pcm, rate = await session.item_audio(item)
         if not pcm or not rate:
             raise HubError(404, "no_audio", "the item has no audio")
         buf = io.BytesIO()

@@ -52,7 +52,8 @@ from typing import Any, Protocol
 import tornado.iostream
 import tornado.websocket
 
-from ..conversation import Conversation
+from ..audio import to_pcm16
+from ..conversation import Conversation, Item
 from ..protocol.parsing import loads_json
 from ..protocol.types import SessionUpdateParams
 from .eventlog import EventLog, StoredSessionInfo, apply_retention, scan_sessions, valid_session_id
@@ -90,6 +91,9 @@ class HubConfig:
     client_buffer_bytes: int = 64 * 1024 * 1024
     reconnect_buffer_bytes: int = 16 * 1024 * 1024
     brain_factory: Any = None  # () -> Brain for the local engine (None: the rule brain)
+    # Hold the assistant's audio in memory too (direct mode: the kernel's DataFrames read
+    # it there); the server's hub only counts it, its log has it.
+    keep_output_audio: bool = False
 
 
 class ClientSink(Protocol):
@@ -248,7 +252,7 @@ class HubSession:
         self.created_at = created_at
         self.closed_at: float | None = None
         self.log = eventlog
-        self.conversation = Conversation()
+        self.conversation = Conversation(keep_output_audio=hub.config.keep_output_audio)
         self.status = status
         self.clients: dict[str, AttachedClient] = {}
         self.upstream: Upstream | None = None
@@ -748,6 +752,21 @@ class HubSession:
             log.exception("realtime-widget: catching up client %s of session %s failed", client.id, self.id)
             client.drop(1011, "catching up failed")
 
+    async def item_audio(self, item: Item) -> tuple[bytes, int | None]:
+        """An item's audio as PCM16 and its rate: held by the conversation (the user's),
+        or read back from the log (the assistant's, which the hub's conversation only
+        counts), cut where the item was truncated."""
+        part = next((p for p in item.content if p.unkept_nbytes), None)
+        if part is None:
+            return item.audio, item.sample_rate
+        fmt = part.format or "pcm16"
+        raw_nbytes = part.audio_nbytes if fmt == "pcm16" else part.audio_nbytes // 2  # G.711: 1 byte a sample
+        self.log.flush()
+        raw = await asyncio.get_running_loop().run_in_executor(None, self.log.item_audio, item.id, raw_nbytes)
+        if fmt == "pcm16":
+            raw = raw[: len(raw) // 2 * 2]
+        return to_pcm16(raw, fmt), part.sample_rate
+
     def detach(self, client: AttachedClient) -> None:
         client.closed = True
         self.clients.pop(client.id, None)
@@ -863,7 +882,7 @@ class Hub:
         def load() -> tuple[EventLog, dict[str, Any], Conversation]:
             eventlog = EventLog.open(path, max_bytes=self.config.max_session_log_bytes)
             meta = eventlog.read_meta()
-            return eventlog, meta, rebuild_conversation(eventlog)
+            return eventlog, meta, rebuild_conversation(eventlog, keep_output_audio=self.config.keep_output_audio)
 
         eventlog, meta, conv = await loop.run_in_executor(None, load)
         eventlog.flush_interval = self.config.log_flush_interval
@@ -976,9 +995,9 @@ class Hub:
                     log.exception("closing session %s failed", session.id)
 
 
-def rebuild_conversation(eventlog: EventLog) -> Conversation:
+def rebuild_conversation(eventlog: EventLog, *, keep_output_audio: bool = False) -> Conversation:
     """The conversation of a logged session, from its events (blocking)."""
-    conv = Conversation()
+    conv = Conversation(keep_output_audio=keep_output_audio)
     for rec in eventlog.iter_all(audio="inline"):
         if rec.get("quiet"):
             continue
