@@ -47,7 +47,24 @@ from tornado.websocket import websocket_connect
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token"
 
-ECHO_SERVER = textwrap.dedent(
+
+def _server_script(body: str, handler: str, route: str) -> str:
+    """A one-file Tornado server: ``body`` (imports and a WebSocket handler class) served at
+    ``route`` on 127.0.0.1:<argv[1]>; it prints "ready" once it listens."""
+    return textwrap.dedent(body) + textwrap.dedent(
+        f'''
+        async def main():
+            app = tornado.web.Application([(r"{route}", {handler})], websocket_max_message_size=64 << 20)
+            app.listen(int(sys.argv[1]), "127.0.0.1")
+            print("ready", flush=True)
+            await asyncio.Event().wait()
+
+        asyncio.run(main())
+        '''
+    )
+
+
+ECHO_SERVER = _server_script(
     '''
     import asyncio, json, sys
     import tornado.web, tornado.websocket
@@ -80,103 +97,81 @@ ECHO_SERVER = textwrap.dedent(
                     "type": "response.audio.delta", "event_id": "e" + str(ev.get("x_n")), "response_id": "resp_bench",
                     "item_id": "item_bench", "output_index": 0, "content_index": 0, "delta": ev["audio"], "x_t0": ev.get("x_t0"),
                 }))
-
-    async def main():
-        app = tornado.web.Application([(r"/v1/realtime", Echo)], websocket_max_message_size=64 << 20)
-        app.listen(int(sys.argv[1]), "127.0.0.1")
-        print("ready", flush=True)
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
-    '''
+    ''',
+    "Echo",
+    "/v1/realtime",
 )
 
-BARE_RELAY = textwrap.dedent(
-    '''
-    import asyncio, sys
-    import tornado.httpclient, tornado.web, tornado.websocket
+# What both pass-through relays share; they differ only in how frames move.
+_RELAY_BASE = '''
+import asyncio, sys
+import tornado.httpclient, tornado.web, tornado.websocket
 
-    UPSTREAM = sys.argv[2]
+def upstream_request():  # one per connection: connecting adds its own headers to the request
+    return tornado.httpclient.HTTPRequest(sys.argv[2], headers={"OpenAI-Beta": "realtime=v1"})
 
-    class Relay(tornado.websocket.WebSocketHandler):
-        def check_origin(self, origin):
-            return True
+class RelayBase(tornado.websocket.WebSocketHandler):
+    up = None
 
-        async def open(self):
-            self.set_nodelay(True)
-            request = tornado.httpclient.HTTPRequest(UPSTREAM, headers={"OpenAI-Beta": "realtime=v1"})
-            self.up = await tornado.websocket.websocket_connect(request)
-            self.up.protocol.set_nodelay(True)
-            asyncio.ensure_future(self.pump())
+    def check_origin(self, origin):
+        return True
 
-        async def pump(self):
-            while True:
-                msg = await self.up.read_message()
-                if msg is None:
-                    self.close()
-                    return
-                self.write_message(msg)
+    def on_close(self):
+        if self.up is not None:
+            self.up.close()
+'''
 
-        async def on_message(self, message):
-            await self.up.write_message(message)
+# The baseline: Tornado used the plain way.
+BARE_RELAY = _server_script(
+    _RELAY_BASE
+    + '''
+class Relay(RelayBase):
+    async def open(self):
+        self.set_nodelay(True)
+        self.up = await tornado.websocket.websocket_connect(upstream_request())
+        self.up.protocol.set_nodelay(True)
+        asyncio.ensure_future(self.pump())
 
-        def on_close(self):
-            if getattr(self, "up", None) is not None:
-                self.up.close()
+    async def pump(self):
+        while True:
+            msg = await self.up.read_message()
+            if msg is None:
+                self.close()
+                return
+            self.write_message(msg)
 
-    async def main():
-        app = tornado.web.Application([(r"/relay", Relay)], websocket_max_message_size=64 << 20)
-        app.listen(int(sys.argv[1]), "127.0.0.1")
-        print("ready", flush=True)
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
-    '''
+    async def on_message(self, message):
+        await self.up.write_message(message)
+''',
+    "Relay",
+    "/relay",
 )
-
 
 # The same pass-through with the hub's transport shortcuts (a synchronous on_message, the
 # upstream read by callback, frames written without Tornado's per-message Task): what the
 # hub's own work costs on top of its transport.
-LEAN_RELAY = textwrap.dedent(
-    '''
-    import asyncio, sys
-    import tornado.httpclient, tornado.web, tornado.websocket
-    from realtime_widget.server.wsframes import write_text
+LEAN_RELAY = _server_script(
+    _RELAY_BASE
+    + '''
+from realtime_widget.server.wsframes import write_text
 
-    UPSTREAM = sys.argv[2]
+class Relay(RelayBase):
+    async def open(self):
+        self.set_nodelay(True)
+        self.up = await tornado.websocket.websocket_connect(upstream_request(), on_message_callback=self.from_upstream)
+        self.up.protocol.set_nodelay(True)
 
-    class Relay(tornado.websocket.WebSocketHandler):
-        def check_origin(self, origin):
-            return True
+    def from_upstream(self, msg):
+        if msg is None:
+            self.close()
+        elif self.ws_connection is not None:
+            write_text(self.ws_connection, msg)
 
-        async def open(self):
-            self.set_nodelay(True)
-            request = tornado.httpclient.HTTPRequest(UPSTREAM, headers={"OpenAI-Beta": "realtime=v1"})
-            self.up = await tornado.websocket.websocket_connect(request, on_message_callback=self.from_upstream)
-            self.up.protocol.set_nodelay(True)
-
-        def from_upstream(self, msg):
-            if msg is None:
-                self.close()
-            elif self.ws_connection is not None:
-                write_text(self.ws_connection, msg)
-
-        def on_message(self, message):
-            write_text(self.up.protocol, message)
-
-        def on_close(self):
-            if getattr(self, "up", None) is not None:
-                self.up.close()
-
-    async def main():
-        app = tornado.web.Application([(r"/relay", Relay)], websocket_max_message_size=64 << 20)
-        app.listen(int(sys.argv[1]), "127.0.0.1")
-        print("ready", flush=True)
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
-    '''
+    def on_message(self, message):
+        write_text(self.up.protocol, message)
+''',
+    "Relay",
+    "/relay",
 )
 
 def free_port() -> int:

@@ -300,7 +300,7 @@ class Conversation:
         try:
             if raw is None:
                 raw = audio.b64decode_audio(b64, param=what)
-            return raw if fmt == "pcm16" and not len(raw) % 2 else audio.to_pcm16(raw, fmt)
+            return audio.to_pcm16(raw, fmt)
         except _audio_errors() as exc:
             self._warn(f"{what}: undecodable audio skipped ({exc})")
             return None

@@ -14,8 +14,8 @@ import io
 import json
 import os
 import wave
-from pathlib import Path
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import Any
 
 from jupyter_core.utils import ensure_async

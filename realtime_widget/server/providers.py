@@ -341,7 +341,7 @@ class WebSocketUpstream(Upstream):
         return [text if text is not None else _dumps(event)]
 
     def _write(self, ws: tornado.websocket.WebSocketClientConnection, frame: str) -> None:
-        self._last_write = write_text(ws.protocol, frame) if ws.protocol is not None else ws.write_message(frame)
+        self._last_write = write_text(ws.protocol, frame)  # a closed connection: WebSocketClosedError
         if self._last_write.done():  # the usual case: written at once (no callback to schedule)
             _consume_error(self._last_write)
         else:
@@ -352,9 +352,6 @@ class WebSocketUpstream(Upstream):
         previous = self._last_write
         if ws is None or self.closing or (previous is not None and not previous.done()):
             return False
-        if text is not None and self.dialect == "preview":  # the usual case: the client's exact text
-            self._write(ws, text)
-            return True
         for frame in self._frames(event, text):
             self._write(ws, frame)
         return True
