@@ -481,7 +481,8 @@ async def test_a_reply_ending_in_two_dots_does_not_leak_into_the_next_utterance(
     await c.send(create_item(user_text("The train leaves at noon")))
     turn = await c.response()
     heard = speech_stack.transcribe(turn.audio(), 24000)
-    # the recogniser sometimes adds quote marks ('"\'You said, ...'): compare words only
+    # Compare words only: the recogniser sometimes adds quote marks ('"\'You said, ...')
+    # and hears "said" as "set". A leak would put "dot" first.
     words = re.findall(r"[a-z]+", heard.lower())
-    assert words[:2] == ["you", "said"], heard
-    assert "dot" not in heard.lower(), heard
+    assert words[:1] == ["you"], heard
+    assert "dot" not in words, heard
