@@ -877,6 +877,27 @@ def test_response_create_follows_the_schema_not_the_stale_prose() -> None:
     assert stale.to_dict()["response"]["conversation_label"] == "c"
 
 
+def test_response_input_items_are_full_items_or_typed_references() -> None:
+    """A reference needs its ``type`` (the spec requires it). An item without one used to
+    pass as a reference carrying extra fields, and came back a full message when parsed
+    again (found by the mutation fuzz test)."""
+    ref = parse_client_event(
+        {"type": "response.create", "response": {"input_items": [{"type": "message", "id": "item_1"}]}}
+    )
+    assert ref.to_dict()["response"]["input_items"] == [{"type": "message", "id": "item_1"}]
+    untyped = {"id": "item_1", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}
+    with pytest.raises(ProtocolError) as info:
+        parse_client_event({"type": "response.create", "response": {"input_items": [untyped]}})
+    assert (info.value.code, info.value.param) == (
+        "missing_required_parameter",
+        "response.input_items[0].type",
+    )
+    full = parse_client_event(
+        {"type": "response.create", "response": {"input_items": [{**untyped, "type": "message"}]}}
+    )
+    assert parse_client_event(full.to_json()) == full
+
+
 def test_response_create_commit_and_cancel_previous_default_true_and_are_emitted() -> None:
     event = parse_client_event(
         {"type": "response.create", "response": {"instructions": "Be brief."}}

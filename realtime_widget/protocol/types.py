@@ -382,7 +382,7 @@ class RequestItemReference(WireModel):
     """``{"type": "message", "id": ...}``: an item already in the conversation, used as
     response input (the spec's ``RealtimeRequestMessageReferenceItem``; GA ``item_reference``)."""
 
-    type: Literal["message"] = "message"
+    type: Literal["message"]  # required (the spec): an item without a type is not a reference
     id: str
 
 
