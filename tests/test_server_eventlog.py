@@ -145,6 +145,11 @@ def test_session_ids_that_could_name_other_directories_are_refused():
         lambda ev: json.dumps(ev),  # the standard library's spacing
         lambda ev: json.dumps(ev, separators=(",", ":")),  # compact, as the service sends
         lambda ev: json.dumps({"delta": ev["delta"], **{k: v for k, v in ev.items() if k != "delta"}}, indent=1),  # first, pretty
+        # the audio last, as clients and the service write it (the per-frame path)
+        lambda ev: json.dumps({**{k: v for k, v in ev.items() if k != "delta"}, "delta": ev["delta"]}),
+        lambda ev: json.dumps({**{k: v for k, v in ev.items() if k != "delta"}, "delta": ev["delta"]}, separators=(",", ":")),
+        lambda ev: json.dumps({"type": ev["type"], "delta": ev["delta"]}, separators=(",", ":")),
+        lambda ev: json.dumps(ev).replace(ev["delta"], ev["delta"].replace("/", "\\/"))[:-1] + "  }",  # escaped '/', spaces
     ],
 )
 def test_audio_is_cut_from_the_exact_text_whatever_its_layout(tmp_path, text_of):
@@ -153,11 +158,15 @@ def test_audio_is_cut_from_the_exact_text_whatever_its_layout(tmp_path, text_of)
     delta = {"type": "response.audio.delta", "event_id": "e1", "response_id": "r", "item_id": "i",
              "output_index": 0, "content_index": 0, "delta": base64.b64encode(chunk).decode(), "x_t0": 1.25}
     text = text_of(delta)
+    delta = json.loads(text)  # the event as parsed from that text
     seq, wire, raw = log.append(delta, direction="server", source="upstream", text=text)
     assert wire == text and raw == chunk  # the wire keeps the exact text
     rec = log.read([seq])[0]
     assert rec["event"] == {k: v for k, v in delta.items() if k != "delta"}
+    [ref] = rec["audio"]
+    assert {k: ref[k] for k in ("path", "nbytes", "format", "offset")} == {"path": ["delta"], "nbytes": len(chunk), "format": "pcm16", "offset": 0}
     assert log.read([seq], audio="inline")[0]["event"] == delta
+    assert log.read_audio(ref) == chunk
 
 
 def test_a_value_repeated_elsewhere_is_not_cut_by_guesswork(tmp_path):
@@ -165,11 +174,16 @@ def test_a_value_repeated_elsewhere_is_not_cut_by_guesswork(tmp_path):
     so the record is re-encoded from the event instead (and still reads back whole)."""
     log = EventLog.create(tmp_path / "s")
     b64 = base64.b64encode(_pcm(480, 4)).decode()
-    delta = {"type": "response.audio.delta", "item_id": "i", "x_copy": b64, "delta": b64}
+    delta = {"type": "response.audio.delta", "item_id": "i", "delta": b64, "x_copy": b64}
     seq, _, raw = log.append(delta, direction="server", source="upstream", text=json.dumps(delta))
     assert raw == base64.b64decode(b64)
     assert log.read([seq])[0]["event"] == {"type": "response.audio.delta", "item_id": "i", "x_copy": b64}
     assert log.read([seq], audio="inline")[0]["event"] == delta
+    # As the last member the audio is unambiguous (an unescaped '"' only delimits strings).
+    nested = {"type": "response.audio.delta", "item_id": "i", "x": {"delta": b64}, "delta": b64}
+    seq = log.append(nested, direction="server", source="upstream", text=json.dumps(nested)).seq
+    assert log.read([seq])[0]["event"] == {"type": "response.audio.delta", "item_id": "i", "x": {"delta": b64}}
+    assert log.read([seq], audio="inline")[0]["event"] == nested
 
 
 def test_a_pretty_printed_event_stays_one_record(tmp_path):

@@ -54,6 +54,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import pybase64
+
 __all__ = [
     "TOP_LEVEL_AUDIO",
     "Appended",
@@ -102,14 +104,42 @@ def _b64(value: Any) -> bytes | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        return binascii.a2b_base64(value, strict_mode=True)  # = b64decode(validate=True), minus a copy
+        return pybase64.b64decode(value, validate=True)  # SIMD: 0.3 instead of 1.4 us a frame
     except (binascii.Error, ValueError):
         return None
+
+
+def _cut_last_member(text: str, field: str, encoded: str) -> str | None:
+    """:func:`_cut_field` for the layout every client and server we know writes: the audio
+    is the last member (``...,"field":"<encoded>"}``, with or without a space after the
+    ',' and ':'). Found from the end, so no search through the base64; None for any
+    other layout. Safe on parsed JSON: an unescaped '"' only ever delimits a string, so
+    ``,"field":"`` right before the final value and its closing '"}' can only be that
+    top-level member (and the comparison with ``encoded`` rules out escapes in it)."""
+    value_start = len(text) - 2 - len(encoded)
+    if not text.endswith('"}') or text[value_start - 1 : value_start] != '"' or not text.startswith(encoded, value_start):
+        return None
+    key = '"' + field + '":'
+    key_end = value_start - 1
+    if text[key_end - 1] == " ":
+        key_end -= 1
+    key_start = key_end - len(key)
+    if not text.startswith(key, key_start):
+        return None
+    before = text[:key_start].rstrip(" ")
+    if before.endswith(","):
+        return before[:-1] + "}"
+    if before == "{":
+        return "{}"
+    return None
 
 
 def _cut_field(text: str, field: str, encoded: str) -> str | None:
     """``text`` (a JSON object) without its top-level ``"field": "<encoded>"`` member, by
     string surgery (no re-encoding); None when that member is not found unambiguously."""
+    cut = _cut_last_member(text, field, encoded)
+    if cut is not None:
+        return cut
     # Look for a prefix of the value, not all of it: as cheap to find, and unique iff the
     # value is (a long needle costs str.find a table built per call).
     probe = '"' + encoded[:48]
@@ -172,6 +202,10 @@ class Appended(NamedTuple):
     seq: int
     wire: str  # the whole event as JSON text (audio included), as it goes on the wire
     audio: bytes | None  # the decoded bytes of a hot event's audio field (TOP_LEVEL_AUDIO), else None
+
+
+# Appended(seq, wire, audio) without NamedTuple's Python-level __new__ (once per event).
+_appended = tuple.__new__
 
 
 class EventLog:
@@ -304,8 +338,13 @@ class EventLog:
             self._open_for_append()
         etype = event.get("type")
         etype = etype if isinstance(etype, str) else ""
+        if text is not None and not quiet:
+            field = TOP_LEVEL_AUDIO.get((direction, etype))
+            if field is not None:
+                appended = self._append_frame(event, etype, field, direction, source, client, text)
+                if appended is not None:
+                    return appended
         audio_json, stripped, wire, raw = self._take_audio(event, etype, direction, text)
-        seq = len(self._offsets) + 1
         get = event.get
         event_id, item_id, response_id = get("event_id"), get("item_id"), get("response_id")
         if item_id is None:
@@ -319,14 +358,60 @@ class EventLog:
         body = stripped if stripped is not None else (text if text is not None else _dumps(event))
         if "\n" in body or "\r" in body:  # pretty-printed JSON from a client: one record must stay one line
             body = _dumps({k: v for k, v in event.items() if not (audio_json and k == TOP_LEVEL_AUDIO.get((direction, etype)))})
+        seq = self._write_record(
+            etype, direction, source, client,
+            _id_member("event_id", event_id) + _id_member("item_id", item_id) + _id_member("response_id", response_id),
+            quiet, audio_json, body,
+        )
+        if wire is None:
+            wire = text if text is not None else (body if stripped is None else _dumps(event))
+        return _appended(Appended, (seq, wire, raw))
+
+    def _append_frame(
+        self, event: dict[str, Any], etype: str, field: str, direction: str, source: str, client: str | None, text: str
+    ) -> Appended | None:
+        """:meth:`append` for an audio frame (50 a second per session, each way) whose
+        text is at hand: the same record in fewer steps. None hands anything else (and
+        nothing is written) to the general path."""
+        encoded = event.get(field)
+        if type(encoded) is not str:
+            return None
+        body = _cut_field(text, field, encoded)
+        if body is None or "\n" in body or "\r" in body:
+            return None
+        raw = _b64(encoded)
+        if raw is None:
+            return None
+        get = event.get
+        event_id, item_id, response_id = get("event_id"), get("item_id"), get("response_id")
+        if direction == "client":
+            stream, fmt = INPUT_STREAM, self.input_format
+        else:
+            if item_id != self._last_item_id or type(item_id) is not str:  # a reply's deltas share one item
+                self._last_item_id, self._last_item_stream = item_id, _stream_for_item(item_id)
+            stream, fmt = self._last_item_stream, self.output_format
+        ids = "" if event_id is None else _id_member("event_id", event_id)
+        if item_id is not None:
+            ids += _id_member("item_id", item_id)
+        if response_id is not None:
+            ids += _id_member("response_id", response_id)
+        seq = self._write_record(etype, direction, source, client, ids, False, self._top_ref(stream, raw, fmt, field), body)
+        return _appended(Appended, (seq, text, raw))
+
+    def _write_record(
+        self, etype: str, direction: str, source: str, client: str | None, ids: str, quiet: bool, audio_json: str, body: str
+    ) -> int:
+        """Write one record (``ids``: its ``,"event_id":...`` members, ``audio_json``: its
+        ``,"audio":[...]`` member or ""); its sequence number."""
+        seq = len(self._offsets) + 1
         # Formatted by hand, in one go (this runs for every event): strings that come from
         # events go through the JSON string encoder, the rest are ours.
         line = (
-            '{"seq":%d,"t":%.6f,"mono":%.6f,"dir":"%s","source":"%s","type":%s%s%s%s%s%s%s,"event":%s}\n'
+            '{"seq":%d,"t":%.6f,"mono":%.6f,"dir":"%s","source":"%s","type":%s%s%s%s%s,"event":%s}\n'
             % (
                 seq, time.time(), time.monotonic(), direction, source, _str(etype),
                 "" if client is None else ',"client":' + _str(client),
-                _id_member("event_id", event_id), _id_member("item_id", item_id), _id_member("response_id", response_id),
+                ids,
                 ',"quiet":true' if quiet else "",
                 audio_json,
                 body,
@@ -339,9 +424,16 @@ class EventLog:
         self._size += len(line)
         if not self._flush_pending:
             self._schedule_flush()
-        if wire is None:
-            wire = text if text is not None else (body if stripped is None else _dumps(event))
-        return Appended(seq, wire, raw)
+        return seq
+
+    def _top_ref(self, stream: str, raw: bytes, fmt: str, field: str) -> str:
+        """Store the audio of a top-level field: the record's ``,"audio":[ref]`` member."""
+        offset = self._store_audio(stream, raw)
+        if offset is not None:  # the usual reference, formatted by hand: this runs 50 times a second each way
+            return ',"audio":[{"path":["%s"],"file":%s,"nbytes":%d,"format":%s,"offset":%d}]' % (
+                field, _str(stream), len(raw), _str(fmt), offset,
+            )
+        return ',"audio":' + _dumps([_audio_ref(stream, raw, fmt, [field], None)])
 
     def _take_audio(
         self, event: dict[str, Any], etype: str, direction: str, text: str | None
@@ -375,13 +467,7 @@ class EventLog:
         raw = _b64(encoded)
         if raw is None:
             return "", None, None, None
-        offset = self._store_audio(stream, raw)
-        if offset is not None:  # the usual reference, formatted by hand: this runs 50 times a second each way
-            refs_json = ',"audio":[{"path":["%s"],"file":%s,"nbytes":%d,"format":%s,"offset":%d}]' % (
-                field, _str(stream), len(raw), _str(fmt), offset,
-            )
-        else:
-            refs_json = ',"audio":' + _dumps([_audio_ref(stream, raw, fmt, [field], None)])
+        refs_json = self._top_ref(stream, raw, fmt, field)
         stripped_text = _cut_field(text, field, encoded) if text is not None else None
         if stripped_text is None:
             stripped = {k: v for k, v in event.items() if k != field}
