@@ -414,6 +414,13 @@ async def main() -> None:
         # paired per round: bare and hub ran back to back under the same machine load
         ratios = [h["relay_cpu_s"] / b["relay_cpu_s"] for b, h in paired(rounds, "bare", "hub")]
         print(f"\nhub CPU / bare relay CPU: {float(np.median(ratios)):.2f}x (goal <= 1.2x)" + (f"; per round: {', '.join(f'{x:.2f}' for x in ratios)}" if len(ratios) > 1 else ""))
+        if len(ratios) >= 5:
+            hub_cpu = [h["relay_cpu_s"] for _, h in paired(rounds, "bare", "hub")]
+            bare_cpu = [b["relay_cpu_s"] for b, _ in paired(rounds, "bare", "hub")]
+            low, high = ratio_interval(hub_cpu, bare_cpu)
+            print(f"  ratio of the medians: {float(np.median(hub_cpu) / np.median(bare_cpu)):.2f}x, 95% bootstrap interval {low:.2f}-{high:.2f}x; "
+                  f"{sum(x <= 1.2 for x in ratios)} of {len(ratios)} rounds <= 1.2x; "
+                  f"round-to-round correlation of hub and bare CPU: {float(np.corrcoef(hub_cpu, bare_cpu)[0, 1]):+.2f}")
     if hub and any(r["config"] == "lean" for r in results):
         ratios = [h["relay_cpu_s"] / b["relay_cpu_s"] for b, h in paired(rounds, "lean", "hub")]
         print(f"hub CPU / lean relay CPU (same transport as the hub): {float(np.median(ratios)):.2f}x" + (f"; per round: {', '.join(f'{x:.2f}' for x in ratios)}" if len(ratios) > 1 else ""))
@@ -422,6 +429,18 @@ async def main() -> None:
         print(f"hub added latency p99: {float(np.median(added)):.2f} ms (goal <= 2 ms)" + (f"; per round: {', '.join(f'{x:.2f}' for x in added)}" if len(added) > 1 else ""))
     if args.json:
         Path(args.json).write_text(json.dumps({"rounds": rounds, "medians": results}, indent=1))
+
+
+def ratio_interval(numerator: list[float], denominator: list[float], level: float = 0.95, resamples: int = 10_000) -> tuple[float, float]:
+    """Percentile-bootstrap interval of median(numerator) / median(denominator), the two
+    resampled independently: on this shared machine one configuration's CPU does not
+    track the other's from round to round (the correlation is printed), so the noise of
+    the two is independent and pairing the rounds would only add it up."""
+    rng = np.random.default_rng(0)
+    num, den = np.asarray(numerator), np.asarray(denominator)
+    ratios = np.median(rng.choice(num, size=(resamples, len(num))), axis=1) / np.median(rng.choice(den, size=(resamples, len(den))), axis=1)
+    tail = (1 - level) / 2 * 100
+    return float(np.percentile(ratios, tail)), float(np.percentile(ratios, 100 - tail))
 
 
 def median_result(name: str, runs: list[dict]) -> dict:
