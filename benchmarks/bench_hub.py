@@ -411,12 +411,13 @@ async def main() -> None:
               f"{r['relay_cpu_ms_per_audio_s']:15.2f} {r['relay_events_per_cpu_s']:13.0f}  {r['lost']}")
     hub = next((r for r in results if r["config"] == "hub"), None)
     if hub and bare and bare["relay_cpu_s"]:
-        # paired per round: bare and hub ran back to back under the same machine load
-        ratios = [h["relay_cpu_s"] / b["relay_cpu_s"] for b, h in paired(rounds, "bare", "hub")]
+        # per round (bare and hub ran back to back), and below as the ratio of the medians
+        pairs = paired(rounds, "bare", "hub")
+        bare_cpu = [b["relay_cpu_s"] for b, _ in pairs]
+        hub_cpu = [h["relay_cpu_s"] for _, h in pairs]
+        ratios = [h / b for b, h in zip(bare_cpu, hub_cpu)]
         print(f"\nhub CPU / bare relay CPU: {float(np.median(ratios)):.2f}x (goal <= 1.2x)" + (f"; per round: {', '.join(f'{x:.2f}' for x in ratios)}" if len(ratios) > 1 else ""))
         if len(ratios) >= 5:
-            hub_cpu = [h["relay_cpu_s"] for _, h in paired(rounds, "bare", "hub")]
-            bare_cpu = [b["relay_cpu_s"] for b, _ in paired(rounds, "bare", "hub")]
             low, high = ratio_interval(hub_cpu, bare_cpu)
             print(f"  ratio of the medians: {float(np.median(hub_cpu) / np.median(bare_cpu)):.2f}x, 95% bootstrap interval {low:.2f}-{high:.2f}x; "
                   f"{sum(x <= 1.2 for x in ratios)} of {len(ratios)} rounds <= 1.2x; "

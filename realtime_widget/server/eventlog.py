@@ -338,12 +338,6 @@ class EventLog:
             self._open_for_append()
         etype = event.get("type")
         etype = etype if isinstance(etype, str) else ""
-        if text is not None and not quiet:
-            field = TOP_LEVEL_AUDIO.get((direction, etype))
-            if field is not None:
-                appended = self._append_frame(event, etype, field, direction, source, client, text)
-                if appended is not None:
-                    return appended
         audio_json, stripped, wire, raw = self._take_audio(event, etype, direction, text)
         get = event.get
         event_id, item_id, response_id = get("event_id"), get("item_id"), get("response_id")
@@ -366,37 +360,6 @@ class EventLog:
         if wire is None:
             wire = text if text is not None else (body if stripped is None else _dumps(event))
         return _appended(Appended, (seq, wire, raw))
-
-    def _append_frame(
-        self, event: dict[str, Any], etype: str, field: str, direction: str, source: str, client: str | None, text: str
-    ) -> Appended | None:
-        """:meth:`append` for an audio frame (50 a second per session, each way) whose
-        text is at hand: the same record in fewer steps. None hands anything else (and
-        nothing is written) to the general path."""
-        encoded = event.get(field)
-        if type(encoded) is not str:
-            return None
-        body = _cut_field(text, field, encoded)
-        if body is None or "\n" in body or "\r" in body:
-            return None
-        raw = _b64(encoded)
-        if raw is None:
-            return None
-        get = event.get
-        event_id, item_id, response_id = get("event_id"), get("item_id"), get("response_id")
-        if direction == "client":
-            stream, fmt = INPUT_STREAM, self.input_format
-        else:
-            if item_id != self._last_item_id or type(item_id) is not str:  # a reply's deltas share one item
-                self._last_item_id, self._last_item_stream = item_id, _stream_for_item(item_id)
-            stream, fmt = self._last_item_stream, self.output_format
-        ids = "" if event_id is None else _id_member("event_id", event_id)
-        if item_id is not None:
-            ids += _id_member("item_id", item_id)
-        if response_id is not None:
-            ids += _id_member("response_id", response_id)
-        seq = self._write_record(etype, direction, source, client, ids, False, self._top_ref(stream, raw, fmt, field), body)
-        return _appended(Appended, (seq, text, raw))
 
     def _write_record(
         self, etype: str, direction: str, source: str, client: str | None, ids: str, quiet: bool, audio_json: str, body: str

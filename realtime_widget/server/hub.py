@@ -579,24 +579,29 @@ class HubSession:
         When it has to wait (the upstream is busy or reconnecting) an awaitable comes
         back; the sender must await it before its next event (that is the flow control:
         a WebSocket is not read meanwhile)."""
-        event = self._accept_client_event(client, raw, source)
+        src = client.source if client is not None else (source or "other")
+        event = self._accept_client_event(client, raw, src)
         if event is None:
             return None
         text = raw if isinstance(raw, str) else None
         upstream = self.upstream
-        if not self._queue and self._ready.is_set() and not self._send_lock.locked() and upstream is not None:
-            # the usual case: nothing waits, send at once (in order: the lock is free and the queue empty)
+        if self._nothing_waits() and upstream is not None:
+            # the usual case: send at once
             try:
                 if upstream.send_nowait(event, text):
                     return None
             except Exception:  # any trouble: the careful path below reports or queues it
                 pass
-        return self._send_or_queue(event, client.source if client is not None else (source or "other"), text)
+        return self._send_or_queue(event, src, text)
 
-    def _accept_client_event(self, client: AttachedClient | None, raw: str | bytes | dict[str, Any], source: str | None) -> dict[str, Any] | None:
+    def _nothing_waits(self) -> bool:
+        """An event may go upstream now, in order: the upstream is ready, no send holds
+        the lock and nothing is queued before it."""
+        return not self._queue and self._ready.is_set() and not self._send_lock.locked()
+
+    def _accept_client_event(self, client: AttachedClient | None, raw: str | bytes | dict[str, Any], src: str) -> dict[str, Any] | None:
         """Parse, check, log and apply one client event; None when it goes no further
         (an error event has then been published)."""
-        src = client.source if client is not None else (source or "other")
         cid = client.id if client is not None else None
         if isinstance(raw, dict):
             event = raw
@@ -634,7 +639,7 @@ class HubSession:
         return event
 
     async def _send_or_queue(self, event: dict[str, Any], source: str, text: str | None) -> None:
-        if not self._queue and self._ready.is_set() and not self._send_lock.locked():
+        if self._nothing_waits():
             if await self._send_one(event, text):
                 return
         self._enqueue(event, source=source, logged=True, text=text)
