@@ -5,7 +5,8 @@
 * ``serve``: starts a fresh standalone server (``engine.server.start_server``) on an
   ephemeral loopback port; every test gets its own, all are stopped after the test.
 * ``client``: a preview-dialect ``EngineClient`` on a fresh server with the speech stack,
-  already past ``session.created`` / ``conversation.created``.
+  already past ``session.created`` (preview sockets send ``conversation.created`` only
+  to clients that opt in with ``?x_events=service``).
 
 Every client made through these fixtures is checked at teardown: each server event it
 received must have been valid against the spec schema.
@@ -53,8 +54,8 @@ class RunningServer:
         **kwargs: Any,
     ) -> EngineClient:
         """Open a client. ``preview``: send ``OpenAI-Beta: realtime=v1`` (ignored on the
-        Azure routes, whose dialect is fixed). ``started``: wait past session.created and
-        conversation.created."""
+        Azure routes, whose dialect is fixed). ``started``: wait past session.created (and
+        conversation.created on GA sockets, which always get it)."""
         headers = dict(headers or {})
         if preview and path.startswith("/v1/"):
             headers.setdefault("OpenAI-Beta", "realtime=v1")
@@ -70,7 +71,7 @@ class RunningServer:
         self.clients.append(client)
         if started:
             await client.wait_for("session.created")
-            if dialect == "preview":
+            if dialect != "preview":
                 await client.wait_for("conversation.created")
         return client
 

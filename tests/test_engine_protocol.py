@@ -13,7 +13,7 @@ import json
 
 import numpy as np
 import pytest
-from engine_client import ScriptedBrain, create_item, user_text
+from engine_client import ScriptedBrain, create_item, eventually, user_text
 from spec_schema import required_fields
 from speech_fixtures import speech_with_silence, wer
 
@@ -48,10 +48,43 @@ async def test_session_created_has_the_full_session_object(server):
     assert session["temperature"] == 0.8
     assert session["max_response_output_tokens"] == "inf"
     assert isinstance(session["instructions"], str) and session["instructions"]
-    # The service follows with conversation.created (not in the spec; tolerated by clients).
-    conv = await client.wait_for("conversation.created")
+    # The service followed with conversation.created, which is not in the spec: a preview
+    # socket sends it only to a client that opts in (spec-strict clients close on it).
+    await client.sync()
+    assert "conversation.created" not in client.types()
+    extended = await server.connect("/v1/realtime?model=m&x_events=service", started=False)
+    await extended.wait_for("session.created")
+    conv = await extended.wait_for("conversation.created")
     assert conv["conversation"]["object"] == "realtime.conversation"
-    assert client.types()[:2] == ["session.created", "conversation.created"]
+    assert extended.types()[:2] == ["session.created", "conversation.created"]
+
+
+async def test_preview_routes_send_only_the_spec_events_unless_asked(serve, speech_stack):
+    """A spoken turn with transcription on: every event a default preview socket gets is
+    one of the spec's 27; a GA socket still gets conversation.created."""
+    from realtime_widget.protocol import SPEC_SERVER_EVENT_TYPES
+    from speech_fixtures import ESPEAK_SENTENCES, speech_with_silence
+
+    server = await serve()
+    pcm = speech_with_silence((0.4, ESPEAK_SENTENCES[0], 0.8)).pcm16
+    for path in ("/v1/realtime?model=m", "/openai/realtime?api-version=2024-10-01-preview&deployment=d"):
+        client = await server.connect(path)
+        await client.send(
+            {"type": "session.update", "session": {"input_audio_transcription": {"model": "whisper-1"}}}
+        )
+        await client.append_audio(pcm)
+        await client.wait_for("response.done")
+        await eventually(
+            lambda: client.of_type("conversation.item.input_audio_transcription.completed"), "the transcript"
+        )
+        assert set(client.types()) <= SPEC_SERVER_EVENT_TYPES, set(client.types()) - SPEC_SERVER_EVENT_TYPES
+    ga = await server.connect("/v1/realtime?model=m", preview=False, started=False)
+    await ga.wait_for("session.created")
+    await ga.wait_for("conversation.created")
+    # An unknown opt-in is refused at the handshake, naming the parameter.
+    with pytest.raises(Exception) as refused:
+        await server.connect("/v1/realtime?model=m&x_events=everything", started=False)
+    assert "400" in str(refused.value)
 
 
 async def test_session_update_merges(client):

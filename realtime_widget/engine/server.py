@@ -15,6 +15,10 @@ deployment=D`` (Azure preview)             (or Bearer)
 ``/openai/v1/realtime?model=D`` (Azure GA) ``api-key: K``       GA
 =========================================  ==================  ===========================
 
+A preview-dialect socket sends only the spec's 27 server event types unless the client
+opts in to more with ``?x_events=service`` (or ``all``): strict clients such as npm
+``rt-client`` close the socket on anything else (``protocol.audience``).
+
 Browsers cannot set headers, so the key is also accepted as the subprotocol
 ``openai-insecure-api-key.K`` (as OpenAI does). With an API key configured, a wrong or
 missing key is refused at the handshake (401). Without one the server only listens on
@@ -37,7 +41,7 @@ import tornado.netutil
 import tornado.web
 import tornado.websocket
 
-from ..protocol import ga, loads_json
+from ..protocol import EVENTS_QUERY_PARAM, ga, loads_json, parse_events_opt_in, server_event_allowed
 from .brain import Brain
 from .session import EngineSession
 from .speech_stack import SpeechStack
@@ -73,6 +77,7 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
         self.state = state
         self.route = route  # "openai", "azure-preview" or "azure-ga"
         self.dialect = "preview"
+        self.opt_in: frozenset[str] = frozenset()  # extra event types the client asked for
         self.session: EngineSession | None = None
         self._closed = False
 
@@ -116,6 +121,12 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
         if self.route == "azure-preview" and not self.get_query_argument("api-version", None):
             self.set_status(400)
             self.finish({"error": {"type": "invalid_request_error", "code": "missing_api_version", "message": "api-version is required"}})
+            return
+        try:
+            self.opt_in = parse_events_opt_in(self.get_query_arguments(EVENTS_QUERY_PARAM))
+        except ValueError as exc:
+            self.set_status(400)
+            self.finish({"error": {"type": "invalid_request_error", "code": "invalid_value", "message": str(exc)}})
             return
         self.dialect = self._choose_dialect()
         await super().get(*args, **kwargs)
@@ -161,6 +172,8 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
         events = [event] if self.dialect == "preview" else ga.server_preview_to_ga(event)
         try:
             for out in events:
+                if not server_event_allowed(out["type"], self.dialect, self.opt_in):
+                    continue  # e.g. conversation.created would close a spec-strict client
                 await self.write_message(json.dumps(out, separators=(",", ":")))
         except tornado.websocket.WebSocketClosedError:
             self._closed = True

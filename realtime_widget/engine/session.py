@@ -23,7 +23,7 @@ from typing import Any, Awaitable, Callable
 
 from ..audio import b64decode_audio, normalize_format
 from ..conversation import Conversation
-from ..protocol import MAX_APPEND_AUDIO_BYTES, ProtocolError, parse_client_event
+from ..protocol import MAX_APPEND_AUDIO_BYTES, ProtocolError, parse_client_event, parse_server_event
 from .brain import Brain, RuleBrain
 from .config import (
     check_audio_format,
@@ -121,15 +121,22 @@ class EngineSession:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def emit(self, event: dict[str, Any]) -> None:
+    @staticmethod
+    def _wire(event: dict[str, Any]) -> dict[str, Any]:
+        """The event as the protocol models write it: they own the wire shape (e.g. every
+        ``input_audio`` part carries ``transcript``, null until transcribed: decision D13)."""
         event.setdefault("event_id", new_id("event"))
+        return parse_server_event(event).to_dict()
+
+    async def emit(self, event: dict[str, Any]) -> None:
+        event = self._wire(event)
         self.conversation.apply(event)
         if not self._closed:
             await self._send(event)
 
     async def _emit_out_of_band(self, event: dict[str, Any]) -> None:
         """Events of a ``commit: false`` response: sent, but kept out of the conversation."""
-        event.setdefault("event_id", new_id("event"))
+        event = self._wire(event)
         if not self._closed:
             await self._send(event)
 

@@ -11,6 +11,12 @@ Decisions where the spec, the service and the clients disagree are listed in
 ``docs/protocol-decisions.md``.
 """
 
+from .audience import (
+    EVENTS_QUERY_PARAM,
+    OPT_INS,
+    parse_events_opt_in,
+    server_event_allowed,
+)
 from .client_events import (
     CLIENT_EVENT_TYPES,
     ClientEvent,
@@ -139,6 +145,7 @@ __all__ = [
     "AUDIO_FORMATS",
     "CLIENT_EVENT_TYPES",
     "DEFAULT_MAX_BYTES",
+    "EVENTS_QUERY_PARAM",
     "EXTRA_SERVER_EVENT_TYPES",
     "INVALID_BASE64",
     "INVALID_JSON",
@@ -148,6 +155,7 @@ __all__ = [
     "KNOWN_VOICES",
     "MAX_APPEND_AUDIO_BYTES",
     "MISSING_REQUIRED_PARAMETER",
+    "OPT_INS",
     "PAYLOAD_TOO_LARGE",
     "SERVER_EVENT_TYPES",
     "SPEC_SERVER_EVENT_TYPES",
@@ -247,6 +255,8 @@ __all__ = [
     "WireModel",
     "loads_json",
     "new_event_id",
+    "parse_events_opt_in",
     "parse_client_event",
     "parse_server_event",
+    "server_event_allowed",
 ]
