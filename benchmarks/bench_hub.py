@@ -327,7 +327,7 @@ async def run_config(name: str, args, upstream_url: str, tmp: Path) -> dict:
                 f"http://127.0.0.1:{port}/realtime/sessions", method="POST", headers={"Authorization": f"token {TOKEN}"},
                 body=json.dumps({"provider": "url", "url": upstream_url, "name": f"bench {i}"}),
             )
-            urls.append(f"ws://127.0.0.1:{port}/" + json.loads(r.body)["ws_path"] + "?source=kernel")
+            urls.append(f"ws://127.0.0.1:{port}/" + json.loads(r.body)["ws_path"] + "?source=kernel&x_events=all")
         headers = {"Authorization": f"token {TOKEN}"}
     load = Load(urls, headers, args.frame_ms, args.seconds, args.warmup, args.upstream == "engine")
     measure_start = [0.0]

@@ -103,8 +103,10 @@ class HubWS:
 
     @classmethod
     async def connect(cls, jp_ws_fetch, session_id: str, *, source: str = "widget", after: int | None = None,
-                      headers: dict[str, str] | None = None, wait_ready: bool = True) -> HubWS:
+                      headers: dict[str, str] | None = None, wait_ready: bool = True, hub_events: bool = True) -> HubWS:
         params = {"source": source}
+        if hub_events:  # as our widget and kernel client do
+            params["x_events"] = "all"
         if after is not None:
             params["after"] = str(after)
         ws = await jp_ws_fetch("realtime", "sessions", session_id, "ws", params=params, headers=headers)

@@ -74,7 +74,7 @@ class JupyterProcess:
 
     async def ws(self, ws_path: str, after: int = 0) -> tornado.websocket.WebSocketClientConnection:
         req = tornado.httpclient.HTTPRequest(
-            f"ws://127.0.0.1:{self.port}{BASE}{ws_path}?source=kernel&after={after}", headers={"Authorization": f"token {TOKEN}"}
+            f"ws://127.0.0.1:{self.port}{BASE}{ws_path}?source=kernel&after={after}&x_events=all", headers={"Authorization": f"token {TOKEN}"}
         )
         return await tornado.websocket.websocket_connect(req)
 

@@ -162,7 +162,7 @@ async def test_a_browser_logged_in_by_cookie_needs_the_xsrf_token_to_change_anyt
     sid = json.loads(created.body)["id"]
 
     ws = await tornado.websocket.websocket_connect(
-        tornado.httpclient.HTTPRequest(f"ws://127.0.0.1:{jp_http_port}{jp_base_url}realtime/sessions/{sid}/ws", headers=headers())
+        tornado.httpclient.HTTPRequest(f"ws://127.0.0.1:{jp_http_port}{jp_base_url}realtime/sessions/{sid}/ws?x_events=all", headers=headers())
     )
     ready = None
     while ready is None or ready.get("type") != "x_hub.ready":
@@ -175,3 +175,49 @@ async def test_a_browser_logged_in_by_cookie_needs_the_xsrf_token_to_change_anyt
     assert e.value.code == 403  # the cookie alone does not let another site's page attach
     # exactly one session came of all this: the one sent with the XSRF token
     assert [s["id"] for s in (await get_json(jp_fetch, "realtime", "sessions"))["sessions"]] == [sid]
+
+
+# the routes for third-party clients (server/client_routes.py), and the hub socket itself
+CLIENT_ROUTES = [
+    (("realtime", "sessions", "{sid}", "ws"), {}),
+    (("realtime", "sessions", "{sid}", "v1", "realtime"), {"model": "x"}),
+    (("realtime", "sessions", "{sid}", "openai", "realtime"), {"api-version": "2024-10-01-preview", "deployment": "x"}),
+    (("realtime", "sessions", "{sid}", "openai", "v1", "realtime"), {"model": "x"}),
+    (("openai", "realtime"), {"api-version": "2024-10-01-preview", "deployment": "{sid}"}),
+]
+
+
+async def _ws_status(jp_http_port, jp_base_url, parts, params, headers) -> int:
+    """The handshake's HTTP status (101 when the socket opened), with exactly these headers."""
+    from urllib.parse import urlencode
+
+    url = f"ws://127.0.0.1:{jp_http_port}{jp_base_url}{'/'.join(parts)}?{urlencode(params)}"
+    try:
+        ws = await tornado.websocket.websocket_connect(tornado.httpclient.HTTPRequest(url, headers=headers))
+    except tornado.httpclient.HTTPClientError as e:
+        return e.code
+    ws.close()
+    return 101
+
+
+@pytest.mark.parametrize("route", range(len(CLIENT_ROUTES)))
+async def test_client_routes_need_the_token_and_a_same_origin_caller(jp_fetch, jp_serverapp, jp_http_port, jp_base_url, route):
+    sid = (await create_session(jp_fetch))["id"]
+    token = jp_serverapp.identity_provider.token
+    parts, params = CLIENT_ROUTES[route]
+    parts = [p.format(sid=sid) for p in parts]
+    params = {k: v.format(sid=sid) for k, v in params.items()}
+    azure = "openai" in parts  # the Azure-style routes also read api-key
+
+    async def status(**headers: str) -> int:
+        return await _ws_status(jp_http_port, jp_base_url, parts, params, headers)
+
+    assert await status() == 403
+    assert await status(Authorization="Bearer not-the-token") == 403
+    assert await status(Authorization=f"Bearer {token}", Origin=FOREIGN) == 403
+    assert await status(**{"api-key": "not-the-token"}) == 403
+    assert await status(**{"api-key": token, "Origin": FOREIGN}) == 403
+    # the api-key header is read only on the Azure-style routes, and never over an Authorization header
+    assert await status(**{"api-key": token}) == (101 if azure else 403)
+    assert await status(**{"api-key": token, "Authorization": "Bearer not-the-token"}) == 403
+    assert await status(Authorization=f"Bearer {token}") == 101  # the control: the token opens it

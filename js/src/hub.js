@@ -23,7 +23,7 @@ export function pageConfig(doc = document, loc = location) {
 }
 
 export function sessionSocketUrl(cfg, wsPath, after) {
-  const q = new URLSearchParams({ source: "widget" });
+  const q = new URLSearchParams({ source: "widget", x_events: "all" }); // x_hub.* events too (strict clients get only the spec's)
   if (after != null) q.set("after", String(after));
   if (cfg.token) q.set("token", cfg.token); // as Jupyter's own front end does; the login cookie is sent too
   return cfg.wsUrl + wsPath.replace(/^\//, "") + "?" + q.toString();

@@ -207,7 +207,7 @@ class _HubTransport:
         import tornado.httpclient
         import tornado.websocket
 
-        url = self.server.ws(self.summary["ws_path"]) + "?" + urlencode({"source": "kernel", "after": after})
+        url = self.server.ws(self.summary["ws_path"]) + "?" + urlencode({"source": "kernel", "after": after, "x_events": "all"})
         request = tornado.httpclient.HTTPRequest(url, headers=self.server.headers(), connect_timeout=30, request_timeout=30)
         self.ws = await tornado.websocket.websocket_connect(request, max_message_size=512 * 1024 * 1024, ping_interval=20, ping_timeout=60)
         from ..server.providers import _nodelay

@@ -26,6 +26,8 @@ from tornado import web
 from tornado.websocket import WebSocketHandler
 
 from .._version import __version__
+from ..protocol.audience import EVENTS_QUERY_PARAM, parse_events_opt_in
+from .client_views import HUB_VIEW, View, client_frame
 from .hub import Hub, HubSession
 from .providers import HubError, redact
 from .wsframes import write_text
@@ -278,11 +280,15 @@ class ItemAudioHandler(RealtimeAPIHandler):
 
 
 class SessionSocket(_StrictOrigin, WebSocketMixin, WebSocketHandler, JupyterHandler):
-    """``realtime/sessions/<id>/ws?source=widget|kernel&after=<seq>``: attach as a client."""
+    """``realtime/sessions/<id>/ws?source=widget|kernel&after=<seq>&x_events=all``: attach
+    as a client. Without ``x_events`` the client gets only what a spec-strict preview
+    client accepts (``client_views.py``); our widget and kernel client opt in to all."""
 
     auth_resource = AUTH_RESOURCE
     session: HubSession | None = None
     client: Any = None
+    view = HUB_VIEW  # what this client sees (client_views.View)
+    _after: int | None = 0
 
     @property
     def max_message_size(self) -> int:  # type: ignore[override]
@@ -300,19 +306,30 @@ class SessionSocket(_StrictOrigin, WebSocketMixin, WebSocketHandler, JupyterHand
             self.session = await _hub(self).get(session_id)
         except HubError as exc:
             raise web.HTTPError(exc.status, exc.code) from None
+        self._read_route()
+        await super().get(session_id)
+
+    def _read_route(self) -> None:
+        """The client's view, catch-up and source, from the query."""
         try:
             self._after = max(0, int(self.get_query_argument("after", "0") or 0))
         except ValueError:
             raise web.HTTPError(400, "after: expected an integer") from None
+        self.view = View("preview", self._opt_in())
         self._source = self.get_query_argument("source", "other")
-        await super().get(session_id)
+
+    def _opt_in(self) -> frozenset[str]:
+        try:
+            return parse_events_opt_in(self.get_query_arguments(EVENTS_QUERY_PARAM))
+        except ValueError as exc:
+            raise web.HTTPError(400, str(exc)) from None
 
     def open(self, session_id: str) -> None:  # type: ignore[override]
         super().open(session_id)
         self.set_nodelay(True)  # small realtime frames: don't let Nagle hold them back
         assert self.session is not None
         try:
-            self.client = self.session.attach(self, source=self._source, after=self._after)
+            self.client = self.session.attach(self, source=self._source, after=self._after, view=self.view)
         except HubError as exc:
             self.close(1008, exc.message)
 
@@ -320,7 +337,9 @@ class SessionSocket(_StrictOrigin, WebSocketMixin, WebSocketHandler, JupyterHand
         # Not a coroutine: Tornado would wrap each frame in a Task. An awaitable comes back
         # only when the hub must make this client wait (Tornado then pauses reading).
         if self.session is not None and self.client is not None and not self.client.closed:
-            return self.session.client_message(self.client, message)
+            if self.client.sees_everything:  # our own clients: the hub's usual path
+                return self.session.client_message(self.client, message)
+            return client_frame(self.session, self.client, message)
         return None
 
     def on_close(self) -> None:
@@ -335,6 +354,8 @@ class SessionSocket(_StrictOrigin, WebSocketMixin, WebSocketHandler, JupyterHand
 
 
 def handlers() -> list[tuple[str, type, dict[str, Any]] | tuple[str, type]]:
+    from .client_routes import client_routes
+
     base = "realtime"
     return [
         (rf"/{base}/status", StatusHandler),
@@ -345,4 +366,5 @@ def handlers() -> list[tuple[str, type, dict[str, Any]] | tuple[str, type]]:
         (rf"/{base}/sessions/{_SID}/export", ExportHandler),
         (rf"/{base}/sessions/{_SID}/items/(?P<item_id>[^/]+)/audio", ItemAudioHandler),
         (rf"/{base}/sessions/{_SID}/ws", SessionSocket),
+        *client_routes(),
     ]

@@ -56,6 +56,7 @@ from ..audio import to_pcm16
 from ..conversation import Conversation, Item
 from ..protocol.parsing import loads_json
 from ..protocol.types import SessionUpdateParams
+from .client_views import HUB_VIEW, View, live_frames, replay_frames
 from .eventlog import EventLog, StoredSessionInfo, apply_retention, scan_sessions, valid_session_id
 from .providers import HubError, ProviderSettings, Upstream, UpstreamError, make_upstream, redact
 
@@ -105,11 +106,13 @@ class ClientSink(Protocol):
 
 
 class AttachedClient:
-    def __init__(self, session: HubSession, client_id: str, source: str, sink: ClientSink):
+    def __init__(self, session: HubSession, client_id: str, source: str, sink: ClientSink, view: View = HUB_VIEW):
         self.session = session
         self.id = client_id
         self.source = source
         self.sink = sink
+        self.view = view  # what it sees of the session's events (client_views.py)
+        self.sees_everything = view.sees_everything
         self.live = False
         self.backlog: deque[str] = deque()
         self.backlog_bytes = 0
@@ -559,8 +562,18 @@ class HubSession:
             self.log.output_format = self.conversation.output_audio_format
         if self.clients:
             frame = "%s,\"x_seq\":%d}" % (wire[:-1], seq)
+            shaped: dict[View, list[str]] | None = None  # frames per client view, made once
             for client in tuple(self.clients.values()):
-                client.deliver(frame)
+                if client.sees_everything:
+                    client.deliver(frame)
+                    continue
+                if shaped is None:
+                    shaped = {}
+                frames = shaped.get(client.view)
+                if frames is None:
+                    frames = shaped[client.view] = live_frames(client.view, event, seq, frame)
+                for shaped_frame in frames:
+                    client.deliver(shaped_frame)
         return seq
 
     # ------------------------------------------------------------------ client events
@@ -572,7 +585,7 @@ class HubSession:
             await waiting
 
     def client_message(
-        self, client: AttachedClient | None, raw: str | bytes | dict[str, Any], *, source: str | None = None
+        self, client: AttachedClient | None, raw: str | bytes | dict[str, Any], *, source: str | None = None, native: str | None = None
     ) -> Awaitable[None] | None:
         """:meth:`client_event` without a coroutine in the usual case: the event is
         checked, logged, applied and written upstream at once, and None comes back.
@@ -583,7 +596,9 @@ class HubSession:
         event = self._accept_client_event(client, raw, src)
         if event is None:
             return None
-        text = raw if isinstance(raw, str) else None
+        # ``native``: the client's own frame in the upstream's dialect (a GA client on a GA
+        # upstream), sent as it is instead of being translated back (providers.NativeGA)
+        text = raw if isinstance(raw, str) else native
         upstream = self.upstream
         if self._nothing_waits() and upstream is not None:
             # the usual case: send at once
@@ -593,6 +608,11 @@ class HubSession:
             except Exception:  # any trouble: the careful path below reports or queues it
                 pass
         return self._send_or_queue(event, src, text)
+
+    def refuse_client_event(self, client: AttachedClient | None, event: dict[str, Any], code: str, message: str, param: str | None) -> None:
+        """Log a client event the hub will not pass on, and answer with an ``error``."""
+        self.log.append(event, direction="client", source=client.source if client is not None else "other", client=client.id if client is not None else None)
+        self._publish(_error_event(code, message, param=param, event_id=event.get("event_id")), source="hub")
 
     def _nothing_waits(self) -> bool:
         """An event may go upstream now, in order: the upstream is ready, no send holds
@@ -713,26 +733,45 @@ class HubSession:
 
     # ------------------------------------------------------------------ clients
 
-    def attach(self, sink: ClientSink, *, source: str = "other", after: int = 0) -> AttachedClient:
+    def attach(self, sink: ClientSink, *, source: str = "other", after: int | None = 0, view: View = HUB_VIEW) -> AttachedClient:
+        """Attach a client. It first gets the logged server events after ``after``, or
+        with ``after=None`` only a ``session.created`` with the session as it is now (a
+        third-party client expects a fresh connection, not the session's history)."""
         if len(self.clients) >= self.hub.config.max_clients_per_session:
             raise HubError(429, "too_many_clients", f"at most {self.hub.config.max_clients_per_session} clients per session")
         self._client_counter += 1
-        client = AttachedClient(self, f"c{self._client_counter}", source if source in SOURCES else "other", sink)
+        client = AttachedClient(self, f"c{self._client_counter}", source if source in SOURCES else "other", sink, view)
         self.clients[client.id] = client
         self.log.flush()
         upto = self.log.last_seq
-        client.catch_up_task = asyncio.ensure_future(self._catch_up(client, max(0, int(after)), upto))
+        client.catch_up_task = asyncio.ensure_future(self._catch_up(client, None if after is None else max(0, int(after)), upto))
         return client
 
-    async def _catch_up(self, client: AttachedClient, after: int, upto: int) -> None:
-        seqs = self.log.select(after=after, direction="server", include_quiet=False, upto=upto)
+    def _fresh_frames(self, view: View) -> list[str]:
+        """A ``session.created`` with the current session (not logged: no ``x_seq``)."""
+        if not self.conversation.session:
+            return []  # not connected yet: the upstream's own session.created comes live
+        event = _hub_event("session.created", session=dict(self.conversation.session))
+        return live_frames(view, event, None, _dumps(event))
+
+    async def _catch_up(self, client: AttachedClient, after: int | None, upto: int) -> None:
+        seqs = [] if after is None else self.log.select(after=after, direction="server", include_quiet=False, upto=upto)
         loop = asyncio.get_running_loop()
         replayed = 0
+        view = client.view
+
+        def read(chunk: list[int]) -> list[str]:
+            frames = self.log.wire_frames(chunk, False)
+            return frames if view.sees_everything else [out for frame in frames for out in replay_frames(view, frame)]
+
         try:
+            if after is None:
+                for frame in self._fresh_frames(view):
+                    await client.write(frame)
             for start in range(0, len(seqs), 256):
                 chunk = seqs[start : start + 256]
                 self.log.flush()
-                frames = await loop.run_in_executor(None, self.log.wire_frames, chunk, False)
+                frames = await loop.run_in_executor(None, read, chunk)
                 for frame in frames:
                     if client.closed:
                         return
@@ -745,14 +784,9 @@ class HubSession:
             if client.closed:
                 return
             client.live = True
-            ready = {
-                "type": "x_hub.ready",
-                "client_id": client.id,
-                "replayed": replayed,
-                "last_seq": self.log.last_seq,
-                "session": self.summary(),
-            }
-            client._write(_dumps(ready))
+            if view.hub_events:  # only clients that asked for hub events get this one
+                ready = _hub_event("x_hub.ready", client_id=client.id, replayed=replayed, last_seq=self.log.last_seq, session=self.summary())
+                client._write(_dumps(ready))
         except Exception:
             log.exception("realtime-widget: catching up client %s of session %s failed", client.id, self.id)
             client.drop(1011, "catching up failed")

@@ -25,6 +25,7 @@ import asyncio
 import json
 import logging
 import re
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,6 +48,11 @@ DEFAULT_URL_ALLOWLIST = (r"^wss?://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?
 AZURE_SCOPE = "https://cognitiveservices.azure.com/.default"
 UPSTREAM_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+class NativeGA(str):
+    """A GA client's own frame: a GA upstream sends it as it is (no round trip through
+    the preview dialect); a preview upstream never sees it (it gets the translation)."""
 
 
 class HubError(Exception):
@@ -337,8 +343,10 @@ class WebSocketUpstream(Upstream):
 
     def _frames(self, event: dict[str, Any], text: str | None) -> list[str]:
         if self.dialect == "ga":
+            if isinstance(text, NativeGA):
+                return [text]
             return [_dumps(out) for out in ga.client_preview_to_ga(event)]
-        return [text if text is not None else _dumps(event)]
+        return [text if text is not None and not isinstance(text, NativeGA) else _dumps(event)]
 
     def _write(self, ws: tornado.websocket.WebSocketClientConnection, frame: str) -> None:
         self._last_write = write_text(ws.protocol, frame)  # a closed connection: WebSocketClosedError
@@ -404,6 +412,7 @@ def _nodelay(ws: Any) -> None:
 def _upstream_garbage(message: str) -> dict[str, Any]:
     return {
         "type": "error",
+        "event_id": "event_hub_" + secrets.token_hex(8),  # strict clients need one on every event
         "error": {"type": "server_error", "code": "upstream_invalid_event", "message": message, "param": None, "event_id": None},
     }
 

@@ -335,7 +335,7 @@ function pageConfig(doc = document, loc = location) {
   return { found, baseUrl, token, wsUrl };
 }
 function sessionSocketUrl(cfg, wsPath, after) {
-  const q = new URLSearchParams({ source: "widget" });
+  const q = new URLSearchParams({ source: "widget", x_events: "all" });
   if (after != null) q.set("after", String(after));
   if (cfg.token) q.set("token", cfg.token);
   return cfg.wsUrl + wsPath.replace(/^\//, "") + "?" + q.toString();

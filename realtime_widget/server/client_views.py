@@ -1,0 +1,193 @@
+"""What one attached client sees of a hub session: its *view* of the session's events.
+
+The hub logs and publishes preview-dialect server events (the log has one format). A
+client's :class:`View` is its dialect and the extra events it opted in to with the
+``x_events`` query parameter (``protocol.audience``: ``service``, ``x``, ``all``):
+
+* preview, ``x_events=all``: everything, hub events (``x_hub.*``) included. Our own
+  clients (the widget, the kernel's ``Session``) attach this way.
+* preview, no opt-in: a spec-strict client (Azure's ``rtclient`` / ``rt-client``, the
+  ``openai`` SDK's beta client) gets only the spec's 27 server event types
+  (``protocol.audience.server_event_allowed``), each with an ``event_id`` (rtclient
+  requires one on every event). Hub-made ``error`` and ``response.done`` events are
+  spec-shaped and go through; ``x_hub.*`` and the service's extra events do not.
+* GA: every event translated by :func:`realtime_widget.protocol.ga.server_preview_to_ga`;
+  ``x_hub.*`` only with the ``x`` (or ``all``) opt-in.
+
+Every frame keeps the ``x_seq`` key (the event's number in the session log): extra
+keys are valid in the spec (no schema sets ``additionalProperties: false``) and every
+client we run ignores them (``rtclient``'s pydantic models ignore extras, ``rt-client``
+looks only at ``type``, the ``openai`` SDK's models allow extras), and it lets any
+client reattach with ``after=<x_seq>``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Awaitable
+from typing import Any, NamedTuple
+
+from ..protocol import ga, loads_json
+from ..protocol.audience import server_event_allowed
+from .providers import NativeGA
+
+__all__ = ["HUB_VIEW", "View", "client_frame", "ga_only_client_event", "live_frames", "preview_fields_in_ga_event", "replay_frames"]
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+class View(NamedTuple):
+    dialect: str  # "preview" or "ga"
+    opt_in: frozenset[str] = frozenset()  # protocol.audience opt-ins
+
+    @property
+    def sees_everything(self) -> bool:
+        """The hub's own frames go out unchanged (the hot path: no per-client work)."""
+        return self.dialect == "preview" and ("all" in self.opt_in or {"service", "x"} <= self.opt_in)
+
+    @property
+    def hub_events(self) -> bool:
+        return "x" in self.opt_in or "all" in self.opt_in
+
+
+HUB_VIEW = View("preview", frozenset({"all"}))
+
+
+def _with_seq(event: dict[str, Any], seq: int | None) -> str:
+    text = _dumps(event)
+    return text if seq is None else '%s,"x_seq":%d}' % (text[:-1], seq)
+
+
+def live_frames(view: View, event: dict[str, Any], seq: int | None, hub_frame: str) -> list[str]:
+    """The frames one published event becomes for a client of ``view`` (``hub_frame``:
+    the event's hub frame, with ``x_seq``)."""
+    if view.sees_everything:
+        return [hub_frame]
+    etype = event.get("type")
+    if not isinstance(etype, str):
+        return []
+    if view.dialect == "preview":
+        if not server_event_allowed(etype, "preview", view.opt_in):
+            return []
+        if not isinstance(event.get("event_id"), str):  # rtclient cannot read an event without one
+            return [_with_seq({**event, "event_id": "event_hub_" + secrets.token_hex(8)}, seq)]
+        return [hub_frame]
+    if etype.startswith("x_") and not view.hub_events:
+        return []
+    return [_with_seq(out, seq) for out in ga.server_preview_to_ga(event)]
+
+
+def replay_frames(view: View, frame: str) -> list[str]:
+    """:func:`live_frames` for a frame read back from the log (catch-up)."""
+    if view.sees_everything:
+        return [frame]
+    event = json.loads(frame)
+    seq = event.pop("x_seq", None)
+    return live_frames(view, event, seq, frame)
+
+
+# ------------------------------------------------------------------ the other dialect
+
+_PREVIEW_ONLY_SESSION_FIELDS = {
+    "modalities": "output_modalities",
+    "voice": "audio.output.voice",
+    "input_audio_format": "audio.input.format",
+    "output_audio_format": "audio.output.format",
+    "input_audio_transcription": "audio.input.transcription",
+    "turn_detection": "audio.input.turn_detection",
+    "max_response_output_tokens": "max_output_tokens",
+}
+_PREVIEW_ONLY_RESPONSE_FIELDS = {
+    "modalities": "output_modalities",
+    "voice": "audio.output.voice",
+    "output_audio_format": "audio.output.format",
+    "max_response_output_tokens": "max_output_tokens",
+}
+
+
+def preview_fields_in_ga_event(event: dict[str, Any]) -> tuple[str, str] | None:
+    """(param, message) when a client on a GA route sent a preview-dialect field that
+    GA has under another name; None otherwise. Without this check the preview engine
+    would silently take it, and a GA service would refuse a field the client never sent."""
+    etype = event.get("type")
+    if etype == "session.update":
+        key, table = "session", _PREVIEW_ONLY_SESSION_FIELDS
+    elif etype == "response.create":
+        key, table = "response", _PREVIEW_ONLY_RESPONSE_FIELDS
+    else:
+        return None
+    body = event.get(key)
+    if not isinstance(body, dict):
+        return None
+    for name, ga_name in table.items():
+        if name in body:
+            param = f"{key}.{name}"
+            return param, f"{param}: a preview-dialect field; this route speaks the GA dialect: use {key}.{ga_name}"
+    return None
+
+
+def ga_only_client_event(event: dict[str, Any]) -> tuple[str, str] | None:
+    """(param, message) when a client on a preview route sent a GA-only client event."""
+    etype = event.get("type")
+    if etype in ga.GA_ONLY_CLIENT_EVENTS:
+        return "type", f"type: '{etype}' is a GA-dialect event; this route speaks the preview dialect"
+    return None
+
+
+# ------------------------------------------------------------------ client frames
+
+
+def client_frame(session: Any, client: Any, message: str | bytes) -> Awaitable[None] | None:
+    """One frame from a client of a ``"preview"`` or ``"ga"`` view, for
+    ``HubSession.client_message`` (same contract: an awaitable only when the client must
+    wait). GA events are translated to the preview dialect the log and the conversation
+    use; an event of the other dialect is refused with an ``error``, in this client's
+    dialect, and the session goes on."""
+    if client.view.dialect == "preview":
+        # the common frames (audio appends) are not parsed twice: neither marker can occur in base64
+        if isinstance(message, str) and ("item.retrieve" in message or "output_audio_buffer" in message):
+            event = _parsed(message)
+            refusal = ga_only_client_event(event) if event is not None else None
+            if refusal is not None:
+                session.refuse_client_event(client, event, "invalid_value", refusal[1], refusal[0])
+                return None
+        return session.client_message(client, message)
+    event = _parsed(message)
+    if event is None:  # the hub describes what is wrong with it
+        return session.client_message(client, message)
+    refusal = preview_fields_in_ga_event(event)
+    if refusal is not None:
+        session.refuse_client_event(client, event, "unknown_parameter", refusal[1], refusal[0])
+        return None
+    if event["type"] in ga.CLIENT_SHARED_EVENTS and isinstance(message, str):
+        return session.client_message(client, message)  # the same in both dialects: the exact text
+    translated = ga.client_ga_to_preview(event)
+    native = NativeGA(message) if len(translated) == 1 and isinstance(message, str) else None
+    return _in_order(session, client, translated, native)
+
+
+def _parsed(message: str | bytes) -> dict[str, Any] | None:
+    try:
+        event = loads_json(message)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) and isinstance(event.get("type"), str) else None
+
+
+def _in_order(session: Any, client: Any, events: list[dict[str, Any]], native: str | None) -> Awaitable[None] | None:
+    """Hand several events over in order: once one has to wait, the rest wait behind it."""
+    for n, event in enumerate(events):
+        waiting = session.client_message(client, event, native=native)
+        if waiting is not None:
+            rest = events[n + 1 :]
+
+            async def finish() -> None:
+                await waiting
+                for later in rest:
+                    more = session.client_message(client, later, native=native)
+                    if more is not None:
+                        await more
+
+            return finish()
+    return None
