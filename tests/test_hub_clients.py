@@ -49,6 +49,11 @@ def jp_base_url():
 
 
 @pytest.fixture
+def hub_options(engine_server, upstream_key):
+    return {"openai_api_key": upstream_key, "openai_url": engine_server.url("/v1/realtime")}
+
+
+@pytest.fixture
 def token(jp_serverapp) -> str:
     return jp_serverapp.identity_provider.token
 
@@ -207,6 +212,48 @@ async def test_the_openai_ga_sdk_on_a_hub_session(jp_fetch, jp_http_port, token,
     assert any(r["type"] == "response.text.delta" for r in log)
     turns = frames(hub_log_dir, sid).transcript()
     assert list(turns["text"]) == ["Hello from the SDK", "You said: Hello from the SDK.", "Second turn", "You said: Second turn."]
+
+
+async def test_a_ga_client_on_a_ga_upstream_is_not_translated_on_the_way_up(jp_fetch, jp_http_port, token, hub_log_dir, engine_server, monkeypatch):
+    """The OpenAI provider (here the standalone engine standing in for it) speaks GA, as
+    the client does: the client's frames go upstream exactly as it wrote them. The log
+    has them in the preview dialect, like every session's."""
+    from openai import AsyncOpenAI
+
+    from realtime_widget.engine.server import RealtimeSocket
+
+    received: list[str] = []
+    original = RealtimeSocket.on_message
+
+    async def record(self: Any, message: Any) -> None:
+        received.append(message)
+        await original(self, message)
+
+    monkeypatch.setattr(RealtimeSocket, "on_message", record)
+    sid = (await create_session(jp_fetch, provider="openai", model="gpt-realtime"))["id"]
+    client = AsyncOpenAI(api_key=token, websocket_base_url=f"ws://127.0.0.1:{jp_http_port}/realtime/sessions/{sid}/v1")
+    update = {"type": "realtime", "output_modalities": ["text"], "tool_choice": {"type": "function", "name": "get_weather"}, "tools": [WEATHER]}
+    async with client.realtime.connect(model="gpt-realtime") as conn:
+        assert (await conn.recv()).type == "session.created"
+        await conn.session.update(session=update)
+        updated = await conn.recv()
+        while updated.type != "session.updated":
+            updated = await conn.recv()
+        assert updated.session.tool_choice.name == "get_weather" and updated.session.output_modalities == ["text"]
+        await conn.conversation.item.create(item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Weather in Oslo"}]})
+        await conn.response.create()
+        async for event in conn:
+            if event.type == "response.function_call_arguments.done":
+                assert json.loads(event.arguments) == {"location": "Oslo"}
+            if event.type == "response.done":
+                break
+    sent = [m for m in received if json.loads(m)["type"] == "session.update" and "tools" in json.loads(m)["session"]]
+    assert len(sent) == 1 and json.loads(sent[0])["session"] == update
+    assert ", " in sent[0]  # the SDK's own spacing: its frame, not a re-serialised translation
+    log = await log_events(jp_fetch, sid)
+    logged = [r["event"]["session"] for r in log if r["dir"] == "client" and r["type"] == "session.update" and "tools" in r["event"]["session"]]
+    assert logged[0]["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}  # the preview spelling
+    assert any(r["type"] == "response.function_call_arguments.done" for r in log)
 
 
 # ---------------------------------------------------------------------- openai-agents

@@ -24,6 +24,7 @@ client reattach with ``after=<x_seq>``.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections.abc import Awaitable
 from typing import Any, NamedTuple
@@ -35,6 +36,7 @@ from .providers import NativeGA
 __all__ = ["HUB_VIEW", "View", "client_frame", "ga_only_client_event", "live_frames", "preview_fields_in_ga_event", "replay_frames"]
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
+log = logging.getLogger(__name__)
 
 
 class View(NamedTuple):
@@ -75,7 +77,11 @@ def live_frames(view: View, event: dict[str, Any], seq: int | None, hub_frame: s
         return [hub_frame]
     if etype.startswith("x_") and not view.hub_events:
         return []
-    return [_with_seq(out, seq) for out in ga.server_preview_to_ga(event)]
+    try:
+        return [_with_seq(out, seq) for out in ga.server_preview_to_ga(event)]
+    except Exception:  # a translation bug must not stop the session's other clients
+        log.exception("realtime-widget: translating a %s event for a GA client failed", etype)
+        return []
 
 
 def replay_frames(view: View, frame: str) -> list[str]:
