@@ -4,10 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages: espeak-ng makes real speech for the tests; chromium drives the browser tests.
+# System packages: espeak-ng makes real speech for the tests; chromium drives the browser tests;
+# node/npm run the npm rt-client of the interop suite (tests/interop).
 need_apt=()
 command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
@@ -15,5 +18,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 python -m pip install -q --disable-pip-version-check -e ".[local,test]"
+# The interop suite's JavaScript client, exactly as pinned in its lock file (rt-client 0.5.1).
+(cd tests/interop/node && npm ci --no-audit --no-fund --loglevel=error)
 
 python -m pytest "$@"

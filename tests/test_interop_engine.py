@@ -13,14 +13,13 @@ import threading
 
 import pytest
 
-from interop import openai_sdk, python_rtclient
+from interop import node_rt_client, openai_sdk, python_rtclient
 from interop.endpoint import Endpoint
-from interop.expect import SCENARIOS
 
 pytestmark = pytest.mark.timeout(180)
 
 KEY = "sk-interop-engine"
-DRIVERS = (python_rtclient, openai_sdk.GA, openai_sdk.BETA)
+DRIVERS = (python_rtclient, node_rt_client, openai_sdk.GA, openai_sdk.BETA)
 
 
 class EngineThread:
@@ -67,8 +66,7 @@ CASES = [
     pytest.param(driver, route, scenario, id=f"{driver.ID}-{route}-{scenario}")
     for driver in DRIVERS
     for route in driver.ROUTES
-    for scenario in SCENARIOS
-    if scenario in driver.SCENARIOS
+    for scenario in driver.SCENARIOS
 ]
 
 
