@@ -7,8 +7,8 @@ Each test gets a fresh hub session on the local engine with the real speech stac
 client's API key is the Jupyter token, its base URLs point at the session, and after
 the scenario the session's log and DataFrames must hold what the client's user saw.
 
-Not run here: ``rtclient``'s OpenAI route, which hard-codes ``wss://api.openai.com``
-(only the Azure route can name another server).
+Not run here: the OpenAI routes of ``rtclient`` and ``rt-client``, which hard-code
+``wss://api.openai.com`` (only their Azure route can name another server).
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ import pytest
 from hub_testing import *
 from hub_testing import create_session, get_json
 
-from interop import openai_sdk, python_rtclient
+from interop import node_rt_client, openai_sdk, python_rtclient
 from interop.endpoint import OPENAI_PREVIEW, Endpoint
 from interop.expect import SCENARIOS, Seen
 from realtime_widget.frames.core import SessionFrames
 
 pytestmark = pytest.mark.timeout(180)
 
-DRIVERS = (python_rtclient, openai_sdk.GA, openai_sdk.BETA)
-UNREACHABLE = {(python_rtclient.ID, OPENAI_PREVIEW)}
+DRIVERS = (python_rtclient, node_rt_client, openai_sdk.GA, openai_sdk.BETA)
+UNREACHABLE = {(python_rtclient.ID, OPENAI_PREVIEW), (node_rt_client.ID, OPENAI_PREVIEW)}
 
 
 @pytest.fixture
