@@ -117,6 +117,41 @@ async def test_the_preview_socket_sends_strict_clients_only_spec_events(jp_fetch
     await strict.close()
 
 
+async def test_nothing_a_client_sends_closes_another_clients_socket(jp_fetch, jp_ws_fetch, jp_http_port, token):
+    """A GA client sends GA-only events, the other dialect's fields, broken frames and an
+    unknown type; a spec-strict preview client on the same session sees only the spec's
+    events (rt-client would close on anything else) and keeps working, and so does ours."""
+    from openai import AsyncOpenAI
+
+    sid = (await create_session(jp_fetch, session={"modalities": ["text"]}))["id"]
+    ours = await HubWS.connect(jp_ws_fetch, sid)
+    strict = await HubWS.connect(jp_ws_fetch, sid, hub_events=False, wait_ready=False)
+    client = AsyncOpenAI(api_key=token, websocket_base_url=f"ws://127.0.0.1:{jp_http_port}/realtime/sessions/{sid}/v1")
+    async with client.realtime.connect(model="m") as conn:
+        assert (await conn.recv()).type == "session.created"
+        await conn.conversation.item.create(item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]})
+        await conn.send({"type": "conversation.item.retrieve", "event_id": "evt_get", "item_id": "no_such_item"})
+        await conn.send({"type": "output_audio_buffer.clear", "event_id": "evt_clear"})
+        await conn.send({"type": "response.create", "event_id": "evt_old", "response": {"modalities": ["text"]}})
+        await conn.send({"type": "no.such.event", "event_id": "evt_unknown"})
+        await conn._connection.send("{not json")  # the SDK's own socket: a broken frame
+        errors = {}
+        while "invalid_json" not in errors:  # the last one sent
+            event = await conn.recv()
+            if event.type == "error":
+                errors[event.error.event_id or event.error.code] = event.error
+        assert errors["evt_old"].param == "response.modalities" and "response.output_modalities" in errors["evt_old"].message
+        assert errors["evt_unknown"].param == "type" and "no.such.event" in errors["evt_unknown"].message
+        assert "evt_get" in errors  # no such item (the retrieve itself is the engine's business)
+    await text_turn(ours, "are you still there")
+    await strict.until(lambda: any(e["type"] == "response.done" for e in strict.events), "response.done")
+    assert not strict.closed and not ours.closed
+    assert {e["type"] for e in strict.events} <= SPEC_SERVER_EVENT_TYPES
+    assert all(isinstance(e.get("event_id"), str) for e in strict.events)
+    await ours.close()
+    await strict.close()
+
+
 # ---------------------------------------------------------------------- Azure rtclient (preview)
 
 
