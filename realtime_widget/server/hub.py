@@ -23,7 +23,9 @@ Hub events (besides the provider's own server events), both logged with ``x_seq`
   with ``attempt``, ``reason``, ``restored_items``, ``failed_items`` as they apply.
 
 And one frame that is not logged (no ``x_seq``), sent to one client when its catch-up
-is over: ``{"type": "x_hub.ready", "client_id", "replayed", "last_seq", "session"}``.
+is over, if it opted in to hub events: ``{"type": "x_hub.ready", "event_id",
+"client_id", "replayed", "last_seq", "session"}``. What each client sees (spec-strict
+preview, everything, or GA) is its view: :mod:`.client_views`.
 
 Reconnection restores: the session configuration (the last ``session.updated``, every
 updatable field) and the conversation items (``Conversation.to_items_payload``: text,
