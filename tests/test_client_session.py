@@ -208,3 +208,33 @@ async def test_direct_mode_where_no_server_is_reachable(kernel_factory, tmp_path
     assert "OPENAI_API_KEY" in result["before"], result
     assert "OPENAI_API_KEY" not in result["after"] and "127.0.0.1:9" in result["after"], result
     assert "sk-set-in-the-notebook" not in result["after"]
+
+
+async def test_a_notebook_points_the_openai_sdk_at_its_hub_session(jp_fetch, kernel_factory):
+    """The user story of issue 10: the official SDK in a notebook, the key on the server,
+    every event in the session the notebook holds."""
+    kc = await kernel_factory(dict(os.environ))
+    out = await _run(kc, """
+        import json, realtime_widget
+        from openai import AsyncOpenAI
+        s = realtime_widget.Session()
+        cfg = s.client_settings()
+        client = AsyncOpenAI(api_key=cfg["api_key"], websocket_base_url=cfg["openai_websocket_base_url"])
+        said = ""
+        async with client.realtime.connect(model="gpt-realtime") as conn:
+            await conn.session.update(session={"type": "realtime", "output_modalities": ["text"]})
+            await conn.conversation.item.create(item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi from the SDK"}]})
+            await conn.response.create()
+            async for event in conn:
+                if event.type == "response.output_text.delta":
+                    said += event.delta
+                if event.type == "response.done":
+                    break
+        s.wait_for("response.done", since=0)
+        print(json.dumps({"said": said, "id": s.id, "seen": [i.text for i in s.items]}))
+    """)
+    result = _last_json(out)
+    assert result["said"] == "You said: Hi from the SDK."
+    assert result["seen"] == ["Hi from the SDK", "You said: Hi from the SDK."]  # the notebook's Session saw the SDK's turn
+    records = (await get_json(jp_fetch, "realtime", "sessions", result["id"], "events", limit="1000"))["events"]
+    assert ("other", "conversation.item.create") in {(r["source"], r["type"]) for r in records if r["dir"] == "client"}

@@ -506,6 +506,35 @@ class Session:
     def server(self) -> ServerInfo | None:
         return self.transport.server
 
+    def client_settings(self) -> dict[str, str]:
+        """How a third-party realtime client reaches this hub session (the key is the
+        Jupyter token; the provider's key stays on the server)::
+
+            s = Session()
+            cfg = s.client_settings()
+            AsyncOpenAI(api_key=cfg["api_key"], websocket_base_url=cfg["openai_websocket_base_url"])
+            RealtimeRunner(agent).run(model_config={"url": cfg["agents_url"], "api_key": cfg["api_key"]})
+            RTClient(url=cfg["azure_endpoint"], key_credential=AzureKeyCredential(cfg["api_key"]),
+                     azure_deployment=cfg["azure_deployment"])   # rtclient; rt-client alike
+
+        ``azure_endpoint`` works when the server's ``base_url`` is ``/`` (Jupyter's
+        default): rt-client and rtclient replace the endpoint's path. Only in hub mode
+        (direct mode has no server to connect to)."""
+        from urllib.parse import urlsplit
+
+        server = self.server
+        if self.mode != "hub" or server is None:
+            raise RuntimeError("client_settings: the session runs in this kernel (direct mode); start Jupyter with realtime-widget for hub mode")
+        base = server.ws(f"realtime/sessions/{self.id}")
+        root = urlsplit(server.url)
+        return {
+            "api_key": server.token,
+            "openai_websocket_base_url": base + "/v1",
+            "agents_url": base + "/v1/realtime",
+            "azure_endpoint": f"{root.scheme}://{root.netloc}",  # rt-client and rtclient append /openai/realtime to the origin
+            "azure_deployment": self.id,
+        }
+
     @property
     def closed(self) -> bool:
         return self._gone is not None
