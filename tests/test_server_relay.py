@@ -98,6 +98,7 @@ async def test_url_relay_to_another_realtime_server(jp_fetch, jp_ws_fetch, engin
     assert _route(engine_server)[:2] == ("openai", "preview")  # OpenAI-Beta: realtime=v1 was sent
     ws = await HubWS.connect(jp_ws_fetch, sid)
     assert (await text_turn(ws, "Hi URL"))["response"]["status"] == "completed"
+    assert ws.of_type("conversation.created")  # the hub asked the engine for its events beyond the spec (x_events)
     await ws.close()
 
 

@@ -513,6 +513,10 @@ def make_upstream(
         raise HubError(403, "url_not_allowed", "url: not allowed by the server's url_allowlist")
     target = _with_query(url, {"model": model}) if model and "model=" not in url else url
     dialect = settings.url_dialect if settings.url_dialect in ("preview", "ga") else "preview"
+    if dialect == "preview" and "x_events=" not in target:
+        # a realtime-widget engine sends its events beyond the spec only when asked
+        # (protocol.audience); the log keeps everything, each client sees its share
+        target = _with_query(target, {"x_events": "service"})
     headers = {"OpenAI-Beta": "realtime=v1"} if dialect == "preview" else {}
     if settings.url_api_key:
         headers["Authorization"] = f"Bearer {settings.url_api_key}"
