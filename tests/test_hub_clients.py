@@ -247,6 +247,11 @@ async def test_the_openai_ga_sdk_on_a_hub_session(jp_fetch, jp_http_port, token,
     assert any(r["type"] == "response.text.delta" for r in log)
     turns = frames(hub_log_dir, sid).transcript()
     assert list(turns["text"]) == ["Hello from the SDK", "You said: Hello from the SDK.", "Second turn", "You said: Second turn."]
+    # a closed session refuses the handshake (its log stays readable over REST)
+    await jp_fetch("realtime", "sessions", sid, method="DELETE")
+    with pytest.raises(Exception, match="409"):
+        async with client.realtime.connect(model="gpt-realtime") as conn:
+            await conn.recv()
 
 
 async def test_a_ga_client_on_a_ga_upstream_is_not_translated_on_the_way_up(jp_fetch, jp_http_port, token, hub_log_dir, engine_server, monkeypatch):

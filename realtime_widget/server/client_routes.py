@@ -70,6 +70,9 @@ class ClientRouteSocket(SessionSocket):
         await super().get(session_id)
 
     def _read_route(self) -> None:
+        if self.session is not None and not self.session.live:
+            # nothing could happen on it: say so at the handshake, as a service would
+            raise web.HTTPError(409, f"the session is {self.session.status}: resume it first (POST realtime/sessions/<id>/resume)")
         raw = self.get_query_argument("after", None)
         try:
             self._after = None if raw in (None, "") else max(0, int(raw))
