@@ -1027,7 +1027,7 @@ SERVER_SHARED = [
             "type": "invalid_request_error",
             "code": "invalid_value",
             "message": "bad",
-            "param": "session.voice",
+            "param": "item_id",  # a field both dialects spell alike (see the param test)
             "event_id": "evt_c1",
         },
     ),
@@ -2693,3 +2693,27 @@ def test_preview_output_parses_with_the_protocol_models() -> None:
         assert model.to_dict()["type"] == event["type"]
     for _, preview, _ in SERVER_TO_GA:
         assert not isinstance(protocol.parse_server_event(preview), protocol.UnknownServerEvent)
+
+
+@pytest.mark.parametrize(
+    "preview, ga_param",
+    [
+        ("session.voice", "session.audio.output.voice"),
+        ("session.turn_detection.threshold", "session.audio.input.turn_detection.threshold"),
+        ("session.modalities", "session.output_modalities"),
+        ("session.max_response_output_tokens", "session.max_output_tokens"),
+        ("session.speed", "session.audio.output.speed"),
+        ("response.input_items[1].content[0].text", "response.input[1].content[0].text"),
+        ("response.voice", "response.audio.output.voice"),
+        ("session.tools[0].name", "session.tools[0].name"),
+        ("item_id", "item_id"),
+    ],
+)
+def test_error_params_name_the_field_in_the_receivers_dialect(preview: str, ga_param: str) -> None:
+    """An error about a field a GA client sent names it as that client spelled it."""
+    error = {"type": "invalid_request_error", "code": "invalid_value", "param": preview, "message": f"{preview}: bad"}
+    (to_ga,) = pure(server_preview_to_ga, ev("error", "evt_p", error=error))
+    assert to_ga["error"]["param"] == ga_param and to_ga["error"]["message"] == f"{ga_param}: bad"
+    (back,) = pure(server_ga_to_preview, to_ga)
+    assert back["error"] == error
+    assert ga.param_ga_to_preview(ga.param_preview_to_ga(preview)) == preview

@@ -11,8 +11,9 @@ from typing import Any
 
 from ..audio import normalize_format
 from ..protocol import ProtocolError
+from .ga_fields import GA_SESSION_CHECKS, first_leaf
 
-VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse")
+VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")  # GA adds the last two
 MODALITY_SETS = ({"text"}, {"text", "audio"}, {"audio"})
 TEMPERATURE_RANGE = (0.6, 1.2)  # the service rejects values outside this range
 MAX_OUTPUT_TOKENS = 4096
@@ -172,10 +173,12 @@ def merge_session(current: dict[str, Any], update: dict[str, Any], param: str = 
         "turn_detection": check_turn_detection,
         "input_audio_transcription": check_transcription,
         "tools": check_tools,
+        **GA_SESSION_CHECKS,  # GA fields: speed and noise reduction honoured, the rest kept
     }
     for key, value in update.items():
         if key not in checks and key not in ("instructions", "model", "tool_choice"):
-            raise _invalid(f"{param}.{key}", f"unknown parameter {key!r}", "unknown_parameter")
+            unknown = first_leaf(value, f"{param}.{key}") if key == "audio" else f"{param}.{key}"
+            raise _invalid(unknown, f"unknown parameter {unknown.rsplit('.', 1)[-1]!r}", "unknown_parameter")
         if key in checks:
             merged[key] = checks[key](value, f"{param}.{key}")
         elif key == "instructions":

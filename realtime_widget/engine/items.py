@@ -5,6 +5,8 @@
   server announces in ``conversation.item.created``, plus the audio it carried.
 * ``chat_messages``: the conversation as chat-completions messages for the brain, with
   spoken user turns replaced by what the recogniser heard.
+* ``retrieved_item``: an item as ``conversation.item.retrieved`` (GA) reports it, with
+  its audio.
 """
 
 from __future__ import annotations
@@ -12,8 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from ..audio import b64decode_audio
-from ..protocol import ProtocolError
+from pydantic import TypeAdapter
+
+from ..audio import b64decode_audio, b64encode_audio, from_pcm16
+from ..protocol import ProtocolError, ResponseItem
+
+_RESPONSE_ITEM = TypeAdapter(ResponseItem)
 
 # Which content part types each role may send. Assistant items are spelled ``text`` by the
 # service and ``input_text`` by the spec: accept both, announce ``text``.
@@ -164,3 +170,31 @@ def chat_messages(
                 }
             )
     return messages
+
+
+def _retrieved_part(part: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": part.type}
+    if part.is_audio:
+        out["transcript"] = part.transcript
+        if part.audio and part.format:  # in the format it came in / went out in
+            out["audio"] = b64encode_audio(from_pcm16(bytes(part.audio), part.format))
+    else:
+        out["text"] = part.text or ""
+    return out
+
+
+def retrieved_item(item: Any) -> dict[str, Any]:
+    """A conversation item (``realtime_widget.conversation``) as the service reports it in
+    ``conversation.item.retrieved``: the announced shape plus each audio part's audio
+    (base64, in the session format it was sent or spoken in). Built through the
+    protocol's ``ResponseItem`` model, which owns the wire shape."""
+    wire: dict[str, Any] = {"id": item.id, "object": "realtime.item", "type": item.type}
+    if item.status is not None:
+        wire["status"] = item.status
+    if item.type == "message":
+        wire.update(role=item.role, content=[_retrieved_part(p) for p in item.content])
+    elif item.type == "function_call":
+        wire.update(name=item.name or "", call_id=item.call_id or "", arguments=item.arguments or "")
+    else:
+        wire.update(call_id=item.call_id or "", output=item.output or "")
+    return _RESPONSE_ITEM.validate_python(wire).to_dict()

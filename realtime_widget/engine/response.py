@@ -44,6 +44,7 @@ class ResponseParams:
     max_output_tokens: int | None
     tools: list[dict[str, Any]]
     tool_choice: str | dict[str, Any]
+    speed: float = 1.0  # GA audio.output.speed: the speaking rate
     in_conversation: bool = True  # False: out-of-band (``commit: false``), nothing joins the conversation
     metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -74,7 +75,7 @@ class ResponseRun:
         input_tokens: TokenCount,
         cached_tokens: int,
         brain: Brain,
-        synthesize: Callable[[str, str, int], Any] | None,
+        synthesize: Callable[[str, str, int, float], Any] | None,
         run_blocking: Callable[..., Awaitable[Any]],
         emit: Emit,
         last_item_id: Callable[[], str | None],
@@ -85,7 +86,7 @@ class ResponseRun:
         self.input_tokens = input_tokens
         self.cached_tokens = cached_tokens
         self._brain = brain
-        self._synthesize = synthesize  # (text, voice, rate) -> iterator of PCM16 chunks
+        self._synthesize = synthesize  # (text, voice, rate, speed) -> iterator of PCM16 chunks
         self._run_blocking = run_blocking  # runs a blocking call off the event loop
         self._emit = emit
         self._last_item_id = last_item_id
@@ -269,7 +270,7 @@ class ResponseRun:
     async def _speak(self, opened: _OpenItem, clause: str) -> None:
         fmt = self.params.output_audio_format
         # The synthesiser resamples to the output format's rate itself (24 or 8 kHz).
-        chunks = self._synthesize(clause.strip(), self.params.voice, sample_rate(fmt))
+        chunks = self._synthesize(clause.strip(), self.params.voice, sample_rate(fmt), self.params.speed)
         step = bytes_for_ms(AUDIO_DELTA_MS, fmt)
         carry = b""
         while True:

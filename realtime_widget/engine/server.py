@@ -41,7 +41,14 @@ import tornado.netutil
 import tornado.web
 import tornado.websocket
 
-from ..protocol import EVENTS_QUERY_PARAM, ga, loads_json, parse_events_opt_in, server_event_allowed
+from ..protocol import (
+    EVENTS_QUERY_PARAM,
+    ga,
+    loads_json,
+    parse_events_opt_in,
+    server_event_allowed,
+    wrong_dialect,
+)
 from .brain import Brain
 from .session import EngineSession
 from .speech_stack import SpeechStack
@@ -154,11 +161,20 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
         session = self.session
         if session is None:
             return
-        if self.dialect == "preview":
-            await session.handle(message)
-            return
         try:
             event = loads_json(message)
+        except Exception:
+            await session.handle(message)  # let the parser describe what is wrong
+            return
+        if isinstance(event, dict):
+            problem = wrong_dialect(event, self.dialect)
+            if problem is not None:  # already named in the client's own dialect
+                await self._write(problem.to_event())
+                return
+        if self.dialect == "preview":
+            await session.handle(message)  # raw: the parser also checks its size
+            return
+        try:
             translated = ga.client_ga_to_preview(event) if isinstance(event, dict) else [event]
         except Exception:
             await session.handle(message)  # let the parser describe what is wrong
@@ -167,14 +183,15 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
             await session.handle(preview_event)
 
     async def _send(self, event: dict[str, Any]) -> None:
+        for out in [event] if self.dialect == "preview" else ga.server_preview_to_ga(event):
+            if server_event_allowed(out["type"], self.dialect, self.opt_in):
+                await self._write(out)  # (e.g. conversation.created would close a spec-strict client)
+
+    async def _write(self, event: dict[str, Any]) -> None:
         if self._closed:
             return
-        events = [event] if self.dialect == "preview" else ga.server_preview_to_ga(event)
         try:
-            for out in events:
-                if not server_event_allowed(out["type"], self.dialect, self.opt_in):
-                    continue  # e.g. conversation.created would close a spec-strict client
-                await self.write_message(json.dumps(out, separators=(",", ":")))
+            await self.write_message(json.dumps(event, separators=(",", ":")))
         except tornado.websocket.WebSocketClosedError:
             self._closed = True
 

@@ -40,7 +40,7 @@ from .config import (
 )
 from .ids import new_id
 from .input_audio import InputAudioBuffer
-from .items import accept_request_item, chat_messages
+from .items import accept_request_item, chat_messages, retrieved_item
 from .response import ResponseParams, ResponseRun
 from .speech_stack import SpeechStack
 from .usage import RateLimiter, TokenCount, audio_tokens, text_tokens
@@ -101,6 +101,7 @@ class EngineSession:
             "conversation.item.create": self._item_create,
             "conversation.item.delete": self._item_delete,
             "conversation.item.truncate": self._item_truncate,
+            "conversation.item.retrieve": self._item_retrieve,  # GA (protocol.ga marks it)
             "response.create": self._response_create,
             "response.cancel": self._response_cancel,
         }
@@ -399,6 +400,12 @@ class EngineSession:
         self._context_epoch += 1
         await self.emit({"type": "conversation.item.deleted", "item_id": item.id})
 
+    async def _item_retrieve(self, data: dict[str, Any], _event: Any = None) -> None:
+        """GA ``conversation.item.retrieve``: the item as the conversation holds it, with
+        its audio. Not a preview event: ``server_preview_to_ga`` passes it on to GA clients."""
+        item = self._existing(data.get("item_id"))
+        await self.emit({"type": "conversation.item.retrieved", "item": retrieved_item(item)})
+
     async def _item_truncate(self, data: dict[str, Any], _event: Any = None) -> None:
         item = self._existing(data.get("item_id"))
         index = data.get("content_index", data.get("index", 0))
@@ -460,6 +467,7 @@ class EngineSession:
             max_output_tokens=None if max_tokens == "inf" else max_tokens,
             tools=tools,
             tool_choice=check_tool_choice(options["tool_choice"], tools, "response.tool_choice") if "tool_choice" in options else s["tool_choice"],
+            speed=s.get("speed", 1.0),
             in_conversation=options.get("commit", True) is not False,
             metadata=options.get("metadata") or {},
         )

@@ -78,5 +78,5 @@ class SpeechStack:
     def transcribe(self, pcm16: bytes, rate: int) -> str:
         return self.models.transcriber.transcribe(pcm16, sample_rate=rate)
 
-    def synthesize(self, text: str, voice: str, sample_rate: int = 24000) -> Iterator[bytes]:
-        return self.models.synthesizer.stream(text, voice, sample_rate=sample_rate)
+    def synthesize(self, text: str, voice: str, sample_rate: int = 24000, speed: float = 1.0) -> Iterator[bytes]:
+        return self.models.synthesizer.stream(text, voice, sample_rate=sample_rate, speed=speed)

@@ -33,6 +33,7 @@ from .client_events import (
     SessionUpdate,
     UnknownClientEvent,
 )
+from .dialects import wrong_dialect
 from .errors import (
     INVALID_BASE64,
     INVALID_JSON,
@@ -259,4 +260,5 @@ __all__ = [
     "parse_client_event",
     "parse_server_event",
     "server_event_allowed",
+    "wrong_dialect",
 ]

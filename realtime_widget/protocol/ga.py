@@ -41,7 +41,12 @@ preview                                     GA
 ``response.audio_transcript.delta/.done``   ``response.output_audio_transcript.delta/.done``
 ``conversation.item.truncated``             same; only ``content_index``
 (``content_index`` + ``index``)
-unchanged both ways                         ``error``, ``rate_limits.updated``,
+``error``                                   same; a ``param`` naming a session or
+                                            response field (and the message's leading
+                                            param) is respelled for the target dialect
+                                            (``session.voice`` <->
+                                            ``session.audio.output.voice``)
+unchanged both ways                         ``rate_limits.updated``,
                                             ``input_audio_buffer.committed/cleared/``
                                             ``speech_started/speech_stopped``,
                                             ``conversation.item.deleted``,
@@ -236,6 +241,8 @@ __all__ = [
     "format_preview_to_ga",
     "modalities_ga_to_preview",
     "modalities_preview_to_ga",
+    "param_ga_to_preview",
+    "param_preview_to_ga",
     "server_ga_to_preview",
     "server_preview_to_ga",
     "session_ga_to_preview",
@@ -909,7 +916,56 @@ def _server_item_to_preview(item: Any) -> Any:
     return _item_to_preview(item, server=True)
 
 
+# -- error params: the field the client sent, in its own dialect -------------------------
+
+_PARAM_TABLES: dict[str, tuple[_Field, ...]] = {"session": _SESSION_FIELDS, "response": _RESPONSE_PARAM_FIELDS}
+_PARAM_HEAD = re.compile(r"^(session|response)\.([A-Za-z_]+)((?:[.\[].*)?)$")
+
+
+def param_preview_to_ga(param: Any) -> Any:
+    """``session.turn_detection.threshold`` -> ``session.audio.input.turn_detection.threshold``
+    (an error's ``param`` named the way a GA client spelled the field); others unchanged."""
+    match = _PARAM_HEAD.match(param) if isinstance(param, str) else None
+    if match is None:
+        return param
+    head, key, tail = match.groups()
+    for pkey, path, _, _ in _PARAM_TABLES[head]:
+        if pkey == key:
+            return ".".join((head, *path)) + tail
+    return param
+
+
+def param_ga_to_preview(param: Any) -> Any:
+    """The inverse of :func:`param_preview_to_ga` (longest GA path first)."""
+    if not isinstance(param, str):
+        return param
+    head, _, rest = param.partition(".")
+    best: tuple[int, str] | None = None
+    for pkey, path, _, _ in _PARAM_TABLES.get(head, ()):
+        dotted = ".".join(path)
+        if (rest == dotted or rest.startswith((dotted + ".", dotted + "["))) and (best is None or len(dotted) > best[0]):
+            best = (len(dotted), f"{head}.{pkey}{rest[len(dotted):]}")
+    return best[1] if best else param
+
+
+def _error_param(translate: Callable[[Any], Any]) -> _Handler:
+    def handler(ev: Event) -> list[Event]:
+        error = ev.get("error")
+        if isinstance(error, dict) and isinstance(error.get("param"), str):
+            old, new = error["param"], translate(error["param"])
+            message = error.get("message")
+            if isinstance(message, str) and message.startswith(old):
+                error["message"] = new + message[len(old) :]  # messages start with the param (D27)
+            error["param"] = new
+        return [ev]
+
+    return handler
+
+
 _SERVER_TO_GA: dict[str, _Handler] = {
+    "error": _error_param(param_preview_to_ga),
+    # an engine answering GA conversation.item.retrieve: assistant part types change
+    "conversation.item.retrieved": _with_item(_item_to_ga),
     "session.created": _with_session(_session_to_ga),
     "session.updated": _with_session(_session_to_ga),
     "conversation.item.created": _item_created_to_ga,
@@ -925,6 +981,7 @@ _SERVER_TO_GA: dict[str, _Handler] = {
 }
 
 _SERVER_TO_PREVIEW: dict[str, _Handler] = {
+    "error": _error_param(param_ga_to_preview),
     "session.created": _with_session(lambda s: _session_to_preview(s, True), from_ga=True),
     "session.updated": _with_session(lambda s: _session_to_preview(s, True), from_ga=True),
     "conversation.item.added": _item_added_to_preview,
