@@ -31,9 +31,10 @@ from typing import Any, NamedTuple
 
 from ..protocol import ga, loads_json
 from ..protocol.audience import server_event_allowed
+from ..protocol.dialects import wrong_dialect
 from .providers import NativeGA
 
-__all__ = ["HUB_VIEW", "View", "client_frame", "ga_only_client_event", "live_frames", "preview_fields_in_ga_event", "replay_frames"]
+__all__ = ["HUB_VIEW", "View", "client_frame", "live_frames", "replay_frames"]
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 log = logging.getLogger(__name__)
@@ -93,84 +94,39 @@ def replay_frames(view: View, frame: str) -> list[str]:
     return live_frames(view, event, seq, frame)
 
 
-# ------------------------------------------------------------------ the other dialect
-
-_PREVIEW_ONLY_SESSION_FIELDS = {
-    "modalities": "output_modalities",
-    "voice": "audio.output.voice",
-    "input_audio_format": "audio.input.format",
-    "output_audio_format": "audio.output.format",
-    "input_audio_transcription": "audio.input.transcription",
-    "turn_detection": "audio.input.turn_detection",
-    "max_response_output_tokens": "max_output_tokens",
-}
-_PREVIEW_ONLY_RESPONSE_FIELDS = {
-    "modalities": "output_modalities",
-    "voice": "audio.output.voice",
-    "output_audio_format": "audio.output.format",
-    "max_response_output_tokens": "max_output_tokens",
-}
-
-
-def preview_fields_in_ga_event(event: dict[str, Any]) -> tuple[str, str] | None:
-    """(param, message) when a client on a GA route sent a preview-dialect field that
-    GA has under another name; None otherwise. Without this check the preview engine
-    would silently take it, and a GA service would refuse a field the client never sent."""
-    etype = event.get("type")
-    if etype == "session.update":
-        key, table = "session", _PREVIEW_ONLY_SESSION_FIELDS
-    elif etype == "response.create":
-        key, table = "response", _PREVIEW_ONLY_RESPONSE_FIELDS
-    else:
-        return None
-    body = event.get(key)
-    if not isinstance(body, dict):
-        return None
-    for name, ga_name in table.items():
-        if name in body:
-            param = f"{key}.{name}"
-            return param, f"{param}: a preview-dialect field; this route speaks the GA dialect: use {key}.{ga_name}"
-    return None
-
-
-def ga_only_client_event(event: dict[str, Any]) -> tuple[str, str] | None:
-    """(param, message) when a client on a preview route sent a GA-only client event."""
-    etype = event.get("type")
-    if etype in ga.GA_ONLY_CLIENT_EVENTS:
-        return "type", f"type: '{etype}' is a GA-dialect event; this route speaks the preview dialect"
-    return None
-
-
 # ------------------------------------------------------------------ client frames
 
 
 def client_frame(session: Any, client: Any, message: str | bytes) -> Awaitable[None] | None:
-    """One frame from a client of a ``"preview"`` or ``"ga"`` view, for
+    """One frame from a client that does not see everything (a third-party client), for
     ``HubSession.client_message`` (same contract: an awaitable only when the client must
     wait). GA events are translated to the preview dialect the log and the conversation
-    use; an event of the other dialect is refused with an ``error``, in this client's
-    dialect, and the session goes on."""
-    if client.view.dialect == "preview":
-        # the common frames (audio appends) are not parsed twice: neither marker can occur in base64
-        if isinstance(message, str) and ("item.retrieve" in message or "output_audio_buffer" in message):
-            event = _parsed(message)
-            refusal = ga_only_client_event(event) if event is not None else None
-            if refusal is not None:
-                session.refuse_client_event(client, event, "invalid_value", refusal[1], refusal[0])
-                return None
-        return session.client_message(client, message)
+    use. An event of the other dialect (``protocol.wrong_dialect``) is refused with an
+    ``error`` in the client's own dialect, and the session goes on."""
+    dialect = client.view.dialect
+    if dialect == "preview" and not (isinstance(message, str) and _may_be_other_dialect(message)):
+        return session.client_message(client, message)  # audio appends are not parsed twice
     event = _parsed(message)
     if event is None:  # the hub describes what is wrong with it
         return session.client_message(client, message)
-    refusal = preview_fields_in_ga_event(event)
-    if refusal is not None:
-        session.refuse_client_event(client, event, "unknown_parameter", refusal[1], refusal[0])
+    problem = wrong_dialect(event, dialect)
+    if problem is not None:
+        error = problem.to_event()
+        if dialect == "ga":
+            error[ga.MARKER] = "ga"  # already in the client's terms: not respelled for GA clients
+        session.refuse_client_event(client, event, error)
         return None
-    if event["type"] in ga.CLIENT_SHARED_EVENTS and isinstance(message, str):
-        return session.client_message(client, message)  # the same in both dialects: the exact text
+    if dialect == "preview" or (event["type"] in ga.CLIENT_SHARED_EVENTS and isinstance(message, str)):
+        return session.client_message(client, message)  # the exact text: the same in both dialects
     translated = ga.client_ga_to_preview(event)
     native = NativeGA(message) if len(translated) == 1 and isinstance(message, str) else None
     return _in_order(session, client, translated, native)
+
+
+def _may_be_other_dialect(message: str) -> bool:
+    """Only these preview frames can hold the other dialect's events or fields (quoted
+    names and dots cannot occur in base64 audio, so appends never match)."""
+    return '"session.update"' in message or '"response.create"' in message or "item.retrieve" in message or "output_audio_buffer" in message
 
 
 def _parsed(message: str | bytes) -> dict[str, Any] | None:

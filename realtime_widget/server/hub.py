@@ -611,10 +611,11 @@ class HubSession:
                 pass
         return self._send_or_queue(event, src, text)
 
-    def refuse_client_event(self, client: AttachedClient | None, event: dict[str, Any], code: str, message: str, param: str | None) -> None:
-        """Log a client event the hub will not pass on, and answer with an ``error``."""
+    def refuse_client_event(self, client: AttachedClient | None, event: dict[str, Any], error: dict[str, Any]) -> None:
+        """Log a client event the hub will not pass on, and answer with ``error`` (an
+        ``error`` server event)."""
         self.log.append(event, direction="client", source=client.source if client is not None else "other", client=client.id if client is not None else None)
-        self._publish(_error_event(code, message, param=param, event_id=event.get("event_id")), source="hub")
+        self._publish(error, source="hub")
 
     def _nothing_waits(self) -> bool:
         """An event may go upstream now, in order: the upstream is ready, no send holds
