@@ -47,7 +47,7 @@ class View(NamedTuple):
     @property
     def sees_everything(self) -> bool:
         """The hub's own frames go out unchanged (the hot path: no per-client work)."""
-        return self.dialect == "preview" and ("all" in self.opt_in or {"service", "x"} <= self.opt_in)
+        return self.dialect == "preview" and "all" in self.opt_in
 
     @property
     def hub_events(self) -> bool:
