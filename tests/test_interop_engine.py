@@ -13,13 +13,13 @@ import threading
 
 import pytest
 
-from interop import node_rt_client, openai_sdk, python_rtclient
+from interop import node_rt_client, openai_agents, openai_sdk, python_rtclient
 from interop.endpoint import Endpoint
 
 pytestmark = pytest.mark.timeout(180)
 
 KEY = "sk-interop-engine"
-DRIVERS = (python_rtclient, node_rt_client, openai_sdk.GA, openai_sdk.BETA)
+DRIVERS = (python_rtclient, node_rt_client, openai_sdk.GA, openai_sdk.BETA, openai_agents)
 
 
 class EngineThread:
