@@ -15,7 +15,7 @@ pytest.importorskip("websockets")  # openai[realtime]; test_engine_openai_sdk fa
 
 from engine_client import user_text
 from interop import expect
-from interop.openai_sdk import _Strict
+from interop.openai_sdk import StrictSdkModels
 from openai import AsyncOpenAI
 from speech_fixtures import wer
 
@@ -58,7 +58,7 @@ class Conn:
 
     async def next(self):
         raw = await conn_recv(self.conn)
-        problem = _Strict.check("ga", json.loads(raw))
+        problem = StrictSdkModels.check("ga", json.loads(raw))
         if problem:
             self.problems.append(problem)
         return self.conn.parse_event(raw)
