@@ -15,7 +15,7 @@ pytest.importorskip("websockets")  # openai[realtime]; test_engine_openai_sdk fa
 
 from engine_client import user_text
 from interop import expect
-from interop.openai_sdk import _Strict
+from interop.openai_sdk import StrictSdkModels
 from openai import AsyncOpenAI
 from speech_fixtures import wer
 
@@ -58,7 +58,7 @@ class Conn:
 
     async def next(self):
         raw = await conn_recv(self.conn)
-        problem = _Strict.check("ga", json.loads(raw))
+        problem = StrictSdkModels.check("ga", json.loads(raw))
         if problem:
             self.problems.append(problem)
         return self.conn.parse_event(raw)
@@ -222,3 +222,31 @@ async def test_preview_routes_answer_ga_events_with_precise_errors(server):
         # the session goes on
         turn = await client.response(modalities=["text"])
         assert turn.status == "completed"
+
+
+async def _heard_in_noise(server, noise_reduction) -> list[str]:
+    """Input transcripts of every test sentence spoken over loud white noise (-20 dBFS)."""
+    from speech_fixtures import ESPEAK_SENTENCES, speech_with_silence
+
+    heard = []
+    async with sdk(server).realtime.connect(model="local-realtime") as raw:
+        c = Conn(raw)
+        await c.until("session.created")
+        audio_input = {"turn_detection": None, "transcription": {"model": "whisper-1"}, "noise_reduction": noise_reduction}
+        await raw.session.update(session={"type": "realtime", "audio": {"input": audio_input}})
+        await c.until("session.updated")
+        for sentence in ESPEAK_SENTENCES:
+            pcm = speech_with_silence((0.5, sentence, 0.5), noise_dbfs=-20, seed=1).pcm16
+            for chunk in expect.chunks(pcm):
+                await raw.input_audio_buffer.append(audio=base64.b64encode(chunk).decode())
+            await raw.input_audio_buffer.commit()
+            heard.append((await c.until("conversation.item.input_audio_transcription.completed"))[-1].transcript)
+    return heard
+
+
+async def test_noise_reduction_helps_the_recogniser_in_noise(server):
+    from speech_fixtures import ESPEAK_SENTENCES
+
+    plain = wer(ESPEAK_SENTENCES, await _heard_in_noise(server, None))
+    reduced = wer(ESPEAK_SENTENCES, await _heard_in_noise(server, {"type": "far_field"}))
+    assert reduced <= plain - 0.1, (plain, reduced)

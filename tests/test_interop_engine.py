@@ -13,13 +13,17 @@ import threading
 
 import pytest
 
-from interop import node_rt_client, openai_sdk, python_rtclient
+from interop import node_rt_client, openai_agents, openai_sdk, python_rtclient
 from interop.endpoint import Endpoint
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [
+    pytest.mark.timeout(180),
+    # rtclient 0.5.4 reads model_fields on instances, which pydantic 2.11+ deprecates
+    pytest.mark.filterwarnings("ignore:Accessing the 'model_fields' attribute:DeprecationWarning"),
+]
 
 KEY = "sk-interop-engine"
-DRIVERS = (python_rtclient, node_rt_client, openai_sdk.GA, openai_sdk.BETA)
+DRIVERS = (python_rtclient, node_rt_client, openai_sdk.GA, openai_sdk.BETA, openai_agents)
 
 
 class EngineThread:

@@ -7,7 +7,8 @@ arrive here in the preview spelling ``protocol.ga`` gives them (``speed``,
 ``input_audio_noise_reduction``; the rest keep their GA names).
 
 The engine honours ``speed`` (the synthesiser's speaking rate) and
-``input_audio_noise_reduction`` (see ``engine/noise_reduction.py``). ``tracing``,
+``input_audio_noise_reduction`` (what the recogniser hears is denoised, see
+``engine/noise_reduction.py``). ``tracing``,
 ``truncation``, ``include``, ``prompt``, ``reasoning`` and ``parallel_tool_calls`` mean
 nothing to a local engine: they are checked against the SDK's types, stored and echoed.
 """

@@ -42,6 +42,7 @@ import tornado.web
 import tornado.websocket
 
 from ..protocol import (
+    DEFAULT_MAX_BYTES,
     EVENTS_QUERY_PARAM,
     ga,
     loads_json,
@@ -172,7 +173,10 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
                 await self._write(problem.to_event())
                 return
         if self.dialect == "preview":
-            await session.handle(message)  # raw: the parser also checks its size
+            # Parse once: the dict unless the text may be over the size limit, which only
+            # the parser of the raw text measures (a str's UTF-8 is at most 4 bytes a char).
+            small = len(message) * (4 if isinstance(message, str) else 1) <= DEFAULT_MAX_BYTES
+            await session.handle(event if small and isinstance(event, dict) else message)
             return
         try:
             translated = ga.client_ga_to_preview(event) if isinstance(event, dict) else [event]

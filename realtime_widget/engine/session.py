@@ -41,6 +41,7 @@ from .config import (
 from .ids import new_id
 from .input_audio import InputAudioBuffer
 from .items import accept_request_item, chat_messages, retrieved_item
+from .noise_reduction import reduce_noise
 from .response import ResponseParams, ResponseRun
 from .speech_stack import SpeechStack
 from .usage import RateLimiter, TokenCount, audio_tokens, text_tokens
@@ -310,7 +311,15 @@ class EngineSession:
     async def _recognise(self, pcm: bytes, rate: int) -> str:
         if self.speech is None:
             raise RuntimeError("speech recognition is not available (install realtime-widget[local])")
-        return await self.run_blocking(self.speech.transcribe, pcm, rate)
+        reduction = self.session.get("input_audio_noise_reduction")  # GA audio.input.noise_reduction
+        return await self.run_blocking(self._hear, pcm, rate, reduction["type"] if reduction else None)
+
+    def _hear(self, pcm: bytes, rate: int, noise_reduction: str | None) -> str:
+        """What the recogniser hears (in the executor): the turn's audio, denoised when the
+        session asks for it. The item keeps the audio as the client sent it."""
+        if noise_reduction is not None:
+            pcm = reduce_noise(pcm, rate, noise_reduction)
+        return self.speech.transcribe(pcm, rate)
 
     async def _finish_recognition(self, item_id: str, content_index: int, recognised: asyncio.Future) -> str | None:
         """Wait for the transcript; report it if transcription is on. None if it failed."""

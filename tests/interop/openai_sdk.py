@@ -58,7 +58,7 @@ def version() -> str:
     return _sdk().__version__
 
 
-class _Strict:
+class StrictSdkModels:
     """The SDK's own model of each server event type of one dialect, validating raw events
     strictly. The one leniency: a session's ``model`` echoes the name the client connected
     with, which the beta SDK types as a closed list of hosted model names."""
@@ -134,7 +134,7 @@ class Conn:
 
     async def next(self) -> Any:
         raw = await asyncio.wait_for(self.conn.recv_bytes(), WAIT_S)
-        problem = _Strict.check(self.dialect, json.loads(raw))
+        problem = StrictSdkModels.check(self.dialect, json.loads(raw))
         if problem:
             self.seen.errors.append(problem)
         event = self.conn.parse_event(raw)  # what the SDK hands its user
