@@ -20,6 +20,6 @@ def test_ci_has_the_offline_speech_stack(module):
 
 
 @pytest.mark.skipif(not ci, reason="only enforced on CI")
-@pytest.mark.parametrize("program", ["espeak-ng"])
+@pytest.mark.parametrize("program", ["espeak-ng", "node", "npm"])
 def test_ci_has_system_programs(program):
     assert shutil.which(program), f"{program} is missing: scripts/test.sh must apt-get install it"

@@ -62,6 +62,10 @@ _PREVIEW_RESPONSE_FIELDS: dict[str, str | None] = {
     "temperature": None,
 }
 _OTHER = {"preview": "GA", "ga": "preview"}
+_ROUTES = {  # where the other dialect is spoken (engine and hosted services alike)
+    "preview": "/v1/realtime without OpenAI-Beta, or /openai/v1/realtime",
+    "ga": "/v1/realtime with OpenAI-Beta: realtime=v1, or /openai/realtime?api-version=2024-10-01-preview",
+}
 
 
 def _field_error(
@@ -77,7 +81,8 @@ def _field_error(
         else f"; the {own} dialect has no such field"
     )
     return ProtocolError(
-        f"{param}: {key!r} belongs to the {_OTHER[dialect]} dialect, but this connection speaks {own}{advice}",
+        f"{param}: {key!r} belongs to the {_OTHER[dialect]} dialect, but this connection speaks {own}{advice} "
+        f"(or connect to a {_OTHER[dialect]} route: {_ROUTES[dialect]})",
         code="unknown_parameter",
         param=param,
         event_id=event_id if isinstance(event_id, str) else None,
@@ -94,8 +99,7 @@ def wrong_dialect(event: Mapping[str, Any], dialect: str) -> ProtocolError | Non
     if dialect == "preview" and kind in GA_ONLY_CLIENT_EVENTS:
         return ProtocolError(
             f"type: {kind!r} is a client event of the GA dialect, but this connection speaks the "
-            "preview (the spec's) dialect; connect to a GA route (/v1/realtime without "
-            "OpenAI-Beta, or /openai/v1/realtime) to use it",
+            f"preview (the spec's) dialect; connect to a GA route ({_ROUTES['preview']}) to use it",
             code="invalid_value",
             param="type",
             event_id=event_id if isinstance(event_id, str) else None,

@@ -24,9 +24,9 @@ SCENARIOS = ("text", "server_vad_audio", "manual_commit_audio", "cancel", "trunc
 
 TEXT_PROMPT = "Hello from a third party client"
 SPOKEN = ESPEAK_SENTENCES[3]  # "Can you tell me how to get to the train station?"
-# A reply long enough (many clauses, each synthesised on its own) to still be speaking
-# when the client cancels after its first audio chunk.
-LONG_PROMPT = " ".join(ESPEAK_SENTENCES)
+# A reply long enough (~30 clauses, each synthesised on its own, ~45 s of speech) to still
+# be speaking when the client cancels after its first audio chunk, even on a loaded machine.
+LONG_PROMPT = " ".join(ESPEAK_SENTENCES * 3)
 TOOL_PROMPT = "What is the weather in Paris?"
 TOOL_ARGUMENTS = {"location": "Paris"}
 TOOL_RESULT = {"temperature_c": 18, "sky": "clear"}
