@@ -175,3 +175,40 @@ async def test_a_browser_logged_in_by_cookie_needs_the_xsrf_token_to_change_anyt
     assert e.value.code == 403  # the cookie alone does not let another site's page attach
     # exactly one session came of all this: the one sent with the XSRF token
     assert [s["id"] for s in (await get_json(jp_fetch, "realtime", "sessions"))["sessions"]] == [sid]
+
+
+# --------------------------------------------------------------------------- realtime-widget serve
+
+
+@pytest.mark.parametrize("how", ["--api-key ''", "REALTIME_WIDGET_SERVE_API_KEY=''", "--api-key '  '"])
+def test_serve_refuses_an_empty_key_on_a_network_host(how):
+    """An empty key would turn authentication off: the real CLI refuses it like a missing one."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    args = [sys.executable, "-m", "realtime_widget", "serve", "--host", "0.0.0.0", "--port", "0", "--no-speech"]
+    if how.startswith("--api-key"):
+        args += ["--api-key", how.split("'")[1]]
+    else:
+        env["REALTIME_WIDGET_SERVE_API_KEY"] = ""
+    try:
+        done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"serve {how} kept running: it listened without a key")
+    assert done.returncode == 2, done.stderr
+    assert "without a non-empty --api-key" in done.stderr
+
+
+async def test_start_server_treats_an_empty_key_as_none():
+    from realtime_widget.engine.server import start_server
+
+    with pytest.raises(ValueError, match="non-empty"):
+        await start_server("0.0.0.0", 0, api_key="")
+    # on loopback an empty key is no key: the server runs, without authentication
+    server, _, state = await start_server("127.0.0.1", 0, api_key="")
+    try:
+        assert state.api_key is None
+    finally:
+        server.stop()
