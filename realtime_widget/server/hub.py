@@ -788,6 +788,9 @@ class Hub:
         self._stored: dict[str, StoredSessionInfo] = {}
         self._loading: dict[str, asyncio.Future] = {}
         self._started = False
+        # Sessions being created or resumed, per owner: counted with the live ones, so that
+        # checking the per-user limit and taking a place happen in one step (no await between).
+        self._reserved: dict[str, set[str]] = {}
 
     async def start(self) -> None:
         if self._started:
@@ -811,8 +814,21 @@ class Hub:
 
     # ------------------------------------------------------------------ sessions
 
-    def _live_count(self, owner: str) -> int:
-        return sum(1 for s in self.sessions.values() if s.live and s.owner == owner)
+    def _reserve_place(self, owner: str, session_id: str, message: str) -> None:
+        """Take one of ``owner``'s live-session places for ``session_id``, or refuse (429).
+        Synchronous: the check and the reservation cannot interleave with another
+        request's. A session counts once, whether reserved, live or both."""
+        live = {sid for sid, s in self.sessions.items() if s.live and s.owner == owner}
+        reserved = self._reserved.setdefault(owner, set())
+        if len(live | reserved | {session_id}) > self.config.max_sessions_per_user:
+            raise HubError(429, "too_many_sessions", message)
+        reserved.add(session_id)
+
+    def _release_place(self, owner: str, session_id: str) -> None:
+        reserved = self._reserved.get(owner, set())
+        reserved.discard(session_id)
+        if not reserved:
+            self._reserved.pop(owner, None)
 
     async def create(self, owner: str, body: dict[str, Any]) -> HubSession:
         await self.start()
@@ -832,13 +848,18 @@ class Hub:
         url = body.get("url")
         if url is not None and not isinstance(url, str):
             raise HubError(400, "invalid_type", "url: expected a string")
-        if self._live_count(owner) >= self.config.max_sessions_per_user:
-            raise HubError(429, "too_many_sessions", f"at most {self.config.max_sessions_per_user} live sessions per user: close one first")
         # validate the provider and its configuration before anything is written
         make_upstream(self.config.providers, provider if isinstance(provider, str) else repr(provider), model=model, url=url,
                       on_event=lambda e, t: None, on_closed=lambda r: None)
-        model = model or self.config.providers.default_model(provider)
         session_id = "rts_" + secrets.token_hex(10)
+        self._reserve_place(owner, session_id, f"at most {self.config.max_sessions_per_user} live sessions per user: close one first")
+        try:
+            return await self._create(session_id, owner, provider, name, model, url, requested)
+        finally:
+            self._release_place(owner, session_id)  # the session itself is live now (or failed)
+
+    async def _create(self, session_id: str, owner: str, provider: str, name: str, model: Any, url: Any, requested: Any) -> HubSession:
+        model = model or self.config.providers.default_model(provider)
         eventlog = await asyncio.get_running_loop().run_in_executor(
             None, lambda: EventLog.create(self.config.log_dir / session_id, max_bytes=self.config.max_session_log_bytes)
         )
@@ -945,9 +966,11 @@ class Hub:
     async def resume(self, session_id: str, owner: str) -> HubSession:
         session = await self.get(session_id)
         if not session.live:
-            if self._live_count(owner) >= self.config.max_sessions_per_user:
-                raise HubError(429, "too_many_sessions", f"at most {self.config.max_sessions_per_user} live sessions per user")
-            await session.resume()
+            self._reserve_place(owner, session_id, f"at most {self.config.max_sessions_per_user} live sessions per user")
+            try:
+                await session.resume()
+            finally:
+                self._release_place(owner, session_id)
         return session
 
     def _session_ended(self, session: HubSession) -> None:
