@@ -251,6 +251,9 @@ class HubSession:
         self.requested_session = requested_session
         self.created_at = created_at
         self.closed_at: float | None = None
+        # Loaded from a log whose server died while the session was live (no closed_at):
+        # a client that was attached may resume it (and the kernel client does).
+        self.interrupted = False
         self.log = eventlog
         self.conversation = Conversation(keep_output_audio=hub.config.keep_output_audio)
         self.status = status
@@ -301,6 +304,7 @@ class HubSession:
             "created_at": self.created_at,
             "closed_at": self.closed_at,
             "owner": self.owner,
+            "interrupted": self.interrupted,
             "n_events": self.log.n_events,
             "n_clients": len(self.clients),
             "reconnects": self.reconnects,
@@ -338,6 +342,7 @@ class HubSession:
                 return
             self.status = "reconnecting"
             self.closed_at = None
+            self.interrupted = False
             self.log.write_meta(self.meta())
             self._pump_task = asyncio.ensure_future(self._pump())
             try:
@@ -351,6 +356,10 @@ class HubSession:
     async def close(self, reason: str = "closed by a client") -> None:
         async with self._lock:
             if self.status == "closed":
+                if self.interrupted:  # closed on purpose now: nobody should resume it by itself
+                    self.interrupted = False
+                    self.closed_at = time.time()
+                    self.log.write_meta(self.meta())
                 return
             await self._shutdown("closed", reason)
 
@@ -926,6 +935,7 @@ class Hub:
             status="closed",
         )
         session.closed_at = meta.get("closed_at")
+        session.interrupted = session.closed_at is None
         session.conversation = conv
         session.log.input_format = conv.input_audio_format
         session.log.output_format = conv.output_audio_format
@@ -948,6 +958,7 @@ class Hub:
                 "created_at": meta.get("created_at"),
                 "closed_at": meta.get("closed_at"),
                 "owner": meta.get("owner"),
+                "interrupted": meta.get("closed_at") is None,
                 "n_events": None,
                 "n_clients": 0,
                 "reconnects": 0,
