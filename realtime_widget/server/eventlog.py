@@ -57,6 +57,7 @@ import binascii
 import fnmatch
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -79,6 +80,8 @@ __all__ = [
     "scan_sessions",
     "valid_session_id",
 ]
+
+_log = logging.getLogger(__name__)
 
 EVENTS_FILE = "events.jsonl"
 META_FILE = "meta.json"
@@ -332,8 +335,17 @@ class EventLog:
 
     def _write_seq_reserved(self, value: int) -> None:
         self._seq_reserved = value
-        if self._seq_fd is not None:
-            os.pwrite(self._seq_fd, b"%20d\n" % value, 0)  # fixed width: no truncate needed
+        if self._seq_fd is None:
+            return
+        data = b"%20d\n" % value  # fixed width: no truncate needed
+        try:
+            if hasattr(os, "pwrite"):
+                os.pwrite(self._seq_fd, data, 0)
+            else:  # Windows
+                os.lseek(self._seq_fd, 0, os.SEEK_SET)
+                os.write(self._seq_fd, data)
+        except OSError:  # a full disk: the session goes on, without the crash guarantee
+            _log.warning("realtime-widget: cannot write %s", self.dir / SEQ_FILE, exc_info=True)
 
     def _skip_lost_seqs(self) -> None:
         """After a crash: numbers up to ``_seq_reserved`` may have reached clients with
