@@ -248,7 +248,7 @@ async def _create_error(jp_fetch, url: str) -> tuple[int, str]:
     return e.value.code, json.loads(e.value.response.body)["error"]["message"]
 
 
-async def test_a_url_key_goes_only_to_the_url_it_is_configured_for(jp_fetch, jp_ws_fetch, keyed_engine, engine_server, upstream_key):
+async def test_a_url_key_goes_only_to_the_url_it_is_configured_for(jp_fetch, jp_ws_fetch, keyed_engine, engine_server, upstream_key, caplog):
     import socket
 
     import tornado.httpserver
@@ -290,6 +290,10 @@ async def test_a_url_key_goes_only_to_the_url_it_is_configured_for(jp_fetch, jp_
             for tell in ("401", "404", "refused", "Errno", "HTTP", "Connection"):
                 assert tell not in message, (url, message)
             assert message.endswith("(the reason is in the server's log)")
+        # the server's log has the reasons
+        reasons = "\n".join(r.getMessage() for r in caplog.records if r.name == "realtime_widget.server.providers")
+        assert "HTTP 404" in reasons and "HTTP 401" in reasons and "cannot reach" in reasons
+        assert upstream_key not in reasons
     finally:
         recorder.stop()
 
