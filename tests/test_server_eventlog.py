@@ -195,3 +195,32 @@ def test_a_pretty_printed_event_stays_one_record(tmp_path):
     log.close()
     again = EventLog.open(tmp_path / "s")
     assert again.last_seq == 2 and [r["event"] for r in again.read([1, 2])] == [event, {"type": "x"}]
+
+
+def test_sequence_numbers_handed_out_before_a_crash_are_never_reused(tmp_path):
+    from realtime_widget.server.eventlog import SEQ_FILE
+
+    log = EventLog.create(tmp_path / "s")
+    for n in range(3):
+        log.append({"type": "x", "n": n}, direction="server", source="hub")
+    log.close()  # a clean close: nothing to skip
+    again = EventLog.open(tmp_path / "s")
+    assert again.append({"type": "x", "n": 3}, direction="server", source="hub").seq == 4
+    again.flush()
+    # A crash: numbers 5..10 reached clients, their records never reached the file (the
+    # reservation the hub wrote before using them is all that is left).
+    (tmp_path / "s" / SEQ_FILE).write_bytes(b"10\n")
+    del again
+    crashed = EventLog.open(tmp_path / "s")
+    assert crashed.last_seq == 4
+    seq = crashed.append({"type": "after"}, direction="server", source="upstream").seq
+    assert seq == 12  # 5..10 skipped, 11 is the marker
+    marker = crashed.read([11])[0]
+    assert marker["quiet"] and marker["event"] == {"type": "x_hub.seq_gap", "first_seq": 5, "last_seq": 10}
+    assert crashed.select() == [1, 2, 3, 4, 11, 12]
+    assert crashed.select(include_quiet=False) == [1, 2, 3, 4, 12]
+    assert [r["seq"] for r in crashed.read(list(range(1, 13)))] == [1, 2, 3, 4, 11, 12]
+    crashed.close()
+    reopened = EventLog.open(tmp_path / "s")  # the index rebuilt from the file agrees
+    assert reopened.last_seq == 12 and reopened.select() == [1, 2, 3, 4, 11, 12]
+    assert [r["event"]["type"] for r in reopened.iter_all()] == ["x"] * 4 + ["x_hub.seq_gap", "after"]

@@ -1,6 +1,8 @@
 """A session outlives its Jupyter server: a real ``jupyter server`` process is killed
 (SIGKILL, no chance to clean up) and started again; the session's log, state and audio
-are all there, and the session can be resumed where it was."""
+are all there, and the session can be resumed where it was. Events the clients saw but
+the log had not written yet are lost, but their ``x_seq`` numbers are never reused, and
+an attached kernel ``Session`` carries on by itself."""
 
 from __future__ import annotations
 
@@ -29,8 +31,8 @@ def _free_port() -> int:
 
 
 class JupyterProcess:
-    def __init__(self, tmp: Path, log_dir: Path):
-        self.port = _free_port()
+    def __init__(self, tmp: Path, log_dir: Path, *, port: int | None = None, args: tuple[str, ...] = ()):
+        self.port = port or _free_port()
         env = dict(os.environ)
         for name, sub in (("HOME", "home"), ("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"), ("JUPYTER_RUNTIME_DIR", "runtime")):
             (tmp / sub).mkdir(exist_ok=True)
@@ -43,7 +45,7 @@ class JupyterProcess:
                 f"--ServerApp.port={self.port}", "--ServerApp.ip=127.0.0.1", f"--ServerApp.base_url={BASE}",
                 f"--ServerApp.root_dir={tmp}", f"--IdentityProvider.token={TOKEN}",
                 "--ServerApp.jpserver_extensions=realtime_widget=True",
-                f"--RealtimeWidgetApp.log_dir={log_dir}", "--RealtimeWidgetApp.local_speech=False",
+                f"--RealtimeWidgetApp.log_dir={log_dir}", "--RealtimeWidgetApp.local_speech=False", *args,
             ],
             env=env,
             stdout=self.output,
@@ -150,4 +152,64 @@ async def test_a_session_survives_a_killed_server_and_resumes(tmp_path):
         assert any(e["type"] == "conversation.item.create" and e.get("quiet") for e in events)  # the restore
         ws.close()
     finally:
+        second.kill()
+
+
+def _logged_seqs(log_dir: Path, sid: str) -> list[int]:
+    lines = (log_dir / sid / "events.jsonl").read_bytes().splitlines()
+    return [json.loads(line)["seq"] for line in lines]
+
+
+@pytest.mark.timeout(300)
+async def test_after_a_crash_no_x_seq_is_reused_and_the_kernel_session_carries_on(tmp_path):
+    from realtime_widget import Session
+
+    log_dir = tmp_path / "logs"
+    # The log is written to the OS only every 600 s (or when something reads it): the
+    # events of the turn below reach the client and die with the process.
+    slow_flush = ("--RealtimeWidgetApp.log_flush_interval=600",)
+    first = JupyterProcess(tmp_path, log_dir, args=slow_flush)
+    session = None
+    try:
+        await first.ready()
+        session = await asyncio.to_thread(
+            Session, "local", server=first.url(""), token=TOKEN, mode="hub", session={"modalities": ["text"]}
+        )
+        reply = await asyncio.to_thread(session.say, "Remember the number forty two")
+        assert reply.text == "You said: Remember the number forty two."
+        seen = session.last_seq
+        received: list[dict] = []
+        session.on("*", received.append)
+    finally:
+        first.kill()
+    logged = _logged_seqs(log_dir, session.id)
+    assert max(logged, default=0) < seen  # the crash did lose events the client had seen
+
+    second = JupyterProcess(tmp_path, log_dir, port=first.port)  # where the Session looks for it
+    try:
+        await second.ready()
+        # the kernel Session reattaches by itself: it resumes the interrupted session
+        answer = await asyncio.to_thread(session.say, "What did I say?")
+        assert answer.text == "You said: What did I say."
+        assert session.last_seq > seen and not session.closed
+        events = (await second.request("GET", f"realtime/sessions/{session.id}/events?limit=1000"))["events"]
+        seqs = [e["seq"] for e in events]
+        assert seqs == sorted(set(seqs))
+        gap = next(e for e in events if e["type"] == "x_hub.seq_gap")
+        assert gap["quiet"] and gap["event"]["first_seq"] == max(logged, default=0) + 1 and gap["event"]["last_seq"] >= seen
+        after_gap = [e for e in events if e["seq"] > gap["seq"]]
+        assert after_gap and all(e["seq"] > seen for e in after_gap)
+        # the Session got every event the hub sent after the restart: none was taken for
+        # one it had seen before the crash
+        sent = [e["seq"] for e in after_gap if e["dir"] == "server" and not e.get("quiet")]
+        assert [e["x_seq"] for e in received] == sent
+        assert [e["seq"] for e in events if e["seq"] < gap["seq"]] == logged  # what was written stays
+        listed = (await second.request("GET", f"realtime/sessions/{session.id}"))
+        assert listed["status"] == "open" and not listed["interrupted"]
+        # closed on purpose, a session is not resumed by a reattaching client
+        await asyncio.to_thread(session.close)
+        assert (await second.request("GET", f"realtime/sessions/{session.id}"))["status"] == "closed"
+    finally:
+        if session is not None and not session.closed:
+            session.close(end=False)
         second.kill()

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import pytest
 import tornado.httpclient
+import tornado.web
 import tornado.websocket
 from hub_testing import *
-from hub_testing import HubWS, create_session, get_json, text_turn
+from hub_testing import HubWS, create_session, get_json, start_engine, text_turn
 
 FOREIGN = "http://evil.example.com"
 ENDPOINTS = [
@@ -68,14 +70,23 @@ async def test_same_origin_browser_requests_are_accepted(jp_fetch, jp_ws_fetch, 
 
 
 @pytest.fixture
-def hub_options(engine_server, upstream_key):
+async def keyed_engine(upstream_key):
+    """A realtime server that wants the url provider's key (bound to its /v1 routes)."""
+    server = await start_engine(api_key="url-" + upstream_key)
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def hub_options(engine_server, upstream_key, keyed_engine):
     return {
         "openai_api_key": upstream_key,
         "openai_url": engine_server.url("/v1/realtime"),
         "azure_endpoint": f"http://127.0.0.1:{engine_server.port}",
         "azure_api_key": upstream_key[::-1],  # a wrong key: the handshake is refused
         "azure_deployment": "my-deployment",
-        "url_api_key": "url-" + upstream_key,
+        "url_api_key": "url-" + upstream_key,  # bound to no URL: sent nowhere
+        "url_api_keys": {keyed_engine.url("/v1"): "url-" + upstream_key},
     }
 
 
@@ -109,7 +120,8 @@ async def test_provider_keys_never_reach_a_client(jp_fetch, jp_ws_fetch, upstrea
     for body in ({"provider": "azure"}, {"provider": "url", "url": engine_server.url("/v1/realtime")}):
         with pytest.raises(tornado.httpclient.HTTPClientError) as e:
             await fetch("realtime", "sessions", method="POST", body=json.dumps(body))
-        assert e.value.code == 502 and "401" in e.value.response.body.decode()
+        reason = "401" if body["provider"] == "azure" else "the reason is in the server's log"
+        assert e.value.code == 502 and reason in e.value.response.body.decode()
     frames = [json.dumps(e) for e in ws.events] + [json.dumps(ws.ready)]
     everything = "\n".join(seen + frames)
     assert "You said: Tell me the key." in everything  # we did look at the right things
@@ -221,3 +233,131 @@ async def test_client_routes_need_the_token_and_a_same_origin_caller(jp_fetch, j
     assert await status(**{"api-key": token}) == (101 if azure else 403)
     assert await status(**{"api-key": token, "Authorization": "Bearer not-the-token"}) == 403
     assert await status(Authorization=f"Bearer {token}") == 101  # the control: the token opens it
+
+
+# --------------------------------------------------------------------------- realtime-widget serve
+
+
+@pytest.mark.parametrize("how", ["--api-key ''", "REALTIME_WIDGET_SERVE_API_KEY=''", "--api-key '  '"])
+def test_serve_refuses_an_empty_key_on_a_network_host(how):
+    """An empty key would turn authentication off: the real CLI refuses it like a missing one."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    args = [sys.executable, "-m", "realtime_widget", "serve", "--host", "0.0.0.0", "--port", "0", "--no-speech"]
+    if how.startswith("--api-key"):
+        args += ["--api-key", how.split("'")[1]]
+    else:
+        env["REALTIME_WIDGET_SERVE_API_KEY"] = ""
+    try:
+        done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"serve {how} kept running: it listened without a key")
+    assert done.returncode == 2, done.stderr
+    assert "without a non-empty --api-key" in done.stderr
+
+
+async def test_start_server_treats_an_empty_key_as_none():
+    from realtime_widget.engine.server import start_server
+
+    with pytest.raises(ValueError, match="non-empty"):
+        await start_server("0.0.0.0", 0, api_key="")
+    # on loopback an empty key is no key: the server runs, without authentication
+    server, _, state = await start_server("127.0.0.1", 0, api_key="")
+    try:
+        assert state.api_key is None
+    finally:
+        server.stop()
+
+
+
+# --------------------------------------------------------------------------- the url provider's key
+
+
+class _Recorder(tornado.web.RequestHandler):
+    """Any other server on the machine: it notes what the hub sends it."""
+
+    def initialize(self, seen):
+        self.seen = seen
+
+    def get(self, *args):
+        self.seen.append(dict(self.request.headers))
+        self.set_status(404)
+        self.finish("not a realtime server")
+
+
+async def _create_error(jp_fetch, url: str) -> tuple[int, str]:
+    with pytest.raises(tornado.httpclient.HTTPClientError) as e:
+        await jp_fetch("realtime", "sessions", method="POST", body=json.dumps({"provider": "url", "url": url}))
+    return e.value.code, json.loads(e.value.response.body)["error"]["message"]
+
+
+async def test_a_url_key_goes_only_to_the_url_it_is_configured_for(jp_fetch, jp_ws_fetch, keyed_engine, engine_server, upstream_key, caplog):
+    import socket
+
+    import tornado.httpserver
+    import tornado.netutil
+
+    seen: list[dict] = []
+    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    recorder = tornado.httpserver.HTTPServer(tornado.web.Application([(r"/(.*)", _Recorder, {"seen": seen})]))
+    recorder.add_sockets(sockets)
+    other_port = sockets[0].getsockname()[1]
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    try:
+        # its own URL gets the key: the session works
+        sid = (await create_session(jp_fetch, provider="url", url=keyed_engine.url("/v1/realtime?model=m")))["id"]
+        ws = await HubWS.connect(jp_ws_fetch, sid)
+        assert (await text_turn(ws, "hello", modalities=["text"]))["response"]["status"] == "completed"
+        await ws.close()
+
+        # any other allowed URL a client names gets no key (neither the bound one nor the unbound env key)
+        failures = {}
+        for what, url in [
+            ("another server", f"ws://127.0.0.1:{other_port}/v1/realtime"),
+            ("same host, another path", keyed_engine.url("/openai/v1/realtime?model=m")),
+            ("escaping the prefix", keyed_engine.url("/v1/../openai/v1/realtime?model=m")),
+            ("a keyed server, unbound", engine_server.url("/v1/realtime")),
+            ("nothing listening", f"ws://127.0.0.1:{closed_port}/v1/realtime"),
+        ]:
+            failures[what] = (url, *await _create_error(jp_fetch, url))
+        assert seen and all("Authorization" not in headers for headers in seen), seen
+        assert not any(("url-" + upstream_key) in str(headers) for headers in seen)
+
+        # and every failure reads the same to the client: no way to tell a closed port
+        # from an open one, or what answered there
+        generic = {(code, re.sub(r"\(ws://[^)]*\)", "(<url>)", message)) for url, code, message in failures.values()}
+        assert generic == {(502, "could not connect to url (<url>) (the reason is in the server's log)")}, failures
+        for url, code, message in failures.values():
+            for tell in ("401", "404", "refused", "Errno", "HTTP", "Connection"):
+                assert tell not in message, (url, message)
+            assert message.endswith("(the reason is in the server's log)")
+        # the server's log has the reasons
+        reasons = "\n".join(r.getMessage() for r in caplog.records if r.name == "realtime_widget.server.providers")
+        assert "HTTP 404" in reasons and "HTTP 401" in reasons and "cannot reach" in reasons
+        assert upstream_key not in reasons
+    finally:
+        recorder.stop()
+
+
+def test_url_key_prefix_binding():
+    from realtime_widget.server.providers import ProviderSettings
+
+    s = ProviderSettings(url_api_keys={"ws://127.0.0.1:8765/v1": "k1", "wss://rt.example.com": "k2"},
+                         url_api_key="env", url_api_key_url="ws://localhost:9000/realtime")
+    assert s.url_key_for("ws://127.0.0.1:8765/v1/realtime?model=m") == "k1"
+    assert s.url_key_for("ws://127.0.0.1:8765/v1") == "k1"
+    assert s.url_key_for("ws://127.0.0.1:8765/v10/realtime") is None  # a path boundary
+    assert s.url_key_for("ws://127.0.0.1:87650/v1/realtime") is None  # another port
+    assert s.url_key_for("wss://127.0.0.1:8765/v1/realtime") is None  # another scheme
+    assert s.url_key_for("ws://127.0.0.1:8765/v1/../admin") is None
+    assert s.url_key_for("wss://rt.example.com:443/anything") == "k2"
+    assert s.url_key_for("wss://rt.example.com.evil.net/x") is None
+    assert s.url_key_for("ws://user@rt.example.com/x") is None
+    assert s.url_key_for("ws://localhost:9000/realtime/x") == "env"
+    assert s.url_key_for("ws://localhost:9001/realtime") is None
+    assert ProviderSettings(url_api_key="env").url_key_for("ws://localhost:9000/realtime") is None  # unbound: nowhere

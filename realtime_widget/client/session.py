@@ -157,6 +157,10 @@ class _HubTransport:
         self.closing = False
         self._reader: asyncio.Task | None = None
         self.last_seq = 0
+        # Set while a socket is attached (or for good, once the session is gone): a send
+        # during a reattach waits for it instead of failing.
+        self._attached = asyncio.Event()
+        self.gone = False
 
     async def request(self, method: str, *parts: str, body: Any = None, params: Mapping[str, Any] | None = None, timeout: float = 120) -> Any:
         from urllib.parse import urlencode
@@ -213,6 +217,7 @@ class _HubTransport:
         from ..server.providers import _nodelay
 
         _nodelay(self.ws)
+        self._attached.set()
         self._reader = asyncio.ensure_future(self._read(self.ws))
 
     async def _read(self, ws: Any) -> None:
@@ -226,9 +231,15 @@ class _HubTransport:
         if not self.closing and ws is self.ws:
             reason = ws.close_reason or ""
             if ws.close_code == 1000 and reason.startswith("session "):
-                self.on_gone(reason)
+                self._gone(reason)
                 return
+            self._attached.clear()
             await self._reattach()
+
+    def _gone(self, reason: str) -> None:
+        self.gone = True
+        self._attached.set()  # nothing to wait for any more: senders fail at once
+        self.on_gone(reason)
 
     async def _reattach(self) -> None:
         """The socket to the hub dropped: reattach and catch up from the last x_seq."""
@@ -240,19 +251,36 @@ class _HubTransport:
             try:
                 summary = await self.lookup(self.summary["id"])
                 if summary.get("status") in ("closed", "failed"):
-                    self.on_gone(f"session {summary.get('status')}")
-                    return
+                    if not summary.get("interrupted"):
+                        self._gone(f"session {summary.get('status')}")
+                        return
+                    # The Jupyter server died with the session live and has come back:
+                    # reopen it. Its new events carry x_seq numbers above every one sent
+                    # before the crash (the hub never reuses them), so none is taken for
+                    # a duplicate below.
+                    await self.request("POST", "realtime", "sessions", self.summary["id"], "resume", body={})
                 await self.connect(self.last_seq)
                 return
             except Exception as exc:
                 log.info("realtime-widget: reattaching failed (%s); retrying", exc)
                 delay = min(delay * 2, 10.0)
-        self.on_gone("the connection to the Jupyter server was lost")
+        self._gone("the connection to the Jupyter server was lost")
 
     async def send(self, text: str) -> None:
+        import tornado.websocket
+
         if self.ws is None:
             raise SessionClosed("not connected")
-        await self.ws.write_message(text)
+        for _ in range(2):  # once more if the socket dropped under this send
+            await self._attached.wait()  # a reattach in progress (e.g. the server restarts)
+            try:
+                await self.ws.write_message(text)
+                return
+            except tornado.websocket.WebSocketClosedError:
+                if self.closing or self.gone:
+                    raise SessionClosed("closed") from None
+                self._attached.clear()  # the reader sees the drop too and reattaches
+        raise SessionClosed("the connection to the Jupyter server was lost")
 
     async def events(self, **params: Any) -> dict[str, Any]:
         return await self.request("GET", "realtime", "sessions", self.summary["id"], "events", params=params)
@@ -320,6 +348,7 @@ def direct_hub_config() -> Any:
         azure_deployment=env.get("AZURE_OPENAI_DEPLOYMENT") or None,
         azure_api_version=env.get("REALTIME_WIDGET_AZURE_API_VERSION") or None,
         url_api_key=env.get("REALTIME_WIDGET_URL_API_KEY") or None,
+        url_api_key_url=env.get("REALTIME_WIDGET_URL_API_KEY_URL") or None,
     )
     if env.get("OPENAI_REALTIME_URL"):
         providers.openai_url = env["OPENAI_REALTIME_URL"]

@@ -224,9 +224,17 @@ async def start_server(
     speech: SpeechStack | None = None,
     brain_factory: Any = None,
 ) -> tuple[Any, int, ServerState]:
-    """Start listening; returns (tornado HTTPServer, bound port, state)."""
+    """Start listening; returns (tornado HTTPServer, bound port, state).
+
+    An empty (or blank) key is no key: it would turn authentication off and admit any
+    Origin, so a non-loopback host refuses it like a missing one."""
+    if api_key is not None and not api_key.strip():
+        api_key = None
     if api_key is None and not is_loopback(host):
-        raise ValueError(f"refusing to listen on {host!r} without --api-key: anyone on the network could use it")
+        raise ValueError(
+            f"refusing to listen on {host!r} without a non-empty --api-key "
+            "(or REALTIME_WIDGET_SERVE_API_KEY): anyone on the network could use it"
+        )
     state = ServerState(api_key=api_key, speech=speech, brain_factory=brain_factory)
     sockets = tornado.netutil.bind_sockets(port, address=host)
     server = tornado.httpserver.HTTPServer(make_app(state))

@@ -28,6 +28,8 @@ CREDENTIALS: dict[str, list[tuple[str, str, str]]] = {
     ],
     "url": [
         ("bearer key (optional)", "REALTIME_WIDGET_URL_API_KEY", "c.RealtimeWidgetApp.url_api_key"),
+        ("the URL prefix that key is for", "REALTIME_WIDGET_URL_API_KEY_URL", "c.RealtimeWidgetApp.url_api_key_url"),
+        ("keys per URL prefix (optional)", "-", "c.RealtimeWidgetApp.url_api_keys"),
         ("allowed URLs (regexes)", "-", "c.RealtimeWidgetApp.url_allowlist"),
     ],
 }

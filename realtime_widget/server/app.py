@@ -15,7 +15,7 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Float, Int, List, Unicode, default
+from traitlets import Bool, Dict, Float, Int, List, Unicode, default
 
 from .._version import __version__
 from .hub import Hub, HubConfig
@@ -73,7 +73,21 @@ class RealtimeWidgetApp(ExtensionApp):
     azure_api_version = Unicode(None, allow_none=True, help="Set to use the preview route /openai/realtime?api-version=... (default: the GA route; $REALTIME_WIDGET_AZURE_API_VERSION).").tag(config=True)
     azure_auth = Unicode("auto", help="'key', 'entra' or 'auto' (the key when one is set).").tag(config=True)
     url_allowlist = List(Unicode(), default_value=list(DEFAULT_URL_ALLOWLIST), help="Regular expressions a provider='url' URL must match (default: loopback only).").tag(config=True)
-    url_api_key = Unicode(None, allow_none=True, help="Key sent as a bearer token to provider='url' upstreams (default: $REALTIME_WIDGET_URL_API_KEY).").tag(config=True)
+    url_api_key = Unicode(
+        None, allow_none=True,
+        help="Key sent as a bearer token to provider='url' upstreams under url_api_key_url, and to no other URL "
+        "(default: $REALTIME_WIDGET_URL_API_KEY).",
+    ).tag(config=True)
+    url_api_key_url = Unicode(
+        None, allow_none=True,
+        help="The URL prefix (scheme://host:port[/path]) url_api_key is for (default: $REALTIME_WIDGET_URL_API_KEY_URL). "
+        "Unset, url_api_key is sent nowhere.",
+    ).tag(config=True)
+    url_api_keys = Dict(
+        key_trait=Unicode(), value_trait=Unicode(),
+        help="URL prefix -> bearer key for provider='url' upstreams: a URL gets the key of the longest prefix it is "
+        "under (same scheme, host and port), none otherwise. Example: {'wss://rt.example.com/v1/realtime': 'sk-...'}.",
+    ).tag(config=True)
     url_dialect = Unicode("preview", help="Dialect of provider='url' upstreams: 'preview' or 'ga'.").tag(config=True)
 
     @default("log_dir")
@@ -104,6 +118,10 @@ class RealtimeWidgetApp(ExtensionApp):
     def _default_url_key(self) -> str | None:
         return _env("REALTIME_WIDGET_URL_API_KEY")
 
+    @default("url_api_key_url")
+    def _default_url_key_url(self) -> str | None:
+        return _env("REALTIME_WIDGET_URL_API_KEY_URL")
+
     hub: Hub | None = None
 
     def hub_config(self) -> HubConfig:
@@ -120,6 +138,8 @@ class RealtimeWidgetApp(ExtensionApp):
             azure_auth=self.azure_auth,
             url_allowlist=list(self.url_allowlist),
             url_api_key=self.url_api_key or None,
+            url_api_key_url=self.url_api_key_url or None,
+            url_api_keys={k: v for k, v in self.url_api_keys.items() if k and v},
             url_dialect=self.url_dialect,
         )
         return HubConfig(
@@ -141,6 +161,11 @@ class RealtimeWidgetApp(ExtensionApp):
         )
 
     def initialize_settings(self) -> None:
+        if self.url_api_key and not self.url_api_key_url:
+            self.log.warning(
+                "realtime-widget: REALTIME_WIDGET_URL_API_KEY (url_api_key) is set but bound to no URL: it is sent "
+                "nowhere. Set REALTIME_WIDGET_URL_API_KEY_URL (url_api_key_url) to the URL it is for, or use url_api_keys."
+            )
         self.hub = Hub(self.hub_config())
         root = self.export_dir or (self.serverapp.root_dir if self.serverapp is not None else os.getcwd())
         self.settings.update(

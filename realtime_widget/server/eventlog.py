@@ -5,6 +5,7 @@ Layout of a session directory::
     <log_dir>/<session id>/
         meta.json          the session's summary (id, name, provider, model, owner, times)
         events.jsonl       one record per event, both directions, in sequence order
+        seq.reserved       the highest sequence number handed out or about to be (see below)
         audio/input.pcm    the input audio stream (every input_audio_buffer.append)
         audio/item-<id>.pcm  the audio of one item (response.audio.delta, or audio sent
                            inside conversation.item.create)
@@ -29,6 +30,19 @@ A record (``LogRecord``)::
                 "format": "pcm16"}],
      "event": {...}}                      # the event, without the audio field(s) listed above
 
+Sequence numbers are never reused, even after a crash. Records reach the OS only every
+``flush_interval`` (0.2 s), but the hub sends each event to its clients at once with its
+sequence number as ``x_seq``: a killed process can lose records whose numbers clients
+have already seen. So numbers are reserved in blocks of ``SEQ_BLOCK``: before the first
+number of a block is used, the block's end is written to ``seq.reserved`` (one ``pwrite``
+that reaches the OS at once, i.e. survives the death of the process; it is not fsynced,
+so a power cut or kernel panic is not covered). A clean close writes back the last number
+used, and so does every flush (every number used is then in a record the OS has; the
+next append reserves a new block). When a log is next appended to and ``seq.reserved`` is above its last record (the
+process died), the numbers in between are skipped: one quiet record ``x_hub.seq_gap``
+(``{"first_seq", "last_seq"}``: the numbers that may have been lost) is written with the
+next number, and the log goes on after it. Readers skip the missing numbers.
+
 Audio is stored once, as the raw bytes the base64 carried (PCM16 little-endian for
 ``pcm16``; G.711 bytes for the G.711 formats), in the file of its stream; the record keeps
 only a reference. Reading with ``audio="inline"`` puts the base64 back, which gives the
@@ -43,6 +57,7 @@ import binascii
 import fnmatch
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -66,13 +81,18 @@ __all__ = [
     "valid_session_id",
 ]
 
+_log = logging.getLogger(__name__)
+
 EVENTS_FILE = "events.jsonl"
 META_FILE = "meta.json"
+SEQ_FILE = "seq.reserved"
+SEQ_BLOCK = 1024  # sequence numbers reserved at once (one small write per block)
 AUDIO_DIR = "audio"
 INPUT_STREAM = "input.pcm"
 
 _FLAG_SERVER = 1
 _FLAG_QUIET = 2
+_FLAG_LOST = 4  # a sequence number skipped after a crash: no record has it
 
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,79}$")
@@ -234,6 +254,8 @@ class EventLog:
         self._last_item_id: Any = None
         self._last_item_stream = ""
         self.audio_dropped = 0  # bytes of audio not stored because of max_bytes
+        self._seq_fd: int | None = None
+        self._seq_reserved = 0  # numbers up to this one may have been seen by clients
 
     # ------------------------------------------------------------------ opening
 
@@ -252,6 +274,7 @@ class EventLog:
         path = log.dir / EVENTS_FILE
         if path.exists():
             log._index_file(path)
+        log._seq_reserved = max(log.last_seq, log._read_seq_reserved())
         audio = log.dir / AUDIO_DIR
         if audio.is_dir():
             for f in audio.iterdir():
@@ -275,6 +298,11 @@ class EventLog:
                     offset = end
                     good_end = end
                     continue  # a damaged line is skipped, the rest is kept
+                if seq > len(self._offsets) + 1 and rec.get("type") == "x_hub.seq_gap":
+                    for _ in range(seq - 1 - len(self._offsets)):  # the numbers lost in a crash
+                        self._offsets.append(offset)
+                        self._types.append("")
+                        self._flags.append(_FLAG_LOST | _FLAG_QUIET)
                 if seq == len(self._offsets) + 1:
                     self._add_index(offset, rec.get("type") or "", rec.get("dir") == "server", bool(rec.get("quiet")))
                 offset = end
@@ -295,6 +323,40 @@ class EventLog:
             (self.dir / AUDIO_DIR).mkdir(exist_ok=True)
             self._events_file = open(self.dir / EVENTS_FILE, "ab", buffering=256 * 1024)
             self._closed = False
+            self._seq_fd = os.open(self.dir / SEQ_FILE, os.O_WRONLY | os.O_CREAT, 0o644)
+            if self._seq_reserved > self.last_seq:
+                self._skip_lost_seqs()
+
+    def _read_seq_reserved(self) -> int:
+        try:
+            return int((self.dir / SEQ_FILE).read_bytes().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def _write_seq_reserved(self, value: int) -> None:
+        self._seq_reserved = value
+        if self._seq_fd is None:
+            return
+        data = b"%20d\n" % value  # fixed width: no truncate needed
+        try:
+            if hasattr(os, "pwrite"):
+                os.pwrite(self._seq_fd, data, 0)
+            else:  # Windows
+                os.lseek(self._seq_fd, 0, os.SEEK_SET)
+                os.write(self._seq_fd, data)
+        except OSError:  # a full disk: the session goes on, without the crash guarantee
+            _log.warning("realtime-widget: cannot write %s", self.dir / SEQ_FILE, exc_info=True)
+
+    def _skip_lost_seqs(self) -> None:
+        """After a crash: numbers up to ``_seq_reserved`` may have reached clients with
+        records that never reached the disk. Skip them, and say so in the log."""
+        first, last = self.last_seq + 1, self._seq_reserved
+        for _ in range(last - first + 1):
+            self._offsets.append(self._size)  # the marker's line
+            self._types.append("")
+            self._flags.append(_FLAG_LOST | _FLAG_QUIET)
+        marker = {"type": "x_hub.seq_gap", "first_seq": first, "last_seq": last}
+        self._write_record("x_hub.seq_gap", "server", "hub", None, "", True, "", _dumps(marker))
 
     # ------------------------------------------------------------------ properties
 
@@ -367,6 +429,8 @@ class EventLog:
         """Write one record (``ids``: its ``,"event_id":...`` members, ``audio_json``: its
         ``,"audio":[...]`` member or ""); its sequence number."""
         seq = len(self._offsets) + 1
+        if seq > self._seq_reserved:  # a new block: reserve it before any number of it is used
+            self._write_seq_reserved(seq - 1 + SEQ_BLOCK)
         # Formatted by hand, in one go (this runs for every event): strings that come from
         # events go through the JSON string encoder, the rest are ours.
         line = (
@@ -503,6 +567,10 @@ class EventLog:
             self._events_file.flush()
         for f in self._audio_files.values():
             f.flush()
+        if self._seq_reserved > self.last_seq and self._seq_fd is not None:
+            # every number handed out is in a record the OS has now: a crash before the
+            # next append loses nothing, and the log goes on without a gap
+            self._write_seq_reserved(self.last_seq)
 
     def close(self) -> None:
         self.flush()
@@ -512,6 +580,10 @@ class EventLog:
         for f in self._audio_files.values():
             f.close()
         self._audio_files.clear()
+        if self._seq_fd is not None:
+            self._write_seq_reserved(self.last_seq)  # a clean close: nothing is lost
+            os.close(self._seq_fd)
+            self._seq_fd = None
         self._closed = True
 
     # ------------------------------------------------------------------ meta
@@ -549,6 +621,8 @@ class EventLog:
         last = self.last_seq if upto is None else min(upto, self.last_seq)
         for seq in range(max(after, 0) + 1, last + 1):
             flags = self._flags[seq - 1]
+            if flags & _FLAG_LOST:
+                continue
             if want_server is not None and bool(flags & _FLAG_SERVER) != want_server:
                 continue
             if not include_quiet and flags & _FLAG_QUIET:
@@ -598,7 +672,7 @@ class EventLog:
         path = self.dir / EVENTS_FILE
         with open(path, "rb") as f:
             for seq in seqs:
-                if not 1 <= seq <= self.last_seq:
+                if not 1 <= seq <= self.last_seq or self._flags[seq - 1] & _FLAG_LOST:
                     continue
                 f.seek(self._offsets[seq - 1])
                 yield json.loads(f.readline())

@@ -6,6 +6,11 @@ that carry a foreign ``Origin`` are refused even when token-authenticated (unles
 server's ``allow_origin`` / ``allow_origin_pat`` admit it, or ``strict_origin`` is off);
 requests without an ``Origin`` (scripts, the kernel) are not affected. Nothing a
 handler sends contains a provider credential.
+
+Per-user authorization comes on top of the authorizer: every session route serves only
+the requesting user's own sessions (another user's is a 404, as if it did not exist),
+and the list shows only theirs. With Jupyter's own identity providers (one person runs
+the server) every session belongs to that person.
 """
 
 from __future__ import annotations
@@ -40,15 +45,42 @@ def _hub(handler: web.RequestHandler) -> Hub:
     return handler.settings["realtime_widget_hub"]
 
 
+SINGLE_USER = "owner"
+
+
+def _single_user(handler: JupyterHandler) -> bool:
+    """Jupyter's own identity providers (token / password) stand for the one person who
+    runs the server, and give a new random "anonymous" name to every token-authenticated
+    request. Other providers (JupyterHub's) name real users."""
+    return type(handler.identity_provider).__module__.startswith("jupyter_server.")
+
+
 def _user(handler: JupyterHandler) -> str:
-    """Who owns a session, for the per-user limit. Jupyter's own identity providers
-    (token / password) stand for the one person who runs the server, and give a new
-    random "anonymous" name to every token-authenticated request: all of them are
-    "owner". Other providers (JupyterHub's) name real users."""
-    if type(handler.identity_provider).__module__.startswith("jupyter_server."):
-        return "owner"
+    """Who owns the sessions a request creates: ``"owner"`` on a single-user server,
+    else the user's name."""
+    if _single_user(handler):
+        return SINGLE_USER
     user = handler.current_user
     return getattr(user, "username", None) or str(user or "anonymous")
+
+
+def _may_see(handler: JupyterHandler, owner: Any) -> bool:
+    """Per-user authorization, in addition to the authorizer's ``realtime`` permission:
+    a user sees only the sessions they own. On a single-user server everything
+    belongs to that user (also logs written by a kernel or under another name)."""
+    return _single_user(handler) or owner == _user(handler)
+
+
+async def _owned_session(handler: JupyterHandler, session_id: str) -> HubSession:
+    """The session ``session_id`` if the requesting user owns it; another user's session
+    is reported missing (404), exactly like one that does not exist."""
+    session = await _hub(handler).get(session_id)
+    if not _may_see(handler, session.owner):
+        handler.log.warning(
+            "realtime-widget: user %r was refused session %s of another user", _user(handler), session_id
+        )
+        raise HubError(404, "session_not_found", "no such session")
+    return session
 
 
 class _StrictOrigin:
@@ -153,7 +185,7 @@ class SessionsHandler(RealtimeAPIHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self._json({"sessions": await self.hub.list()})
+        self._json({"sessions": [s for s in await self.hub.list() if _may_see(self, s.get("owner"))]})
 
     @web.authenticated
     @authorized
@@ -166,13 +198,14 @@ class SessionHandler(RealtimeAPIHandler):
     @web.authenticated
     @authorized
     async def get(self, session_id: str) -> None:
-        session = await self.hub.get(session_id)
+        session = await _owned_session(self, session_id)
         self._json(session.summary(state=True))
 
     @web.authenticated
     @authorized
     async def delete(self, session_id: str) -> None:
         purge = self.get_query_argument("purge", "0") in ("1", "true", "yes")
+        await _owned_session(self, session_id)
         await self.hub.close(session_id, purge=purge)
         self.set_status(204)
         self.finish()
@@ -182,6 +215,7 @@ class ResumeHandler(RealtimeAPIHandler):
     @web.authenticated
     @authorized
     async def post(self, session_id: str) -> None:
+        await _owned_session(self, session_id)
         session = await self.hub.resume(session_id, _user(self))
         self._json(session.summary())
 
@@ -193,6 +227,7 @@ class EventsHandler(RealtimeAPIHandler):
         after = self._int_arg("after", 0, 0, 2**62)
         limit = self._int_arg("limit", 100, 1, 1000)
         types = [t for arg in self.get_query_arguments("type") for t in arg.split(",") if t]
+        await _owned_session(self, session_id)
         result = await self.hub.events(session_id, after=after, limit=limit, types=types or None, audio=self._audio_arg("ref"))
         self._json(result)
 
@@ -202,7 +237,7 @@ class ExportHandler(RealtimeAPIHandler):
     @authorized
     async def get(self, session_id: str) -> None:
         audio = self._audio_arg("inline")
-        await self.hub.get(session_id)
+        await _owned_session(self, session_id)
         self.set_header("Content-Type", "application/x-ndjson")
         self.set_header("Content-Disposition", f'attachment; filename="{session_id}.jsonl"')
         async for chunk in self.hub.export(session_id, audio=audio):
@@ -217,11 +252,11 @@ class ExportHandler(RealtimeAPIHandler):
         audio = body.get("audio", "inline")
         if audio not in ("ref", "inline", "omit"):
             raise HubError(400, "invalid_value", "audio: one of ref, inline, omit")
+        await _owned_session(self, session_id)
         root = Path(self.settings["realtime_widget_export_dir"]).resolve()
         target = safe_export_path(root, body.get("path"))
         if target.exists() and not body.get("overwrite"):
             raise HubError(409, "exists", "path: the file exists (send overwrite: true to replace it)")
-        await self.hub.get(session_id)
         chunks = [chunk async for chunk in self.hub.export(session_id, audio=audio)]
 
         def write() -> int:
@@ -262,7 +297,7 @@ class ItemAudioHandler(RealtimeAPIHandler):
     @web.authenticated
     @authorized
     async def get(self, session_id: str, item_id: str) -> None:
-        session = await self.hub.get(session_id)
+        session = await _owned_session(self, session_id)
         item = session.conversation.item(item_id)
         if item is None:
             raise HubError(404, "item_not_found", "no such item in the session's conversation")
@@ -303,7 +338,7 @@ class SessionSocket(_StrictOrigin, WebSocketMixin, WebSocketHandler, JupyterHand
         if not await ensure_async(self.authorizer.is_authorized(self, user, "write", AUTH_RESOURCE)):
             raise web.HTTPError(403, "not authorized")
         try:
-            self.session = await _hub(self).get(session_id)
+            self.session = await _owned_session(self, session_id)
         except HubError as exc:
             raise web.HTTPError(exc.status, exc.code) from None
         self._read_route()

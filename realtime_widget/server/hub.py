@@ -256,6 +256,9 @@ class HubSession:
         self.requested_session = requested_session
         self.created_at = created_at
         self.closed_at: float | None = None
+        # Loaded from a log whose server died while the session was live (no closed_at):
+        # a client that was attached may resume it (and the kernel client does).
+        self.interrupted = False
         self.log = eventlog
         self.conversation = Conversation(keep_output_audio=hub.config.keep_output_audio)
         self.status = status
@@ -306,6 +309,7 @@ class HubSession:
             "created_at": self.created_at,
             "closed_at": self.closed_at,
             "owner": self.owner,
+            "interrupted": self.interrupted,
             "n_events": self.log.n_events,
             "n_clients": len(self.clients),
             "reconnects": self.reconnects,
@@ -343,6 +347,7 @@ class HubSession:
                 return
             self.status = "reconnecting"
             self.closed_at = None
+            self.interrupted = False
             self.log.write_meta(self.meta())
             self._pump_task = asyncio.ensure_future(self._pump())
             try:
@@ -356,6 +361,10 @@ class HubSession:
     async def close(self, reason: str = "closed by a client") -> None:
         async with self._lock:
             if self.status == "closed":
+                if self.interrupted:  # closed on purpose now: nobody should resume it by itself
+                    self.interrupted = False
+                    self.closed_at = time.time()
+                    self.log.write_meta(self.meta())
                 return
             await self._shutdown("closed", reason)
 
@@ -825,6 +834,9 @@ class Hub:
         self._stored: dict[str, StoredSessionInfo] = {}
         self._loading: dict[str, asyncio.Future] = {}
         self._started = False
+        # Sessions being created or resumed, per owner: counted with the live ones, so that
+        # checking the per-user limit and taking a place happen in one step (no await between).
+        self._reserved: dict[str, set[str]] = {}
 
     async def start(self) -> None:
         if self._started:
@@ -848,8 +860,21 @@ class Hub:
 
     # ------------------------------------------------------------------ sessions
 
-    def _live_count(self, owner: str) -> int:
-        return sum(1 for s in self.sessions.values() if s.live and s.owner == owner)
+    def _reserve_place(self, owner: str, session_id: str, message: str) -> None:
+        """Take one of ``owner``'s live-session places for ``session_id``, or refuse (429).
+        Synchronous: the check and the reservation cannot interleave with another
+        request's. A session counts once, whether reserved, live or both."""
+        live = {sid for sid, s in self.sessions.items() if s.live and s.owner == owner}
+        reserved = self._reserved.setdefault(owner, set())
+        if len(live | reserved | {session_id}) > self.config.max_sessions_per_user:
+            raise HubError(429, "too_many_sessions", message)
+        reserved.add(session_id)
+
+    def _release_place(self, owner: str, session_id: str) -> None:
+        reserved = self._reserved.get(owner, set())
+        reserved.discard(session_id)
+        if not reserved:
+            self._reserved.pop(owner, None)
 
     async def create(self, owner: str, body: dict[str, Any]) -> HubSession:
         await self.start()
@@ -869,13 +894,18 @@ class Hub:
         url = body.get("url")
         if url is not None and not isinstance(url, str):
             raise HubError(400, "invalid_type", "url: expected a string")
-        if self._live_count(owner) >= self.config.max_sessions_per_user:
-            raise HubError(429, "too_many_sessions", f"at most {self.config.max_sessions_per_user} live sessions per user: close one first")
         # validate the provider and its configuration before anything is written
         make_upstream(self.config.providers, provider if isinstance(provider, str) else repr(provider), model=model, url=url,
                       on_event=lambda e, t: None, on_closed=lambda r: None)
-        model = model or self.config.providers.default_model(provider)
         session_id = "rts_" + secrets.token_hex(10)
+        self._reserve_place(owner, session_id, f"at most {self.config.max_sessions_per_user} live sessions per user: close one first")
+        try:
+            return await self._create(session_id, owner, provider, name, model, url, requested)
+        finally:
+            self._release_place(owner, session_id)  # the session itself is live now (or failed)
+
+    async def _create(self, session_id: str, owner: str, provider: str, name: str, model: Any, url: Any, requested: Any) -> HubSession:
+        model = model or self.config.providers.default_model(provider)
         eventlog = await asyncio.get_running_loop().run_in_executor(
             None, lambda: EventLog.create(self.config.log_dir / session_id, max_bytes=self.config.max_session_log_bytes)
         )
@@ -942,6 +972,7 @@ class Hub:
             status="closed",
         )
         session.closed_at = meta.get("closed_at")
+        session.interrupted = session.closed_at is None
         session.conversation = conv
         session.log.input_format = conv.input_audio_format
         session.log.output_format = conv.output_audio_format
@@ -964,6 +995,7 @@ class Hub:
                 "created_at": meta.get("created_at"),
                 "closed_at": meta.get("closed_at"),
                 "owner": meta.get("owner"),
+                "interrupted": meta.get("closed_at") is None,
                 "n_events": None,
                 "n_clients": 0,
                 "reconnects": 0,
@@ -982,9 +1014,11 @@ class Hub:
     async def resume(self, session_id: str, owner: str) -> HubSession:
         session = await self.get(session_id)
         if not session.live:
-            if self._live_count(owner) >= self.config.max_sessions_per_user:
-                raise HubError(429, "too_many_sessions", f"at most {self.config.max_sessions_per_user} live sessions per user")
-            await session.resume()
+            self._reserve_place(owner, session_id, f"at most {self.config.max_sessions_per_user} live sessions per user")
+            try:
+                await session.resume()
+            finally:
+                self._release_place(owner, session_id)
         return session
 
     def _session_ended(self, session: HubSession) -> None:

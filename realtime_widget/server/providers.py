@@ -16,7 +16,11 @@ provider      connection                                                   diale
 ============  ===========================================================  ==========
 
 Credentials come only from the server's configuration or environment
-(:class:`ProviderSettings`); nothing a client sends can choose a key.
+(:class:`ProviderSettings`); nothing a client sends can choose a key. A ``url`` key is
+bound to the URL(s) it was configured for (:meth:`ProviderSettings.url_key_for`): a
+client naming another allowed URL gets a connection without it. Why a ``url``
+connection failed (refused, timed out, an HTTP status) goes to the server's log only:
+the client gets one generic message, so that it cannot map which loopback ports are open.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import posixpath
 import re
 import secrets
 import threading
@@ -91,12 +96,27 @@ class ProviderSettings:
     azure_auth: str = "auto"  # "key", "entra" or "auto" (key when one is set)
     url_allowlist: list[str] = field(default_factory=lambda: list(DEFAULT_URL_ALLOWLIST))
     url_api_key: str | None = None
+    # The one URL prefix ``url_api_key`` is sent to (REALTIME_WIDGET_URL_API_KEY_URL); unset, it is sent nowhere.
+    url_api_key_url: str | None = None
+    url_api_keys: dict[str, str] = field(default_factory=dict)  # URL prefix -> key
     url_dialect: str = "preview"
     connect_timeout: float = 20.0
 
     def secrets(self) -> list[str]:
         """Every credential, for redaction of anything a client may see."""
-        return [s for s in (self.openai_api_key, self.azure_api_key, self.url_api_key) if s]
+        return [s for s in (self.openai_api_key, self.azure_api_key, self.url_api_key, *self.url_api_keys.values()) if s]
+
+    def url_key_for(self, url: str) -> str | None:
+        """The key configured for ``url``: that of the longest configured prefix it is
+        under (same scheme, host and port; path below the prefix's), else None."""
+        bindings = dict(self.url_api_keys)
+        if self.url_api_key and self.url_api_key_url:
+            bindings.setdefault(self.url_api_key_url, self.url_api_key)
+        best: tuple[int, str] | None = None
+        for prefix, key in bindings.items():
+            if key and url_under(url, prefix) and (best is None or len(prefix) > best[0]):
+                best = (len(prefix), key)
+        return best[1] if best else None
 
     def available(self) -> dict[str, dict[str, Any]]:
         """What a client may know about the providers (never a key)."""
@@ -119,6 +139,28 @@ class ProviderSettings:
         if provider == "azure":
             return self.azure_deployment or ""
         return ""
+
+
+def _origin_and_path(url: str) -> tuple[tuple[str, str, int], str] | None:
+    try:
+        parts = urlparse(url.strip())
+        scheme = {"http": "ws", "https": "wss"}.get(parts.scheme.lower(), parts.scheme.lower())
+        port = parts.port or (443 if scheme == "wss" else 80)
+    except ValueError:
+        return None
+    if scheme not in ("ws", "wss") or not parts.hostname:
+        return None
+    path = posixpath.normpath(parts.path or "/")  # no escaping the prefix with ".."
+    return (scheme, parts.hostname.lower(), port), path.rstrip("/")
+
+
+def url_under(url: str, prefix: str) -> bool:
+    """``url`` is at or below ``prefix``: same scheme (http = ws), host and port, and a
+    path equal to the prefix's or below it (on a "/" boundary)."""
+    a, b = _origin_and_path(url), _origin_and_path(prefix)
+    if a is None or b is None or a[0] != b[0]:
+        return False
+    return not b[1] or a[1] == b[1] or a[1].startswith(b[1] + "/")
 
 
 def redact(text: str, secrets: list[str]) -> str:
@@ -248,9 +290,12 @@ class WebSocketUpstream(Upstream):
         *,
         connect_timeout: float = 20.0,
         token_provider: Callable[[], Any] | None = None,
+        private_errors: bool = False,
     ):
         super().__init__(model, on_event, on_closed)
         self.provider = provider
+        # Say why a connection failed to the server's log only (a client-chosen URL)
+        self._private_errors = private_errors
         self.url = url
         self.dialect = dialect
         self._headers = headers
@@ -266,6 +311,17 @@ class WebSocketUpstream(Upstream):
         return f"{self.provider} ({parts.scheme}://{parts.netloc}{parts.path})"
 
     async def connect(self) -> None:
+        try:
+            await self._connect()
+        except UpstreamError as exc:
+            if not self._private_errors:
+                raise
+            log.warning("realtime-widget: %s", redact(exc.message, [v for v in self._headers.values() if v]))
+            raise UpstreamError(
+                f"could not connect to {self.describe()} (the reason is in the server's log)", permanent=exc.permanent
+            ) from None
+
+    async def _connect(self) -> None:
         headers = dict(self._headers)
         if self._token_provider is not None:
             try:
@@ -518,6 +574,9 @@ def make_upstream(
         # (protocol.audience); the log keeps everything, each client sees its share
         target = _with_query(target, {"x_events": "service"})
     headers = {"OpenAI-Beta": "realtime=v1"} if dialect == "preview" else {}
-    if settings.url_api_key:
-        headers["Authorization"] = f"Bearer {settings.url_api_key}"
-    return WebSocketUpstream("url", target, headers, dialect, model or "", on_event, on_closed, connect_timeout=timeout)
+    key = settings.url_key_for(url)
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    return WebSocketUpstream(
+        "url", target, headers, dialect, model or "", on_event, on_closed, connect_timeout=timeout, private_errors=True
+    )
