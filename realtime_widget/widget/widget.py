@@ -73,7 +73,11 @@ class RealtimeWidget(anywidget.AnyWidget):
     ``echo_cancellation`` / ``noise_suppression`` / ``auto_gain_control`` (the
     browser's microphone processing; echo cancellation is on by default),
     ``prebuffer_ms`` (playback jitter buffer), ``connect`` (create the session now
-    instead of on the first click of Connect).
+    instead of on the first click of Connect), ``show_stats`` (the line with the last
+    turn's latency, the tokens used and, with ``prices`` (USD per 1M tokens, as for
+    ``Session.usage(prices)``), the cost), ``idle_timeout`` (seconds: the hub closes the
+    session when no view of the widget is attached and nothing happens for this long,
+    e.g. after its tab was closed; ``None``: never).
     """
 
     _esm = _STATIC / "widget.js"
@@ -93,6 +97,10 @@ class RealtimeWidget(anywidget.AnyWidget):
     auto_gain_control = t.Bool(True).tag(sync=True)
     prebuffer_ms = t.Int(60).tag(sync=True)
     vad = t.Dict().tag(sync=True)  # turn_detection used in hands-free mode
+    provider = t.Unicode("local").tag(sync=True)
+    input_format = t.Unicode("pcm16").tag(sync=True)  # what the microphone captures before the session says
+    show_stats = t.Bool(True).tag(sync=True)  # the line with the last turn's latency, tokens and cost
+    prices = t.Dict().tag(sync=True)  # USD per 1M tokens by kind (frames.PRICE_KEYS); empty: no cost shown
     # -- both ways
     mode = t.Enum(MODES, default_value="hands-free").tag(sync=True)
     # -- set by the front end
@@ -141,10 +149,22 @@ class RealtimeWidget(anywidget.AnyWidget):
         auto_gain_control: bool = True,
         prebuffer_ms: int = 60,
         connect: bool = False,
+        show_stats: bool = True,
+        prices: dict[str, float] | None = None,
+        idle_timeout: float | None = 600.0,
         **kwargs: Any,
     ):
         td = _turn_detection(turn_detection, vad_threshold, silence_duration_ms, prefix_padding_ms, eagerness)
+        if prices is not None:
+            from ..frames.core import _price_table
+
+            prices = _price_table(prices)  # the same table (and errors) as Session.usage(prices)
+        fmt = input_audio_format or (session_config or {}).get("input_audio_format") or "pcm16"
         super().__init__(
+            provider=provider,
+            input_format=str(fmt).replace("-", "_"),
+            show_stats=show_stats,
+            prices=prices or {},
             frame_ms=frame_ms,
             echo_cancellation=echo_cancellation,
             noise_suppression=noise_suppression,
@@ -164,7 +184,8 @@ class RealtimeWidget(anywidget.AnyWidget):
             config.setdefault("input_audio_transcription", {"model": TRANSCRIPTION_MODEL})
         else:
             config.setdefault("input_audio_transcription", None)
-        self._create_args: dict[str, Any] = {"provider": provider, "model": model, "session": config, "name": name, "url": url, "tools": list(tools or [])}
+        self._create_args: dict[str, Any] = {"provider": provider, "model": model, "session": config, "name": name, "url": url,
+                                             "tools": list(tools or []), "idle_timeout": idle_timeout}
         self._existing = session
         self.session: Any = None  # the kernel-side realtime_widget.Session, once connected
         self._lock = threading.Lock()
@@ -211,6 +232,7 @@ class RealtimeWidget(anywidget.AnyWidget):
             url=args["url"],
             tools=args["tools"] or None,
             timeout=timeout,
+            idle_timeout=args["idle_timeout"],
         )
 
     def _adopt(self, session: Any) -> None:
