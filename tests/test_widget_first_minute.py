@@ -245,6 +245,24 @@ def test_quick_clicks_leave_one_session_one_microphone_and_no_repeated_audio(env
     assert sum(1 for e in s["log"] if e["type"] == "response.created") == 1
     screenshot(page, "widget-first-minute-quick-clicks")
 
+    # Disconnect / Connect clicked four times at once while connected: attached again, once
+    button = root.locator("button.rtw-connect")
+    button.evaluate("b => { for (let i = 0; i < 4; i++) b.click(); }")
+    wait_until(page, lambda s: s["live"], "the widget to attach again")
+    root.get_by_role("button", name="Disconnect from the realtime session").wait_for()
+    sid = rep["session_id"]
+    for _ in range(100):
+        if server.api("GET", f"realtime/sessions/{sid}")["n_clients"] == 2:
+            break
+        page.wait_for_timeout(100)
+    assert server.api("GET", f"realtime/sessions/{sid}")["n_clients"] == 2  # the kernel and one widget
+    assert page.evaluate("() => window.__streams.filter(s => s.getTracks().some(t => t.readyState === 'live')).length") == 0  # Disconnect released the microphone
+    box = root.get_by_role("textbox", name="Message to the assistant")
+    box.fill("One more thing.")
+    box.press("Enter")
+    root.locator(".rtw-msg.rtw-assistant", has_text="One more thing").first.wait_for()
+    assert root.locator(".rtw-msg.rtw-user", has_text="One more thing").count() == 1
+
 
 def test_closing_the_tab_while_connecting_leaves_no_session_open(env):
     """The kernel goes on creating the session after the tab is gone; the hub closes it

@@ -58,7 +58,7 @@ function newStats() {
     outputLatencyMs: 0,
     sampleRate: 0,
     micSettings: null,
-    connect: { clickAt: 0, sessionCreatedAt: 0, liveAt: 0, clicks: 0, requests: 0 }, // Date.now() of each step
+    connect: { clickAt: 0, sessionIdAt: 0, openAt: 0, sessionCreatedAt: 0, liveAt: 0, clicks: 0, requests: 0 }, // Date.now() of each step
     queueSent: [], // {ms, droppedMs, appends}: audio kept while connecting, sent once live
     micStarts: 0, // getUserMedia streams opened
   };
@@ -96,6 +96,7 @@ export class WidgetView {
     this.queueInfo = { ms: 0, droppedMs: 0 }; // the I/O worker's queue
     this.numbers = new LiveNumbers();
     this.itemSamples = new Map(); // item_id -> samples of its audio received (played or not)
+    this.lastSeqSeen = 0;
     this.connectPending = false; // Connect clicked, the session not live yet
     this.engine = null; // the local speech engine's state while connecting
     this.micChain = Promise.resolve(); // microphone on/off, one after the other
@@ -108,7 +109,10 @@ export class WidgetView {
       model.on(name, fn);
       this.listeners.push([name, fn]);
     };
-    on("change:session_id", () => this.maybeAttach());
+    on("change:session_id", () => {
+      if (this.connectPending && !this.stats.connect.sessionIdAt) this.stats.connect.sessionIdAt = Date.now(); // the kernel made it
+      this.maybeAttach();
+    });
     on("change:starting", () => this.renderState());
     on("change:last_error", () => {
       if (this.model.get("last_error")) this.connectPending = false;
@@ -356,7 +360,7 @@ export class WidgetView {
     if (this.conn) return this.disconnect();
     if (this.connectPending) return; // one session, however often it is clicked
     this.connectPending = true;
-    this.stats.connect = { ...this.stats.connect, clickAt: Date.now(), sessionCreatedAt: 0, liveAt: 0 };
+    this.stats.connect = { ...this.stats.connect, clickAt: Date.now(), sessionIdAt: 0, openAt: 0, sessionCreatedAt: 0, liveAt: 0 };
     this.renderState();
     const ready = this.audio.ensure(); // the click is the user gesture audio needs
     this.wantAttach = true;
@@ -404,6 +408,10 @@ export class WidgetView {
     }
     this.live = false;
     this.transport = kind;
+    if (this.model.get("session_id") !== this.attachedSession) {
+      this.attachedSession = this.model.get("session_id"); // a new session numbers its events from 1 again
+      this.lastSeqSeen = 0;
+    }
     const onEvent = (ev, at) => this.onServerEvent(ev, at);
     const onState = (state, e) => this.onConnState(state, e);
     if (kind === "hub") {
@@ -430,6 +438,7 @@ export class WidgetView {
 
   onConnState(state, e) {
     this.connState = state;
+    if (state === "open" && this.connectPending && !this.stats.connect.openAt) this.stats.connect.openAt = Date.now();
     if (state === "failed" && this.transport === "hub") {
       // the browser cannot reach the hub (another server, a proxy, no cookie): relay through the kernel
       this.dropWorker();
@@ -527,6 +536,9 @@ export class WidgetView {
       return;
     }
     this.stats.eventsReceived++;
+    // a view that attaches again is sent the whole session again: count audio once
+    const seen = typeof ev.x_seq === "number" && ev.x_seq <= this.lastSeqSeen;
+    if (typeof ev.x_seq === "number" && !seen) this.lastSeqSeen = ev.x_seq;
     const entry = type === "response.audio.delta" ? { type, item_id: ev.item_id, x_seq: ev.x_seq, live: this.live } : { ...ev, live: this.live };
     if (this.log.length >= MAX_LOG) this.log.shift();
     this.log.push(entry);
@@ -598,7 +610,7 @@ export class WidgetView {
         this.setText(ev.item_id, ev.transcript || "", { final: true, role: "assistant" });
         break;
       case "response.audio.delta": {
-        const n = ev.samples != null ? ev.samples : deltaSamples(ev.delta, this.outputFormat);
+        const n = seen ? 0 : ev.samples != null ? ev.samples : deltaSamples(ev.delta, this.outputFormat);
         this.itemSamples.set(ev.item_id, (this.itemSamples.get(ev.item_id) || 0) + n);
         if (this.numbers.audioItem(ev.item_id, ev.response_id)) this.renderStats();
         this.onAudioDelta(ev, at);

@@ -743,7 +743,7 @@ function newStats() {
     outputLatencyMs: 0,
     sampleRate: 0,
     micSettings: null,
-    connect: { clickAt: 0, sessionCreatedAt: 0, liveAt: 0, clicks: 0, requests: 0 },
+    connect: { clickAt: 0, sessionIdAt: 0, openAt: 0, sessionCreatedAt: 0, liveAt: 0, clicks: 0, requests: 0 },
     // Date.now() of each step
     queueSent: [],
     // {ms, droppedMs, appends}: audio kept while connecting, sent once live
@@ -783,6 +783,7 @@ var WidgetView = class {
     this.queueInfo = { ms: 0, droppedMs: 0 };
     this.numbers = new LiveNumbers();
     this.itemSamples = /* @__PURE__ */ new Map();
+    this.lastSeqSeen = 0;
     this.connectPending = false;
     this.engine = null;
     this.micChain = Promise.resolve();
@@ -795,7 +796,10 @@ var WidgetView = class {
       model.on(name, fn);
       this.listeners.push([name, fn]);
     };
-    on("change:session_id", () => this.maybeAttach());
+    on("change:session_id", () => {
+      if (this.connectPending && !this.stats.connect.sessionIdAt) this.stats.connect.sessionIdAt = Date.now();
+      this.maybeAttach();
+    });
     on("change:starting", () => this.renderState());
     on("change:last_error", () => {
       if (this.model.get("last_error")) this.connectPending = false;
@@ -1028,7 +1032,7 @@ var WidgetView = class {
     if (this.conn) return this.disconnect();
     if (this.connectPending) return;
     this.connectPending = true;
-    this.stats.connect = { ...this.stats.connect, clickAt: Date.now(), sessionCreatedAt: 0, liveAt: 0 };
+    this.stats.connect = { ...this.stats.connect, clickAt: Date.now(), sessionIdAt: 0, openAt: 0, sessionCreatedAt: 0, liveAt: 0 };
     this.renderState();
     const ready = this.audio.ensure();
     this.wantAttach = true;
@@ -1071,6 +1075,10 @@ var WidgetView = class {
     }
     this.live = false;
     this.transport = kind;
+    if (this.model.get("session_id") !== this.attachedSession) {
+      this.attachedSession = this.model.get("session_id");
+      this.lastSeqSeen = 0;
+    }
     const onEvent = (ev, at) => this.onServerEvent(ev, at);
     const onState = (state, e) => this.onConnState(state, e);
     if (kind === "hub") {
@@ -1095,6 +1103,7 @@ var WidgetView = class {
   }
   onConnState(state, e) {
     this.connState = state;
+    if (state === "open" && this.connectPending && !this.stats.connect.openAt) this.stats.connect.openAt = Date.now();
     if (state === "failed" && this.transport === "hub") {
       this.dropWorker();
       this.conn = null;
@@ -1181,6 +1190,8 @@ var WidgetView = class {
       return;
     }
     this.stats.eventsReceived++;
+    const seen = typeof ev.x_seq === "number" && ev.x_seq <= this.lastSeqSeen;
+    if (typeof ev.x_seq === "number" && !seen) this.lastSeqSeen = ev.x_seq;
     const entry = type === "response.audio.delta" ? { type, item_id: ev.item_id, x_seq: ev.x_seq, live: this.live } : { ...ev, live: this.live };
     if (this.log.length >= MAX_LOG) this.log.shift();
     this.log.push(entry);
@@ -1252,7 +1263,7 @@ var WidgetView = class {
         this.setText(ev.item_id, ev.transcript || "", { final: true, role: "assistant" });
         break;
       case "response.audio.delta": {
-        const n = ev.samples != null ? ev.samples : deltaSamples(ev.delta, this.outputFormat);
+        const n = seen ? 0 : ev.samples != null ? ev.samples : deltaSamples(ev.delta, this.outputFormat);
         this.itemSamples.set(ev.item_id, (this.itemSamples.get(ev.item_id) || 0) + n);
         if (this.numbers.audioItem(ev.item_id, ev.response_id)) this.renderStats();
         this.onAudioDelta(ev, at);

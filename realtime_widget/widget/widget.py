@@ -56,6 +56,29 @@ def _turn_detection(turn_detection: Any, vad_threshold: float | None, silence_du
     return td
 
 
+_prewarmed = threading.Event()
+
+
+def _prewarm_client() -> None:
+    """Import the kernel's client and what finds the Jupyter server (jupyter_server's
+    serverapp: 1-3 s) in the background, once per kernel, so that Connect does not wait
+    for them."""
+    if _prewarmed.is_set():
+        return
+    _prewarmed.set()
+
+    def run() -> None:
+        try:
+            from ..client import Session  # noqa: F401
+            from ..client.discovery import find_server
+
+            find_server()
+        except Exception:  # only a head start: connect() reports real problems
+            log.debug("realtime-widget: warming up the client failed", exc_info=True)
+
+    threading.Thread(target=run, name="realtime-widget-prewarm", daemon=True).start()
+
+
 class RealtimeWidget(anywidget.AnyWidget):
     """A realtime voice (and text) conversation in the notebook.
 
@@ -194,6 +217,8 @@ class RealtimeWidget(anywidget.AnyWidget):
         self.on_msg(self._on_front_end_msg)
         if connect or session is not None:
             self.connect()
+        else:
+            _prewarm_client()
 
     # ------------------------------------------------------------------ the session
 
