@@ -82,7 +82,7 @@ def page(env):
 
 
 def test_speech_said_while_the_engine_starts_is_kept_and_answered(env):
-    sentence = "Please book a table by the window for tonight."
+    sentence = "Please book a table by the window for tonight and tell the chef about my allergy."
     browser = env[1]
     with jupyter_server("first-minute-cold", hub_options=COLD) as server:
         assert server.api("GET", "realtime/status")["providers"]["local"]["engine"]["state"] == "not_loaded"
@@ -103,23 +103,28 @@ def test_speech_said_while_the_engine_starts_is_kept_and_answered(env):
         screenshot(page, "widget-first-minute-listening-while-starting")
         assert not view_state(page, "v.live")  # (the session was not live while the speech was said)
 
-        user = root.locator(".rtw-msg.rtw-user").first
-        user.filter(has_text=re.compile("table", re.I)).wait_for()
-        assert_heard(user.locator(".rtw-text-body").inner_text(), sentence, "table", "window")
+        s = wait_until(page, lambda s: any(e["type"] == "conversation.item.input_audio_transcription.completed" for e in s["log"]), "the transcription")
+        tx = next(e for e in s["log"] if e["type"] == "conversation.item.input_audio_transcription.completed")
+        # the user's turn as the engine got it, for a person to listen to
+        sid = view_state(page, "v.model.get('session_id')")
+        wav = urllib.request.urlopen(urllib.request.Request(
+            f"{server.url}realtime/sessions/{sid}/items/{tx['item_id']}/audio",
+            headers={"Authorization": f"token {server.token}"}), timeout=30).read()
+        (ARTIFACTS / "widget-first-minute-speech-kept-while-starting.wav").write_bytes(wav)
+        assert_heard(tx["transcript"], sentence, "table", "window")
+        user = root.locator(f'.rtw-msg.rtw-user[data-item-id="{tx["item_id"]}"]')
+        user.filter(has_text=re.compile("window", re.I)).wait_for()
         root.locator(".rtw-msg.rtw-assistant", has_text="You said").first.wait_for()
         s = wait_until(page, lambda s: any(it["played"] > 0 for it in s["itemsPlayback"].values()), "the answer to be played")
-        # the kept audio went first, in one piece, once the session was live
-        assert len(s["queueSent"]) == 1 and s["queueSent"][0]["ms"] > 0 and s["queueSent"][0]["droppedMs"] == 0, s["queueSent"]
+        # the kept audio went first, in one piece, once the session was live; nothing was left
+        # out unless the start took longer than the 15 s kept (on a busy machine it may)
+        kept = s["queueSent"]
+        assert len(kept) == 1 and kept[0]["ms"] > 0 and kept[0]["appends"] > 0, kept
+        assert kept[0]["droppedMs"] == 0 or kept[0]["ms"] > 15000 - 100, kept
         assert s["connect"]["clickAt"] < s["connect"]["sessionCreatedAt"] <= s["connect"]["liveAt"]
         assert "Starting" not in status_text(root)
         rep = nb.report(2)
-        tx = rep["events"]["conversation.item.input_audio_transcription.completed"]
-        # the user's turn as the engine got it, for a person to listen to
-        wav = urllib.request.urlopen(urllib.request.Request(
-            f"{server.url}realtime/sessions/{rep['session_id']}/items/{tx['item_id']}/audio",
-            headers={"Authorization": f"token {server.token}"}), timeout=30).read()
-        (ARTIFACTS / "widget-first-minute-speech-kept-while-starting.wav").write_bytes(wav)
-        assert_heard(tx["transcript"], sentence, "table")
+        assert rep["events"]["conversation.item.input_audio_transcription.completed"]["transcript"] == tx["transcript"]
         assert rep["events"]["response.done"]["response"]["status"] == "completed"
         assert server.api("GET", "realtime/status")["providers"]["local"]["engine"]["state"] == "ready"
         page.context.close()

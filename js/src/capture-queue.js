@@ -3,7 +3,9 @@
 // handed over as appends once the session is live, so nothing said then is lost.
 // Used by the main thread (before the I/O worker exists) and by the I/O worker.
 
-export const QUEUE_MAX_MS = 15000; // beyond this the oldest audio goes (and is counted)
+// Beyond this nothing more is kept (and what is not kept is counted): the start of what
+// the user said matters more than the silence that follows while a slow start goes on.
+export const QUEUE_MAX_MS = 15000;
 const CHUNK_MS = 500; // queued frames leave in appends of up to this length
 
 export class CaptureQueue {
@@ -24,14 +26,13 @@ export class CaptureQueue {
 
   push(pcm, rate) {
     if (!pcm.length) return;
-    this.frames.push({ pcm, rate });
-    this.samplesMs += (pcm.length * 1000) / rate;
-    while (this.samplesMs > this.maxMs && this.frames.length > 1) {
-      const old = this.frames.shift();
-      const ms = (old.pcm.length * 1000) / old.rate;
-      this.samplesMs -= ms;
+    const ms = (pcm.length * 1000) / rate;
+    if (this.samplesMs + ms > this.maxMs) {
       this.droppedMs += ms;
+      return;
     }
+    this.frames.push({ pcm, rate });
+    this.samplesMs += ms;
   }
 
   /** Take everything: the frames at `rate` joined into chunks of at most CHUNK_MS (frames at

@@ -286,8 +286,9 @@ export class WidgetView {
   }
 
   keptText() {
-    const ms = this.worker ? this.queueInfo.ms : this.queue.ms;
-    return ms > 0 ? ` (${(ms / 1000).toFixed(1)} s kept)` : "";
+    const { ms, droppedMs } = this.worker ? this.queueInfo : { ms: this.queue.ms, droppedMs: this.queue.droppedMs };
+    if (!(ms > 0)) return "";
+    return droppedMs > 0 ? ` (first ${(ms / 1000).toFixed(1)} s kept, ${(droppedMs / 1000).toFixed(1)} s after them not)` : ` (${(ms / 1000).toFixed(1)} s kept)`;
   }
 
   renderStats() {

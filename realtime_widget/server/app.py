@@ -170,16 +170,16 @@ class RealtimeWidgetApp(ExtensionApp):
         self.handlers.extend(handlers())
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
-        if self.hub is not None:
-            try:
-                await self.hub.start()
-            except Exception:
-                self.log.exception("realtime-widget: starting the session hub failed")
         if self.preload_local_engine and self.local_speech:
             from .providers import shared_speech_stack
 
             # in the default executor: the event loop keeps serving while the models load
             self._preload = asyncio.ensure_future(shared_speech_stack())
+        if self.hub is not None:
+            try:
+                await self.hub.start()
+            except Exception:
+                self.log.exception("realtime-widget: starting the session hub failed")
 
     async def stop_extension(self) -> None:
         if self.hub is not None:
