@@ -11,7 +11,10 @@ Measures (all from the widget's own counters, ``globalThis.__realtime_widget``):
      buffer empty); "audible" adds the context's base + output latency;
   3. Stop -> silence: Stop clicked -> the playback worklet renders silence (goal <= 50 ms
      audible);
-  4. underruns in a ~60 s reply (goal: none).
+  4. underruns in a ~60 s reply (goal: none);
+  5. the first minute (issue 15): Connect clicked -> ``session.created`` in the browser, on a
+     fresh server whose first local session loads the speech models (cold), on the same
+     server again (warm), and on a fresh server that preloaded them at start (preloaded).
 
 Clocks: the worklets have no ``performance.now()``; both sides use ``Date.now()`` (1 ms
 resolution, same clock on both threads). Chrome renders audio in bursts of a few render
@@ -20,6 +23,7 @@ which is reported separately.
 
     python benchmarks/bench_widget.py                  # ~3 minutes
     python benchmarks/bench_widget.py --frames 20,40 --turns 3 --stops 5 --long-s 60
+    python benchmarks/bench_widget.py --sections cold --rounds 3      # only 5., ~3 minutes
 """
 
 from __future__ import annotations
@@ -31,7 +35,16 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from browser_jupyter import Notebook, jupyter_and_browser, missing_requirements, stats, utterance, wait_until  # noqa: E402
+from browser_jupyter import (  # noqa: E402
+    BrowserSession,
+    Notebook,
+    jupyter_and_browser,
+    jupyter_server,
+    missing_requirements,
+    stats,
+    utterance,
+    wait_until,
+)
 
 SENTENCES = [
     "The quick brown fox jumps over the lazy dog.",
@@ -138,6 +151,44 @@ def bench_long_reply(server, browser, long_s: float) -> dict:
     return out
 
 
+def connect_times(server, browser, name: str, think_s: float) -> dict:
+    """Connect clicked ``think_s`` after the widget showed -> the kernel made the session /
+    session.created arrived / the session is live, on the browser's clock (ms)."""
+    page = browser.new_page()
+    nb = Notebook(server, page, name, ["w = RealtimeWidget()\nw"])
+    nb.run(1)
+    root = nb.widget(1)
+    page.wait_for_timeout(think_s * 1000)
+    root.get_by_role("button", name="Connect to the realtime session").click()
+    c = wait_until(page, lambda s: s["connect"]["sessionCreatedAt"] and s["connect"]["liveAt"], "session.created")["connect"]
+    page.context.close()
+    server.shutdown_kernels()
+    return {k: c[f"{k}At"] - c["clickAt"] for k in ("sessionId", "sessionCreated", "live")}
+
+
+def engine_state(server) -> str:
+    return server.api("GET", "realtime/status")["providers"]["local"]["engine"]["state"]
+
+
+def bench_cold_start(browser, rounds: int, think_s: float = 2.0) -> dict:
+    """Each round: a fresh server without preloading (first Connect: cold, second: warm), and a
+    fresh server that preloads the speech models at start (Connect once they are loaded)."""
+    out: dict = {"cold": [], "warm": [], "preloaded": [], "preloaded_at_once": [], "preload_s": []}
+    for r in range(rounds):
+        with jupyter_server(f"bench-cold{r}", hub_options={"preload_local_engine": False}) as server:
+            assert engine_state(server) == "not_loaded"
+            out["cold"].append(connect_times(server, browser, f"cold{r}", think_s))
+            out["warm"].append(connect_times(server, browser, f"warm{r}", think_s))
+        with jupyter_server(f"bench-preload{r}", hub_options={"preload_local_engine": True}) as server:
+            deadline = time.monotonic() + 300
+            while engine_state(server) != "ready" and time.monotonic() < deadline:
+                time.sleep(0.2)
+            out["preload_s"].append(server.api("GET", "realtime/status")["providers"]["local"]["engine"]["seconds"])
+            out["preloaded"].append(connect_times(server, browser, f"preloaded{r}", think_s))
+            out["preloaded_at_once"].append(connect_times(server, browser, f"atonce{r}", 0.0))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", default="20,40,100", help="microphone frame lengths to measure (ms)")
@@ -145,30 +196,60 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=3, help="text turns for the playback latency")
     parser.add_argument("--stops", type=int, default=5, help="Stop clicks")
     parser.add_argument("--long-s", type=float, default=60.0, help="length of the long reply (s)")
+    parser.add_argument("--rounds", type=int, default=3, help="fresh servers per case of the first-minute measurement")
+    parser.add_argument("--think-s", type=float, default=2.0, help="seconds between the widget showing and Connect clicked")
+    parser.add_argument("--sections", default="capture,playback,stop,long,cold", help="which measurements to run")
     parser.add_argument("--json", help="also write the raw numbers to this file")
     args = parser.parse_args()
     why = missing_requirements()
     if why:
         sys.exit(f"cannot run: {why}")
     results: dict = {}
+    sections = set(args.sections.split(","))
+    if "cold" in sections:
+        sections.discard("cold")
+        import tempfile
+
+        browser = BrowserSession(Path(tempfile.mkdtemp(prefix="rtw-bench-cold-")))
+        try:
+            r = results["cold_start"] = bench_cold_start(browser, args.rounds, args.think_s)
+        finally:
+            browser.close()
+        med = lambda rows, k: pct([x[k] for x in rows], 50)  # noqa: E731
+        print(f"5. Connect clicked {args.think_s:g} s after the widget showed -> session.created in the browser "
+              f"(median of {args.rounds} fresh servers each; 'kernel': the kernel had made the session):")
+        for case in ("cold", "warm", "preloaded", "preloaded_at_once"):
+            print(f"   {case:17s}: {med(r[case], 'sessionCreated'):7.0f} ms (kernel {med(r[case], 'sessionId'):7.0f} ms, live "
+                  f"{med(r[case], 'live'):7.0f} ms)  all: {[round(x['sessionCreated']) for x in r[case]]}")
+        print("   (preloaded_at_once: Connect clicked as soon as the widget showed)")
+        print(f"   cold / preloaded: {med(r['cold'], 'sessionCreated') / med(r['preloaded'], 'sessionCreated'):.1f}x; "
+              f"the server loaded the models in {pct(r['preload_s'], 50):.1f} s (median) after it started")
+    if not sections:
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=1))
+        return
     with jupyter_and_browser("bench") as (server, browser):
-        print("1. capture latency (first sample of a frame -> append sent):")
+        if "capture" in sections:
+            print("1. capture latency (first sample of a frame -> append sent):")
         results["capture"] = []
-        for frame in [int(f) for f in args.frames.split(",") if f]:
+        for frame in [int(f) for f in args.frames.split(",") if f and "capture" in sections]:
             r = bench_capture(server, browser, frame, args.capture_s)
             results["capture"].append(r)
             print(f"   {frame:3d} ms frames (device {r['rate']} Hz): {summary(r['latency'])}")
             print(f"       frame complete -> sent: {summary(r['overhead'])}  (goal: latency <= {frame + 5} ms)")
-        r = results["playback"] = bench_playback(server, browser, args.turns)
-        print("2. playback latency (audio delta received -> first sample rendered by the worklet):")
-        print(f"   first delta of each reply: {summary(r['first'])}")
-        print(f"   every delta at an empty buffer: {summary(r['fresh'])}")
-        print(f"   + base/output latency reported by the AudioContext: {r['output_latency_ms']:.1f} ms")
-        r = results["stop"] = bench_stop(server, browser, args.stops)
-        print("3. Stop clicked -> playback worklet silent:")
-        print(f"   {summary(r['stop_ms'])}; audible adds {r['output_latency_ms']:.1f} ms; truncate <= played: {r['truncate_within_played']}")
-        r = results["long"] = bench_long_reply(server, browser, args.long_s)
-        print(f"4. a {r['reply_s']:.1f} s reply: {r['underruns']} underruns ({r['starved_ms']:.1f} ms starved), played in {r['wall_s']:.1f} s")
+        if "playback" in sections:
+            r = results["playback"] = bench_playback(server, browser, args.turns)
+            print("2. playback latency (audio delta received -> first sample rendered by the worklet):")
+            print(f"   first delta of each reply: {summary(r['first'])}")
+            print(f"   every delta at an empty buffer: {summary(r['fresh'])}")
+            print(f"   + base/output latency reported by the AudioContext: {r['output_latency_ms']:.1f} ms")
+        if "stop" in sections:
+            r = results["stop"] = bench_stop(server, browser, args.stops)
+            print("3. Stop clicked -> playback worklet silent:")
+            print(f"   {summary(r['stop_ms'])}; audible adds {r['output_latency_ms']:.1f} ms; truncate <= played: {r['truncate_within_played']}")
+        if "long" in sections:
+            r = results["long"] = bench_long_reply(server, browser, args.long_s)
+            print(f"4. a {r['reply_s']:.1f} s reply: {r['underruns']} underruns ({r['starved_ms']:.1f} ms starved), played in {r['wall_s']:.1f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
 

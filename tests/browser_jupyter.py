@@ -252,16 +252,14 @@ class BrowserSession:
 
 
 @contextmanager
-def jupyter_and_browser(name: str, *, fake_mic: bool = True, hub_options: dict[str, Any] | None = None) -> Iterator[tuple[JupyterServer, BrowserSession]]:
-    workdir = Path(tempfile.mkdtemp(prefix=f"rtw-{name}-"))
+def jupyter_server(name: str, *, hub_options: dict[str, Any] | None = None, workdir: Path | None = None) -> Iterator[JupyterServer]:
+    """A fresh server (its log is kept in test-artifacts/<name>-jupyter.log)."""
+    own = workdir is None
+    workdir = workdir or Path(tempfile.mkdtemp(prefix=f"rtw-{name}-"))
     server = JupyterServer(workdir, hub_options=hub_options).start()
-    browser = None
     try:
-        browser = BrowserSession(workdir, fake_mic=fake_mic)
-        yield server, browser
+        yield server
     finally:
-        if browser is not None:
-            browser.close()
         server.shutdown_kernels()
         server.stop()
         ARTIFACTS.mkdir(exist_ok=True)
@@ -269,6 +267,21 @@ def jupyter_and_browser(name: str, *, fake_mic: bool = True, hub_options: dict[s
             shutil.copy(server.log_path, ARTIFACTS / f"{name}-jupyter.log")
         except OSError:
             pass
+        if own:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextmanager
+def jupyter_and_browser(name: str, *, fake_mic: bool = True, hub_options: dict[str, Any] | None = None) -> Iterator[tuple[JupyterServer, BrowserSession]]:
+    workdir = Path(tempfile.mkdtemp(prefix=f"rtw-{name}-"))
+    try:
+        with jupyter_server(name, hub_options=hub_options, workdir=workdir) as server:
+            browser = BrowserSession(workdir, fake_mic=fake_mic)
+            try:
+                yield server, browser
+            finally:
+                browser.close()
+    finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -121,6 +121,31 @@ def test_the_server_that_started_this_process_is_chosen():
     assert choose_server(servers[2:], [333], {}) is None  # unix sockets are not supported
 
 
+def test_running_servers_reads_what_jupyter_server_lists(tmp_path):
+    """The info files of live servers, as jupyter_server's own list (which a kernel no
+    longer imports to find its server)."""
+    import json
+    import subprocess
+    import sys
+
+    from jupyter_server.serverapp import list_running_servers
+
+    from realtime_widget.client.discovery import running_servers
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout
+    files = {"jpserver-1.json": {"url": "http://localhost:8888/", "token": "a", "pid": os.getpid()},
+             "jpserver-2.json": {"url": "http://localhost:8889/", "token": "b", "pid": int(gone)},  # a server that died
+             "jpserver-3-open.html": {"url": "not an info file"}}
+    for name, info in files.items():
+        (tmp_path / name).write_text(json.dumps(info))
+    (tmp_path / "jpserver-4.json").write_text("{not json")
+    ours = running_servers(str(tmp_path))
+    assert ours == [files["jpserver-1.json"]]
+    (tmp_path / "jpserver-4.json").unlink()
+    assert ours == list(list_running_servers(runtime_dir=str(tmp_path)))
+    assert running_servers(str(tmp_path / "missing")) == []
+
+
 def test_environment_overrides(monkeypatch):
     env = {"REALTIME_WIDGET_SERVER_URL": "http://127.0.0.1:8000/base", "JUPYTER_TOKEN": "tok"}
     assert find_server(env) == ServerInfo("http://127.0.0.1:8000/base/", "tok", "env")

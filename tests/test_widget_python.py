@@ -103,3 +103,17 @@ def test_attach_to_a_kernel_session_and_relay_through_the_comm(tmp_path, monkeyp
         assert not session.closed  # a session the widget was given is not ended by it
     finally:
         session.close()
+
+
+def test_live_numbers_prices_and_idle_timeout():
+    w = RealtimeWidget(prices={"input_text": 4, "input_audio": 32, "output_text": 16, "output_audio": 64}, idle_timeout=30)
+    # the same table Session.usage(prices) uses: cached tokens cost the input price unless given
+    assert w.prices == {"input_text": 4.0, "input_audio": 32.0, "output_text": 16.0, "output_audio": 64.0,
+                        "cached_text": 4.0, "cached_audio": 32.0}
+    assert w.show_stats and w._create_args["idle_timeout"] == 30
+    assert RealtimeWidget(show_stats=False).prices == {} and not RealtimeWidget(show_stats=False).show_stats
+    assert RealtimeWidget(input_audio_format="g711-alaw").input_format == "g711_alaw"  # the microphone captures at 8 kHz from the start
+    with pytest.raises(ValueError, match="missing output_audio"):
+        RealtimeWidget(prices={"input_text": 4, "input_audio": 32, "output_text": 16})
+    with pytest.raises(ValueError, match="unknown key"):
+        RealtimeWidget(prices={"input_text": 4, "input_audio": 32, "output_text": 16, "output_audio": 64, "audio": 1})

@@ -16,10 +16,15 @@
 //                                  worklet's flushed frame `id`, close the gate, then send
 //                                  `events` if at least minSamples were sent, else a clear
 //   {type: "stopped", items, responses}   never play these any more
+//   {type: "queued", frames, droppedMs}   microphone audio the page kept before this worker existed
 //   {type: "close"}
 // Messages to the main thread: {type: "state", state, code, reason}, {type: "events", list},
-//   {type: "stats", ...}, {type: "flushed", id, sent, samples}
-import { decodeAudio, encodeAudio, formatRate } from "./codec.js";
+//   {type: "stats", ...}, {type: "flushed", id, sent, samples},
+//   {type: "queue", ms, droppedMs}   audio kept while the session is not live yet (see capture-queue.js)
+//   {type: "queueSent", ms, droppedMs, appends}   that audio was sent, in order, once it was live
+import { CaptureQueue } from "./capture-queue.js";
+import { decodeAudio, encodeAudio, formatRate, normalizeFormat } from "./codec.js";
+import { deltaSamples } from "./heard-text.js";
 
 let url = null;
 let ws = null;
@@ -43,6 +48,7 @@ const stoppedItems = new Set();
 const stoppedResponses = new Set();
 let outbox = [];
 let stats = fresh();
+const queue = new CaptureQueue();
 
 function fresh() {
   return { appendsSent: 0, audioSentMs: 0, captureLatencyMs: [], captureOverheadMs: [], audioDeltasReceived: 0, audioReceivedSamples: 0 };
@@ -96,9 +102,19 @@ function onServer(data, at) {
     if (ev.x_seq <= lastSeq) return;
     lastSeq = ev.x_seq;
   }
-  if (ev.type === "x_hub.ready") live = true;
+  if (ev.type === "session.created" || ev.type === "session.updated") {
+    // the format of the audio kept while connecting is decided before the page hears of it
+    const sess = ev.session || {};
+    if (sess.input_audio_format) inFmt = normalizeFormat(sess.input_audio_format);
+    if (sess.output_audio_format) outFmt = normalizeFormat(sess.output_audio_format);
+  }
+  if (ev.type === "x_hub.ready") {
+    live = true;
+    sendQueued();
+  }
   if (ev.type === "response.audio.delta") {
-    const out = { type: ev.type, item_id: ev.item_id, response_id: ev.response_id, content_index: ev.content_index, x_seq: ev.x_seq };
+    // samples: the item's audio length counts also when it is not played (interrupted answers)
+    const out = { type: ev.type, item_id: ev.item_id, response_id: ev.response_id, content_index: ev.content_index, x_seq: ev.x_seq, samples: deltaSamples(ev.delta, outFmt) };
     if (live && ev.delta && playPort && !stoppedItems.has(ev.item_id) && !stoppedResponses.has(ev.response_id)) {
       const pcm = decodeAudio(ev.delta, outFmt);
       stats.audioDeltasReceived++;
@@ -124,10 +140,28 @@ function flushOutbox() {
   if (list.length) self.postMessage({ type: "events", list });
 }
 
+function sendQueued() {
+  if (queue.empty) return;
+  const { chunks, ms, droppedMs } = queue.drain(formatRate(inFmt));
+  let appends = 0;
+  for (const pcm of chunks) {
+    if (!send({ type: "input_audio_buffer.append", audio: encodeAudio(pcm, inFmt) })) break;
+    appends++;
+    stats.appendsSent++;
+    stats.audioSentMs += (pcm.length * 1000) / formatRate(inFmt);
+  }
+  self.postMessage({ type: "queueSent", ms, droppedMs, appends });
+}
+
 function onFrame(e) {
   const m = e.data;
   if (!m || m.type !== "frame") return;
   const mine = pending && m.flushed && m.id === pending.id;
+  if (m.samples && gate && !live && !mine) {
+    queue.push(new Int16Array(m.pcm), formatRate(inFmt));
+    self.postMessage({ type: "queue", ms: queue.ms, droppedMs: queue.droppedMs });
+    return;
+  }
   if (m.samples && (gate || mine) && live) {
     const pcm = new Int16Array(m.pcm);
     if (send({ type: "input_audio_buffer.append", audio: encodeAudio(pcm, inFmt) })) {
@@ -171,6 +205,11 @@ self.onmessage = (e) => {
       break;
     case "frame":
       onFrame({ data: m.frame });
+      break;
+    case "queued":
+      for (const f of m.frames || []) queue.push(f.pcm, f.rate);
+      queue.droppedMs += m.droppedMs || 0;
+      if (live) sendQueued();
       break;
     case "capPort":
       if (capPort) capPort.close();

@@ -2,7 +2,11 @@
 // microphone and the playback, barge-in, push-to-talk and the text box.
 import { AudioEngine, makeIoWorker, micErrorText, micSupport } from "./audio.js";
 import { decodeAudio, encodeAudio, formatRate, normalizeFormat } from "./codec.js";
+import { CaptureQueue } from "./capture-queue.js";
+import { localEngineState } from "./engine-status.js";
+import { cutTranscript, deltaSamples } from "./heard-text.js";
 import { CommConnection, HubConnection, WorkerConnection, pageConfig, sessionSocketUrl } from "./hub.js";
+import { LiveNumbers } from "./stats-line.js";
 
 const MAX_LOG = 3000;
 const MAX_SAMPLES = 20000;
@@ -54,6 +58,9 @@ function newStats() {
     outputLatencyMs: 0,
     sampleRate: 0,
     micSettings: null,
+    connect: { clickAt: 0, sessionIdAt: 0, openAt: 0, sessionCreatedAt: 0, liveAt: 0, clicks: 0, requests: 0 }, // Date.now() of each step
+    queueSent: [], // {ms, droppedMs, appends}: audio kept while connecting, sent once live
+    micStarts: 0, // getUserMedia streams opened
   };
 }
 
@@ -66,7 +73,7 @@ export class WidgetView {
     this.conn = null;
     this.live = false;
     this.session = {};
-    this.inputFormat = "pcm16";
+    this.inputFormat = normalizeFormat(model.get("input_format") || "pcm16"); // the session's, once it says
     this.outputFormat = "pcm16";
     this.items = new Map(); // item_id -> {el, textEl, role, type, text}
     this.calls = new Map(); // call_id -> card elements
@@ -85,6 +92,14 @@ export class WidgetView {
     this.pendingStop = null;
     this.log = [];
     this.stats = newStats();
+    this.queue = new CaptureQueue(); // microphone audio from before the session was live (no I/O worker yet)
+    this.queueInfo = { ms: 0, droppedMs: 0 }; // the I/O worker's queue
+    this.numbers = new LiveNumbers();
+    this.itemSamples = new Map(); // item_id -> samples of its audio received (played or not)
+    this.lastSeqSeen = 0;
+    this.connectPending = false; // Connect clicked, the session not live yet
+    this.engine = null; // the local speech engine's state while connecting
+    this.micChain = Promise.resolve(); // microphone on/off, one after the other
     this.destroyed = false;
     this.audio = new AudioEngine({ onFrame: (m) => this.onFrame(m), onPlayback: (m) => this.onPlayback(m) });
     this.audio.setPrebuffer(model.get("prebuffer_ms") ?? 60);
@@ -94,9 +109,17 @@ export class WidgetView {
       model.on(name, fn);
       this.listeners.push([name, fn]);
     };
-    on("change:session_id", () => this.maybeAttach());
+    on("change:session_id", () => {
+      if (this.connectPending && !this.stats.connect.sessionIdAt) this.stats.connect.sessionIdAt = Date.now(); // the kernel made it
+      this.maybeAttach();
+    });
     on("change:starting", () => this.renderState());
-    on("change:last_error", () => this.renderState());
+    on("change:last_error", () => {
+      if (this.model.get("last_error")) this.connectPending = false;
+      this.renderState();
+    });
+    on("change:show_stats", () => this.renderStats());
+    on("change:prices", () => this.renderStats());
     this.appliedMode = model.get("mode") || "hands-free"; // the session was created in this mode
     on("change:mode", () => {
       // set from Python (w.mode = ...) or by another view: apply it to the session
@@ -165,6 +188,13 @@ export class WidgetView {
     this.outMeter = h("div", { class: "rtw-meter rtw-out-meter", role: "meter", "aria-label": "Assistant output level", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": "0" }, this.outMeterFill);
     this.statusEl = h("span", { class: "rtw-status", role: "status", "aria-live": "polite" }, "Not connected");
     this.counterEl = h("span", { class: "rtw-counter", "aria-label": "Events received", title: "Server events received" }, "0 events");
+    this.statsEl = h("div", {
+      class: "rtw-stats",
+      role: "status",
+      "aria-label": "Live numbers",
+      title: "Last turn: end of your speech (or your message) to the reply's first audio as played. Tokens: all responses so far. The same numbers as Session.latency() and Session.usage().",
+      hidden: true,
+    });
     this.micNote = h("div", { class: "rtw-note rtw-mic-note", role: "status", hidden: true });
     this.errorText = h("span", { class: "rtw-error-text" });
     this.errorEl = h(
@@ -202,7 +232,7 @@ export class WidgetView {
       this.counterEl,
     );
     const form = h("div", { class: "rtw-form" }, this.textInput, this.sendBtn);
-    el.append(bar, this.micNote, this.errorEl, this.transcript, form);
+    el.append(bar, this.statsEl, this.micNote, this.errorEl, this.transcript, form);
     el.addEventListener("keydown", (e) => {
       if (e.key === "Escape") {
         e.preventDefault();
@@ -219,7 +249,7 @@ export class WidgetView {
 
   renderState() {
     const connected = !!(this.conn && this.conn.isOpen && this.live);
-    const starting = this.model.get("starting") || (this.conn && !connected);
+    const starting = this.model.get("starting") || this.connectPending || (this.conn && !connected);
     this.connectBtn.textContent = connected ? "Disconnect" : starting ? "Connecting…" : "Connect";
     this.connectBtn.setAttribute("aria-label", connected ? "Disconnect from the realtime session" : "Connect to the realtime session");
     this.connectBtn.disabled = !!starting && !connected;
@@ -231,7 +261,8 @@ export class WidgetView {
     const err = this.model.get("last_error");
     if (err && err !== this.shownError) this.showError(err);
     let status = "Not connected";
-    if (starting && !connected) status = "Connecting…";
+    if (starting && !connected) status = this.startingText();
+    if (!starting && !connected && this.listening()) status = `Not connected · Listening${this.keptText()}, sent once you connect`;
     if (connected) {
       if (this.userSpeaking) status = "You are speaking";
       else if (this.activeResponse || this.outLevel > 0.01) status = "Assistant speaking";
@@ -242,6 +273,28 @@ export class WidgetView {
     if (this.connState === "ended") status = "Session ended";
     this.statusEl.textContent = status;
     this.counterEl.textContent = `${this.stats.eventsReceived} events`;
+  }
+
+  /** While the session starts: what it waits for, for how long, and that the microphone is heard. */
+  startingText() {
+    const since = this.stats.connect.clickAt;
+    const secs = since ? ` ${((Date.now() - since) / 1000).toFixed(1)} s` : "";
+    const loading = this.engine && (this.engine.state === "loading" || this.engine.state === "not_loaded");
+    let text = loading ? `Starting the local speech engine…${secs}` : `Connecting…${secs}`;
+    if (this.listening()) text += ` · Listening${this.keptText()}`;
+    return text;
+  }
+
+  keptText() {
+    const { ms, droppedMs } = this.worker ? this.queueInfo : { ms: this.queue.ms, droppedMs: this.queue.droppedMs };
+    if (!(ms > 0)) return "";
+    return droppedMs > 0 ? ` (first ${(ms / 1000).toFixed(1)} s kept, ${(droppedMs / 1000).toFixed(1)} s after them not)` : ` (${(ms / 1000).toFixed(1)} s kept)`;
+  }
+
+  renderStats() {
+    const text = this.model.get("show_stats") === false ? "" : this.numbers.text(this.model.get("prices"));
+    this.statsEl.textContent = text;
+    this.statsEl.hidden = !text;
   }
 
   setMicUnavailable(text) {
@@ -304,17 +357,38 @@ export class WidgetView {
   // ------------------------------------------------------------------ connection
 
   async toggleConnect() {
+    this.stats.connect.clicks++;
     if (this.conn) return this.disconnect();
+    if (this.connectPending) return; // one session, however often it is clicked
+    this.connectPending = true;
+    this.stats.connect = { ...this.stats.connect, clickAt: Date.now(), sessionIdAt: 0, openAt: 0, sessionCreatedAt: 0, liveAt: 0 };
+    this.renderState();
+    const ready = this.audio.ensure(); // the click is the user gesture audio needs
+    this.wantAttach = true;
+    if (this.model.get("session_id") && this.connState !== "ended") this.maybeAttach();
+    else {
+      // no session yet, or it ended (e.g. idle after its tab was closed): the kernel makes one
+      this.stats.connect.requests++;
+      this.model.send({ type: "connect" });
+      this.watchEngine();
+    }
+    this.renderState();
     try {
-      await this.audio.ensure(); // the click is the user gesture audio needs
+      await ready;
     } catch (e) {
       this.showError(`Audio playback is unavailable: ${e.message || e}`);
     }
-    this.wantAttach = true;
-    if (this.model.get("session_id")) this.maybeAttach();
-    else {
-      this.model.send({ type: "connect" });
+  }
+
+  /** While a local session starts, ask the server how far its speech engine is. */
+  async watchEngine() {
+    if ((this.model.get("provider") || "local") !== "local") return;
+    while (this.connectPending && !this.live && !this.destroyed) {
+      const state = await localEngineState(this.cfg);
+      if (!state) return;
+      this.engine = state;
       this.renderState();
+      await new Promise((r) => setTimeout(r, 400));
     }
   }
 
@@ -335,6 +409,10 @@ export class WidgetView {
     }
     this.live = false;
     this.transport = kind;
+    if (this.model.get("session_id") !== this.attachedSession) {
+      this.attachedSession = this.model.get("session_id"); // a new session numbers its events from 1 again
+      this.lastSeqSeen = 0;
+    }
     const onEvent = (ev, at) => this.onServerEvent(ev, at);
     const onState = (state, e) => this.onConnState(state, e);
     if (kind === "hub") {
@@ -346,6 +424,8 @@ export class WidgetView {
         this.conn = new WorkerConnection({ worker, url: sessionSocketUrl(this.cfg, wsPath, null), onEvent, onState, onMessage: (m) => this.onWorkerMessage(m) });
         this.audio.setWorker(worker);
         this.postFormats();
+        const kept = this.queue.takeFrames(); // said before the worker existed: it sends them, in order, once live
+        if (kept.frames.length || kept.droppedMs) worker.postMessage({ type: "queued", ...kept });
         this.updateGate();
       } else {
         this.conn = new HubConnection({ url: (after) => sessionSocketUrl(this.cfg, wsPath, after), onEvent, onState });
@@ -359,6 +439,7 @@ export class WidgetView {
 
   onConnState(state, e) {
     this.connState = state;
+    if (state === "open" && this.connectPending && !this.stats.connect.openAt) this.stats.connect.openAt = Date.now();
     if (state === "failed" && this.transport === "hub") {
       // the browser cannot reach the hub (another server, a proxy, no cookie): relay through the kernel
       this.dropWorker();
@@ -401,11 +482,19 @@ export class WidgetView {
       for (const v of m.captureOverheadMs) pushCapped(st.captureOverheadMs, v);
     } else if (m.type === "flushed") {
       if (!m.sent) this.statusEl.textContent = "Hold the button while you speak";
+      else this.numbers.responseRequested(Date.now()); // the worker sent commit + response.create
+    } else if (m.type === "queue") {
+      this.queueInfo = { ms: m.ms, droppedMs: m.droppedMs };
+    } else if (m.type === "queueSent") {
+      this.queueInfo = { ms: 0, droppedMs: 0 };
+      this.stats.queueSent.push({ ms: m.ms, droppedMs: m.droppedMs, appends: m.appends });
     }
   }
 
   disconnect() {
     this.wantAttach = false;
+    this.connectPending = false;
+    this.queue.clear();
     if (this.audio.micOn) this.stopMic();
     this.bargeIn("disconnect", { local: true });
     if (this.conn) this.conn.close();
@@ -419,12 +508,16 @@ export class WidgetView {
   send(event) {
     event.event_id = event.event_id || `event_widget_${this.id}_${Date.now().toString(36)}_${++this.stats.eventsSent}`;
     if (!this.conn || !this.conn.send(event)) return null;
+    if (event.type === "response.create") this.numbers.responseRequested(Date.now());
     return event.event_id;
   }
 
   onCustom(msg) {
     if (!msg) return;
-    if (msg.type === "error") this.showError(msg.message);
+    if (msg.type === "error") {
+      this.connectPending = false;
+      this.showError(msg.message);
+    }
   }
 
   // ------------------------------------------------------------------ server events
@@ -434,6 +527,9 @@ export class WidgetView {
     const type = ev.type;
     if (type === "x_hub.ready") {
       this.live = true;
+      this.connectPending = false;
+      if (!this.stats.connect.liveAt) this.stats.connect.liveAt = at;
+      if (!this.worker) this.sendQueued(); // (the I/O worker sent its own already)
       // the mode may have changed before the session existed: make the session follow it
       const want = this.model.get("mode") || "hands-free";
       if (this.session && "turn_detection" in this.session && (want === "push-to-talk") !== (this.session.turn_detection == null)) this.applyMode(want);
@@ -441,12 +537,16 @@ export class WidgetView {
       return;
     }
     this.stats.eventsReceived++;
+    // a view that attaches again is sent the whole session again: count audio once
+    const seen = typeof ev.x_seq === "number" && ev.x_seq <= this.lastSeqSeen;
+    if (typeof ev.x_seq === "number" && !seen) this.lastSeqSeen = ev.x_seq;
     const entry = type === "response.audio.delta" ? { type, item_id: ev.item_id, x_seq: ev.x_seq, live: this.live } : { ...ev, live: this.live };
     if (this.log.length >= MAX_LOG) this.log.shift();
     this.log.push(entry);
     switch (type) {
       case "session.created":
       case "session.updated":
+        if (type === "session.created" && this.stats.connect.clickAt && !this.stats.connect.sessionCreatedAt) this.stats.connect.sessionCreatedAt = at;
         this.onSession(ev.session || {});
         break;
       case "input_audio_buffer.speech_started":
@@ -455,6 +555,7 @@ export class WidgetView {
         this.syncStatus();
         break;
       case "input_audio_buffer.speech_stopped":
+        if (this.live) this.numbers.speechStopped(at);
         this.userSpeaking = false;
         this.syncStatus();
         break;
@@ -479,6 +580,7 @@ export class WidgetView {
       }
       case "response.created":
         this.activeResponse = (ev.response || {}).id || "response";
+        this.numbers.responseCreated(this.activeResponse, this.live);
         this.syncStatus();
         break;
       case "response.done": {
@@ -488,11 +590,14 @@ export class WidgetView {
           const err = (r.status_details || {}).error || {};
           this.showError(`The response failed: ${err.message || err.code || "unknown error"}`);
         }
+        this.numbers.responseDone(r, this.model.get("prices"));
+        this.renderStats();
         this.syncStatus();
         break;
       }
       case "response.output_item.added":
       case "response.output_item.done":
+        if (this.numbers.audioItem((ev.item || {}).id, ev.response_id)) this.renderStats();
         this.onItem(ev.item || {}, undefined, type === "response.output_item.done");
         break;
       case "response.text.delta":
@@ -505,9 +610,13 @@ export class WidgetView {
       case "response.audio_transcript.done":
         this.setText(ev.item_id, ev.transcript || "", { final: true, role: "assistant" });
         break;
-      case "response.audio.delta":
+      case "response.audio.delta": {
+        const n = seen ? 0 : ev.samples != null ? ev.samples : deltaSamples(ev.delta, this.outputFormat);
+        this.itemSamples.set(ev.item_id, (this.itemSamples.get(ev.item_id) || 0) + n);
+        if (this.numbers.audioItem(ev.item_id, ev.response_id)) this.renderStats();
         this.onAudioDelta(ev, at);
         break;
+      }
       case "response.audio.done":
         if (this.live) this.audio.endItem(ev.item_id);
         break;
@@ -570,7 +679,7 @@ export class WidgetView {
     const label = role === "user" ? "You" : role === "assistant" ? "Assistant" : role || "System";
     const textEl = h("span", { class: "rtw-text-body" });
     const el = h("div", { class: `rtw-msg rtw-${role || "system"}`, "data-item-id": id, "data-role": role || "" }, h("span", { class: "rtw-role" }, label), textEl);
-    it = { el, textEl, role, type, text: "" };
+    it = { el, textEl, role, type, text: "", heard: null };
     this.items.set(id, it);
     this.transcript.append(el);
     return it;
@@ -608,7 +717,7 @@ export class WidgetView {
     const it = this.itemEntry(id, "assistant", "message");
     if (!it) return;
     it.text += delta;
-    it.textEl.textContent = it.text;
+    this.renderText(it);
     this.scroll();
   }
 
@@ -616,17 +725,38 @@ export class WidgetView {
     const it = this.itemEntry(id, role, "message");
     if (!it) return;
     it.text = text;
-    it.textEl.textContent = text;
+    this.renderText(it);
     it.el.classList.remove("rtw-pending");
     if (failed) it.el.classList.add("rtw-failed");
     this.scroll();
   }
 
+  /** An interrupted answer: the heard part as usual, the rest struck through, as the model now remembers it. */
   markTruncated(id, endMs) {
     const it = this.items.get(id);
     if (!it) return;
     it.el.classList.add("rtw-truncated");
-    if (!it.el.querySelector(".rtw-cut")) it.el.append(h("span", { class: "rtw-cut", text: ` (interrupted at ${(endMs / 1000).toFixed(1)} s)` }));
+    if (it.heard == null) {
+      const samples = this.itemSamples.get(id) || 0;
+      const totalMs = (samples * 1000) / formatRate(this.outputFormat);
+      // no audio seen: the proportion is unknown and the server keeps the whole transcript too
+      it.heard = totalMs > 0 ? cutTranscript(it.text, endMs / totalMs) : it.text;
+      it.el.dataset.audioEndMs = String(endMs);
+      this.renderText(it);
+    }
+    if (!it.el.querySelector(".rtw-cut")) it.el.append(h("span", { class: "rtw-cut", text: ` interrupted at ${(endMs / 1000).toFixed(1)} s` }));
+  }
+
+  renderText(it) {
+    if (it.heard == null) {
+      it.textEl.textContent = it.text;
+      return;
+    }
+    const rest = it.text.startsWith(it.heard) ? it.text.slice(it.heard.length) : "";
+    it.textEl.replaceChildren(
+      h("span", { class: "rtw-heard" }, it.heard),
+      rest ? h("s", { class: "rtw-unheard", title: "Not played before the interruption: the model does not remember this part" }, rest) : null,
+    );
   }
 
   callByItem(itemId) {
@@ -690,6 +820,7 @@ export class WidgetView {
       const lat = m.start - m.recv + m.offsetMs; // rendered by the worklet; audible adds outputLatencyMs
       if (m.fresh) pushCapped(this.stats.playbackLatencyMs, lat);
       if (m.first) pushCapped(this.stats.firstAudioLatencyMs, lat);
+      if (m.first && this.numbers.firstAudio(m.item, m.start + m.offsetMs + this.audio.outputLatencyMs())) this.renderStats();
     } else if (m.type === "stopped") {
       this.onStopped(m);
     }
@@ -739,9 +870,14 @@ export class WidgetView {
 
   // ------------------------------------------------------------------ microphone
 
-  async toggleMic() {
-    if (this.audio.micOn) this.stopMic();
-    else await this.startMic();
+  /** On or off, in click order: quick clicks never open two streams or leave the wrong state. */
+  toggleMic() {
+    this.micChain = this.micChain.then(async () => {
+      if (this.destroyed) return;
+      if (this.audio.micOn) this.stopMic();
+      else await this.startMic();
+    });
+    return this.micChain;
   }
 
   async startMic() {
@@ -760,6 +896,7 @@ export class WidgetView {
         frameMs: Math.max(20, Math.min(100, this.model.get("frame_ms") || 40)),
       });
       this.stats.micSettings = settings;
+      this.stats.micStarts++;
       this.stats.sampleRate = this.audio.sampleRate;
       this.setTraits({ mic_available: true, mic_message: "" });
       this.updateGate();
@@ -792,6 +929,10 @@ export class WidgetView {
     this.inMeterFill.style.width = `${Math.round(this.inLevel * 100)}%`;
     this.inMeter.setAttribute("aria-valuenow", String(Math.round(this.inLevel * 100)));
     if (m.type === "level") return; // the I/O worker sends the audio
+    if (m.samples && !this.live && !m.flushed && (this.model.get("mode") || "hands-free") === "hands-free") {
+      this.queue.push(new Int16Array(m.pcm), formatRate(this.inputFormat)); // sent once the session is live
+      return;
+    }
     if (!m.samples || !this.live || !this.conn) return;
     const ptt = (this.model.get("mode") || "hands-free") === "push-to-talk";
     if (ptt && !this.pttHeld && !m.flushed) return;
@@ -808,6 +949,21 @@ export class WidgetView {
       pushCapped(this.stats.captureLatencyMs, now - m.t0);
       pushCapped(this.stats.captureOverheadMs, now - m.t1);
     }
+  }
+
+  /** Send what the microphone kept while the session was not live, in order (no I/O worker). */
+  sendQueued() {
+    if (this.queue.empty) return;
+    const rate = formatRate(this.inputFormat);
+    const { chunks, ms, droppedMs } = this.queue.drain(rate);
+    let appends = 0;
+    for (const pcm of chunks) {
+      if (!this.send({ type: "input_audio_buffer.append", audio: encodeAudio(pcm, this.inputFormat) })) break;
+      appends++;
+      this.stats.appendsSent++;
+      this.stats.audioSentMs += (pcm.length * 1000) / rate;
+    }
+    this.stats.queueSent.push({ ms, droppedMs, appends });
   }
 
   // ------------------------------------------------------------------ push-to-talk, text, mode

@@ -378,6 +378,9 @@ class _DirectTransport:
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
         from ..server.providers import HubError
 
+        # the session lives in this kernel, with the widget's comm as its only window:
+        # it ends with the kernel, an idle timeout would close it under an open widget
+        body = {k: v for k, v in body.items() if k != "idle_timeout"}
         try:
             self.session = await self.hub.create("kernel", body)
         except HubError as exc:
@@ -429,7 +432,8 @@ class Session:
     one), ``mode`` (``"auto"``, ``"hub"``, ``"direct"``; env ``REALTIME_WIDGET_MODE``),
     ``server`` (a :class:`ServerInfo` or base URL, to skip discovery), ``token``,
     ``speech`` (direct mode: load the offline speech models), ``tools`` (callables),
-    ``timeout`` (seconds for connecting).
+    ``timeout`` (seconds for connecting), ``idle_timeout`` (the hub closes the session after
+    this many seconds with no widget attached and no event either way; default: never).
     """
 
     def __init__(
@@ -447,6 +451,7 @@ class Session:
         speech: bool | None = None,
         tools: list[Callable[..., Any]] | None = None,
         timeout: float = 120.0,
+        idle_timeout: float | None = None,
     ):
         self._lt = _lt()
         self.conversation = Conversation()
@@ -468,7 +473,7 @@ class Session:
         if mode not in ("auto", "hub", "direct"):
             raise ValueError("mode: 'auto', 'hub' or 'direct'")
         body: dict[str, Any] = {"provider": provider}
-        for key, value in (("model", model), ("session", session), ("name", name), ("url", url)):
+        for key, value in (("model", model), ("session", session), ("name", name), ("url", url), ("idle_timeout", idle_timeout)):
             if value is not None:
                 body[key] = value
         for fn in tools or ():

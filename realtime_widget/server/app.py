@@ -9,6 +9,7 @@ the server and never sent to a browser.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,11 @@ class RealtimeWidgetApp(ExtensionApp):
 
     # -- providers ----------------------------------------------------------------------
     local_speech = Bool(True, help="Load the offline speech models for the local provider (else it is text-only).").tag(config=True)
+    preload_local_engine = Bool(
+        help="Start loading the local engine's offline speech models (a few seconds) in a worker thread when the "
+        "server starts, so that the first local session does not wait for them. Default: on when the [local] extra "
+        "is installed and local_speech is on.",
+    ).tag(config=True)
     local_model = Unicode("local-realtime", help="Model name the local engine reports.").tag(config=True)
     openai_api_key = Unicode(None, allow_none=True, help="OpenAI API key (default: $OPENAI_API_KEY).").tag(config=True)
     openai_url = Unicode("wss://api.openai.com/v1/realtime", help="OpenAI realtime endpoint (GA dialect).").tag(config=True)
@@ -122,7 +128,14 @@ class RealtimeWidgetApp(ExtensionApp):
     def _default_url_key_url(self) -> str | None:
         return _env("REALTIME_WIDGET_URL_API_KEY_URL")
 
+    @default("preload_local_engine")
+    def _default_preload(self) -> bool:
+        from .providers import speech_extra_installed
+
+        return speech_extra_installed()
+
     hub: Hub | None = None
+    _preload: Any = None
 
     def hub_config(self) -> HubConfig:
         providers = ProviderSettings(
@@ -182,6 +195,11 @@ class RealtimeWidgetApp(ExtensionApp):
         self.handlers.extend(handlers())
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        if self.preload_local_engine and self.local_speech:
+            from .providers import shared_speech_stack
+
+            # in the default executor: the event loop keeps serving while the models load
+            self._preload = asyncio.ensure_future(shared_speech_stack())
         if self.hub is not None:
             try:
                 await self.hub.start()

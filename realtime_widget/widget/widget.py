@@ -56,6 +56,29 @@ def _turn_detection(turn_detection: Any, vad_threshold: float | None, silence_du
     return td
 
 
+_prewarmed = threading.Event()
+
+
+def _prewarm_client() -> None:
+    """Import the kernel's client and what finds the Jupyter server (jupyter_server's
+    serverapp: 1-3 s) in the background, once per kernel, so that Connect does not wait
+    for them."""
+    if _prewarmed.is_set():
+        return
+    _prewarmed.set()
+
+    def run() -> None:
+        try:
+            from ..client import Session  # noqa: F401
+            from ..client.discovery import find_server
+
+            find_server()
+        except Exception:  # only a head start: connect() reports real problems
+            log.debug("realtime-widget: warming up the client failed", exc_info=True)
+
+    threading.Thread(target=run, name="realtime-widget-prewarm", daemon=True).start()
+
+
 class RealtimeWidget(anywidget.AnyWidget):
     """A realtime voice (and text) conversation in the notebook.
 
@@ -73,7 +96,11 @@ class RealtimeWidget(anywidget.AnyWidget):
     ``echo_cancellation`` / ``noise_suppression`` / ``auto_gain_control`` (the
     browser's microphone processing; echo cancellation is on by default),
     ``prebuffer_ms`` (playback jitter buffer), ``connect`` (create the session now
-    instead of on the first click of Connect).
+    instead of on the first click of Connect), ``show_stats`` (the line with the last
+    turn's latency, the tokens used and, with ``prices`` (USD per 1M tokens, as for
+    ``Session.usage(prices)``), the cost), ``idle_timeout`` (seconds: the hub closes the
+    session when no view of the widget is attached and nothing happens for this long,
+    e.g. after its tab was closed; ``None``: never).
     """
 
     _esm = _STATIC / "widget.js"
@@ -93,6 +120,10 @@ class RealtimeWidget(anywidget.AnyWidget):
     auto_gain_control = t.Bool(True).tag(sync=True)
     prebuffer_ms = t.Int(60).tag(sync=True)
     vad = t.Dict().tag(sync=True)  # turn_detection used in hands-free mode
+    provider = t.Unicode("local").tag(sync=True)
+    input_format = t.Unicode("pcm16").tag(sync=True)  # what the microphone captures before the session says
+    show_stats = t.Bool(True).tag(sync=True)  # the line with the last turn's latency, tokens and cost
+    prices = t.Dict().tag(sync=True)  # USD per 1M tokens by kind (frames.PRICE_KEYS); empty: no cost shown
     # -- both ways
     mode = t.Enum(MODES, default_value="hands-free").tag(sync=True)
     # -- set by the front end
@@ -141,10 +172,22 @@ class RealtimeWidget(anywidget.AnyWidget):
         auto_gain_control: bool = True,
         prebuffer_ms: int = 60,
         connect: bool = False,
+        show_stats: bool = True,
+        prices: dict[str, float] | None = None,
+        idle_timeout: float | None = 600.0,
         **kwargs: Any,
     ):
         td = _turn_detection(turn_detection, vad_threshold, silence_duration_ms, prefix_padding_ms, eagerness)
+        if prices is not None:
+            from ..frames.core import _price_table
+
+            prices = _price_table(prices)  # the same table (and errors) as Session.usage(prices)
+        fmt = input_audio_format or (session_config or {}).get("input_audio_format") or "pcm16"
         super().__init__(
+            provider=provider,
+            input_format=str(fmt).replace("-", "_"),
+            show_stats=show_stats,
+            prices=prices or {},
             frame_ms=frame_ms,
             echo_cancellation=echo_cancellation,
             noise_suppression=noise_suppression,
@@ -164,7 +207,8 @@ class RealtimeWidget(anywidget.AnyWidget):
             config.setdefault("input_audio_transcription", {"model": TRANSCRIPTION_MODEL})
         else:
             config.setdefault("input_audio_transcription", None)
-        self._create_args: dict[str, Any] = {"provider": provider, "model": model, "session": config, "name": name, "url": url, "tools": list(tools or [])}
+        self._create_args: dict[str, Any] = {"provider": provider, "model": model, "session": config, "name": name, "url": url,
+                                             "tools": list(tools or []), "idle_timeout": idle_timeout}
         self._existing = session
         self.session: Any = None  # the kernel-side realtime_widget.Session, once connected
         self._lock = threading.Lock()
@@ -173,6 +217,8 @@ class RealtimeWidget(anywidget.AnyWidget):
         self.on_msg(self._on_front_end_msg)
         if connect or session is not None:
             self.connect()
+        else:
+            _prewarm_client()
 
     # ------------------------------------------------------------------ the session
 
@@ -211,6 +257,7 @@ class RealtimeWidget(anywidget.AnyWidget):
             url=args["url"],
             tools=args["tools"] or None,
             timeout=timeout,
+            idle_timeout=args["idle_timeout"],
         )
 
     def _adopt(self, session: Any) -> None:
