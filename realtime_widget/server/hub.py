@@ -94,6 +94,10 @@ class HubConfig:
     # Hold the assistant's audio in memory too (direct mode: the kernel's DataFrames read
     # it there); the server's hub only counts it, its log has it.
     keep_output_audio: bool = False
+    # Memory caps of each session's conversation (None: none): audio held (the oldest
+    # items' audio is released past it; the log keeps everything) and the input buffer mirror.
+    max_kept_audio_ms: float | None = 30 * 60_000
+    max_input_buffer_ms: float | None = 15 * 60_000
 
 
 class ClientSink(Protocol):
@@ -252,7 +256,11 @@ class HubSession:
         self.created_at = created_at
         self.closed_at: float | None = None
         self.log = eventlog
-        self.conversation = Conversation(keep_output_audio=hub.config.keep_output_audio)
+        self.conversation = Conversation(
+            keep_output_audio=hub.config.keep_output_audio,
+            max_kept_audio_ms=hub.config.max_kept_audio_ms,
+            max_input_buffer_ms=hub.config.max_input_buffer_ms,
+        )
         self.status = status
         self.clients: dict[str, AttachedClient] = {}
         self.upstream: Upstream | None = None
@@ -887,7 +895,12 @@ class Hub:
         def load() -> tuple[EventLog, dict[str, Any], Conversation]:
             eventlog = EventLog.open(path, max_bytes=self.config.max_session_log_bytes)
             meta = eventlog.read_meta()
-            return eventlog, meta, rebuild_conversation(eventlog, keep_output_audio=self.config.keep_output_audio)
+            return eventlog, meta, rebuild_conversation(
+                eventlog,
+                keep_output_audio=self.config.keep_output_audio,
+                max_kept_audio_ms=self.config.max_kept_audio_ms,
+                max_input_buffer_ms=self.config.max_input_buffer_ms,
+            )
 
         eventlog, meta, conv = await loop.run_in_executor(None, load)
         eventlog.flush_interval = self.config.log_flush_interval
@@ -1000,9 +1013,10 @@ class Hub:
                     log.exception("closing session %s failed", session.id)
 
 
-def rebuild_conversation(eventlog: EventLog, *, keep_output_audio: bool = False) -> Conversation:
-    """The conversation of a logged session, from its events (blocking)."""
-    conv = Conversation(keep_output_audio=keep_output_audio)
+def rebuild_conversation(eventlog: EventLog, *, keep_output_audio: bool = False, **caps: Any) -> Conversation:
+    """The conversation of a logged session, from its events (blocking). ``caps``:
+    ``max_kept_audio_ms`` / ``max_input_buffer_ms`` of :class:`Conversation`."""
+    conv = Conversation(keep_output_audio=keep_output_audio, **caps)
     for rec in eventlog.iter_all(audio="inline"):
         if rec.get("quiet"):
             continue
