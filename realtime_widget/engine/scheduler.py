@@ -8,8 +8,9 @@ behind them. The scheduler instead keeps a queue per session and:
 
 * lets one session run at most ``per_session`` *heavy* calls at once (its other calls
   wait in its own queue, not in front of other sessions' calls);
-* picks the next call round-robin over the sessions that have work waiting, so a
-  session that arrives later is served before the hog's remaining queue;
+* picks the next call from the session served longest ago (round-robin over the
+  sessions with work waiting; a newcomer first), so a session that arrives later is
+  served before the hog's remaining queue;
 * keeps one thread for *light* calls (the VAD on a small append: sub-millisecond, on
   the barge-in path), which are not counted against the per-session cap and go first.
 
@@ -59,7 +60,9 @@ class InferenceScheduler:
         self.heavy_workers = workers - 1 if workers > 1 else 1
         self._pool = pool or ThreadPoolExecutor(max_workers=workers, thread_name_prefix="realtime-engine")
         self._queues: dict[Any, deque[_Job]] = {}  # owner -> its waiting heavy calls
-        self._ring: deque[Any] = deque()  # owners with heavy calls waiting, in turn order
+        self._ring: deque[Any] = deque()  # owners with heavy calls waiting, in arrival order
+        self._served: dict[Any, int] = {}  # owner -> stamp of its last heavy start (absent: never)
+        self._stamp = 0
         self._light: deque[_Job] = deque()
         self._running = 0
         self._running_heavy = 0
@@ -92,6 +95,10 @@ class InferenceScheduler:
     def in_flight(self, owner: Any) -> int:
         return self._in_flight.get(owner, 0)
 
+    def forget(self, owner: Any) -> None:
+        """An owner that is gone (a closed session): drop what is remembered of it."""
+        self._served.pop(owner, None)
+
     # -- scheduling ---------------------------------------------------------------------
     def _withdraw(self, job: _Job) -> None:
         """A cancelled call that has not started is removed from its queue."""
@@ -115,18 +122,19 @@ class InferenceScheduler:
             pass
 
     def _next_heavy(self) -> _Job | None:
-        """The first owner in turn order that may run another heavy call; it goes to the
-        back of the ring (round-robin)."""
-        for _ in range(len(self._ring)):
-            owner = self._ring[0]
-            self._ring.rotate(-1)
+        """The next call of the owner served longest ago among those below their cap."""
+        best = None
+        for owner in self._ring:
             if self._in_flight.get(owner, 0) < self.per_session:
-                queue = self._queues[owner]
-                job = queue.popleft()
-                if not queue:
-                    self._forget(owner)
-                return job
-        return None
+                if best is None or self._served.get(owner, -1) < self._served.get(best, -1):
+                    best = owner
+        if best is None:
+            return None
+        queue = self._queues[best]
+        job = queue.popleft()
+        if not queue:
+            self._forget(best)
+        return job
 
     def _dispatch(self) -> None:
         while self._running < self.workers:
@@ -146,6 +154,8 @@ class InferenceScheduler:
         if not job.light:
             self._running_heavy += 1
             self._in_flight[job.owner] = self._in_flight.get(job.owner, 0) + 1
+            self._stamp += 1
+            self._served[job.owner] = self._stamp
         if self.started is not None:
             self.started.append(job.owner)
         loop = asyncio.get_running_loop()

@@ -126,6 +126,8 @@ class EngineSession:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._scheduler is not None:
+            self._scheduler.forget(self)
         release_memory_soon()  # a closed session's memory goes back to the OS
 
     async def emit(self, event: dict[str, Any]) -> None:
@@ -578,7 +580,7 @@ class EngineSession:
         for item in items:
             if item.type == "message":
                 for part in item.content:
-                    if part.is_audio and part.audio:
+                    if part.is_audio and part.audio_nbytes:  # audio released past max_kept_audio_ms still counts
                         count = count + TokenCount(audio=audio_tokens(part.audio_ms, assistant=item.role == "assistant"))
                     else:
                         count = count + TokenCount(text=text_tokens(part.value or self._heard.get(item.id)))
