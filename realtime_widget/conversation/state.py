@@ -159,12 +159,6 @@ class Conversation:
         self._pending: dict[str, _PendingInput] = {}
         self._buffer = InputAudioBuffer()
         self._bad_formats: set[str] = set()
-        self._server: dict[str, Callable[[dict[str, Any]], None]] = {
-            t: getattr(self, m) for t, m in _SERVER_HANDLERS.items()
-        }
-        self._client: dict[str, Callable[[dict[str, Any]], None]] = {
-            t: getattr(self, m) for t, m in _CLIENT_HANDLERS.items()
-        }
 
     # ------------------------------------------------------------------ public API
 
@@ -181,11 +175,13 @@ class Conversation:
         if audio is not None and etype == "response.audio.delta":
             self._run(self._on_audio_delta, ev, etype, audio)
             return
-        handler = self._server.get(etype)
+        handler = _SERVER_FUNCS.get(etype)
         if handler is None:
             self.unknown_event_counts[etype] += 1
             return
-        self._run(handler, ev, etype)
+        # bound per call: bound methods kept on self would make every conversation a
+        # reference cycle, freed (with all its audio) only by the cyclic GC, much later
+        self._run(handler.__get__(self), ev, etype)
 
     def apply_client(self, event: Any, *, audio: bytes | None = None) -> None:
         """Apply one client event. Only input audio buffer events change state; the
@@ -199,9 +195,9 @@ class Conversation:
         if audio is not None and etype == "input_audio_buffer.append":
             self._run(self._on_client_append, ev, etype, audio)
             return
-        handler = self._client.get(str(etype))
+        handler = _CLIENT_FUNCS.get(str(etype))
         if handler is not None:
-            self._run(handler, ev, f"client {etype}")
+            self._run(handler.__get__(self), ev, f"client {etype}")
 
     @property
     def items(self) -> list[Item]:
@@ -737,3 +733,8 @@ class Conversation:
             item.arguments = ev["arguments"]
         item.call_id = ev.get("call_id") or item.call_id
         item.name = ev.get("name") or item.name
+
+
+# event type -> the Conversation function handling it (see Conversation.apply)
+_SERVER_FUNCS: dict[str, Callable[..., None]] = {t: getattr(Conversation, m) for t, m in _SERVER_HANDLERS.items()}
+_CLIENT_FUNCS: dict[str, Callable[..., None]] = {t: getattr(Conversation, m) for t, m in _CLIENT_HANDLERS.items()}

@@ -10,6 +10,7 @@ process's RSS stays at its peak. ``malloc_trim(0)`` returns them
 from __future__ import annotations
 
 import asyncio
+import os
 
 from .speech._ort import release_free_memory
 
@@ -20,7 +21,10 @@ _pending: set[asyncio.AbstractEventLoop] = set()
 
 
 def release_memory_soon() -> None:
-    """Schedule one ``malloc_trim`` (glibc; a no-op elsewhere) on the running loop."""
+    """Schedule one ``malloc_trim`` (glibc; a no-op elsewhere) on the running loop
+    (``REALTIME_WIDGET_MALLOC_TRIM=0`` turns it off, for measuring)."""
+    if os.environ.get("REALTIME_WIDGET_MALLOC_TRIM", "1") == "0":
+        return
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:

@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from ._ort import SpeechModelsUnavailable, make_session, require
+from ._ort import ShrinkingSession, SpeechModelsUnavailable, make_session, require
 
 __all__ = [
     "OUTPUT_SAMPLE_RATE",
@@ -170,7 +170,7 @@ class Synthesizer:
 
         config = PiperConfig.from_dict(json.loads(Path(config_path).read_text(encoding="utf-8")))
         return cls(
-            piper.PiperVoice(session=make_session(model_path, threads=threads), config=config)
+            piper.PiperVoice(session=ShrinkingSession(make_session(model_path, threads=threads)), config=config)
         )
 
     # -- public -----------------------------------------------------------------------
