@@ -135,7 +135,7 @@ async def run_config(name: str, args, speech: bytes, big_text: str) -> dict:
         saved = dict(os.environ)
         os.environ.update(env)
         try:
-            proc = spawn_jupyter(port, tmp / "jupyter", args.sessions, ["local_speech=True"])
+            proc = spawn_jupyter(port, tmp / "jupyter", args.sessions, [], local_speech=True)
         finally:
             os.environ.clear()
             os.environ.update(saved)

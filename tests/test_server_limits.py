@@ -87,3 +87,27 @@ def test_the_conversation_bounds_held_audio_and_the_input_buffer_mirror():
     assert held == [0, 400 * 48, 400 * 48]  # the oldest released past 1000 ms
     assert [round(i.audio_ms) for i in conv.items] == [400, 400, 400]
     assert conv.warnings == []
+
+
+@pytest.fixture
+def few_loaded(hub):
+    hub.config.max_closed_sessions_loaded = 2
+    return hub
+
+
+async def test_closed_sessions_leave_memory_beyond_a_few_and_reload_from_their_log(jp_fetch, jp_ws_fetch, few_loaded):
+    hub = few_loaded
+    ids = []
+    for n in range(4):
+        session = await create_session(jp_fetch, session={"modalities": ["text"], "turn_detection": None})
+        ws = await HubWS.connect(jp_ws_fetch, session["id"])
+        await ws.send({"type": "conversation.item.create",
+                       "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": f"note {n}"}]}})
+        await ws.wait_for("conversation.item.created")
+        await ws.close()
+        await jp_fetch("realtime", "sessions", session["id"], method="DELETE")
+        ids.append(session["id"])
+    assert [sid for sid in ids if sid in hub.sessions] == ids[2:]  # the two newest stay loaded
+    state = (await get_json(jp_fetch, "realtime", "sessions", ids[0]))["state"]  # reloaded from the log
+    assert state["items"][0]["text"] == "note 0"
+    assert len([sid for sid in ids if sid in hub.sessions]) == 2

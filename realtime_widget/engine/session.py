@@ -40,7 +40,7 @@ from .config import (
 from .ids import new_id
 from .input_audio import InputAudioBuffer
 from .items import accept_request_item, chat_messages
-from .limits import SessionLimits, conversation_text_bytes, text_bytes, wire_item_bytes
+from .limits import SessionLimits, conversation_text_bytes, wire_item_bytes
 from .memory import release_memory_soon
 from .response import ResponseParams, ResponseRun
 from .scheduler import InferenceScheduler, default_scheduler

@@ -98,6 +98,9 @@ class HubConfig:
     # items' audio is released past it; the log keeps everything) and the input buffer mirror.
     max_kept_audio_ms: float | None = 30 * 60_000
     max_input_buffer_ms: float | None = 15 * 60_000
+    # Closed sessions kept loaded (the newest); older ones are dropped from memory and
+    # reloaded from their log when asked for, as sessions from before a restart are.
+    max_closed_sessions_loaded: int = 16
 
 
 class ClientSink(Protocol):
@@ -921,8 +924,9 @@ class Hub:
         session.conversation = conv
         session.log.input_format = conv.input_audio_format
         session.log.output_format = conv.output_audio_format
-        self.sessions.setdefault(session_id, session)
-        return self.sessions[session_id]
+        loaded = self.sessions.setdefault(session_id, session)
+        self._unload_closed()
+        return loaded
 
     async def list(self) -> list[dict[str, Any]]:
         await self.start()
@@ -965,6 +969,7 @@ class Hub:
 
     def _session_ended(self, session: HubSession) -> None:
         self._stored[session.id] = StoredSessionInfo(session.id, session.log.dir, session.meta(), 0, time.time())
+        self._unload_closed()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -979,6 +984,13 @@ class Hub:
                 keep=keep | {session.id},
             ),
         )
+
+    def _unload_closed(self) -> None:
+        """Keep at most ``max_closed_sessions_loaded`` closed sessions in memory (their
+        conversations hold text and audio); the oldest loaded go first."""
+        closed = [sid for sid, s in self.sessions.items() if not s.live and not s.clients]
+        for sid in closed[: max(0, len(closed) - self.config.max_closed_sessions_loaded)]:
+            self.sessions.pop(sid, None)
 
     async def events(
         self, session_id: str, *, after: int = 0, limit: int = 100, types: list[str] | None = None, audio: str = "ref"
