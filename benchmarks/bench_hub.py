@@ -208,7 +208,7 @@ def spawn_engine(port: int) -> subprocess.Popen:
     raise RuntimeError("engine did not start")
 
 
-def spawn_jupyter(port: int, tmp: Path, sessions: int, options: list[str]) -> subprocess.Popen:
+def spawn_jupyter(port: int, tmp: Path, sessions: int, options: list[str], *, local_speech: bool = False) -> subprocess.Popen:
     env = dict(os.environ)
     for name, sub in (("HOME", "home"), ("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"), ("JUPYTER_RUNTIME_DIR", "runtime")):
         (tmp / sub).mkdir(parents=True, exist_ok=True)
@@ -218,7 +218,7 @@ def spawn_jupyter(port: int, tmp: Path, sessions: int, options: list[str]) -> su
         [sys.executable, *(["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []), "-m", "jupyter_server", "--no-browser", "--allow-root", f"--ServerApp.port={port}",
          "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={tmp}",
          "--ServerApp.jpserver_extensions=realtime_widget=True", "--ServerApp.log_level=WARN",
-         f"--RealtimeWidgetApp.log_dir={tmp / 'logs'}", "--RealtimeWidgetApp.local_speech=False",
+         f"--RealtimeWidgetApp.log_dir={tmp / 'logs'}", f"--RealtimeWidgetApp.local_speech={local_speech}",
          f"--RealtimeWidgetApp.max_sessions_per_user={sessions + 10}", *(f"--RealtimeWidgetApp.{o}" for o in options)],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )

@@ -30,7 +30,7 @@ from typing import Any
 
 from .. import audio
 from .buffer import InputAudioBuffer
-from .items import ContentPart, Item, Response, cut_transcript, pcm16_bytes_for_ms
+from .items import ContentPart, Item, Response, cut_transcript, pcm16_bytes_for_ms, pcm16_ms
 
 __all__ = ["Conversation"]
 
@@ -127,12 +127,24 @@ class Conversation:
     (per event type).
     """
 
-    def __init__(self, *, strict: bool = False, keep_output_audio: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        strict: bool = False,
+        keep_output_audio: bool = True,
+        max_kept_audio_ms: float | None = None,
+        max_input_buffer_ms: float | None = None,
+    ) -> None:
         self.strict = strict
         # False: the assistant's audio is counted (audio_ms, truncation) but not held; for
         # an owner that stores it anyway (the hub's event log), so memory does not grow
         # by 2.9 MB per minute of reply.
         self.keep_output_audio = keep_output_audio
+        # Caps on held audio (None: none). Past max_kept_audio_ms the oldest items' audio
+        # bytes are released (durations stay); the input buffer mirror keeps its newest
+        # max_input_buffer_ms. Without them a spoken session grows ~48 kB/s for ever.
+        self.max_kept_audio_ms = max_kept_audio_ms
+        self.max_input_buffer_ms = max_input_buffer_ms
         self.session: dict[str, Any] = {}
         self.conversation_id: str | None = None
         self.responses: dict[str, Response] = {}
@@ -147,12 +159,6 @@ class Conversation:
         self._pending: dict[str, _PendingInput] = {}
         self._buffer = InputAudioBuffer()
         self._bad_formats: set[str] = set()
-        self._server: dict[str, Callable[[dict[str, Any]], None]] = {
-            t: getattr(self, m) for t, m in _SERVER_HANDLERS.items()
-        }
-        self._client: dict[str, Callable[[dict[str, Any]], None]] = {
-            t: getattr(self, m) for t, m in _CLIENT_HANDLERS.items()
-        }
 
     # ------------------------------------------------------------------ public API
 
@@ -169,11 +175,13 @@ class Conversation:
         if audio is not None and etype == "response.audio.delta":
             self._run(self._on_audio_delta, ev, etype, audio)
             return
-        handler = self._server.get(etype)
+        handler = _SERVER_FUNCS.get(etype)
         if handler is None:
             self.unknown_event_counts[etype] += 1
             return
-        self._run(handler, ev, etype)
+        # bound per call: bound methods kept on self would make every conversation a
+        # reference cycle, freed (with all its audio) only by the cyclic GC, much later
+        self._run(handler.__get__(self), ev, etype)
 
     def apply_client(self, event: Any, *, audio: bytes | None = None) -> None:
         """Apply one client event. Only input audio buffer events change state; the
@@ -187,9 +195,9 @@ class Conversation:
         if audio is not None and etype == "input_audio_buffer.append":
             self._run(self._on_client_append, ev, etype, audio)
             return
-        handler = self._client.get(str(etype))
+        handler = _CLIENT_FUNCS.get(str(etype))
         if handler is not None:
-            self._run(handler, ev, f"client {etype}")
+            self._run(handler.__get__(self), ev, f"client {etype}")
 
     @property
     def items(self) -> list[Item]:
@@ -234,6 +242,26 @@ class Conversation:
     @property
     def output_audio_format(self) -> str:
         return self._format("output_audio_format")
+
+    def bound_audio(self) -> int:
+        """Release the audio bytes of the oldest items beyond ``max_kept_audio_ms`` of
+        held audio (their ``audio_ms`` and transcripts stay); returns the bytes released."""
+        if self.max_kept_audio_ms is None:
+            return 0
+        kept_ms, released = 0.0, 0
+        for item in reversed(self._items):
+            for part in item.content:
+                if not part.audio:
+                    continue
+                held_ms = pcm16_ms(len(part.audio), part.sample_rate)
+                if kept_ms + held_ms <= self.max_kept_audio_ms:
+                    kept_ms += held_ms
+                    continue
+                released += len(part.audio)
+                part.unkept_nbytes += len(part.audio)
+                part.audio = bytearray()
+                kept_ms = self.max_kept_audio_ms  # everything older goes too
+        return released
 
     def to_items_payload(
         self, *, include_audio: bool = False, include_ids: bool = True
@@ -422,6 +450,9 @@ class Conversation:
         if pcm is not None and not self._buffer.append(pcm, fmt):
             self._warn(f"input format changed to {fmt} with audio buffered: buffer dropped")
         self._bound_idle_buffer()
+        if self.max_input_buffer_ms is not None and self._buffer.ms > self.max_input_buffer_ms:
+            excess = len(self._buffer.data) - pcm16_bytes_for_ms(self.max_input_buffer_ms, self._buffer.sample_rate)
+            self._buffer.drop(excess - excess % 2)
 
     def _bound_idle_buffer(self) -> None:
         """With server VAD, audio before the next speech start is never committed: while
@@ -485,6 +516,8 @@ class Conversation:
             part.audio.extend(pending.audio)
         if pending.transcript is not None:
             part.transcript = pending.transcript
+        if pending.audio:
+            self.bound_audio()
 
     # ------------------------------------------------------------------ items
 
@@ -577,6 +610,7 @@ class Conversation:
         self._update_response(response, wire)
         for index, out in enumerate(wire.get("output") or ()):
             self._upsert_output(response, out, index, ev["type"], announced=True)
+        self.bound_audio()
 
     def _update_response(self, response: Response, wire: Mapping[str, Any]) -> None:
         response.status = wire.get("status") or response.status
@@ -699,3 +733,8 @@ class Conversation:
             item.arguments = ev["arguments"]
         item.call_id = ev.get("call_id") or item.call_id
         item.name = ev.get("name") or item.name
+
+
+# event type -> the Conversation function handling it (see Conversation.apply)
+_SERVER_FUNCS: dict[str, Callable[..., None]] = {t: getattr(Conversation, m) for t, m in _SERVER_HANDLERS.items()}
+_CLIENT_FUNCS: dict[str, Callable[..., None]] = {t: getattr(Conversation, m) for t, m in _CLIENT_HANDLERS.items()}

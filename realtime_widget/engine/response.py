@@ -30,6 +30,10 @@ AUDIO_DELTA_MS = 100  # size of each response.audio.delta: small enough for smoo
 _CLAUSE_END = re.compile(r"([.!?;:]+[\"')\]]*\s+|,\s+)")
 _FIRST_CLAUSE_MIN_CHARS = 12
 _CLAUSE_MIN_CHARS = 40
+# Longest text synthesised at once: text without punctuation is cut at a space (or here),
+# so audio starts after one chunk and synthesis memory stays bounded (120 KB of
+# unpunctuated text was one clause: no audio for minutes, +640 MB).
+MAX_CLAUSE_CHARS = 240
 
 
 @dataclass
@@ -46,6 +50,7 @@ class ResponseParams:
     tool_choice: str | dict[str, Any]
     speed: float = 1.0  # GA audio.output.speed: the speaking rate
     in_conversation: bool = True  # False: out-of-band (``commit: false``), nothing joins the conversation
+    capped: bool = False  # max_output_tokens is the session's cap, not the client's request
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
@@ -257,6 +262,9 @@ class ResponseRun:
     async def _say(self, clause: str) -> None:
         opened = self._open
         assert opened is not None
+        limit = self.params.max_output_tokens
+        if limit is not None:  # never send far beyond the limit: cut to the tokens left (4 bytes each)
+            clause = clause[: max(1, (limit - self.output_tokens.total) * 4)]
         opened.text += clause
         if not self._audio_out:
             await self._emit(self._delta("response.text.delta", opened, clause))
@@ -363,12 +371,18 @@ class ResponseRun:
 
 
 def _clause_cut(text: str, *, first: bool) -> int | None:
-    """Index just past the first clause of ``text`` long enough to synthesise, if any."""
+    """Index just past the first clause of ``text`` long enough to synthesise, if any;
+    at most ``MAX_CLAUSE_CHARS`` in (at the last space before it when there is one)."""
     minimum = _FIRST_CLAUSE_MIN_CHARS if first else _CLAUSE_MIN_CHARS
-    for match in _CLAUSE_END.finditer(text):
+    for match in _CLAUSE_END.finditer(text, 0, MAX_CLAUSE_CHARS + 8):
+        if match.end() > MAX_CLAUSE_CHARS:
+            break
         if match.end() >= minimum or match.group(1).strip()[0] in ".!?":
             return match.end()
-    return None
+    if len(text) <= MAX_CLAUSE_CHARS:
+        return None
+    space = text.rfind(" ", MAX_CLAUSE_CHARS // 2, MAX_CLAUSE_CHARS)
+    return space + 1 if space >= 0 else MAX_CLAUSE_CHARS
 
 
 def _zero_usage() -> dict[str, Any]:

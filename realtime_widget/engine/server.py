@@ -51,6 +51,8 @@ from ..protocol import (
     wrong_dialect,
 )
 from .brain import Brain
+from .limits import SessionLimits
+from .scheduler import InferenceScheduler
 from .session import EngineSession
 from .speech_stack import SpeechStack
 
@@ -69,6 +71,8 @@ class ServerState:
     speech: SpeechStack | None = None
     brain_factory: Any = None  # () -> Brain, or None for the default rule brain
     sessions: set[EngineSession] = field(default_factory=set)
+    limits: SessionLimits = field(default_factory=SessionLimits)  # caps of every session
+    scheduler: InferenceScheduler | None = None  # None: the process-wide default
 
 
 def is_loopback(host: str) -> bool:
@@ -154,7 +158,10 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
     async def open(self, *args: Any, **kwargs: Any) -> None:
         self.set_nodelay(True)  # small realtime frames: don't let Nagle hold them ~40 ms
         brain: Brain | None = self.state.brain_factory() if self.state.brain_factory else None
-        self.session = EngineSession(self._send, speech=self.state.speech, brain=brain, model=self._model())
+        self.session = EngineSession(
+            self._send, speech=self.state.speech, brain=brain, model=self._model(),
+            limits=self.state.limits, scheduler=self.state.scheduler,
+        )
         self.state.sessions.add(self.session)
         await self.session.start()
 
@@ -223,8 +230,12 @@ async def start_server(
     api_key: str | None = None,
     speech: SpeechStack | None = None,
     brain_factory: Any = None,
+    limits: SessionLimits | None = None,
+    scheduler: InferenceScheduler | None = None,
 ) -> tuple[Any, int, ServerState]:
-    """Start listening; returns (tornado HTTPServer, bound port, state).
+    """Start listening; returns (tornado HTTPServer, bound port, state). ``limits``: the
+    caps of each session (engine/limits.py); ``scheduler``: the inference scheduler
+    (default: the process-wide one, engine/scheduler.py).
 
     An empty (or blank) key is no key: it would turn authentication off and admit any
     Origin, so a non-loopback host refuses it like a missing one."""
@@ -235,7 +246,10 @@ async def start_server(
             f"refusing to listen on {host!r} without a non-empty --api-key "
             "(or REALTIME_WIDGET_SERVE_API_KEY): anyone on the network could use it"
         )
-    state = ServerState(api_key=api_key, speech=speech, brain_factory=brain_factory)
+    state = ServerState(
+        api_key=api_key, speech=speech, brain_factory=brain_factory,
+        limits=limits or SessionLimits(), scheduler=scheduler,
+    )
     sockets = tornado.netutil.bind_sockets(port, address=host)
     server = tornado.httpserver.HTTPServer(make_app(state))
     server.add_sockets(sockets)

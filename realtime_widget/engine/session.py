@@ -18,10 +18,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Awaitable, Callable
 
-from ..audio import b64decode_audio, normalize_format
+from ..audio import b64decode_audio, duration_ms, normalize_format
 from ..conversation import Conversation
 from ..protocol import MAX_APPEND_AUDIO_BYTES, ProtocolError, parse_client_event, parse_server_event
 from .brain import Brain, RuleBrain
@@ -41,8 +40,11 @@ from .config import (
 from .ids import new_id
 from .input_audio import InputAudioBuffer
 from .items import accept_request_item, chat_messages, retrieved_item
+from .limits import SessionLimits, conversation_text_bytes, wire_item_bytes
+from .memory import release_memory_soon
 from .noise_reduction import reduce_noise
 from .response import ResponseParams, ResponseRun
+from .scheduler import InferenceScheduler, default_scheduler
 from .speech_stack import SpeechStack
 from .usage import RateLimiter, TokenCount, audio_tokens, text_tokens
 
@@ -50,8 +52,6 @@ log = logging.getLogger(__name__)
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
-# Inference (VAD, ASR, TTS) runs here, never on the event loop. Shared by all sessions.
-_EXECUTOR = ThreadPoolExecutor(max_workers=4, thread_name_prefix="realtime-engine")
 IDLE_AUDIO_KEPT_MS = 2000  # audio kept before speech while nobody speaks (covers prefix padding)
 
 
@@ -73,12 +73,18 @@ class EngineSession:
         brain: Brain | None = None,
         model: str = "local-realtime",
         max_event_bytes: int | None = None,
+        limits: SessionLimits | None = None,
+        scheduler: InferenceScheduler | None = None,
     ):
         self._send = send
         self.speech = speech
         self.brain = brain or RuleBrain()
         self.session = default_session(new_id("sess"), model)
-        self.conversation = Conversation()
+        self.limits = limits or SessionLimits()
+        # Inference (VAD, ASR, TTS) runs in a thread pool shared by all sessions, never on
+        # the event loop; the scheduler keeps one session from taking all of it.
+        self._scheduler = scheduler
+        self.conversation = Conversation(max_kept_audio_ms=self.limits.max_kept_audio_ms)
         self.input = InputAudioBuffer(self.session["input_audio_format"])
         self._max_event_bytes = max_event_bytes
         self._segmenter = None
@@ -122,6 +128,10 @@ class EngineSession:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._scheduler is not None:
+            self._scheduler.forget(self)
+        self._handlers = {}  # bound methods: the session's one reference cycle (freed now, not at the next GC)
+        release_memory_soon()  # a closed session's memory goes back to the OS
 
     @staticmethod
     def _wire(event: dict[str, Any]) -> dict[str, Any]:
@@ -142,8 +152,12 @@ class EngineSession:
         if not self._closed:
             await self._send(event)
 
-    async def run_blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(_EXECUTOR, fn, *args)
+    async def run_blocking(self, fn: Callable[..., Any], *args: Any, light: bool = False) -> Any:
+        """``fn(*args)`` in the shared inference pool, scheduled fairly among sessions
+        (``light``: a sub-millisecond call on the latency path, see engine/scheduler.py)."""
+        if self._scheduler is None:
+            self._scheduler = default_scheduler()
+        return await self._scheduler.run(self, fn, *args, light=light)
 
     # -- dispatch -------------------------------------------------------------------
     async def handle(self, raw: str | bytes | dict[str, Any]) -> None:
@@ -214,11 +228,13 @@ class EngineSession:
                 code="payload_too_large",
                 param="audio",
             )
+        await self._check_buffer_room(len(encoded), data.get("event_id"))
         pcm = self.input.append(encoded)
         self.conversation.apply_client(data)
         if self._segmenter is None:
             return
-        events = await self.run_blocking(self._segmenter.feed, pcm)
+        # the VAD on a small append is light (barge-in path); a huge append is heavy work
+        events = await self.run_blocking(self._segmenter.feed, pcm, light=len(pcm) <= 2 * self.input.rate)
         for vad_event in events:
             if vad_event.kind == "started":
                 await self._speech_started(vad_event.audio_start_ms)
@@ -227,6 +243,21 @@ class EngineSession:
         await self._maybe_transcribe_early()
         if self._turn is None:
             self.input.forget_before(self.input.end_ms - IDLE_AUDIO_KEPT_MS)
+
+    async def _check_buffer_room(self, nbytes: int, event_id: str | None) -> None:
+        """``max_input_buffer_ms``: without a turn in progress the append is refused; a
+        server-VAD turn that reaches it is committed there (the append starts the next)."""
+        full = self.limits.input_buffer_full(self.input.duration_ms, duration_ms(nbytes, self.input.format))
+        if full is None:
+            return
+        if self._turn is None or self._segmenter is None:
+            raise full
+        full.message = "audio: the turn in progress reached this session's cap of input audio; it was committed there"
+        full.event_id = event_id
+        await self.emit(full.to_event())
+        self._segmenter.reset()
+        end = int(self.input.end_ms)
+        await self._speech_stopped(end, end)
 
     async def _speech_started(self, audio_start_ms: int) -> None:
         self._turn = _Turn(new_id("item"), audio_start_ms)
@@ -367,6 +398,7 @@ class EngineSession:
         if wanted is not None and self.conversation.item(wanted) is not None:
             raise ProtocolError(f"{param}.id: an item with id {wanted!r} already exists", code="invalid_value", param=f"{param}.id")
         accepted = accept_request_item(raw_item, wanted or new_id("item"), param)
+        self._check_room(accepted, param)
         if previous_item_id is not None and self.conversation.item(previous_item_id) is None:
             raise ProtocolError(
                 f"previous_item_id: no item with id {previous_item_id!r} in the conversation",
@@ -381,6 +413,15 @@ class EngineSession:
             self._start_recognition(item_id, index, asyncio.ensure_future(self._recognise(pcm, self.input.rate)))
         return item_id
 
+    def _check_room(self, accepted: Any, param: str, *, joins: bool = True) -> None:
+        """``max_item_bytes``, and for an item joining the conversation its caps too."""
+        size = wire_item_bytes(accepted.item, accepted.audio)
+        self.limits.check_item(size, param)
+        if joins:
+            items = self.conversation.items
+            text = size - sum(len(a) for a in accepted.audio.values())
+            self.limits.check_conversation(len(items), conversation_text_bytes(items), text, param)
+
     def _decode_input_audio(self, encoded: bytes) -> bytes:
         """Audio a client put inside an item -> PCM16 at the input format's rate (checked
         like buffer appends, without touching the buffer)."""
@@ -392,6 +433,7 @@ class EngineSession:
         part = self.conversation.item(item_id).content[index]
         part.set_audio_format(normalize_format(self.session["input_audio_format"]))
         part.audio.extend(pcm)
+        self.conversation.bound_audio()
         return pcm
 
     async def _item_create(self, data: dict[str, Any], _event: Any = None) -> None:
@@ -465,6 +507,8 @@ class EngineSession:
         s = self.session
         tools = check_tools(options["tools"], "response.tools") if "tools" in options else s["tools"]
         max_tokens = check_max_tokens(options.get("max_output_tokens", s["max_response_output_tokens"]), "response.max_output_tokens")
+        requested = None if max_tokens == "inf" else max_tokens
+        allowed = self.limits.reply_tokens(requested)
         return ResponseParams(
             modalities=check_modalities(options["modalities"], "response.modalities") if "modalities" in options else s["modalities"],
             instructions=options.get("instructions", s["instructions"]),
@@ -473,7 +517,8 @@ class EngineSession:
             if "output_audio_format" in options
             else s["output_audio_format"],
             temperature=check_temperature(options["temperature"], "response.temperature") if "temperature" in options else s["temperature"],
-            max_output_tokens=None if max_tokens == "inf" else max_tokens,
+            max_output_tokens=allowed,
+            capped=allowed != requested,  # the session's max_reply_tokens, not the client, set the limit
             tools=tools,
             tool_choice=check_tool_choice(options["tool_choice"], tools, "response.tool_choice") if "tool_choice" in options else s["tool_choice"],
             speed=s.get("speed", 1.0),
@@ -547,6 +592,7 @@ class EngineSession:
                 items.append(referenced)
                 continue
             accepted = accept_request_item(raw, (raw.get("id") if isinstance(raw, dict) else None) or new_id("item"), where)
+            self._check_room(accepted, where, joins=False)
             scratch.apply({"type": "conversation.item.created", "item": accepted.item})
             items.append(scratch.item(accepted.item["id"]))
             for _, encoded in accepted.audio.items():
@@ -559,7 +605,7 @@ class EngineSession:
         for item in items:
             if item.type == "message":
                 for part in item.content:
-                    if part.is_audio and part.audio:
+                    if part.is_audio and part.audio_nbytes:  # audio released past max_kept_audio_ms still counts
                         count = count + TokenCount(audio=audio_tokens(part.audio_ms, assistant=item.role == "assistant"))
                     else:
                         count = count + TokenCount(text=text_tokens(part.value or self._heard.get(item.id)))
@@ -585,7 +631,10 @@ class EngineSession:
             self._previous_input_tokens = usage["input_tokens"]
             self._previous_epoch = self._context_epoch
         limits = self._rate_limits.record(time.monotonic(), usage["total_tokens"])
-        return [{"type": "rate_limits.updated", "rate_limits": limits}]
+        after = [{"type": "rate_limits.updated", "rate_limits": limits}]
+        if run.params.capped and run.status == "incomplete":
+            after.insert(0, self.limits.reply_too_long(run.id).to_event())
+        return after
 
     def _track(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)

@@ -53,6 +53,17 @@ class RealtimeWidgetApp(ExtensionApp):
     max_clients_per_session = Int(16, help="Clients attached to one session at once.").tag(config=True)
     max_message_bytes = Int(24 * 1024**2, help="Largest WebSocket frame a client may send (a 15 MiB audio append is ~20 MiB of base64).").tag(config=True)
     client_buffer_bytes = Int(64 * 1024**2, help="Unsent bytes a slow client may hold before it is disconnected (it can reattach and catch up).").tag(config=True)
+    max_kept_audio_ms = Int(
+        30 * 60_000,
+        help="Audio (ms) each session's conversation holds in memory; past it the oldest items' audio is released "
+        "(the log keeps it: export it to get it back; 0: no cap).",
+    ).tag(config=True)
+    max_input_buffer_ms = Int(15 * 60_000, help="Uncommitted input audio (ms) a session may hold; the local engine refuses "
+                              "appends beyond it (error input_audio_buffer_full; 0: no cap).").tag(config=True)
+    local_max_item_bytes = Int(16 * 1024**2, help="Local engine: largest item (text + audio bytes; error item_too_large; 0: no cap).").tag(config=True)
+    local_max_conversation_items = Int(4096, help="Local engine: items per conversation (error conversation_too_large; 0: no cap).").tag(config=True)
+    local_max_conversation_bytes = Int(64 * 1024**2, help="Local engine: text bytes per conversation (error conversation_too_large; 0: no cap).").tag(config=True)
+    local_max_reply_tokens = Int(4096, help="Local engine: output tokens per response (error reply_too_long; 0: no cap).").tag(config=True)
     strict_origin = Bool(True, help="Refuse a foreign Origin even on token-authenticated requests (requests without an Origin, e.g. from a kernel, are not affected).").tag(config=True)
 
     # -- reconnection ------------------------------------------------------------------
@@ -141,6 +152,7 @@ class RealtimeWidgetApp(ExtensionApp):
         providers = ProviderSettings(
             local_speech=self.local_speech,
             local_model=self.local_model,
+            local_limits=self.local_limits(),
             openai_api_key=self.openai_api_key or None,
             openai_url=self.openai_url,
             openai_model=self.openai_model,
@@ -171,7 +183,21 @@ class RealtimeWidgetApp(ExtensionApp):
             client_buffer_bytes=self.client_buffer_bytes,
             log_flush_interval=self.log_flush_interval,
             reconnect_buffer_bytes=self.reconnect_buffer_bytes,
+            max_kept_audio_ms=self.max_kept_audio_ms or None,
+            max_input_buffer_ms=self.max_input_buffer_ms or None,
         )
+
+    def local_limits(self) -> Any:
+        """The caps of each local engine session (docs/limits-and-guarantees.md)."""
+        from ..engine.limits import SessionLimits
+
+        return SessionLimits(
+            max_item_bytes=self.local_max_item_bytes or None,
+            max_conversation_items=self.local_max_conversation_items or None,
+            max_conversation_bytes=self.local_max_conversation_bytes or None,
+            max_input_buffer_ms=self.max_input_buffer_ms or None,
+            max_reply_tokens=self.local_max_reply_tokens or None,
+        )  # the engine's own audio cap stays at its default: the hub's conversation holds the audio
 
     def initialize_settings(self) -> None:
         if self.url_api_key and not self.url_api_key_url:

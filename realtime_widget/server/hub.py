@@ -98,6 +98,13 @@ class HubConfig:
     # Hold the assistant's audio in memory too (direct mode: the kernel's DataFrames read
     # it there); the server's hub only counts it, its log has it.
     keep_output_audio: bool = False
+    # Memory caps of each session's conversation (None: none): audio held (the oldest
+    # items' audio is released past it; the log keeps everything) and the input buffer mirror.
+    max_kept_audio_ms: float | None = 30 * 60_000
+    max_input_buffer_ms: float | None = 15 * 60_000
+    # Closed sessions kept loaded (the newest); older ones are dropped from memory and
+    # reloaded from their log when asked for, as sessions from before a restart are.
+    max_closed_sessions_loaded: int = 16
 
 
 class ClientSink(Protocol):
@@ -262,7 +269,11 @@ class HubSession:
         # a client that was attached may resume it (and the kernel client does).
         self.interrupted = False
         self.log = eventlog
-        self.conversation = Conversation(keep_output_audio=hub.config.keep_output_audio)
+        self.conversation = Conversation(
+            keep_output_audio=hub.config.keep_output_audio,
+            max_kept_audio_ms=hub.config.max_kept_audio_ms,
+            max_input_buffer_ms=hub.config.max_input_buffer_ms,
+        )
         self.status = status
         self.clients: dict[str, AttachedClient] = {}
         self.upstream: Upstream | None = None
@@ -987,7 +998,12 @@ class Hub:
         def load() -> tuple[EventLog, dict[str, Any], Conversation]:
             eventlog = EventLog.open(path, max_bytes=self.config.max_session_log_bytes)
             meta = eventlog.read_meta()
-            return eventlog, meta, rebuild_conversation(eventlog, keep_output_audio=self.config.keep_output_audio)
+            return eventlog, meta, rebuild_conversation(
+                eventlog,
+                keep_output_audio=self.config.keep_output_audio,
+                max_kept_audio_ms=self.config.max_kept_audio_ms,
+                max_input_buffer_ms=self.config.max_input_buffer_ms,
+            )
 
         eventlog, meta, conv = await loop.run_in_executor(None, load)
         eventlog.flush_interval = self.config.log_flush_interval
@@ -1009,8 +1025,9 @@ class Hub:
         session.conversation = conv
         session.log.input_format = conv.input_audio_format
         session.log.output_format = conv.output_audio_format
-        self.sessions.setdefault(session_id, session)
-        return self.sessions[session_id]
+        loaded = self.sessions.setdefault(session_id, session)
+        self._unload_closed()
+        return loaded
 
     async def list(self) -> list[dict[str, Any]]:
         await self.start()
@@ -1056,6 +1073,7 @@ class Hub:
 
     def _session_ended(self, session: HubSession) -> None:
         self._stored[session.id] = StoredSessionInfo(session.id, session.log.dir, session.meta(), 0, time.time())
+        self._unload_closed()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -1070,6 +1088,13 @@ class Hub:
                 keep=keep | {session.id},
             ),
         )
+
+    def _unload_closed(self) -> None:
+        """Keep at most ``max_closed_sessions_loaded`` closed sessions in memory (their
+        conversations hold text and audio); the oldest loaded go first."""
+        closed = [sid for sid, s in self.sessions.items() if not s.live and not s.clients]
+        for sid in closed[: max(0, len(closed) - self.config.max_closed_sessions_loaded)]:
+            self.sessions.pop(sid, None)
 
     async def events(
         self, session_id: str, *, after: int = 0, limit: int = 100, types: list[str] | None = None, audio: str = "ref"
@@ -1106,9 +1131,10 @@ class Hub:
                     log.exception("closing session %s failed", session.id)
 
 
-def rebuild_conversation(eventlog: EventLog, *, keep_output_audio: bool = False) -> Conversation:
-    """The conversation of a logged session, from its events (blocking)."""
-    conv = Conversation(keep_output_audio=keep_output_audio)
+def rebuild_conversation(eventlog: EventLog, *, keep_output_audio: bool = False, **caps: Any) -> Conversation:
+    """The conversation of a logged session, from its events (blocking). ``caps``:
+    ``max_kept_audio_ms`` / ``max_input_buffer_ms`` of :class:`Conversation`."""
+    conv = Conversation(keep_output_audio=keep_output_audio, **caps)
     for rec in eventlog.iter_all(audio="inline"):
         if rec.get("quiet"):
             continue

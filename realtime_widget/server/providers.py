@@ -87,6 +87,7 @@ class ProviderSettings:
 
     local_speech: bool = True
     local_model: str = "local-realtime"
+    local_limits: Any = None  # engine.limits.SessionLimits of each local session (None: the defaults)
     openai_api_key: str | None = None
     openai_url: str = "wss://api.openai.com/v1/realtime"
     openai_model: str = "gpt-realtime"
@@ -267,10 +268,12 @@ class Upstream:
 class LocalUpstream(Upstream):
     provider = "local"
 
-    def __init__(self, model: str, on_event: OnEvent, on_closed: OnClosed, *, speech: bool = True, brain_factory: Any = None):
+    def __init__(self, model: str, on_event: OnEvent, on_closed: OnClosed, *, speech: bool = True, brain_factory: Any = None,
+                 limits: Any = None):
         super().__init__(model, on_event, on_closed)
         self._use_speech = speech
         self._brain_factory = brain_factory
+        self._limits = limits
         self.engine: Any = None
 
     async def connect(self) -> None:
@@ -278,7 +281,7 @@ class LocalUpstream(Upstream):
 
         speech = await shared_speech_stack() if self._use_speech else None
         brain = self._brain_factory() if self._brain_factory else None
-        self.engine = EngineSession(self._from_engine, speech=speech, brain=brain, model=self.model)
+        self.engine = EngineSession(self._from_engine, speech=speech, brain=brain, model=self.model, limits=self._limits)
         await self.engine.start()
 
     async def _from_engine(self, event: dict[str, Any]) -> None:
@@ -545,7 +548,8 @@ def make_upstream(
     if model is not None and (not isinstance(model, str) or not re.match(r"^[A-Za-z0-9._:/-]{1,128}$", model)):
         raise HubError(400, "invalid_value", "model: expected a model or deployment name (letters, digits, . _ : / -)")
     if provider == "local":
-        return LocalUpstream(model or settings.local_model, on_event, on_closed, speech=settings.local_speech, brain_factory=brain_factory)
+        return LocalUpstream(model or settings.local_model, on_event, on_closed, speech=settings.local_speech,
+                             brain_factory=brain_factory, limits=settings.local_limits)
     timeout = settings.connect_timeout
     if provider == "openai":
         if not settings.openai_api_key:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "ShrinkingSession",
     "SpeechModelsUnavailable",
     "default_threads",
     "make_session",
@@ -73,10 +74,40 @@ def make_session(path: str | Path, *, threads: int | None = None) -> Any:
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.enable_mem_pattern = False
+    so.enable_cpu_mem_arena = arena_enabled()
     so.log_severity_level = 3  # errors only
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     so.add_session_config_entry("session.inter_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+
+
+def arena_enabled() -> bool:
+    """ONNX Runtime's CPU memory arena is on unless ``REALTIME_WIDGET_ORT_ARENA=0`` (for
+    measuring: without it every tensor goes to malloc, ~9% slower synthesis)."""
+    return os.environ.get("REALTIME_WIDGET_ORT_ARENA", "1") != "0"
+
+
+class ShrinkingSession:
+    """An ``InferenceSession`` whose every ``run`` hands the CPU arena's unused memory back
+    at its end (``memory.enable_memory_arena_shrinkage``).
+
+    For the models with big, input-sized activations (Piper, Moonshine's encoder): the
+    arena otherwise stays at the largest run ever seen (+330 MB after a few long TTS
+    clauses, kept after every session closed). Paired runs measured no cost for a TTS
+    clause, while turning the arena off made it ~9% slower (benchmarks/README.md, "Memory")."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self._options = None
+        if arena_enabled():  # (shrinking a session without an arena is an error)
+            self._options = require("onnxruntime").RunOptions()
+            self._options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+
+    def run(self, output_names: Any, input_feed: Any, run_options: Any = None) -> Any:
+        return self._session.run(output_names, input_feed, run_options or self._options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
 
 
 def release_free_memory() -> None:

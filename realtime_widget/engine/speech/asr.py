@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from ._ort import SpeechModelsUnavailable, make_session, release_free_memory
+from ._ort import ShrinkingSession, SpeechModelsUnavailable, make_session, release_free_memory
 
 __all__ = ["MoonshineTokenizer", "Transcriber", "moonshine_model_dir"]
 
@@ -109,7 +109,8 @@ class Transcriber:
     """True when the weight-folded ONNX copies are running (see :meth:`load`)."""
 
     def __init__(self, encoder: Any, decoder: Any, tokenizer: MoonshineTokenizer) -> None:
-        self.encoder = encoder
+        # the encoder's activations grow with the audio (up to a 20 s window): give them back
+        self.encoder = encoder if isinstance(encoder, ShrinkingSession) else ShrinkingSession(encoder)
         self.decoder = decoder
         self.tokenizer = tokenizer
         self._past_names = [

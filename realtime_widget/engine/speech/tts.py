@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from ._ort import SpeechModelsUnavailable, make_session, require
+from ._ort import ShrinkingSession, SpeechModelsUnavailable, make_session, require
 
 __all__ = [
     "OUTPUT_SAMPLE_RATE",
@@ -113,6 +113,9 @@ _PUNCT_ONLY = set(" ,.:;!?-'\"()")
 _MIN_FIRST_CLAUSE = 12  # phoneme codepoints: the very first piece may be short (fast first chunk)
 _MIN_CLAUSE = 40  # phoneme codepoints (~2-3 s of speech) before a later clause may be cut off
 _MIN_REST = 20
+# Longest piece synthesised at once (~15-20 s of speech): an unpunctuated text is cut at a
+# word boundary, so VITS memory and the wait for the first chunk stay bounded.
+_MAX_PIECE = 300
 
 
 def _split_clauses(phonemes: list[str], min_first: int = _MIN_CLAUSE) -> list[list[str]]:
@@ -125,11 +128,18 @@ def _split_clauses(phonemes: list[str], min_first: int = _MIN_CLAUSE) -> list[li
     """
     pieces: list[list[str]] = []
     start = 0
+    last_space = -1
     for i, ph in enumerate(phonemes):
         need = min_first if not pieces else _MIN_CLAUSE
         if ph in _CLAUSE_END and i + 1 - start >= need and len(phonemes) - (i + 1) >= _MIN_REST:
             pieces.append(phonemes[start : i + 1])
             start = i + 1
+        elif ph == " ":
+            last_space = i
+        if i + 1 - start >= _MAX_PIECE:  # no clause end in reach: cut at the last word boundary
+            cut = last_space + 1 if last_space > start + _MAX_PIECE // 2 else i + 1
+            pieces.append(phonemes[start:cut])
+            start = cut
     pieces.append(phonemes[start:])
     return [piece for piece in pieces if piece]
 
@@ -160,7 +170,7 @@ class Synthesizer:
 
         config = PiperConfig.from_dict(json.loads(Path(config_path).read_text(encoding="utf-8")))
         return cls(
-            piper.PiperVoice(session=make_session(model_path, threads=threads), config=config)
+            piper.PiperVoice(session=ShrinkingSession(make_session(model_path, threads=threads)), config=config)
         )
 
     # -- public -----------------------------------------------------------------------
