@@ -37,7 +37,8 @@ import tornado.netutil
 import tornado.web
 import tornado.websocket
 
-from ..protocol import ga, loads_json
+from ..protocol import ProtocolError, ga, load_json_event
+from ..server.wsframes import close_invalid_utf8_with_1007
 from .brain import Brain
 from .session import EngineSession
 from .speech_stack import SpeechStack
@@ -134,6 +135,7 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
     # -- session --------------------------------------------------------------------
     async def open(self, *args: Any, **kwargs: Any) -> None:
         self.set_nodelay(True)  # small realtime frames: don't let Nagle hold them ~40 ms
+        close_invalid_utf8_with_1007(self.ws_connection)
         brain: Brain | None = self.state.brain_factory() if self.state.brain_factory else None
         self.session = EngineSession(self._send, speech=self.state.speech, brain=brain, model=self._model())
         self.state.sessions.add(self.session)
@@ -147,10 +149,14 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
             await session.handle(message)
             return
         try:
-            event = loads_json(message)
-            translated = ga.client_ga_to_preview(event) if isinstance(event, dict) else [event]
+            event = load_json_event(message)  # refused exactly as the preview parser refuses it
+        except ProtocolError as err:
+            await session.emit(err.to_event())
+            return
+        try:
+            translated = ga.client_ga_to_preview(event)
         except Exception:
-            await session.handle(message)  # let the parser describe what is wrong
+            await session.handle(event)  # let the parser describe what is wrong
             return
         for preview_event in translated:
             await session.handle(preview_event)
