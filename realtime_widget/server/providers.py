@@ -404,7 +404,7 @@ def _nodelay(ws: Any) -> None:
 def _upstream_garbage(message: str) -> dict[str, Any]:
     return {
         "type": "error",
-        "error": {"type": "server_error", "code": "upstream_invalid_event", "message": message, "param": None, "event_id": None},
+        "error": {"type": "server_error", "code": "upstream_invalid_event", "message": message},
     }
 
 
