@@ -95,6 +95,19 @@ async def test_nan_never_reaches_the_log_and_the_log_is_strict_json(jp_fetch, jp
     await ws.close()
 
 
+def test_the_log_reads_back_strict_json_even_from_an_old_record_with_nan(tmp_path):
+    from realtime_widget.server.eventlog import EventLog
+
+    log = EventLog.create(tmp_path / "rts_old")
+    log.append({"type": "session.update", "session": {"x": float("nan"), "y": [float("inf")]}}, direction="client", source="kernel")
+    log.flush()
+    assert "NaN" in (tmp_path / "rts_old" / "events.jsonl").read_text()  # as older hubs wrote it
+    record = log.read([1])[0]
+    assert record["event"]["session"] == {"x": None, "y": [None]}
+    _strict_json(json.dumps(record))
+    log.close()
+
+
 async def test_a_text_frame_that_is_not_utf8_closes_with_1007(jp_fetch, jp_ws_fetch):
     sid = (await create_session(jp_fetch, session={"modalities": ["text"]}))["id"]
     bad = await HubWS.connect(jp_ws_fetch, sid)
