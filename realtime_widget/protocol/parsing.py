@@ -116,13 +116,19 @@ def check_json_value(data: Any, event_id: str | None = None) -> None:
         if depth > MAX_JSON_DEPTH:
             raise ProtocolError(_json_error_message("recursion limit exceeded"), INVALID_JSON, event_id=event_id)
         if isinstance(value, Mapping):
-            children: Any = value.values()
             for key in value:
                 if type(key) is str and not key.isascii() and _SURROGATE.search(key):
                     raise ProtocolError(_SURROGATE_MESSAGE, INVALID_JSON, event_id=event_id)
+            children: Any = value.values()
         else:
             children = value
         for child in children:
+            kind = type(child)
+            if kind is str:  # the usual case first: an ASCII string is checked in O(1)
+                if child.isascii():
+                    continue
+            elif kind is int or kind is bool or child is None:
+                continue
             if isinstance(child, str):
                 if not child.isascii() and _SURROGATE.search(child):
                     raise ProtocolError(_SURROGATE_MESSAGE, INVALID_JSON, event_id=event_id)
