@@ -89,11 +89,8 @@ async def run_target(name: str, args, tmp: Path) -> dict:
         proc.terminate()
         proc.wait(10)
     logged = [line for line in log_path.read_text(errors="replace").splitlines() if "Traceback" in line or " ERROR " in line or "[E " in line]
-    kinds: dict[str, int] = {}
-    for f in frames:
-        kinds[f.kind] = kinds.get(f.kind, 0) + 1
     return {
-        "target": name, "seed": seed, "frames": len(frames), "kinds": kinds, "invalid": report.invalid,
+        "target": name, "seed": seed, "frames": report.frames, "kinds": report.kinds, "invalid": report.invalid,
         "errors": len(report.errors), "created": len(report.created), "done": len(report.done),
         "problems": report.problems(), "logged_errors": len(logged), "first_logged": logged[:3],
         "wall_s": round(wall, 1), "rss_before_mb": round(rss_before / 2**20), "rss_end_mb": round(rss_end / 2**20),
