@@ -56,7 +56,7 @@ def _invalid(param: str, message: str, code: str = "invalid_value") -> ProtocolE
 
 
 def check_modalities(value: Any, param: str) -> list[str]:
-    if not isinstance(value, list) or set(value) not in MODALITY_SETS or len(set(value)) != len(value):
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or set(value) not in MODALITY_SETS or len(set(value)) != len(value):
         raise _invalid(param, f"expected ['text'] or ['text', 'audio'], got {value!r}")
     return list(value)
 
@@ -109,7 +109,7 @@ def check_turn_detection(value: Any, param: str) -> dict[str, Any] | None:
         return {"type": "none"}  # Azure's spelling of "off"; echoed back as set
     if kind == "semantic_vad":
         eagerness = value.get("eagerness", "auto")
-        if eagerness not in SEMANTIC_SILENCE_MS:
+        if not isinstance(eagerness, str) or eagerness not in SEMANTIC_SILENCE_MS:
             raise _invalid(f"{param}.eagerness", f"expected one of {', '.join(SEMANTIC_SILENCE_MS)}, got {eagerness!r}")
         return {**value, "eagerness": eagerness}
     if kind != "server_vad":
@@ -146,18 +146,66 @@ def check_tools(value: Any, param: str) -> list[dict[str, Any]]:
         if name in names:
             raise _invalid(f"{param}[{i}].name", f"duplicate tool name {name!r}")
         names.add(name)
+        if tool.get("parameters") is not None:
+            check_tool_parameters(tool["parameters"], f"{param}[{i}].parameters")
     return [dict(tool, type="function") for tool in value]
+
+
+def check_tool_parameters(schema: Any, param: str) -> None:
+    """The parts of a tool's JSON schema that the engine reads (``properties``, each
+    property's ``type`` and ``enum``, ``required``) have the JSON types JSON Schema
+    gives them; the rest is the client's business and kept as sent."""
+    if not isinstance(schema, dict):
+        raise _invalid(param, f"expected a JSON schema object, got {_kind(schema)}", "invalid_type")
+    properties = schema.get("properties")
+    if properties is not None:
+        if not isinstance(properties, dict):
+            raise _invalid(f"{param}.properties", f"expected an object, got {_kind(properties)}", "invalid_type")
+        for name, prop in properties.items():
+            where = f"{param}.properties.{name}"
+            if not isinstance(prop, dict):
+                raise _invalid(where, f"expected a JSON schema object, got {_kind(prop)}", "invalid_type")
+            if "type" in prop and not isinstance(prop["type"], (str, list)):
+                raise _invalid(f"{where}.type", f"expected a string or an array, got {_kind(prop['type'])}", "invalid_type")
+            if "enum" in prop and (not isinstance(prop["enum"], list) or not prop["enum"]):
+                raise _invalid(f"{where}.enum", f"expected a non-empty array, got {_kind(prop['enum'])}", "invalid_type")
+    required = schema.get("required")
+    if required is not None and (not isinstance(required, list) or not all(isinstance(r, str) for r in required)):
+        raise _invalid(f"{param}.required", f"expected an array of strings, got {_kind(required)}", "invalid_type")
+
+
+def _kind(value: Any) -> str:
+    """A value's JSON type, for messages (never the value itself: it may be huge)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
 
 
 def check_tool_choice(value: Any, tools: list[dict[str, Any]], param: str) -> str | dict[str, Any]:
     if value in ("auto", "none", "required"):
         return value
     if isinstance(value, dict) and value.get("type") == "function":
-        name = (value.get("function") or {}).get("name") or value.get("name")
+        name = tool_choice_name(value)
         if name not in {t["name"] for t in tools}:
             raise _invalid(param, f"tool_choice names {name!r}, which is not among the tools")
         return value
     raise _invalid(param, f"expected 'auto', 'none', 'required' or a function object, got {value!r}")
+
+
+def tool_choice_name(choice: dict[str, Any]) -> Any:
+    """The function a ``tool_choice`` object names, in any of its three spellings (D23)."""
+    function = choice.get("function")
+    if isinstance(function, dict):
+        return function.get("name") or choice.get("name")
+    return function or choice.get("name")
 
 
 def merge_session(current: dict[str, Any], update: dict[str, Any], param: str = "session") -> dict[str, Any]:

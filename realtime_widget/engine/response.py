@@ -14,6 +14,7 @@ lifecycle for every item it was told about.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
@@ -22,6 +23,8 @@ from ..audio import b64encode_audio, bytes_for_ms, duration_ms, from_pcm16, samp
 from .brain import Brain, BrainError, BrainRequest, TextDelta, ToolCallDelta
 from .ids import new_id
 from .usage import TokenCount, audio_tokens, text_tokens, usage_payload
+
+log = logging.getLogger(__name__)
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -120,8 +123,40 @@ class ResponseRun:
         self, finished: Callable[["ResponseRun", dict[str, Any]], Awaitable[list[dict[str, Any]]]]
     ) -> None:
         """Stream the whole response. ``finished(run, usage)`` is awaited just before
-        ``response.done`` and returns the events to send right after it (rate limits)."""
+        ``response.done`` and returns the events to send right after it (rate limits).
+
+        Invariant: once ``response.created`` is sent, ``response.done`` follows, whatever
+        fails in between (status ``failed`` with the error in ``status_details``). Only
+        the session closing (a cancellation nobody asked for) ends it without one: no
+        client is left to tell."""
         await self._emit({"type": "response.created", "response": self._response()})
+        usage = _zero_usage()
+        after: list[dict[str, Any]] = []
+        try:
+            await self._stream()
+            usage = usage_payload(self.input_tokens, self.output_tokens, self.cached_tokens)
+            after = await finished(self, usage)
+        except Exception as exc:  # a bug of ours: the response fails, the session goes on
+            log.exception("response %s failed", self.id)
+            self._fail(f"the local engine failed while generating this response: {type(exc).__name__}: {exc}")
+            try:
+                await self._close_all("incomplete")
+                after = await finished(self, usage)
+            except Exception:
+                log.exception("closing response %s failed", self.id)
+        await self._emit({"type": "response.done", "response": self._response(usage=usage)})
+        for event in after:
+            await self._emit(event)
+
+    def _fail(self, message: str) -> None:
+        self.status = "failed"
+        self._status_details = {
+            "type": "failed",
+            "error": {"type": "server_error", "code": "internal_error", "message": message},
+        }
+
+    async def _stream(self) -> None:
+        """Generate, then close every open item with the response's final status."""
         self._generation = asyncio.ensure_future(self._generate())
         try:
             await self._generation
@@ -140,11 +175,6 @@ class ResponseRun:
                 "error": {"type": "server_error", "code": "brain_failed", "message": str(exc)},
             }
         await self._close_all("completed" if self.status == "completed" else "incomplete")
-        usage = usage_payload(self.input_tokens, self.output_tokens, self.cached_tokens)
-        after = await finished(self, usage)
-        await self._emit({"type": "response.done", "response": self._response(usage=usage)})
-        for event in after:
-            await self._emit(event)
 
     def cancel(self, reason: str) -> None:
         """Stop generating; ``reason`` is ``client_cancelled`` or ``turn_detected``."""

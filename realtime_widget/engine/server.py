@@ -42,14 +42,15 @@ import tornado.web
 import tornado.websocket
 
 from ..protocol import (
-    DEFAULT_MAX_BYTES,
     EVENTS_QUERY_PARAM,
+    ProtocolError,
     ga,
-    loads_json,
+    load_json_event,
     parse_events_opt_in,
     server_event_allowed,
     wrong_dialect,
 )
+from ..server.wsframes import close_invalid_utf8_with_1007
 from .brain import Brain
 from .limits import SessionLimits
 from .scheduler import InferenceScheduler
@@ -157,6 +158,7 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
     # -- session --------------------------------------------------------------------
     async def open(self, *args: Any, **kwargs: Any) -> None:
         self.set_nodelay(True)  # small realtime frames: don't let Nagle hold them ~40 ms
+        close_invalid_utf8_with_1007(self.ws_connection)
         brain: Brain | None = self.state.brain_factory() if self.state.brain_factory else None
         self.session = EngineSession(
             self._send, speech=self.state.speech, brain=brain, model=self._model(),
@@ -170,25 +172,21 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
         if session is None:
             return
         try:
-            event = loads_json(message)
-        except Exception:
-            await session.handle(message)  # let the parser describe what is wrong
+            event = load_json_event(message)  # refused exactly as the preview parser refuses it
+        except ProtocolError as err:
+            await session.emit(err.to_event())
             return
-        if isinstance(event, dict):
-            problem = wrong_dialect(event, self.dialect)
-            if problem is not None:  # already named in the client's own dialect
-                await self._write(problem.to_event())
-                return
+        problem = wrong_dialect(event, self.dialect)
+        if problem is not None:  # already named in the client's own dialect
+            await self._write(problem.to_event())
+            return
         if self.dialect == "preview":
-            # Parse once: the dict unless the text may be over the size limit, which only
-            # the parser of the raw text measures (a str's UTF-8 is at most 4 bytes a char).
-            small = len(message) * (4 if isinstance(message, str) else 1) <= DEFAULT_MAX_BYTES
-            await session.handle(event if small and isinstance(event, dict) else message)
+            await session.handle(event)  # parsed once: the dict goes on
             return
         try:
-            translated = ga.client_ga_to_preview(event) if isinstance(event, dict) else [event]
+            translated = ga.client_ga_to_preview(event)
         except Exception:
-            await session.handle(message)  # let the parser describe what is wrong
+            await session.handle(event)  # let the parser describe what is wrong
             return
         for preview_event in translated:
             await session.handle(preview_event)

@@ -182,14 +182,17 @@ class EngineSession:
             await self.emit(err.to_event())
         except Exception as exc:  # a bug of ours must not end the user's session
             log.exception("engine failed on a client event")
-            await self.emit(  # (the spec's error has no nulls: absent fields are left out)
-                ProtocolError(
-                    f"The local engine failed to handle this event: {exc}",
-                    code="internal_error",
-                    event_id=event_id,
-                    type="server_error",
-                ).to_event()
-            )
+            await self.emit(self._internal_error(exc, event_id))
+
+    @staticmethod
+    def _internal_error(exc: Exception, event_id: str | None) -> dict[str, Any]:
+        # (the spec's error has no nulls: absent fields are left out)
+        return ProtocolError(
+            f"The local engine failed to handle this event: {type(exc).__name__}: {exc}",
+            code="internal_error",
+            event_id=event_id,
+            type="server_error",
+        ).to_event()
 
     # -- session.update ---------------------------------------------------------------
     async def _session_update(self, data: dict[str, Any], _event: Any = None) -> None:
@@ -298,6 +301,9 @@ class EngineSession:
             await self._start_response({}, wait_for_active=True)
         except ProtocolError as err:  # e.g. the client started a response meanwhile
             await self.emit(err.to_event())
+        except Exception as exc:  # never silent: the client is told, the session goes on
+            log.exception("engine failed to answer a spoken turn")
+            await self.emit(self._internal_error(exc, None))
 
     async def _commit(self, data: dict[str, Any], _event: Any = None) -> None:
         self.input.check_committable()

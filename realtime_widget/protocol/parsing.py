@@ -9,6 +9,7 @@ No other exception type escapes, whatever the input.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any, Final, Generic, TypeVar
@@ -20,6 +21,7 @@ from .client_events import (
     CLIENT_EVENT_TYPES,
     ClientEvent,
     DiscriminatedClientEvent,
+    InputAudioBufferAppend,
     UnknownClientEvent,
 )
 from .errors import (
@@ -33,6 +35,7 @@ from .errors import (
 from .server_events import (
     SERVER_EVENT_TYPES,
     DiscriminatedServerEvent,
+    ResponseAudioDelta,
     ServerEvent,
     UnknownServerEvent,
 )
@@ -41,7 +44,11 @@ from .types import WireModel
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "MAX_APPEND_AUDIO_BYTES",
+    "MAX_JSON_DEPTH",
+    "check_json_value",
+    "load_json_event",
     "loads_json",
+    "sniff_event_id",
     "parse_client_event",
     "parse_server_event",
 ]
@@ -52,12 +59,17 @@ MAX_APPEND_AUDIO_BYTES: Final = 15 * 1024 * 1024
 #: the event. The engine enforces the 15 MiB audio limit itself after decoding.
 DEFAULT_MAX_BYTES: Final = (MAX_APPEND_AUDIO_BYTES * 4 + 2) // 3 + 1024 * 1024
 
+#: The deepest nesting of objects and arrays accepted: pydantic-core's JSON parser refuses
+#: deeper text, and mappings are held to the same limit (``check_json_value``).
+MAX_JSON_DEPTH: Final = 201
+
 E = TypeVar("E", bound=WireModel)
 
 _TEXT_LIKE = (str, bytes, bytearray, memoryview)
 # event_id of an event we will not parse (too large, broken JSON): sniff the first bytes.
 _EVENT_ID_RE = re.compile(rb'"event_id"\s*:\s*"([^"\\]{1,128})"')
 _SNIFF_BYTES = 4096
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Set by the tests: re-raise internal bugs instead of reporting them as ProtocolError.
 _RAISE_INTERNAL_ERRORS = False
@@ -73,20 +85,111 @@ def loads_json(text: str | bytes) -> Any:
         return json.loads(text)
 
 
+def load_json_event(raw: str | bytes | bytearray | memoryview, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, Any]:
+    """One event's JSON text -> dict, refused exactly where ``parse_client_event`` refuses
+    it at the JSON level, with the same ``ProtocolError``: ``payload_too_large``,
+    ``invalid_json`` (broken JSON, bytes that are not UTF-8, lone surrogates, NaN or
+    Infinity, nesting deeper than ``MAX_JSON_DEPTH``; ``event_id`` sniffed from the text),
+    ``invalid_type`` (not an object). For relays (the hub, the engine's GA route) that
+    need the dict, not the model: as fast as ``loads_json`` on good input."""
+    if isinstance(raw, memoryview):
+        raw = raw.tobytes()
+    _check_size(raw, max_bytes)
+    try:
+        data = from_json(raw, allow_inf_nan=False)  # NaN refused by the parse itself: no extra cost
+    except ValueError as exc:
+        _check_finite_text(raw)  # a clearer message when NaN / Infinity was the problem
+        raise ProtocolError(_json_error_message(str(exc)), INVALID_JSON, event_id=sniff_event_id(raw)) from None
+    if not isinstance(data, dict):
+        raise ProtocolError(f"expected a JSON object, got {_json_kind(data)}", INVALID_TYPE)
+    return data
+
+
+def check_json_value(data: Any, event_id: str | None = None) -> None:
+    """Refuse a Python value that JSON text could not have carried (what the text parser
+    refuses): lone surrogates in strings, NaN / Infinity, nesting deeper than
+    ``MAX_JSON_DEPTH``. ``ProtocolError`` ``invalid_json``, as for text. Iterative (no
+    recursion limit) and cheap: an ASCII string is checked in constant time."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ProtocolError(_json_error_message("recursion limit exceeded"), INVALID_JSON, event_id=event_id)
+        if isinstance(value, Mapping):
+            for key in value:
+                if type(key) is str and not key.isascii() and _SURROGATE.search(key):
+                    raise ProtocolError(_SURROGATE_MESSAGE, INVALID_JSON, event_id=event_id)
+            children: Any = value.values()
+        else:
+            children = value
+        for child in children:
+            kind = type(child)
+            if kind is str:  # the usual case first: an ASCII string is checked in O(1)
+                if child.isascii():
+                    continue
+            elif kind is int or kind is bool or child is None:
+                continue
+            if isinstance(child, str):
+                if not child.isascii() and _SURROGATE.search(child):
+                    raise ProtocolError(_SURROGATE_MESSAGE, INVALID_JSON, event_id=event_id)
+            elif isinstance(child, float):
+                if not math.isfinite(child):
+                    raise ProtocolError(_NOT_FINITE_MESSAGE, INVALID_JSON, event_id=event_id)
+            elif isinstance(child, (Mapping, list, tuple)):
+                stack.append((child, depth + 1))
+
+
+_SURROGATE_MESSAGE: Final = "invalid JSON: the text is not valid Unicode (a lone surrogate in a string)"
+_NOT_FINITE_MESSAGE: Final = "invalid JSON: NaN and Infinity are not JSON numbers"
+
+
+def _check_finite_text(raw: str | bytes | bytearray) -> None:
+    """NaN / Infinity parsed (JSON has no such numbers): re-parse strictly, only when the
+    text contains those words at all. (The searches cost ~2 ns a character: not for the
+    audio events, whose typed fields cannot hold NaN; see ``_check_finite``.)"""
+    if isinstance(raw, str):
+        suspicious = "NaN" in raw or "Infinity" in raw
+    else:
+        suspicious = b"NaN" in raw or b"Infinity" in raw
+    if suspicious:
+        try:
+            from_json(raw, allow_inf_nan=False)
+        except ValueError as exc:
+            raise ProtocolError(
+                f"{_NOT_FINITE_MESSAGE} ({exc})", INVALID_JSON, event_id=sniff_event_id(raw)
+            ) from None
+
+
+def _json_error_message(detail: str) -> str:
+    if "recursion limit exceeded" in detail:
+        return f"invalid JSON: objects and arrays nested more than {MAX_JSON_DEPTH} levels deep ({detail})"
+    return f"invalid JSON: {detail}"
+
+
 class _Side(Generic[E]):
     """Everything needed to parse one direction's events."""
 
     def __init__(
-        self, name: str, union: Any, types: Mapping[str, type[WireModel]], unknown: type[E]
+        self,
+        name: str,
+        union: Any,
+        types: Mapping[str, type[WireModel]],
+        unknown: type[E],
+        hot: type[WireModel],
     ) -> None:
         self.name = name
+        self.hot = hot  # the audio event that comes 50 times a second
         self.adapter: TypeAdapter[Any] = TypeAdapter(union)  # built once, at import
         self.types = types
         self.unknown = unknown
 
 
-_CLIENT: Final = _Side("client", DiscriminatedClientEvent, CLIENT_EVENT_TYPES, UnknownClientEvent)
-_SERVER: Final = _Side("server", DiscriminatedServerEvent, SERVER_EVENT_TYPES, UnknownServerEvent)
+_CLIENT: Final = _Side(
+    "client", DiscriminatedClientEvent, CLIENT_EVENT_TYPES, UnknownClientEvent, InputAudioBufferAppend
+)
+_SERVER: Final = _Side(
+    "server", DiscriminatedServerEvent, SERVER_EVENT_TYPES, UnknownServerEvent, ResponseAudioDelta
+)
 
 
 def parse_client_event(
@@ -114,6 +217,8 @@ def _parse(raw: Any, side: _Side[Any], max_bytes: int) -> Any:
             return _parse_text(raw, side, max_bytes)
         if isinstance(raw, Mapping):
             data = raw if isinstance(raw, dict) else dict(raw)
+            event_id = data.get("event_id")
+            check_json_value(data, event_id if isinstance(event_id, str) else None)
             try:
                 return side.adapter.validate_python(data)
             except ValidationError as exc:
@@ -135,20 +240,35 @@ def _parse_text(raw: str | bytes | bytearray | memoryview, side: _Side[Any], max
         raw = raw.tobytes()
     _check_size(raw, max_bytes)
     try:
-        return side.adapter.validate_json(raw)
+        event = side.adapter.validate_json(raw)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         if first["type"] in ("json_invalid", "string_unicode") and not first["loc"]:
             raise ProtocolError(
-                _json_message(first), INVALID_JSON, event_id=_sniff_event_id(raw)
+                _json_message(first), INVALID_JSON, event_id=sniff_event_id(raw)
             ) from None
         try:
             data = from_json(raw)  # same parser as above, so it agrees on what is valid JSON
         except ValueError as json_exc:
             raise ProtocolError(
-                f"invalid JSON: {json_exc}", INVALID_JSON, event_id=_sniff_event_id(raw)
+                _json_error_message(str(json_exc)), INVALID_JSON, event_id=sniff_event_id(raw)
             ) from None
+        _check_finite_text(raw)
         return _recover(data, exc, side)
+    _check_finite(event, raw, side)
+    return event
+
+
+def _check_finite(event: Any, raw: str | bytes | bytearray, side: _Side[Any]) -> None:
+    """NaN / Infinity in a field the models keep as given (extra fields, tool schemas,
+    metadata). The audio events (the hot path) have only typed fields besides their
+    extras, so only the extras are looked at; other events get the text searched."""
+    if type(event) is side.hot:
+        extra = event.__pydantic_extra__
+        if extra:
+            check_json_value(extra, getattr(event, "event_id", None))
+    else:
+        _check_finite_text(raw)
 
 
 def _check_size(raw: str | bytes | bytearray, max_bytes: int) -> None:
@@ -162,11 +282,13 @@ def _check_size(raw: str | bytes | bytearray, max_bytes: int) -> None:
             f"event is {size:,} bytes; the limit is {max_bytes:,} bytes "
             f"(one input_audio_buffer.append may carry at most 15 MiB of audio)",
             PAYLOAD_TOO_LARGE,
-            event_id=_sniff_event_id(raw),
+            event_id=sniff_event_id(raw),
         )
 
 
-def _sniff_event_id(raw: str | bytes | bytearray) -> str | None:
+def sniff_event_id(raw: str | bytes | bytearray) -> str | None:
+    """The ``event_id`` of an event that will not parse (broken, too large), read from its
+    first 4 KiB when it is there as a plain string; else None."""
     head = raw[:_SNIFF_BYTES]
     if isinstance(head, str):
         head = head.encode("utf-8", "replace")
@@ -178,7 +300,7 @@ def _json_message(error: Mapping[str, Any]) -> str:
     detail = (error.get("ctx") or {}).get("error")
     if error["type"] == "string_unicode":
         detail = "the text is not valid Unicode"
-    return f"invalid JSON: {detail or error['msg']}"
+    return _json_error_message(str(detail or error["msg"]))
 
 
 def _recover(data: Any, exc: ValidationError, side: _Side[Any]) -> Any:

@@ -107,6 +107,12 @@ _dumps = json.JSONEncoder(separators=(",", ":")).encode  # ASCII: lone surrogate
 _str = json.encoder.encode_basestring_ascii  # one JSON string (C implementation)
 
 
+def _not_a_json_number(word: str) -> None:
+    """NaN / Infinity in a record (a log written before they were refused at the input):
+    read back as null, so that every answer is JSON a browser's ``JSON.parse`` reads."""
+    return None
+
+
 def valid_session_id(session_id: Any) -> bool:
     """True for ids the hub makes (and only those can name a directory)."""
     return isinstance(session_id, str) and bool(_SESSION_ID.match(session_id))
@@ -675,7 +681,7 @@ class EventLog:
                 if not 1 <= seq <= self.last_seq or self._flags[seq - 1] & _FLAG_LOST:
                     continue
                 f.seek(self._offsets[seq - 1])
-                yield json.loads(f.readline())
+                yield json.loads(f.readline(), parse_constant=_not_a_json_number)
 
     def _inline(self, rec: dict[str, Any], refs: list[dict[str, Any]]) -> None:
         event = rec["event"]

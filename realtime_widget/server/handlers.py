@@ -35,7 +35,7 @@ from ..protocol.audience import EVENTS_QUERY_PARAM, parse_events_opt_in
 from .client_views import HUB_VIEW, View, client_frame
 from .hub import Hub, HubSession
 from .providers import HubError, redact
-from .wsframes import write_text
+from .wsframes import close_invalid_utf8_with_1007, write_text
 
 AUTH_RESOURCE = "realtime"
 _SID = r"(?P<session_id>[^/]+)"
@@ -362,6 +362,7 @@ class SessionSocket(_StrictOrigin, WebSocketMixin, WebSocketHandler, JupyterHand
     def open(self, session_id: str) -> None:  # type: ignore[override]
         super().open(session_id)
         self.set_nodelay(True)  # small realtime frames: don't let Nagle hold them back
+        close_invalid_utf8_with_1007(self.ws_connection)
         assert self.session is not None
         try:
             self.client = self.session.attach(self, source=self._source, after=self._after, view=self.view)

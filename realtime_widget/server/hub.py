@@ -56,7 +56,8 @@ import tornado.websocket
 
 from ..audio import to_pcm16
 from ..conversation import Conversation, Item
-from ..protocol.parsing import loads_json
+from ..protocol.errors import ProtocolError
+from ..protocol.parsing import check_json_value, load_json_event, sniff_event_id
 from ..protocol.types import SessionUpdateParams
 from .client_views import HUB_VIEW, View, live_frames, replay_frames
 from .eventlog import EventLog, StoredSessionInfo, apply_retention, scan_sessions, valid_session_id
@@ -180,11 +181,17 @@ class AttachedClient:
 
 
 def _error_event(code: str, message: str, *, type_: str = "invalid_request_error", param: str | None = None, event_id: Any = None) -> dict[str, Any]:
-    return {
-        "type": "error",
-        "event_id": "event_hub_" + secrets.token_hex(8),
-        "error": {"type": type_, "code": code, "message": message, "param": param, "event_id": event_id},
-    }
+    # The spec's error object has no nulls: param and event_id are left out when unknown (D19/D28).
+    error: dict[str, Any] = {"type": type_, "code": code, "message": message}
+    if param is not None:
+        error["param"] = param
+    if isinstance(event_id, str):
+        error["event_id"] = event_id
+    return {"type": "error", "event_id": "event_hub_" + secrets.token_hex(8), "error": error}
+
+
+def _protocol_error_event(err: ProtocolError) -> dict[str, Any]:
+    return _error_event(err.code, err.message, type_=err.type, param=err.param, event_id=err.event_id)
 
 
 def _queued_size(event: dict[str, Any]) -> int:
@@ -597,7 +604,12 @@ class HubSession:
             self.log.input_format = self.conversation.input_audio_format
             self.log.output_format = self.conversation.output_audio_format
         if self.clients:
-            frame = "%s,\"x_seq\":%d}" % (wire[:-1], seq)
+            if wire[-1] != "}":  # an upstream's trailing whitespace (JSON allows it)
+                wire = wire.rstrip(" \t\r\n")
+            if wire[-1] == "}" and len(wire) > 2:
+                frame = "%s,\"x_seq\":%d}" % (wire[:-1], seq)  # the fast path: splice x_seq into the text
+            else:  # anything else: build the frame from the event, not from the text
+                frame = _dumps({**event, "x_seq": seq})
             shaped: dict[View, list[str]] | None = None  # frames per client view, made once
             for client in tuple(self.clients.values()):
                 if client.sees_everything:
@@ -660,22 +672,21 @@ class HubSession:
         """Parse, check, log and apply one client event; None when it goes no further
         (an error event has then been published)."""
         cid = client.id if client is not None else None
-        if isinstance(raw, dict):
-            event = raw
-        else:
-            if isinstance(raw, (bytes, bytearray, memoryview)):
-                self._publish(_error_event("invalid_type", "binary frames are not supported: send client events as JSON text"), source="hub")
-                return None
-            if len(raw) > self.hub.config.max_message_bytes:
-                self._publish(_error_event("payload_too_large", f"the event is larger than {self.hub.config.max_message_bytes} bytes"), source="hub")
-                return None
-            try:
-                event = loads_json(raw)
-            except ValueError as exc:
-                self._publish(_error_event("invalid_json", f"the frame is not valid JSON ({exc.msg} at {exc.pos})"), source="hub")
-                return None
-        if not isinstance(event, dict):
-            self._publish(_error_event("invalid_type", "a client event must be a JSON object"), source="hub")
+        try:
+            if isinstance(raw, dict):
+                event = raw
+                event_id = event.get("event_id")
+                check_json_value(event, event_id if isinstance(event_id, str) else None)
+            elif isinstance(raw, (bytes, bytearray, memoryview)):
+                raise ProtocolError(
+                    "binary frames are not supported: send client events as JSON text",
+                    "invalid_type",
+                    event_id=sniff_event_id(bytes(raw)),
+                )
+            else:  # refused exactly as the protocol's parser refuses it (same codes and messages)
+                event = load_json_event(raw, max_bytes=self.hub.config.max_message_bytes)
+        except ProtocolError as err:
+            self._publish(_protocol_error_event(err), source="hub")
             return None
         if not isinstance(event.get("type"), str):
             self._publish(

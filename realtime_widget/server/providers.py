@@ -496,7 +496,7 @@ def _upstream_garbage(message: str) -> dict[str, Any]:
     return {
         "type": "error",
         "event_id": "event_hub_" + secrets.token_hex(8),  # strict clients need one on every event
-        "error": {"type": "server_error", "code": "upstream_invalid_event", "message": message, "param": None, "event_id": None},
+        "error": {"type": "server_error", "code": "upstream_invalid_event", "message": message},
     }
 
 

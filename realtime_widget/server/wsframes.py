@@ -16,7 +16,7 @@ from typing import Any
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError
 
-__all__ = ["write_text"]
+__all__ = ["close_invalid_utf8_with_1007", "write_text"]
 
 _TEXT = 0x1
 
@@ -36,3 +36,26 @@ def write_text(protocol: Any, text: str) -> Future[None]:
         return write_frame(True, _TEXT, data)
     except StreamClosedError:
         raise WebSocketClosedError() from None
+
+
+def close_invalid_utf8_with_1007(protocol: Any) -> None:
+    """Make a Tornado ``WebSocketProtocol`` close with 1007 (RFC 6455: data inconsistent
+    with the message type) when a text frame is not UTF-8; Tornado drops the TCP
+    connection instead (the client sees 1006). Call it in ``open()``. Same work per frame
+    as Tornado's own handler (one decode); compressed frames keep Tornado's handling."""
+    original = getattr(protocol, "_handle_message", None)
+    if original is None or not hasattr(protocol, "_run_callback"):
+        return
+
+    def handle_message(opcode: int, data: bytes) -> Any:
+        if opcode != _TEXT or protocol.client_terminated or protocol._frame_compressed:
+            return original(opcode, data)
+        protocol._message_bytes_in += len(data)
+        try:
+            decoded = data.decode("utf-8")
+        except UnicodeDecodeError:
+            protocol.close(1007, "a text frame must be UTF-8")
+            return None
+        return protocol._run_callback(protocol.handler.on_message, decoded)
+
+    protocol._handle_message = handle_message

@@ -50,7 +50,8 @@ def choose_tool(request: BrainRequest, user_text: str) -> dict[str, Any] | None:
     if not tools or choice == "none":
         return None
     if isinstance(choice, dict):
-        wanted = (choice.get("function") or {}).get("name") or choice.get("name")
+        function = choice.get("function")  # {"name": f} (spec), f (rtclient) or absent (OpenAI)
+        wanted = (function.get("name") if isinstance(function, dict) else function) or choice.get("name")
         return next((t for t in tools if t.get("name") == wanted), None)
     said = {w.lower() for w in re.findall(r"[A-Za-z]+", user_text)}
     for tool in tools:
@@ -69,6 +70,7 @@ def _string_argument(user_text: str) -> str:
 
 def extract_arguments(tool: dict[str, Any], user_text: str) -> dict[str, Any]:
     """JSON arguments for ``tool`` taken from the user's words (see module docstring)."""
+    # The engine checks these types when the tool is set (engine/config.check_tools).
     schema = tool.get("parameters") or {}
     properties: dict[str, Any] = schema.get("properties") or {}
     required = set(schema.get("required") or [])
