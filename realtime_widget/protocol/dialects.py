@@ -95,6 +95,8 @@ def wrong_dialect(event: Mapping[str, Any], dialect: str) -> ProtocolError | Non
     Only the fields that tell the dialects apart are checked; everything else is the
     parser's and the server's job."""
     kind = event.get("type")
+    if not isinstance(kind, str):  # a missing or mistyped type is the parser's to describe
+        return None
     event_id = event.get("event_id")
     if dialect == "preview" and kind in GA_ONLY_CLIENT_EVENTS:
         return ProtocolError(

@@ -29,7 +29,7 @@ import secrets
 from collections.abc import Awaitable
 from typing import Any, NamedTuple
 
-from ..protocol import ga, loads_json
+from ..protocol import ProtocolError, ga, load_json_event
 from ..protocol.audience import server_event_allowed
 from ..protocol.dialects import wrong_dialect
 from .providers import NativeGA
@@ -130,9 +130,11 @@ def _may_be_other_dialect(message: str) -> bool:
 
 
 def _parsed(message: str | bytes) -> dict[str, Any] | None:
+    if not isinstance(message, str):
+        return None  # binary frames: the hub refuses them
     try:
-        event = loads_json(message)
-    except ValueError:
+        event = load_json_event(message)  # never raises anything but ProtocolError (deep nesting included)
+    except ProtocolError:
         return None
     return event if isinstance(event, dict) and isinstance(event.get("type"), str) else None
 
