@@ -111,9 +111,11 @@ def test_speech_said_while_the_engine_starts_is_kept_and_answered(env):
             f"{server.url}realtime/sessions/{sid}/items/{tx['item_id']}/audio",
             headers={"Authorization": f"token {server.token}"}), timeout=30).read()
         (ARTIFACTS / "widget-first-minute-speech-kept-while-starting.wav").write_bytes(wav)
-        assert_heard(tx["transcript"], sentence, "table", "window")
+        # an early and the last word: the start was not lost, and the sentence is whole
+        # ("window" alone was misheard under load: "might not win go")
+        assert_heard(tx["transcript"], sentence, "table", "allergy")
         user = root.locator(f'.rtw-msg.rtw-user[data-item-id="{tx["item_id"]}"]')
-        user.filter(has_text=re.compile("window", re.I)).wait_for()
+        user.filter(has_text=re.compile("allergy", re.I)).wait_for()
         root.locator(".rtw-msg.rtw-assistant", has_text="You said").first.wait_for()
         s = wait_until(page, lambda s: any(it["played"] > 0 for it in s["itemsPlayback"].values()), "the answer to be played")
         # the kept audio went first, in one piece, once the session was live; nothing was left
