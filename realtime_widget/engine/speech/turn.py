@@ -146,8 +146,10 @@ class Eagerness:
 
     ``probe_ms``: silence after speech before the model is asked (shorter silences are
     the gaps inside words); ``threshold``: probability of "complete" that ends the turn;
-    ``max_wait_ms``: silence after which the turn ends whatever the model said (GA's
-    documented maximum timeouts: low 8 s, medium 4 s, high 2 s; auto = medium)."""
+    ``max_wait_ms``: silence after which the turn ends whatever the model said. GA
+    documents maximum timeouts (low 8 s, medium 4 s, high 2 s; auto = medium); these are
+    shorter because the model often misjudges finished synthetic sentences (benchmarks/
+    README.md), and a turn that hangs for 4 s is worse than an occasional cut."""
 
     probe_ms: int
     threshold: float
@@ -155,12 +157,13 @@ class Eagerness:
 
 
 EAGERNESS = {
-    "low": Eagerness(probe_ms=250, threshold=0.7, max_wait_ms=8000),
-    "medium": Eagerness(probe_ms=150, threshold=0.5, max_wait_ms=4000),
-    "auto": Eagerness(probe_ms=150, threshold=0.5, max_wait_ms=4000),
-    "high": Eagerness(probe_ms=100, threshold=0.3, max_wait_ms=2000),
+    "low": Eagerness(probe_ms=200, threshold=0.7, max_wait_ms=3000),
+    "medium": Eagerness(probe_ms=64, threshold=0.5, max_wait_ms=1600),
+    "auto": Eagerness(probe_ms=64, threshold=0.5, max_wait_ms=1600),
+    "high": Eagerness(probe_ms=64, threshold=0.3, max_wait_ms=1000),
 }
 RING_SECONDS = MODEL_SECONDS + 2  # the model hears 8 s; keep a little more for the onset
+JUDGE_AFTER_MS = 64  # two silent frames
 ONSET_LEAD_FRAMES = 6  # ~200 ms before the detected onset: Silero fires a little late
 
 
@@ -169,12 +172,12 @@ class SemanticVadSegmenter(ServerVadSegmenter):
     whether a pause ends the turn.
 
     Speech starts exactly as in server VAD (``prefix_padding_ms`` 300, threshold 0.5).
-    When a silence inside speech has lasted ``probe_ms``, the model hears the turn up to
-    the start of that silence (at most its last 8 s: memory stays bounded however long
-    the user talks) once. If it judges the turn complete, :class:`SpeechStopped` is
-    emitted right there (``audio_end_ms`` = the current frame's end); if not, the turn
-    goes on until speech resumes (a new pause is judged afresh) or the silence reaches
-    ``max_wait_ms``. The model is asked without the trailing silence because silence
+    After two silent frames (64 ms) inside speech the model hears the turn up to the start of
+    that silence (at most its last 8 s: memory stays bounded however long the user
+    talks), once per pause. If it judges the turn complete, :class:`SpeechStopped` is
+    emitted as soon as the silence has lasted ``probe_ms`` (``audio_end_ms`` = the
+    current frame's end); if not, the turn goes on until speech resumes (a new pause is
+    judged afresh) or the silence reaches ``max_wait_ms``. The model is asked without the trailing silence because silence
     alone pushes it towards "complete" (measured: an unfinished Piper sentence scores
     0.01 with no silence, 0.93 with 400 ms).
 
@@ -241,12 +244,14 @@ class SemanticVadSegmenter(ServerVadSegmenter):
                 continue
             speech_end = self._frame_ms(silence)
             silent_ms = self._frame_ms(k + 1) - speech_end
-            ended = silent_ms >= self.silence_duration_ms
-            if not ended and silent_ms >= self.eagerness.probe_ms and self._judged_frame != silence:
+            if self._judged_frame != silence and silent_ms >= JUDGE_AFTER_MS:
+                # judged early, so the inference overlaps the probe wait (not at the very
+                # first silent frame: one-frame dips between words would call it constantly)
                 self._judged_frame = silence
                 prob = self.model.probability(self._turn_audio(self._onset_frame - ONSET_LEAD_FRAMES, silence))
                 self.last_judgement = (round(speech_end), prob)
-                ended = prob >= self.eagerness.threshold
+            complete = self.last_judgement is not None and self.last_judgement[1] >= self.eagerness.threshold
+            ended = silent_ms >= self.silence_duration_ms or (complete and silent_ms >= self.eagerness.probe_ms)
             if ended:
                 events.append(SpeechStopped(round(self._frame_ms(k + 1)), round(speech_end)))
                 self.in_speech = False
