@@ -175,8 +175,8 @@ class SemanticVadSegmenter(ServerVadSegmenter):
     After two silent frames (64 ms) inside speech the model hears the turn up to the start of
     that silence (at most its last 8 s: memory stays bounded however long the user
     talks), once per pause. If it judges the turn complete, :class:`SpeechStopped` is
-    emitted as soon as the silence has lasted ``probe_ms`` (``audio_end_ms`` = the
-    current frame's end); if not, the turn goes on until speech resumes (a new pause is
+    emitted as soon as the silence has lasted ``probe_ms`` (``audio_end_ms`` = where
+    speech ended, unlike server VAD, whose ``audio_end_ms`` includes its silence wait); if not, the turn goes on until speech resumes (a new pause is
     judged afresh) or the silence reaches ``max_wait_ms``. The model is asked without the trailing silence because silence
     alone pushes it towards "complete" (measured: an unfinished Piper sentence scores
     0.01 with no silence, 0.93 with 400 ms).
@@ -253,7 +253,9 @@ class SemanticVadSegmenter(ServerVadSegmenter):
             complete = self.last_judgement is not None and self.last_judgement[1] >= self.eagerness.threshold
             ended = silent_ms >= self.silence_duration_ms or (complete and silent_ms >= self.eagerness.probe_ms)
             if ended:
-                events.append(SpeechStopped(round(self._frame_ms(k + 1)), round(speech_end)))
+                # audio_end_ms is where speech ended: the wait that confirmed it is not
+                # part of the turn (so a log can tell when the user stopped talking)
+                events.append(SpeechStopped(round(speech_end), round(speech_end)))
                 self.in_speech = False
                 self._silence_start_frame = None
         return events
