@@ -23,6 +23,7 @@ from realtime_widget.engine.speech.turn import (  # noqa: E402
     SAMPLE_RATE,
     fit_window,
     log_mel_features,
+    prepare_turn,
     smart_turn_model_path,
 )
 
@@ -82,6 +83,18 @@ def test_window_keeps_the_last_eight_seconds():
     short = np.ones(100, dtype=np.float32)
     w = fit_window(short)
     assert w.shape == (MODEL_SAMPLES,) and w[:-100].sum() == 0 and w[-100:].sum() == 100
+
+
+def test_the_model_hears_the_turn_without_its_silences():
+    """Trailing silence is cut, a long inner pause is shortened to 150 ms, the lead is kept."""
+    rng = np.random.default_rng(0)
+    word = (0.3 * rng.standard_normal(SAMPLE_RATE // 2)).astype(np.float32)  # 500 ms, loud
+    hiss = (1e-4 * rng.standard_normal(SAMPLE_RATE)).astype(np.float32)  # 1 s, quiet
+    turn = np.concatenate([hiss[:3200], word, hiss, word, hiss[:1600]])
+    out = prepare_turn(turn)
+    assert out.shape[0] == 3200 + 8000 + 2400 + 8000
+    assert np.array_equal(out[-8000:], word) and np.array_equal(out[:3200], hiss[:3200])
+    assert prepare_turn(hiss) is hiss  # nothing louder than its own noise floor: left as it is
 
 
 def test_model_ships_in_the_wheel_and_is_not_imported():
