@@ -160,9 +160,10 @@ async def test_ga_response_input_item_reference(server):
 
 
 async def test_ga_semantic_vad_eagerness(server):
-    """GA's semantic_vad is accepted (locally a server VAD whose silence wait follows
-    ``eagerness``): a low-eagerness turn ends later than a high-eagerness one."""
-    signal = speech_with_silence((0.5, ESPEAK_SENTENCES[0], 1.5))
+    """GA's semantic_vad runs the local end-of-turn model with the client's ``eagerness``:
+    a low-eagerness turn ends later than a high-eagerness one (it asks the model after a
+    longer silence, needs a surer "complete", and waits up to 8 s rather than 2 s)."""
+    signal = speech_with_silence((0.5, ESPEAK_SENTENCES[0], 8.5))
     ends = {}
     for eagerness in ("high", "low"):
         client = await server.connect("/v1/realtime?model=gpt-realtime", preview=False)

@@ -82,6 +82,11 @@ def test_live_typed_and_spoken_turns(live_session):
         assert row.to_first_audio_ms == pytest.approx(row.first_audio_ms - row.trigger_ms, abs=0.002)
         assert row.status == "completed" and not row.interrupted
     assert lat["audio_ms"].iloc[0] == pytest.approx(len(typed.audio) / 24.0, abs=0.1)
+    # voice-to-voice: from the last speech sample in stream time, so it includes the VAD's
+    # silence wait that to_first_audio_ms (from speech_stopped) leaves out; none for text
+    assert np.isnan(lat["voice_to_voice_ms"].iloc[0])
+    assert lat["voice_to_voice_ms"].iloc[1] > lat["to_first_audio_ms"].iloc[1]
+    assert lat["speech_end_ms"].iloc[1] < lat["trigger_ms"].iloc[1]
 
     # usage: the response.done usage, as sent
     u = f.usage()

@@ -376,3 +376,13 @@ def test_voices_sound_different(models):
     assert len(slow) > 1.5 * len(fast)
     with pytest.raises(ValueError):
         next(syn.stream(text, speed=10))
+
+
+@needs_espeak
+def test_asr_is_not_thrown_by_long_silence_around_speech(models):
+    """A committed buffer with seconds of silence after the speech (a manual commit after
+    a pause) was transcribed as "" by Moonshine; the recogniser now drops the silence
+    beyond 0.3 s on either side (benchmarks/README.md, turn taking)."""
+    sig = speech_with_silence((0.5, "Can you tell me about the", 0.7, "history of Rome?", 2.6))
+    heard = models.transcriber.transcribe(sig.pcm16, sample_rate=sig.rate).lower()
+    assert "tell me" in heard and "rome" in heard

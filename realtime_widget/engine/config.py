@@ -21,8 +21,8 @@ DEFAULT_MODEL = "local-realtime"
 DEFAULT_INSTRUCTIONS = (
     "You are a helpful, friendly voice assistant running locally. Keep answers short."
 )
-# How long semantic_vad's stand-in waits in silence before ending the turn.
-SEMANTIC_SILENCE_MS = {"low": 1000, "medium": 500, "auto": 500, "high": 250}
+# GA semantic_vad's eagerness values (realised in engine/speech/turn.py, decision D35).
+EAGERNESS = ("low", "medium", "high", "auto")
 DEFAULT_SERVER_VAD = {
     "type": "server_vad",
     "threshold": 0.5,
@@ -109,8 +109,8 @@ def check_turn_detection(value: Any, param: str) -> dict[str, Any] | None:
         return {"type": "none"}  # Azure's spelling of "off"; echoed back as set
     if kind == "semantic_vad":
         eagerness = value.get("eagerness", "auto")
-        if not isinstance(eagerness, str) or eagerness not in SEMANTIC_SILENCE_MS:
-            raise _invalid(f"{param}.eagerness", f"expected one of {', '.join(SEMANTIC_SILENCE_MS)}, got {eagerness!r}")
+        if not isinstance(eagerness, str) or eagerness not in EAGERNESS:
+            raise _invalid(f"{param}.eagerness", f"expected one of {', '.join(EAGERNESS)}, got {eagerness!r}")
         return {**value, "eagerness": eagerness}
     if kind != "server_vad":
         raise _invalid(f"{param}.type", f"expected 'server_vad', 'semantic_vad' or 'none', got {kind!r}")
@@ -247,8 +247,8 @@ def turn_detection_enabled(session: dict[str, Any]) -> bool:
 
 
 def vad_parameters(td: dict[str, Any]) -> dict[str, Any]:
-    """Server-VAD parameters for the segmenter. ``semantic_vad`` (GA) has no local
-    semantic model: it runs as server VAD whose silence wait follows ``eagerness``."""
+    """Segmenter parameters: server VAD's own, or ``{"eagerness": ...}`` for ``semantic_vad``
+    (the local end-of-turn model, engine/speech/turn.py)."""
     if td.get("type") == "semantic_vad":
-        return {**DEFAULT_SERVER_VAD, "silence_duration_ms": SEMANTIC_SILENCE_MS[td.get("eagerness", "auto")]}
-    return td
+        return {"eagerness": td.get("eagerness", "auto")}
+    return {k: td[k] for k in ("threshold", "prefix_padding_ms", "silence_duration_ms")}

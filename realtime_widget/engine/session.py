@@ -197,7 +197,9 @@ class EngineSession:
     # -- session.update ---------------------------------------------------------------
     async def _session_update(self, data: dict[str, Any], _event: Any = None) -> None:
         before = self.session
-        self.session = merge_session(before, data.get("session") or {})
+        merged = merge_session(before, data.get("session") or {})
+        await self._check_turn_model(merged)
+        self.session = merged
         if self.session["input_audio_format"] != before["input_audio_format"]:
             self.input.set_format(self.session["input_audio_format"])
         if (
@@ -207,16 +209,28 @@ class EngineSession:
             self._configure_vad()
         await self.emit({"type": "session.updated", "session": self.session})
 
+    async def _check_turn_model(self, session: dict[str, Any]) -> None:
+        """semantic_vad needs the end-of-turn model: load it now (in the executor) or refuse
+        the update naming the package to install. Never a silent fall-back to a silence wait."""
+        td = session.get("turn_detection") or {}
+        if td.get("type") != "semantic_vad" or self.speech is None:
+            return
+        try:
+            await self.run_blocking(self.speech.load_turn_model)
+        except Exception as exc:  # SpeechModelsUnavailable, or a broken model file
+            raise ProtocolError(
+                f"session.turn_detection.type: semantic_vad is unavailable: {exc}",
+                code="invalid_value",
+                param="session.turn_detection.type",
+            ) from None
+
     def _configure_vad(self) -> None:
         self._turn = None
         if not turn_detection_enabled(self.session) or self.speech is None:
             self._segmenter = None
             return
-        td = vad_parameters(self.session["turn_detection"])
         self._segmenter = self.speech.new_segmenter(
-            threshold=td["threshold"],
-            prefix_padding_ms=td["prefix_padding_ms"],
-            silence_duration_ms=td["silence_duration_ms"],
+            **vad_parameters(self.session["turn_detection"]),
             sample_rate_in=self.input.rate,
             timeline_start_ms=self.input.end_ms,
         )

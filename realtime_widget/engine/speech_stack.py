@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from .speech.models import SpeechModels, get_speech_models
+from .speech.models import SpeechModels, get_speech_models, get_turn_model
 from .speech.vad import ServerVadSegmenter, SpeechStarted
 
 
@@ -66,14 +66,24 @@ class SpeechStack:
     def new_segmenter(
         self,
         *,
-        threshold: float,
-        prefix_padding_ms: int,
-        silence_duration_ms: int,
+        threshold: float = 0.5,
+        prefix_padding_ms: int = 300,
+        silence_duration_ms: int = 500,
         sample_rate_in: int,
         timeline_start_ms: float,
+        eagerness: str | None = None,
     ) -> TurnSegmenter:
-        vad = self.models.new_segmenter(threshold, prefix_padding_ms, silence_duration_ms, sample_rate_in)
+        """Server VAD, or semantic_vad when ``eagerness`` is given (blocking: loads the
+        end-of-turn model on first use and raises ``SpeechModelsUnavailable`` without it)."""
+        if eagerness is not None:
+            vad = self.models.new_semantic_segmenter(eagerness, sample_rate_in)
+        else:
+            vad = self.models.new_segmenter(threshold, prefix_padding_ms, silence_duration_ms, sample_rate_in)
         return TurnSegmenter(vad, timeline_start_ms)
+
+    def load_turn_model(self) -> None:
+        """Load the semantic end-of-turn model now (blocking; raises if it is not installed)."""
+        get_turn_model()
 
     def transcribe(self, pcm16: bytes, rate: int) -> str:
         return self.models.transcriber.transcribe(pcm16, sample_rate=rate)

@@ -643,6 +643,10 @@ class SessionFrames:
 
         Server VAD only fires ``speech_stopped`` after ``silence_duration_ms`` of
         silence: the user waits that long on top of ``to_first_audio_ms``.
+        ``speech_end_ms`` is when the user's last speech sample was streamed (from the
+        turn's ``audio_end_ms`` and the client's appends, see ``_speech_end_times``) and
+        ``voice_to_voice_ms`` what the user waited: first audio minus ``speech_end_ms``
+        (NaN when the log cannot tell, e.g. for client-triggered responses).
         """
         pd = _pd()
         self._ensure()
@@ -659,18 +663,20 @@ class SessionFrames:
         t_ms = t_all[sel]
         rid = df["response_id"].iloc[sel].astype(object).to_numpy()
         rows: list[dict[str, Any]] = []
-        trigger: tuple[str, float] | None = None
+        trigger: tuple[str, float, float] | None = None
+        speech_end = self._speech_end_times(df, sel, types)
         for i in range(len(sel)):
             kind = types[i]
             if kind == "input_audio_buffer.speech_stopped":
-                trigger = ("speech", t_ms[i])
+                trigger = ("speech", t_ms[i], speech_end.get(i, np.nan))
             elif kind == "response.create":
-                trigger = ("client", t_ms[i])
+                trigger = ("client", t_ms[i], np.nan)
             else:
-                how, when = trigger if trigger is not None else ("server", np.nan)
-                rows.append({"response_id": rid[i], "trigger": how, "trigger_ms": when, "created_ms": t_ms[i]})
+                how, when, ended = trigger if trigger is not None else ("server", np.nan, np.nan)
+                rows.append({"response_id": rid[i], "trigger": how, "trigger_ms": when, "created_ms": t_ms[i],
+                             "speech_end_ms": ended})
                 trigger = None
-        lat = pd.DataFrame(rows, columns=["response_id", "trigger", "trigger_ms", "created_ms"])
+        lat = pd.DataFrame(rows, columns=["response_id", "trigger", "trigger_ms", "created_ms", "speech_end_ms"])
         if len(lat):
             def first(mask: np.ndarray, name: str) -> Any:
                 idx = np.flatnonzero(mask)
@@ -691,6 +697,7 @@ class SessionFrames:
             for step, col in (("to_created_ms", "created_ms"), ("to_first_text_ms", "first_text_ms"),
                               ("to_first_audio_ms", "first_audio_ms"), ("to_done_ms", "done_ms")):
                 lat[step] = (lat[col] - lat["trigger_ms"]).round(3)
+            lat["voice_to_voice_ms"] = (lat["first_audio_ms"] - lat["speech_end_ms"]).round(3)
             done = self._response_records()
             lat["status"] = [(done.get(r) or {}).get("status") for r in lat.index]
             reasons = []
@@ -706,12 +713,55 @@ class SessionFrames:
             lat = lat.reset_index()
         else:
             for col in ("first_text_ms", "first_audio_ms", "done_ms", "audio_ms", "to_created_ms", "to_first_text_ms",
-                        "to_first_audio_ms", "to_done_ms", "status", "reason", "interrupted"):
+                        "to_first_audio_ms", "to_done_ms", "voice_to_voice_ms", "status", "reason", "interrupted"):
                 lat[col] = pd.Series(dtype=object if col in ("status", "reason") else float)
         cols = ["response_id", "trigger", "trigger_ms", "created_ms", "first_text_ms", "first_audio_ms", "done_ms",
-                "to_created_ms", "to_first_text_ms", "to_first_audio_ms", "to_done_ms", "audio_ms", "status", "reason",
-                "interrupted"]
+                "to_created_ms", "to_first_text_ms", "to_first_audio_ms", "to_done_ms", "speech_end_ms",
+                "voice_to_voice_ms", "audio_ms", "status", "reason", "interrupted"]
         return lat[cols]
+
+    def _speech_end_times(self, df: Any, sel: np.ndarray, types: np.ndarray) -> dict[int, float]:
+        """For each ``speech_stopped`` among ``sel`` (by position), the time on the events'
+        clock at which the user's last speech sample was streamed.
+
+        Where speech ended on the input timeline: ``audio_end_ms`` minus the server-VAD
+        silence wait in force (``silence_duration_ms`` of the latest ``session.created`` /
+        ``session.updated``; ``semantic_vad`` reports the end itself). That position is
+        mapped to a time through the client's appends: the append that carried it was sent
+        at ``t_ms``, and the sample was captured ``(audio up to the end of that append) -
+        position`` earlier. Only the local engine's and the service's preview/GA
+        ``audio_end_ms`` count appended audio from the session's start, so the mapping is
+        exact when every append of the session is in the log."""
+        out: dict[int, float] = {}
+        stops = [i for i in range(len(sel)) if types[i] == "input_audio_buffer.speech_stopped"]
+        if not stops:
+            return out
+        client = _cat_mask(df, "direction", ("client",))
+        appends = np.flatnonzero(client & _cat_mask(df, "type", ("input_audio_buffer.append",)))
+        if not len(appends):
+            return out
+        t_all = df["t_ms"].to_numpy()
+        cum = np.cumsum(np.nan_to_num(df["audio_ms"].to_numpy()[appends]))
+        t_app = t_all[appends]
+        sessions = np.flatnonzero(_cat_mask(df, "type", ("session.created", "session.updated"))
+                                  & _cat_mask(df, "direction", ("server",)))
+        recs = self.records(df["seq"].iloc[sessions].tolist()) if len(sessions) else []
+        waits = []
+        for rec in recs:
+            sess = (rec.get("event") or {}).get("session") or {}
+            td = sess.get("turn_detection") if "turn_detection" in sess else ((sess.get("audio") or {}).get("input") or {}).get("turn_detection")
+            td = td if isinstance(td, dict) else {}
+            waits.append(0.0 if td.get("type") == "semantic_vad" else float(td.get("silence_duration_ms", 500)))
+        end_ms = df["audio_end_ms"].to_numpy()
+        for i in stops:
+            row = sel[i]
+            k = int(np.searchsorted(sessions, row)) - 1
+            wait = waits[k] if k >= 0 else 500.0
+            pos = float(end_ms[row]) - wait
+            j = int(np.searchsorted(cum, pos))
+            if np.isfinite(pos) and j < len(cum):
+                out[i] = float(t_app[j] - (cum[j] - pos))
+        return out
 
     # ------------------------------------------------------------------ usage
 

@@ -96,6 +96,24 @@ class MoonshineTokenizer:
         return raw.decode("utf-8", errors="replace").replace("\u2581", " ").strip()
 
 
+def _trim_silence(x: np.ndarray, keep_s: float = 0.3, below_peak_db: float = 40.0) -> np.ndarray:
+    """``x`` without the silence beyond ``keep_s`` before its first and after its last
+    loud 10 ms frame (louder than peak - ``below_peak_db`` and than twice the quiet floor).
+
+    Measured (benchmarks/README.md, turn taking): a committed buffer with 2.6 s of
+    trailing silence made Moonshine return "" for sentences it read perfectly without it."""
+    hop = SAMPLE_RATE // 100
+    n = x.shape[0] // hop
+    if n < 2:
+        return x
+    rms = np.sqrt((x[: n * hop].reshape(n, hop) ** 2).mean(axis=1))
+    loud = np.flatnonzero(rms >= max(float(rms.max()) * 10 ** (-below_peak_db / 20), 2.0 * float(np.percentile(rms, 10))))
+    if not loud.size:
+        return x
+    keep = int(keep_s * 100)
+    return x[max(0, (int(loud[0]) - keep) * hop) : min(x.shape[0], (int(loud[-1]) + 1 + keep) * hop)]
+
+
 class Transcriber:
     """Moonshine base-en speech recognizer (English).
 
@@ -168,6 +186,7 @@ class Transcriber:
         x = self._to_16k(audio, sample_rate)
         if x.size < SAMPLE_RATE // 50 or float(np.max(np.abs(x))) < 1e-4:
             return ""
+        x = _trim_silence(x)
         texts = [self._transcribe_window(w) for w in _split_windows(x)]
         return " ".join(t for t in texts if t)
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from .asr import Transcriber
 from .tts import Synthesizer
+from .turn import SemanticVadSegmenter, SmartTurnModel
 from .vad import ServerVadSegmenter, SileroVad, SileroVadModel
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "get_speech_models",
     "get_synthesizer",
     "get_transcriber",
+    "get_turn_model",
     "get_vad_model",
 ]
 
@@ -65,6 +67,7 @@ class _Once(Generic[T]):
 _vad: _Once[SileroVadModel] = _Once(SileroVadModel.load)
 _asr: _Once[Transcriber] = _Once(Transcriber.load)
 _tts: _Once[Synthesizer] = _Once(Synthesizer.load)
+_turn: _Once[SmartTurnModel] = _Once(SmartTurnModel.load)
 
 
 def get_vad_model() -> SileroVadModel:
@@ -80,6 +83,14 @@ def get_transcriber() -> Transcriber:
 def get_synthesizer() -> Synthesizer:
     """The shared Piper synthesizer (blocking on first call: use an executor)."""
     return _tts.get()
+
+
+def get_turn_model() -> SmartTurnModel:
+    """The shared Smart Turn end-of-turn model, loaded on first use (semantic_vad only).
+
+    Raises ``SpeechModelsUnavailable`` naming the package to install when the model is
+    missing; a failed load is not cached, so installing it fixes the next call."""
+    return _turn.get()
 
 
 @dataclass
@@ -110,6 +121,10 @@ class SpeechModels:
         return ServerVadSegmenter(
             threshold, prefix_padding_ms, silence_duration_ms, sample_rate_in, vad=self.new_vad()
         )
+
+    def new_semantic_segmenter(self, eagerness: str = "auto", sample_rate_in: int = 24000) -> SemanticVadSegmenter:
+        """A semantic_vad segmenter (loads the Smart Turn model on first use: blocking)."""
+        return SemanticVadSegmenter(get_turn_model(), eagerness, sample_rate_in, vad=self.new_vad())
 
     # -- warm-up ------------------------------------------------------------------------
     @property

@@ -1,0 +1,292 @@
+"""Semantic end-of-turn detection: Smart Turn v3.2 (ONNX) on the user's last 8 s of speech.
+
+Model: ``smart-turn-v3.2-cpu.onnx`` (Daily, BSD-2-Clause, ~8.7 MB), a Whisper-encoder
+classifier that hears whether an utterance is finished (23 languages). It ships inside
+the ``pipecat-ai==1.14.0`` wheel at ``pipecat/audio/turn/smart_turn/data/``. Pipecat's
+own dependencies are heavy (numba, ...), so the wheel is installed without them
+(``pip install --no-deps pipecat-ai==1.14.0``, ~34 MB on disk) and pipecat is never
+imported: the file is located through the package's import spec and run with our
+``onnxruntime``.
+
+Input contract (pipecat's ``LocalSmartTurnAnalyzerV3``): 16 kHz mono float audio, the
+LAST 8 s of the turn (shorter audio is zero-padded at the FRONT), turned into Whisper
+log-mel features (80 mel bins x 800 frames, ``WhisperFeatureExtractor(chunk_length=8)``
+with ``do_normalize=True``). The output is the probability that the turn is complete.
+
+All calls are synchronous CPU work (~15-60 ms per call on 2 cores): call from an executor.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._ort import SpeechModelsUnavailable, make_session
+from .vad import FRAME_SAMPLES, ServerVadSegmenter, SpeechStarted, SpeechStopped, VadEvent
+
+__all__ = [
+    "EAGERNESS",
+    "INSTALL_HINT",
+    "MODEL_SECONDS",
+    "SemanticVadSegmenter",
+    "SmartTurnModel",
+    "log_mel_features",
+    "smart_turn_model_path",
+]
+
+SAMPLE_RATE = 16000
+MODEL_SECONDS = 8
+MODEL_SAMPLES = SAMPLE_RATE * MODEL_SECONDS
+INSTALL_HINT = "pip install --no-deps pipecat-ai==1.14.0"
+_MODEL_RELPATH = ("audio", "turn", "smart_turn", "data", "smart-turn-v3.2-cpu.onnx")
+
+# Whisper feature constants (WhisperFeatureExtractor defaults).
+_N_FFT, _HOP, _N_MELS = 400, 160, 80
+
+
+def smart_turn_model_path() -> Path:
+    """Path of the Smart Turn ONNX file inside the installed ``pipecat-ai`` wheel.
+
+    ``find_spec`` of a top-level package locates it without running its ``__init__``
+    (which would import pipecat's dependencies)."""
+    spec = importlib.util.find_spec("pipecat")
+    if spec is None or not spec.submodule_search_locations:
+        raise SpeechModelsUnavailable(
+            f"semantic_vad needs the Smart Turn end-of-turn model, which ships in the pipecat-ai wheel: {INSTALL_HINT}"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]).joinpath(*_MODEL_RELPATH)
+    if not path.is_file():
+        raise SpeechModelsUnavailable(
+            f"the installed pipecat package has no {_MODEL_RELPATH[-1]}: {INSTALL_HINT}"
+        )
+    return path
+
+
+def _slaney_mel_filters() -> np.ndarray:
+    """Slaney-scale, area-normalised triangular filters, shape (n_fft//2+1, 80)."""
+
+    def hz_to_mel(f: np.ndarray) -> np.ndarray:
+        f = np.asarray(f, dtype=np.float64)
+        mel = 3.0 * f / 200.0
+        log_region = f >= 1000.0
+        return np.where(log_region, 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) * 27.0 / np.log(6.4), mel)
+
+    def mel_to_hz(m: np.ndarray) -> np.ndarray:
+        hz = 200.0 * m / 3.0
+        return np.where(m >= 15.0, 1000.0 * np.exp(np.log(6.4) / 27.0 * (m - 15.0)), hz)
+
+    mels = np.linspace(hz_to_mel(0.0), hz_to_mel(SAMPLE_RATE / 2), _N_MELS + 2)
+    edges = mel_to_hz(mels)
+    fft_freqs = np.linspace(0, SAMPLE_RATE // 2, _N_FFT // 2 + 1)
+    slopes = edges[None, :] - fft_freqs[:, None]
+    diff = np.diff(edges)
+    down = -slopes[:, :-2] / diff[:-1]
+    up = slopes[:, 2:] / diff[1:]
+    filters = np.maximum(0.0, np.minimum(down, up))
+    return filters * (2.0 / (edges[2:] - edges[:-2]))[None, :]
+
+
+_MEL_FILTERS = _slaney_mel_filters()
+_WINDOW = np.hanning(_N_FFT + 1)[:-1]  # periodic Hann, as torch.hann_window
+
+
+def fit_window(audio: np.ndarray) -> np.ndarray:
+    """The last 8 s of ``audio`` (float32, 16 kHz), zero-padded at the front to exactly 8 s."""
+    x = np.asarray(audio, dtype=np.float32).reshape(-1)[-MODEL_SAMPLES:]
+    if x.shape[0] < MODEL_SAMPLES:
+        x = np.concatenate((np.zeros(MODEL_SAMPLES - x.shape[0], dtype=np.float32), x))
+    return x
+
+
+def log_mel_features(window: np.ndarray) -> np.ndarray:
+    """Whisper log-mel features (80, 800) of an exactly-8-s 16 kHz window, float32.
+
+    Same maths as ``transformers.WhisperFeatureExtractor(chunk_length=8)`` with
+    ``do_normalize=True``: zero-mean unit-variance waveform, centred STFT (reflect pad,
+    400-point periodic Hann, hop 160), power -> Slaney mel, log10 clamped at max - 8,
+    scaled (x + 4) / 4; the last STFT frame is dropped. One batched rFFT, no loops."""
+    x = np.asarray(window, dtype=np.float32)
+    x = (x - x.mean()) / np.sqrt(x.var() + 1e-7)
+    padded = np.pad(x.astype(np.float64), _N_FFT // 2, mode="reflect")
+    frames = np.lib.stride_tricks.sliding_window_view(padded, _N_FFT)[::_HOP]
+    power = np.abs(np.fft.rfft(frames * _WINDOW, axis=-1)) ** 2  # (frames, 201)
+    mel = np.log10(np.maximum(power @ _MEL_FILTERS, 1e-10)).T[:, :-1]  # (80, 800)
+    mel = np.maximum(mel, mel.max() - 8.0)
+    return ((mel + 4.0) / 4.0).astype(np.float32)
+
+
+def prepare_turn(audio16k: np.ndarray, *, below_peak_db: float = 30.0, keep_gap_ms: int = 150) -> np.ndarray:
+    """What the model hears: ``audio16k`` with its trailing silence cut and every inner
+    silence longer than ``keep_gap_ms`` shortened to it. Quiet = 10 ms frames below the
+    turn's peak minus ``below_peak_db`` (and below twice its quiet floor, so noise does
+    not count as speech).
+
+    Silero declares a silence ~100 ms after the voice stops, and that much trailing
+    silence pushes the model towards "finished" (an unfinished espeak sentence: 0.06
+    with none, 0.81 with 100 ms); a long pause inside the turn makes it call even a
+    finished sentence unfinished (0.05 for "Can you tell me about the ... history of
+    Rome?" with the 0.7 s pause kept). Vectorised: one pass over 10 ms frames."""
+    hop = SAMPLE_RATE // 100
+    n = audio16k.shape[0] // hop
+    if n < 2:
+        return audio16k
+    frames = audio16k[: n * hop].reshape(n, hop).astype(np.float32)
+    rms = np.sqrt((frames**2).mean(axis=1))
+    level = max(float(rms.max()) * 10 ** (-below_peak_db / 20), 2.0 * float(np.percentile(rms, 10)))
+    loud = rms >= level
+    if not loud.any():
+        return audio16k
+    last = int(np.flatnonzero(loud)[-1])
+    quiet = ~loud[: last + 1]
+    # position of each quiet frame inside its run of quiet frames (0, 1, 2, ...)
+    run_start = np.maximum.accumulate(np.where(~quiet, np.arange(last + 1), -1))
+    pos_in_run = np.arange(last + 1) - run_start - 1
+    keep = ~quiet | (pos_in_run < keep_gap_ms // 10) | (run_start < 0)  # leading silence: left as is
+    return frames[: last + 1][keep].reshape(-1)
+
+
+class SmartTurnModel:
+    """The shared Smart Turn session; :meth:`probability` is thread-safe."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> SmartTurnModel:
+        return cls(make_session(path or smart_turn_model_path()))
+
+    def probability(self, audio16k: np.ndarray) -> float:
+        """Probability that the turn in ``audio16k`` (float32 at 16 kHz, the turn so far)
+        is complete. Only the last 8 s are heard. Synchronous: call from an executor."""
+        features = log_mel_features(fit_window(audio16k))[None]
+        (out,) = self.session.run(None, {"input_features": features})
+        return float(np.asarray(out).reshape(-1)[0])
+
+
+# -- semantic_vad ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Eagerness:
+    """How one ``eagerness`` value of GA ``semantic_vad`` is realised locally.
+
+    ``probe_ms``: silence after speech before the model is asked (shorter silences are
+    the gaps inside words); ``threshold``: probability of "complete" that ends the turn;
+    ``max_wait_ms``: silence after which the turn ends whatever the model said. GA
+    documents maximum timeouts (low 8 s, medium 4 s, high 2 s; auto = medium); these are
+    shorter because the model often misjudges finished synthetic sentences (benchmarks/
+    README.md), and a turn that hangs for 4 s is worse than an occasional cut."""
+
+    probe_ms: int
+    threshold: float
+    max_wait_ms: int
+
+
+EAGERNESS = {
+    "low": Eagerness(probe_ms=200, threshold=0.7, max_wait_ms=3000),
+    "medium": Eagerness(probe_ms=64, threshold=0.5, max_wait_ms=1600),
+    "auto": Eagerness(probe_ms=64, threshold=0.5, max_wait_ms=1600),
+    "high": Eagerness(probe_ms=64, threshold=0.3, max_wait_ms=1000),
+}
+RING_SECONDS = MODEL_SECONDS + 2  # the model hears 8 s; keep a little more for the onset
+JUDGE_AFTER_MS = 64  # two silent frames
+ONSET_LEAD_FRAMES = 6  # ~200 ms before the detected onset: Silero fires a little late
+
+
+class SemanticVadSegmenter(ServerVadSegmenter):
+    """``turn_detection: semantic_vad``: Silero finds speech and pauses, Smart Turn decides
+    whether a pause ends the turn.
+
+    Speech starts exactly as in server VAD (``prefix_padding_ms`` 300, threshold 0.5).
+    After two silent frames (64 ms) inside speech the model hears the turn up to the start of
+    that silence (at most its last 8 s: memory stays bounded however long the user
+    talks), once per pause. If it judges the turn complete, :class:`SpeechStopped` is
+    emitted as soon as the silence has lasted ``probe_ms`` (``audio_end_ms`` = where
+    speech ended, unlike server VAD, whose ``audio_end_ms`` includes its silence wait); if not, the turn goes on until speech resumes (a new pause is
+    judged afresh) or the silence reaches ``max_wait_ms``. The model is asked without the trailing silence because silence
+    alone pushes it towards "complete" (measured: an unfinished Piper sentence scores
+    0.01 with no silence, 0.93 with 400 ms).
+
+    Synchronous like its base class (the model call happens inside :meth:`feed`): call
+    from an executor. :attr:`probes` records ``(speech_end_ms, probability)`` of the
+    latest judgement for inspection.
+    """
+
+    def __init__(
+        self, model: SmartTurnModel, eagerness: str = "auto", sample_rate_in: int = 24000, *, vad: Any = None
+    ) -> None:
+        if eagerness not in EAGERNESS:
+            raise ValueError(f"eagerness must be one of {', '.join(EAGERNESS)}, got {eagerness!r}")
+        self.model = model
+        self.eagerness = EAGERNESS[eagerness]
+        super().__init__(0.5, 300, self.eagerness.max_wait_ms, sample_rate_in, vad=vad)
+
+    def reset(self) -> None:
+        super().reset()
+        self._ring = np.zeros(0, dtype=np.float32)
+        self._ring_start = 0  # 16 kHz sample index (since reset) of _ring[0]
+        self._onset_frame = 0
+        self._judged_frame: int | None = None  # silence start already judged
+        self.last_judgement: tuple[int, float] | None = None
+
+    def _remember(self, x16k: np.ndarray) -> None:
+        """Keep the last RING_SECONDS of 16 kHz audio (amortised trim: no per-call copy of it all)."""
+        self._ring = np.concatenate((self._ring, x16k)) if self._ring.size else x16k.astype(np.float32)
+        keep = RING_SECONDS * SAMPLE_RATE
+        if self._ring.shape[0] > 2 * keep:
+            drop = self._ring.shape[0] - keep
+            self._ring = self._ring[drop:].copy()
+            self._ring_start += drop
+
+    def _turn_audio(self, start_frame: int, end_frame: int) -> np.ndarray:
+        start = max(start_frame * FRAME_SAMPLES, self._ring_start)
+        end = end_frame * FRAME_SAMPLES
+        return self._ring[start - self._ring_start : max(end - self._ring_start, 0)]
+
+    def _run(self, x16k: np.ndarray) -> list[VadEvent]:  # noqa: C901 - one frame loop, as in the base class
+        self._remember(x16k)
+        events: list[VadEvent] = []
+        first = self.vad.frames_processed
+        probs = self.vad.process(x16k)
+        for i, p in enumerate(probs):
+            k = first + i
+            p = float(p)
+            self.last_probability = p
+            if not self.in_speech:
+                if p >= self.threshold:
+                    self.in_speech = True
+                    self._silence_start_frame = None
+                    self._judged_frame = None
+                    self._onset_frame = k
+                    onset = round(self._frame_ms(k))
+                    events.append(SpeechStarted(max(0, onset - self.prefix_padding_ms), onset))
+                continue
+            if p >= self.threshold:
+                self._silence_start_frame = None
+            elif p < self.neg_threshold and self._silence_start_frame is None:
+                self._silence_start_frame = k
+            silence = self._silence_start_frame
+            if silence is None:
+                continue
+            speech_end = self._frame_ms(silence)
+            silent_ms = self._frame_ms(k + 1) - speech_end
+            if self._judged_frame != silence and silent_ms >= JUDGE_AFTER_MS:
+                # judged early, so the inference overlaps the probe wait (not at the very
+                # first silent frame: one-frame dips between words would call it constantly)
+                self._judged_frame = silence
+                turn = prepare_turn(self._turn_audio(self._onset_frame - ONSET_LEAD_FRAMES, silence))
+                prob = self.model.probability(turn)
+                self.last_judgement = (round(speech_end), prob)
+            complete = self.last_judgement is not None and self.last_judgement[1] >= self.eagerness.threshold
+            ended = silent_ms >= self.silence_duration_ms or (complete and silent_ms >= self.eagerness.probe_ms)
+            if ended:
+                # audio_end_ms is where speech ended: the wait that confirmed it is not
+                # part of the turn (so a log can tell when the user stopped talking)
+                events.append(SpeechStopped(round(speech_end), round(speech_end)))
+                self.in_speech = False
+                self._silence_start_frame = None
+        return events

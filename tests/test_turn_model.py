@@ -1,0 +1,239 @@
+"""semantic_vad: the Smart Turn end-of-turn model (from the pipecat-ai wheel) and the engine around it.
+
+Speech is Piper's (the engine's own TTS voices) so the model hears natural prosody.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime", reason="the offline speech stack (pip install '.[local]') is not installed")
+if importlib.util.find_spec("pipecat") is None:  # pragma: no cover - depends on the environment
+    pytest.skip("the end-of-turn model is not installed: pip install --no-deps pipecat-ai==1.14.0", allow_module_level=True)
+
+from engine_client import EngineClient  # noqa: E402
+
+from realtime_widget.engine.speech import SpeechModelsUnavailable  # noqa: E402
+from realtime_widget.engine.speech.turn import (  # noqa: E402
+    MODEL_SAMPLES,
+    RING_SECONDS,
+    SAMPLE_RATE,
+    fit_window,
+    log_mel_features,
+    prepare_turn,
+    smart_turn_model_path,
+)
+
+pytestmark = pytest.mark.timeout(180)
+RATE = 24000
+
+
+@pytest.fixture(scope="module")
+def models():
+    from realtime_widget.engine.speech import get_speech_models
+
+    return get_speech_models(warm_up=True)
+
+
+def say(models, text: str, voice: str = "alloy") -> np.ndarray:
+    return np.frombuffer(models.synthesizer.synthesize(text, voice), dtype=np.int16)
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(RATE * seconds), dtype=np.int16)
+
+
+def feed(segmenter, x: np.ndarray, chunk: int = 480) -> list:
+    events = []
+    for i in range(0, len(x), chunk):  # 20 ms appends, as a microphone sends them
+        events += segmenter.feed(x[i : i + chunk])
+    return events
+
+
+def reference_signal() -> np.ndarray:
+    """A deterministic 3 s 'voice' (140 Hz harmonics under a 3 Hz syllable envelope plus a
+    chirp), zero-padded at the front to the model's 8 s window."""
+    t = np.arange(3 * SAMPLE_RATE) / SAMPLE_RATE
+    env = 0.5 * (1 - np.cos(2 * np.pi * 3 * t))
+    x = sum(np.sin(2 * np.pi * 140 * h * t) / h for h in range(1, 8)) * env * 0.2
+    x = (x + 0.05 * np.sin(2 * np.pi * (300 + 1000 * t) * t)).astype(np.float32)
+    return fit_window(x)
+
+
+def test_log_mel_features_match_transformers():
+    """Expected values computed once with the reference, transformers 5.25.0:
+    ``WhisperFeatureExtractor(chunk_length=8)(x, sampling_rate=16000, padding="max_length",
+    max_length=128000, truncation=True, do_normalize=True)`` on :func:`reference_signal`
+    (all 64,000 values agreed to 1.2e-7)."""
+    f = log_mel_features(reference_signal())
+    assert f.shape == (80, 800) and f.dtype == np.float32
+    assert f.mean() == pytest.approx(0.0010934, abs=1e-6)
+    assert f.std() == pytest.approx(0.4976473, abs=1e-6)
+    idx = [(0, 0), (5, 400), (10, 600), (40, 700), (79, 799), (20, 650), (60, 520)]
+    expected = [-0.205138, -0.205138, 0.145054, -0.205138, 0.215846, 1.22947, -0.205138]
+    assert [float(f[i, j]) for i, j in idx] == pytest.approx(expected, abs=2e-6)
+
+
+def test_window_keeps_the_last_eight_seconds():
+    long = np.arange(MODEL_SAMPLES + 5000, dtype=np.float32)
+    assert np.array_equal(fit_window(long), long[-MODEL_SAMPLES:])
+    short = np.ones(100, dtype=np.float32)
+    w = fit_window(short)
+    assert w.shape == (MODEL_SAMPLES,) and w[:-100].sum() == 0 and w[-100:].sum() == 100
+
+
+def test_the_model_hears_the_turn_without_its_silences():
+    """Trailing silence is cut, a long inner pause is shortened to 150 ms, the lead is kept."""
+    rng = np.random.default_rng(0)
+    word = (0.3 * rng.standard_normal(SAMPLE_RATE // 2)).astype(np.float32)  # 500 ms, loud
+    hiss = (1e-4 * rng.standard_normal(SAMPLE_RATE)).astype(np.float32)  # 1 s, quiet
+    turn = np.concatenate([hiss[:3200], word, hiss, word, hiss[:1600]])
+    out = prepare_turn(turn)
+    assert out.shape[0] == 3200 + 8000 + 2400 + 8000
+    assert np.array_equal(out[-8000:], word) and np.array_equal(out[:3200], hiss[:3200])
+    assert prepare_turn(hiss) is hiss  # nothing louder than its own noise floor: left as it is
+
+
+def test_model_ships_in_the_wheel_and_is_not_imported():
+    path = smart_turn_model_path()
+    assert path.name == "smart-turn-v3.2-cpu.onnx" and path.stat().st_size > 8_000_000
+    import sys
+
+    assert "pipecat" not in sys.modules  # located, never imported (its dependencies are not installed)
+
+
+def test_model_hears_finished_and_unfinished_sentences(models):
+    from realtime_widget.engine.speech.models import get_turn_model
+    import soxr
+
+    model = get_turn_model()
+
+    def prob(text: str) -> float:
+        """Median over 3 renderings (Piper samples its prosody at random)."""
+        probs = []
+        for _ in range(3):
+            x = say(models, text).astype(np.float32) / 32768.0
+            nz = np.nonzero(np.abs(x) > 0.01)[0]
+            probs.append(model.probability(soxr.resample(x[: nz[-1] + 1], RATE, SAMPLE_RATE)))
+        return float(np.median(probs))
+
+    assert prob("Please book a table for two tonight.") > 0.8
+    assert prob("I would like to fly to") < 0.5
+
+
+def test_semantic_vad_holds_a_mid_sentence_pause_that_server_vad_cuts(models):
+    paused = np.concatenate(
+        [silence(0.5), say(models, "I would like to fly to"), silence(1.0), say(models, "Boston on Friday."), silence(4.5)]
+    )
+    server = [type(e).__name__ for e in feed(models.new_segmenter(), paused)]
+    assert server == ["SpeechStarted", "SpeechStopped", "SpeechStarted", "SpeechStopped"]
+    events = feed(models.new_semantic_segmenter("auto"), paused)
+    assert [type(e).__name__ for e in events] == ["SpeechStarted", "SpeechStopped"]
+    # one turn, ending after "Friday" (Piper samples its prosody at random, so whether the
+    # model calls the end complete at once or the 4 s maximum wait ends it varies by run)
+    assert events[1].speech_end_ms > 3000
+
+
+def test_eagerness_orders_the_wait(models):
+    x = np.concatenate([silence(0.5), say(models, "Please book a table for two tonight."), silence(2.5)])
+    waits = {}
+    for eagerness in ("high", "auto", "low"):
+        seg = models.new_semantic_segmenter(eagerness)
+        for i in range(0, len(x), 480):  # where in the stream the turn is declared over
+            stopped = [e for e in seg.feed(x[i : i + 480]) if type(e).__name__ == "SpeechStopped"]
+            if stopped:
+                assert stopped[0].audio_end_ms == stopped[0].speech_end_ms  # no wait inside the turn
+                waits[eagerness] = (i + 480) / 24 - stopped[0].speech_end_ms
+                break
+    assert waits["high"] <= waits["auto"] < waits["low"] < 500
+
+
+@pytest.mark.parametrize("noise_dbfs", [None, -50.0, -35.0])
+def test_silence_and_noise_never_start_a_turn(models, noise_dbfs):
+    x = np.zeros(RATE * 4, dtype=np.float32)
+    if noise_dbfs is not None:
+        x = np.random.default_rng(1).standard_normal(x.size) * 10 ** (noise_dbfs / 20)
+    pcm = np.clip(x * 32768, -32768, 32767).astype(np.int16)
+    assert feed(models.new_semantic_segmenter("high"), pcm) == []
+
+
+def test_a_long_monologue_ends_with_bounded_memory(models):
+    """60 s of speech with only short breaths: the model only ever sees 8 s, the segmenter
+    keeps at most 2 x RING_SECONDS of audio, and the turn ends when the talking does."""
+    sentence = say(models, "and then we walked along the river and talked about the old days")
+    reps = int(np.ceil(60 * RATE / sentence.size))
+    talk = np.concatenate([np.concatenate([sentence, silence(0.05)]) for _ in range(reps)])
+    seg = models.new_semantic_segmenter("auto")
+    events = feed(seg, np.concatenate([silence(0.3), talk]), chunk=4800)
+    assert seg._ring.shape[0] <= 2 * RING_SECONDS * SAMPLE_RATE
+    events += feed(seg, silence(4.5), chunk=4800)
+    starts = [e for e in events if type(e).__name__ == "SpeechStarted"]
+    stops = [e for e in events if type(e).__name__ == "SpeechStopped"]
+    assert starts and stops and stops[-1].speech_end_ms > talk.size * 1000 / RATE - 1000
+
+
+def test_unknown_eagerness_is_refused(models):
+    with pytest.raises(ValueError, match="eagerness"):
+        models.new_semantic_segmenter("eager")
+
+
+# -- through the engine's WebSocket --------------------------------------------------------
+
+
+async def test_unknown_eagerness_is_an_invalid_value_naming_the_field(client: EngineClient):
+    event_id = await client.send(
+        {"type": "session.update", "session": {"turn_detection": {"type": "semantic_vad", "eagerness": "eager"}}}
+    )
+    error = await client.error_for(event_id)
+    assert error["code"] == "invalid_value" and error["param"] == "session.turn_detection.eagerness"
+
+
+async def test_missing_model_refuses_semantic_vad_with_the_package_to_install(client: EngineClient, monkeypatch):
+    """Simulates a machine without the pipecat-ai wheel: the update is refused with an
+    error naming the install command, and the session keeps server VAD (no silent fall-back)."""
+    from realtime_widget.engine.speech import models as speech_models
+    from realtime_widget.engine.speech import turn
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        turn.importlib.util, "find_spec", lambda name, *a: None if name == "pipecat" else real_find_spec(name, *a)
+    )
+    monkeypatch.setattr(speech_models, "_turn", speech_models._Once(turn.SmartTurnModel.load))
+    with pytest.raises(SpeechModelsUnavailable, match="pip install --no-deps pipecat-ai==1.14.0"):
+        speech_models.get_turn_model()
+    event_id = await client.send({"type": "session.update", "session": {"turn_detection": {"type": "semantic_vad"}}})
+    error = await client.error_for(event_id)
+    assert error["param"] == "session.turn_detection.type"
+    assert "pip install --no-deps pipecat-ai==1.14.0" in error["message"]
+    await client.send({"type": "session.update", "session": {"instructions": "still here"}})
+    session = (await client.wait_for("session.updated"))["session"]
+    assert session["turn_detection"]["type"] == "server_vad"
+
+
+async def test_semantic_vad_answers_a_paused_sentence_once(client: EngineClient, speech_stack):
+    models = speech_stack.models
+    await client.send(
+        {
+            "type": "session.update",
+            "session": {
+                "modalities": ["text"],
+                "input_audio_transcription": {"model": "whisper-1"},
+                "turn_detection": {"type": "semantic_vad", "eagerness": "auto"},
+            },
+        }
+    )
+    session = (await client.wait_for("session.updated"))["session"]
+    assert session["turn_detection"] == {"type": "semantic_vad", "eagerness": "auto"}
+    paused = np.concatenate(
+        [silence(0.3), say(models, "I would like to fly to"), silence(1.0), say(models, "Boston on Friday."), silence(4.5)]
+    )
+    await client.append_audio(paused.astype("<i2").tobytes())
+    done = await client.wait_for("response.done")
+    assert done["response"]["status"] == "completed"
+    assert len(client.of_type("input_audio_buffer.speech_stopped")) == 1
+    (transcribed,) = client.of_type("conversation.item.input_audio_transcription.completed")
+    heard = transcribed["transcript"].lower()
+    assert "fly" in heard and "boston" in heard
