@@ -244,9 +244,13 @@ async def _heard_in_noise(server, noise_reduction) -> list[str]:
     return heard
 
 
-async def test_noise_reduction_helps_the_recogniser_in_noise(server):
+async def test_noise_reduction_keeps_the_recogniser_working_in_noise(server):
+    """Noise reduction is applied to what the recogniser hears. It cut the word error rate
+    from 0.79 to 0.54 in this noise until the recogniser learned to drop the silence around
+    speech (issue 14); since then both measure about 0.4-0.45 here, so the claim is only
+    that it keeps recognition working and does not make it worse."""
     from speech_fixtures import ESPEAK_SENTENCES
 
     plain = wer(ESPEAK_SENTENCES, await _heard_in_noise(server, None))
     reduced = wer(ESPEAK_SENTENCES, await _heard_in_noise(server, {"type": "far_field"}))
-    assert reduced <= plain - 0.1, (plain, reduced)
+    assert reduced <= 0.6 and reduced <= plain + 0.1, (plain, reduced)

@@ -54,10 +54,12 @@ def tool_answer(output: str) -> str:
     return f"get_weather says: {output}."
 
 
-def spoken_pcm16() -> bytes:
+def spoken_pcm16(trailing_s: float = 1.0) -> bytes:
     """The user's spoken turn: silence, the sentence, then enough silence for server VAD
-    to end the turn (500 ms by default)."""
-    return speech_with_silence((0.5, SPOKEN, 1.0)).pcm16
+    to end the turn (500 ms by default). A microphone keeps sending silence; semantic VAD
+    may wait out its eagerness's longest pause (auto: 1.6 s) when the end-of-turn model is
+    unsure, so its scenarios send more."""
+    return speech_with_silence((0.5, SPOKEN, trailing_s)).pcm16
 
 
 def chunks(pcm: bytes, size: int = CHUNK_BYTES) -> list[bytes]:

@@ -143,8 +143,8 @@ async def text(endpoint: Endpoint, route: str) -> Seen:
     return seen
 
 
-async def _spoken(session, w: Watcher) -> None:
-    for chunk in expect.chunks(expect.spoken_pcm16()):
+async def _spoken(session, w: Watcher, trailing_s: float = 1.0) -> None:
+    for chunk in expect.chunks(expect.spoken_pcm16(trailing_s)):
         await session.send_audio(chunk)
     await w.until_responses(1)
     for _ in range(50):  # the transcript and the reply's final history entry
@@ -168,7 +168,7 @@ async def server_vad_audio(endpoint: Endpoint, route: str) -> Seen:
 async def semantic_vad_audio(endpoint: Endpoint, route: str) -> Seen:
     """The runner's own default turn detection (semantic VAD)."""
     async def body(session, w: Watcher) -> None:
-        await _spoken(session, w)
+        await _spoken(session, w, trailing_s=2.5)
 
     seen = await _run(endpoint, route, {**_AUDIO_OUT, **_TRANSCRIBE}, body)
     expect.expect_spoken_turn(seen)
