@@ -50,6 +50,7 @@ from ..protocol import (
     server_event_allowed,
     wrong_dialect,
 )
+from ..protocol.dialects import dialect_of_handshake, offered_subprotocols
 from ..server.wsframes import close_invalid_utf8_with_1007
 from .brain import Brain
 from .limits import SessionLimits
@@ -61,7 +62,6 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024  # frames above this are refused by Tornado (close 1009)
 _KEY_SUBPROTOCOL = "openai-insecure-api-key."
-_BETA_SUBPROTOCOL = "openai-beta.realtime-v1"
 
 
 @dataclass
@@ -96,8 +96,7 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
 
     # -- handshake ------------------------------------------------------------------
     def _offered_subprotocols(self) -> list[str]:
-        header = self.request.headers.get("Sec-WebSocket-Protocol", "")
-        return [p.strip() for p in header.split(",") if p.strip()]
+        return offered_subprotocols(self.request.headers.get("Sec-WebSocket-Protocol", ""))
 
     def _presented_key(self) -> str | None:
         auth = self.request.headers.get("Authorization", "")
@@ -111,14 +110,7 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
         return None
 
     def _choose_dialect(self) -> str:
-        if self.route == "azure-preview":
-            return "preview"
-        if self.route == "azure-ga":
-            return "ga"
-        beta = self.request.headers.get("OpenAI-Beta", "").replace(" ", "")
-        if "realtime=v1" in beta.split(",") or _BETA_SUBPROTOCOL in self._offered_subprotocols():
-            return "preview"
-        return "ga"
+        return dialect_of_handshake(self.route, self.request.headers.get("OpenAI-Beta", ""), self._offered_subprotocols())
 
     def _model(self) -> str:
         return self.get_query_argument("model", None) or self.get_query_argument("deployment", None) or "local-realtime"

@@ -120,3 +120,24 @@ def wrong_dialect(event: Mapping[str, Any], dialect: str) -> ProtocolError | Non
         if key in fields:
             return _field_error(dialect, f"{head}.{key}", key, fields[key], event_id)
     return None
+
+
+BETA_SUBPROTOCOL = "openai-beta.realtime-v1"  # a browser's way to send OpenAI-Beta: realtime=v1
+
+
+def offered_subprotocols(header: str) -> list[str]:
+    """The subprotocols a WebSocket handshake offers (its ``Sec-WebSocket-Protocol`` header)."""
+    return [p.strip() for p in header.split(",") if p.strip()]
+
+
+def dialect_of_handshake(route: str, openai_beta: str, subprotocols: list[str]) -> str:
+    """``"preview"`` or ``"ga"`` for a connection: the Azure routes say it in their path;
+    the OpenAI route speaks preview only when the client sends ``OpenAI-Beta: realtime=v1``
+    (or its subprotocol spelling), as the service did."""
+    if route == "azure-preview":
+        return "preview"
+    if route == "azure-ga":
+        return "ga"
+    if "realtime=v1" in openai_beta.replace(" ", "").split(",") or BETA_SUBPROTOCOL in subprotocols:
+        return "preview"
+    return "ga"

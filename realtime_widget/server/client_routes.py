@@ -42,12 +42,12 @@ from typing import Any
 
 from tornado import web
 
+from ..protocol.dialects import dialect_of_handshake, offered_subprotocols
 from .client_views import View
 from .handlers import SessionSocket
 
 __all__ = ["ClientRouteSocket", "client_routes"]
 
-_BETA_SUBPROTOCOL = "openai-beta.realtime-v1"
 
 
 class ClientRouteSocket(SessionSocket):
@@ -82,18 +82,10 @@ class ClientRouteSocket(SessionSocket):
         self._source = "other"
 
     def _offered_subprotocols(self) -> list[str]:
-        header = self.request.headers.get("Sec-WebSocket-Protocol", "")
-        return [p.strip() for p in header.split(",") if p.strip()]
+        return offered_subprotocols(self.request.headers.get("Sec-WebSocket-Protocol", ""))
 
     def _dialect(self) -> str:
-        if self.route == "azure-preview":
-            return "preview"
-        if self.route == "azure-ga":
-            return "ga"
-        beta = self.request.headers.get("OpenAI-Beta", "").replace(" ", "")
-        if "realtime=v1" in beta.split(",") or _BETA_SUBPROTOCOL in self._offered_subprotocols():
-            return "preview"
-        return "ga"
+        return dialect_of_handshake(self.route, self.request.headers.get("OpenAI-Beta", ""), self._offered_subprotocols())
 
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
         # browsers require the server to pick one they offered (as the services do)
