@@ -72,7 +72,9 @@ class Client:
 
     @classmethod
     async def connect(cls, port: int) -> "Client":
-        req = HTTPRequest(f"ws://127.0.0.1:{port}/v1/realtime?model=bench", headers={"OpenAI-Beta": "realtime=v1"})
+        req = HTTPRequest(
+            f"ws://127.0.0.1:{port}/v1/realtime?model=bench", headers={"OpenAI-Beta": "realtime=v1"}
+        )
         client = cls(await websocket_connect(req, max_message_size=64 << 20))
         await client.wait_for("session.created")
         return client
@@ -110,7 +112,12 @@ async def spoken_turn(client: Client, pcm: bytes) -> dict:
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        client.send({"type": "input_audio_buffer.append", "audio": base64.b64encode(audio[offset : offset + FRAME_BYTES]).decode()})
+        client.send(
+            {
+                "type": "input_audio_buffer.append",
+                "audio": base64.b64encode(audio[offset : offset + FRAME_BYTES]).decode(),
+            }
+        )
     t_stopped, _ = await client.wait_for("input_audio_buffer.speech_stopped")
     t_first, _ = await client.wait_for("response.audio.delta")
     await client.wait_for("response.done")
@@ -118,7 +125,16 @@ async def spoken_turn(client: Client, pcm: bytes) -> dict:
 
 
 async def text_turn(client: Client, text: str) -> float:
-    client.send({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}})
+    client.send(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": text}],
+            },
+        }
+    )
     await client.wait_for("conversation.item.created")
     t0 = time.perf_counter()
     client.send({"type": "response.create", "response": {"modalities": ["text"]}})
@@ -136,7 +152,9 @@ async def run(args) -> None:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
         [sys.executable, "-m", "realtime_widget", "serve", "--port", str(port)],
-        stderr=subprocess.PIPE, text=True, env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         for line in proc.stderr:
@@ -150,23 +168,31 @@ async def run(args) -> None:
         for i in range(args.turns):
             turns.append((await spoken_turn(client, clips[i % len(clips)]))["stopped_to_audio_ms"])
         client.close()
-        print(f"\n1. spoken turn, speech_stopped -> first audio delta, {len(turns)} turns:"
-              f" p50 {pct(turns, 50):.0f} ms, p95 {pct(turns, 95):.0f} ms, min {min(turns):.0f}, max {max(turns):.0f}")
+        print(
+            f"\n1. spoken turn, speech_stopped -> first audio delta, {len(turns)} turns:"
+            f" p50 {pct(turns, 50):.0f} ms, p95 {pct(turns, 95):.0f} ms, min {min(turns):.0f}, max {max(turns):.0f}"
+        )
 
         client = await Client.connect(port)
         texts = [await text_turn(client, s) for s in SENTENCES * 2]
         client.close()
-        print(f"2. text turn, response.create -> first text delta, {len(texts)} turns:"
-              f" p50 {pct(texts, 50):.1f} ms, p95 {pct(texts, 95):.1f} ms")
+        print(
+            f"2. text turn, response.create -> first text delta, {len(texts)} turns:"
+            f" p50 {pct(texts, 50):.1f} ms, p95 {pct(texts, 95):.1f} ms"
+        )
 
         print("3. concurrent sessions, each speaking one turn in real time at once:")
         for n in args.sessions:
             clients = [await Client.connect(port) for _ in range(n)]
-            results = await asyncio.gather(*(spoken_turn(c, clips[i % len(clips)]) for i, c in enumerate(clients)))
+            results = await asyncio.gather(
+                *(spoken_turn(c, clips[i % len(clips)]) for i, c in enumerate(clients))
+            )
             lat = [r["stopped_to_audio_ms"] for r in results]
             for c in clients:
                 c.close()
-            print(f"   {n:3d} sessions: p50 {pct(lat, 50):.0f} ms, p95 {pct(lat, 95):.0f} ms, max {max(lat):.0f} ms")
+            print(
+                f"   {n:3d} sessions: p50 {pct(lat, 50):.0f} ms, p95 {pct(lat, 95):.0f} ms, max {max(lat):.0f} ms"
+            )
 
         await asyncio.sleep(0.5)
         base = rss_mib(proc.pid)
@@ -175,15 +201,19 @@ async def run(args) -> None:
         loaded = rss_mib(proc.pid)
         for c in idle:
             c.close()
-        print(f"4. memory: {base:.0f} MiB -> {loaded:.0f} MiB with {args.idle} more idle sessions:"
-              f" {(loaded - base) / args.idle * 1024:.0f} KiB per session")
+        print(
+            f"4. memory: {base:.0f} MiB -> {loaded:.0f} MiB with {args.idle} more idle sessions:"
+            f" {(loaded - base) / args.idle * 1024:.0f} KiB per session"
+        )
     finally:
         proc.terminate()
         proc.wait(10)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--turns", type=int, default=20)
     parser.add_argument("--sessions", default="1,2,4,8")
     parser.add_argument("--idle", type=int, default=50)

@@ -43,8 +43,12 @@ HOG_BYTES = 14 * 1024 * 1024
 
 
 def spawn_engine(port: int, extra: list[str]) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "realtime_widget", "serve", "--port", str(port), *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "realtime_widget", "serve", "--port", str(port), *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     for line in proc.stderr:
         if "listening" in line:
             threading.Thread(target=proc.stderr.read, daemon=True).start()
@@ -54,7 +58,15 @@ def spawn_engine(port: int, extra: list[str]) -> subprocess.Popen:
 
 async def hog_load(port: int, audio: bytes, done: asyncio.Event, timings: dict) -> None:
     hog = await Client.connect(port)
-    hog.send({"type": "session.update", "session": {"turn_detection": None, "input_audio_transcription": {"model": "whisper-1"}}})
+    hog.send(
+        {
+            "type": "session.update",
+            "session": {
+                "turn_detection": None,
+                "input_audio_transcription": {"model": "whisper-1"},
+            },
+        }
+    )
     await hog.wait_for("session.updated")
     encoded = base64.b64encode(audio).decode()
     t0 = time.perf_counter()
@@ -76,7 +88,10 @@ async def run_config(name: str, args, clips: list[bytes], hog_audio: bytes) -> d
     proc = spawn_engine(port, ["--inference-per-session", "4"] if name == "uncapped" else [])
     try:
         victim = await Client.connect(port)
-        alone = [(await spoken_turn(victim, clips[i % len(clips)]))["stopped_to_audio_ms"] for i in range(args.turns)]
+        alone = [
+            (await spoken_turn(victim, clips[i % len(clips)]))["stopped_to_audio_ms"]
+            for i in range(args.turns)
+        ]
         done, timings = asyncio.Event(), {}
         hog = asyncio.ensure_future(hog_load(port, hog_audio, done, timings))
         while "committed" not in timings:  # the hog's four turns are queued
@@ -103,21 +118,31 @@ async def run_config(name: str, args, clips: list[bytes], hog_audio: bytes) -> d
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--configs", default="fair,uncapped")
     args = parser.parse_args()
     clips = [speak(s).astype("<i2").tobytes() for s in SENTENCES]
     speech = np.concatenate([speak(s) for s in ESPEAK_SENTENCES]).astype("<i2").tobytes()
     hog_audio = (speech * (HOG_BYTES // len(speech) + 1))[:HOG_BYTES]
-    print("victim: speech_stopped -> first response.audio.delta (ms); hog: 4 x 14 MiB append + commit")
+    print(
+        "victim: speech_stopped -> first response.audio.delta (ms); hog: 4 x 14 MiB append + commit"
+    )
     for name in args.configs.split(","):
         r = await run_config(name, args, clips, hog_audio)
-        alone, loaded = statistics.median(r["alone"]), statistics.median(r["loaded"]) if r["loaded"] else float("nan")
+        alone, loaded = (
+            statistics.median(r["alone"]),
+            statistics.median(r["loaded"]) if r["loaded"] else float("nan"),
+        )
         loaded_txt = [round(x) if x != float("inf") else ">60000" for x in r["loaded"]]
-        print(f"{name:9s} alone: median {alone:.0f} ms {[round(x) for x in r['alone']]}; "
-              f"under load: median {loaded:.0f} ms {loaded_txt}; "
-              f"ratio {loaded / alone:.2f}; the hog's four turns took {r['hog_seconds']:.0f} s", flush=True)
+        print(
+            f"{name:9s} alone: median {alone:.0f} ms {[round(x) for x in r['alone']]}; "
+            f"under load: median {loaded:.0f} ms {loaded_txt}; "
+            f"ratio {loaded / alone:.2f}; the hog's four turns took {r['hog_seconds']:.0f} s",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -83,16 +83,26 @@ def make_log(directory: Path, n_events: int) -> Path:
     if (path / "events.jsonl").exists() and (path / "meta.json").exists():
         return path
     t0 = time.perf_counter()
-    log = write_synthetic_log(path, n_events=n_events, appends_per_turn=30, deltas_per_turn=30, audio_bytes=96)
-    print(f"wrote {log.n_events:,} events ({(path / 'events.jsonl').stat().st_size / 1e6:.0f} MB) "
-          f"in {time.perf_counter() - t0:.1f} s -> {path}")
+    log = write_synthetic_log(
+        path, n_events=n_events, appends_per_turn=30, deltas_per_turn=30, audio_bytes=96
+    )
+    print(
+        f"wrote {log.n_events:,} events ({(path / 'events.jsonl').stat().st_size / 1e6:.0f} MB) "
+        f"in {time.perf_counter() - t0:.1f} s -> {path}"
+    )
     return path
 
 
 def child(path: Path, what: str, cache: str = "off") -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "REALTIME_WIDGET_FRAMES_CACHE": cache}
-    out = subprocess.run([sys.executable, "-c", CHILD, str(path), what], check=True, capture_output=True, text=True,
-                         cwd=ROOT, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path), what],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -111,38 +121,61 @@ def slice_log(path: Path, n: int) -> Path:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--events", type=int, default=1_000_000)
-    ap.add_argument("--repeat", type=int, default=3, help="runs of each measurement (the best and the median are shown)")
-    ap.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "realtime-widget-bench-frames")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs of each measurement (the best and the median are shown)",
+    )
+    ap.add_argument(
+        "--dir", type=Path, default=Path(tempfile.gettempdir()) / "realtime-widget-bench-frames"
+    )
     args = ap.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     path = make_log(args.dir, args.events)
     size_mb = (path / "events.jsonl").stat().st_size / 1e6
-    print(f"log: {args.events:,} events, {size_mb:.0f} MB of JSONL; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"log: {args.events:,} events, {size_mb:.0f} MB of JSONL; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}"
+    )
 
     runs = [child(path, "all") for _ in range(args.repeat)]
     rows = runs[0]["rows"]
-    print(f"\ncold (the log is parsed), {rows:,} rows, {args.repeat} runs (fresh process each): wall s / CPU s (best, median)")
+    print(
+        f"\ncold (the log is parsed), {rows:,} rows, {args.repeat} runs (fresh process each): wall s / CPU s (best, median)"
+    )
     for name in ("import", "open", "events", "latency", "usage"):
         walls = sorted(r["marks"][name][0] for r in runs)
         cpus = sorted(r["marks"][name][1] for r in runs)
-        print(f"  {name:8} wall {walls[0]:6.2f} / {walls[len(walls) // 2]:6.2f}   cpu {cpus[0]:6.2f} / {cpus[len(cpus) // 2]:6.2f}")
+        print(
+            f"  {name:8} wall {walls[0]:6.2f} / {walls[len(walls) // 2]:6.2f}   cpu {cpus[0]:6.2f} / {cpus[len(cpus) // 2]:6.2f}"
+        )
     totals = sorted(r["marks"]["open"][0] + r["marks"]["events"][0] for r in runs)
-    print(f"  open + events(): wall best {totals[0]:.2f} s, median {totals[len(totals) // 2]:.2f} s (goal <= 2 s)")
-    print(f"  peak RSS (whole process, all steps): {max(r['peak_rss_mb'] for r in runs):.0f} MB (goal <= 1024 MB); "
-          f"events frame {runs[0]['frame_mb']:.0f} MB; slow chunks {runs[0]['slow_chunks']}")
+    print(
+        f"  open + events(): wall best {totals[0]:.2f} s, median {totals[len(totals) // 2]:.2f} s (goal <= 2 s)"
+    )
+    print(
+        f"  peak RSS (whole process, all steps): {max(r['peak_rss_mb'] for r in runs):.0f} MB (goal <= 1024 MB); "
+        f"events frame {runs[0]['frame_mb']:.0f} MB; slow chunks {runs[0]['slow_chunks']}"
+    )
 
     with tempfile.TemporaryDirectory() as cache:
         child(path, "events", cache)  # the first open of a closed session writes the cache
         warm = [child(path, "all", cache) for _ in range(args.repeat)]
-    print(f"\nwarm (a closed session reopened: the parsed table is memory-mapped from the cache), {args.repeat} runs")
+    print(
+        f"\nwarm (a closed session reopened: the parsed table is memory-mapped from the cache), {args.repeat} runs"
+    )
     for name in ("open", "events"):
         walls = sorted(r["marks"][name][0] for r in warm)
         print(f"  {name:8} wall {walls[0]:6.2f} / {walls[len(walls) // 2]:6.2f}")
     totals = sorted(r["marks"]["open"][0] + r["marks"]["events"][0] for r in warm)
-    print(f"  open + events(): wall best {totals[0]:.2f} s, median {totals[len(totals) // 2]:.2f} s; "
-          f"peak RSS {max(r['peak_rss_mb'] for r in warm):.0f} MB")
+    print(
+        f"  open + events(): wall best {totals[0]:.2f} s, median {totals[len(totals) // 2]:.2f} s; "
+        f"peak RSS {max(r['peak_rss_mb'] for r in warm):.0f} MB"
+    )
 
     n = min(100_000, args.events)
     small = slice_log(path, n)
@@ -150,8 +183,10 @@ def main() -> None:
     slow = child(small, "slow")
     f_t = fast["marks"]["open"][0] + fast["marks"]["events"][0]
     s_t = slow["marks"]["open"][0] + slow["marks"]["events"][0]
-    print(f"\nper-record fallback vs fast reader, first {n:,} events: {s_t:.2f} s vs {f_t:.2f} s "
-          f"({s_t / max(f_t, 1e-9):.1f}x); slow chunks {slow['slow_chunks']}")
+    print(
+        f"\nper-record fallback vs fast reader, first {n:,} events: {s_t:.2f} s vs {f_t:.2f} s "
+        f"({s_t / max(f_t, 1e-9):.1f}x); slow chunks {slow['slow_chunks']}"
+    )
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ def _server_script(body: str, handler: str, route: str) -> str:
 
 
 ECHO_SERVER = _server_script(
-    '''
+    """
     import asyncio, json, sys
     import tornado.web, tornado.websocket
 
@@ -97,13 +97,13 @@ ECHO_SERVER = _server_script(
                     "type": "response.audio.delta", "event_id": "e" + str(ev.get("x_n")), "response_id": "resp_bench",
                     "item_id": "item_bench", "output_index": 0, "content_index": 0, "delta": ev["audio"], "x_t0": ev.get("x_t0"),
                 }))
-    ''',
+    """,
     "Echo",
     "/v1/realtime",
 )
 
 # What both pass-through relays share; they differ only in how frames move.
-_RELAY_BASE = '''
+_RELAY_BASE = """
 import asyncio, sys
 import tornado.httpclient, tornado.web, tornado.websocket
 
@@ -119,12 +119,12 @@ class RelayBase(tornado.websocket.WebSocketHandler):
     def on_close(self):
         if self.up is not None:
             self.up.close()
-'''
+"""
 
 # The baseline: Tornado used the plain way.
 BARE_RELAY = _server_script(
     _RELAY_BASE
-    + '''
+    + """
 class Relay(RelayBase):
     async def open(self):
         self.set_nodelay(True)
@@ -142,7 +142,7 @@ class Relay(RelayBase):
 
     async def on_message(self, message):
         await self.up.write_message(message)
-''',
+""",
     "Relay",
     "/relay",
 )
@@ -152,7 +152,7 @@ class Relay(RelayBase):
 # hub's own work costs on top of its transport.
 LEAN_RELAY = _server_script(
     _RELAY_BASE
-    + '''
+    + """
 from realtime_widget.server.wsframes import write_text
 
 class Relay(RelayBase):
@@ -169,10 +169,11 @@ class Relay(RelayBase):
 
     def on_message(self, message):
         write_text(self.up.protocol, message)
-''',
+""",
     "Relay",
     "/relay",
 )
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -190,7 +191,12 @@ def cpu_seconds(pid: int, part: str = "both") -> float:
 
 
 def spawn_script(code: str, *args: str) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     line = proc.stdout.readline()
     if "ready" not in line:
         raise RuntimeError(f"helper did not start: {line}{proc.stdout.read()}")
@@ -200,7 +206,9 @@ def spawn_script(code: str, *args: str) -> subprocess.Popen:
 def spawn_engine(port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, "-m", "realtime_widget", "serve", "--no-speech", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     for line in proc.stderr:
         if "listening" in line:
@@ -208,19 +216,45 @@ def spawn_engine(port: int) -> subprocess.Popen:
     raise RuntimeError("engine did not start")
 
 
-def spawn_jupyter(port: int, tmp: Path, sessions: int, options: list[str], *, local_speech: bool = False) -> subprocess.Popen:
+def spawn_jupyter(
+    port: int, tmp: Path, sessions: int, options: list[str], *, local_speech: bool = False
+) -> subprocess.Popen:
     env = dict(os.environ)
-    for name, sub in (("HOME", "home"), ("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"), ("JUPYTER_RUNTIME_DIR", "runtime")):
+    for name, sub in (
+        ("HOME", "home"),
+        ("JUPYTER_CONFIG_DIR", "config"),
+        ("JUPYTER_DATA_DIR", "data"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+    ):
         (tmp / sub).mkdir(parents=True, exist_ok=True)
         env[name] = str(tmp / sub)
     log = open(tmp / "jupyter.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, *(["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []), "-m", "jupyter_server", "--no-browser", "--allow-root", f"--ServerApp.port={port}",
-         "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={tmp}",
-         "--ServerApp.jpserver_extensions=realtime_widget=True", "--ServerApp.log_level=WARN",
-         f"--RealtimeWidgetApp.log_dir={tmp / 'logs'}", f"--RealtimeWidgetApp.local_speech={local_speech}",
-         f"--RealtimeWidgetApp.max_sessions_per_user={sessions + 10}", *(f"--RealtimeWidgetApp.{o}" for o in options)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            *(
+                ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]]
+                if os.environ.get("BENCH_PROFILE")
+                else []
+            ),
+            "-m",
+            "jupyter_server",
+            "--no-browser",
+            "--allow-root",
+            f"--ServerApp.port={port}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={TOKEN}",
+            f"--ServerApp.root_dir={tmp}",
+            "--ServerApp.jpserver_extensions=realtime_widget=True",
+            "--ServerApp.log_level=WARN",
+            f"--RealtimeWidgetApp.log_dir={tmp / 'logs'}",
+            f"--RealtimeWidgetApp.local_speech={local_speech}",
+            f"--RealtimeWidgetApp.max_sessions_per_user={sessions + 10}",
+            *(f"--RealtimeWidgetApp.{o}" for o in options),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     return proc
 
@@ -241,7 +275,15 @@ async def wait_http(url: str, proc: subprocess.Popen) -> None:
 class Load:
     """N clients streaming paced 20 ms frames; round trips in milliseconds."""
 
-    def __init__(self, urls: list[str], headers: dict[str, str], frame_ms: int, seconds: float, warmup: float, text_turns: bool):
+    def __init__(
+        self,
+        urls: list[str],
+        headers: dict[str, str],
+        frame_ms: int,
+        seconds: float,
+        warmup: float,
+        text_turns: bool,
+    ):
         self.urls, self.headers = urls, headers
         self.frame_ms, self.seconds, self.warmup = frame_ms, seconds, warmup
         self.text_turns = text_turns
@@ -251,8 +293,12 @@ class Load:
         self.received = 0
         self.sent = 0
 
-    async def one(self, url: str, offset: float, t_start: float, t_measure: float, t_end: float) -> None:
-        ws = await websocket_connect(HTTPRequest(url, headers=self.headers), max_message_size=64 << 20)
+    async def one(
+        self, url: str, offset: float, t_start: float, t_measure: float, t_end: float
+    ) -> None:
+        ws = await websocket_connect(
+            HTTPRequest(url, headers=self.headers), max_message_size=64 << 20
+        )
         ws.protocol.set_nodelay(True)
         pending: dict[str, float] = {}
 
@@ -271,7 +317,11 @@ class Load:
                     t0 = pending.pop(ev["response_id"])
                     if t0 >= t_measure:
                         self.rtts.append((now - t0) * 1000)
-                elif ev.get("type") == "response.created" and self.text_turns and "last_create" in pending:
+                elif (
+                    ev.get("type") == "response.created"
+                    and self.text_turns
+                    and "last_create" in pending
+                ):
                     pending[ev["response"]["id"]] = pending.pop("last_create")
 
         task = asyncio.ensure_future(reader())
@@ -281,12 +331,34 @@ class Load:
         while next_t < t_end:
             await asyncio.sleep(max(0.0, next_t - time.perf_counter()))
             now = time.perf_counter()
-            await ws.write_message(json.dumps({"type": "input_audio_buffer.append", "audio": self.audio, "x_t0": now, "x_n": n}))
+            await ws.write_message(
+                json.dumps(
+                    {
+                        "type": "input_audio_buffer.append",
+                        "audio": self.audio,
+                        "x_t0": now,
+                        "x_n": n,
+                    }
+                )
+            )
             self.sent += 1
             if self.text_turns and n % (1000 // self.frame_ms) == 0:
                 pending["last_create"] = time.perf_counter()
-                await ws.write_message(json.dumps({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "ping"}]}}))
-                await ws.write_message(json.dumps({"type": "response.create", "response": {"modalities": ["text"]}}))
+                await ws.write_message(
+                    json.dumps(
+                        {
+                            "type": "conversation.item.create",
+                            "item": {
+                                "type": "message",
+                                "role": "user",
+                                "content": [{"type": "input_text", "text": "ping"}],
+                            },
+                        }
+                    )
+                )
+                await ws.write_message(
+                    json.dumps({"type": "response.create", "response": {"modalities": ["text"]}})
+                )
             n += 1
             next_t += self.frame_ms / 1000
         await asyncio.sleep(0.5)
@@ -299,7 +371,12 @@ class Load:
         t_measure = t_start + self.warmup
         t_end = t_measure + self.seconds
         n = len(self.urls)
-        await asyncio.gather(*(self.one(u, i * self.frame_ms / 1000 / n, t_start, t_measure, t_end) for i, u in enumerate(self.urls)))
+        await asyncio.gather(
+            *(
+                self.one(u, i * self.frame_ms / 1000 / n, t_start, t_measure, t_end)
+                for i, u in enumerate(self.urls)
+            )
+        )
 
 
 def pct(values: list[float], q: float) -> float:
@@ -314,7 +391,9 @@ async def run_config(name: str, args, upstream_url: str, tmp: Path) -> dict:
         headers = {"OpenAI-Beta": "realtime=v1"}  # the preview dialect (the engine's default is GA)
     elif name in ("bare", "lean"):
         port = free_port()
-        relay_proc = spawn_script(BARE_RELAY if name == "bare" else LEAN_RELAY, str(port), upstream_url)
+        relay_proc = spawn_script(
+            BARE_RELAY if name == "bare" else LEAN_RELAY, str(port), upstream_url
+        )
         urls = [f"ws://127.0.0.1:{port}/relay"] * args.sessions
     else:
         port = free_port()
@@ -324,10 +403,16 @@ async def run_config(name: str, args, upstream_url: str, tmp: Path) -> dict:
         urls = []
         for i in range(args.sessions):
             r = await client.fetch(
-                f"http://127.0.0.1:{port}/realtime/sessions", method="POST", headers={"Authorization": f"token {TOKEN}"},
+                f"http://127.0.0.1:{port}/realtime/sessions",
+                method="POST",
+                headers={"Authorization": f"token {TOKEN}"},
                 body=json.dumps({"provider": "url", "url": upstream_url, "name": f"bench {i}"}),
             )
-            urls.append(f"ws://127.0.0.1:{port}/" + json.loads(r.body)["ws_path"] + "?source=kernel&x_events=all")
+            urls.append(
+                f"ws://127.0.0.1:{port}/"
+                + json.loads(r.body)["ws_path"]
+                + "?source=kernel&x_events=all"
+            )
         headers = {"Authorization": f"token {TOKEN}"}
     load = Load(urls, headers, args.frame_ms, args.seconds, args.warmup, args.upstream == "engine")
     measure_start = [0.0]
@@ -341,7 +426,11 @@ async def run_config(name: str, args, upstream_url: str, tmp: Path) -> dict:
         await asyncio.sleep(args.seconds)
         if relay_proc is None:
             return 0.0, 0.0, cpu_seconds(args.upstream_pid) - u0
-        return cpu_seconds(relay_proc.pid) - c0, cpu_seconds(relay_proc.pid, "system") - s0, cpu_seconds(args.upstream_pid) - u0
+        return (
+            cpu_seconds(relay_proc.pid) - c0,
+            cpu_seconds(relay_proc.pid, "system") - s0,
+            cpu_seconds(args.upstream_pid) - u0,
+        )
 
     (relay_cpu, relay_sys, upstream_cpu), _ = await asyncio.gather(cpu_window(), load.run())
     if relay_proc is not None:
@@ -349,7 +438,9 @@ async def run_config(name: str, args, upstream_url: str, tmp: Path) -> dict:
         relay_proc.wait(10)
     audio_seconds = args.sessions * args.seconds  # audio seconds per direction in the window
     # relayed frames: both directions with the echo upstream; audio in only with the engine
-    events = (2 if args.upstream == "echo" else 1) * args.sessions * args.seconds * 1000 / args.frame_ms
+    events = (
+        (2 if args.upstream == "echo" else 1) * args.sessions * args.seconds * 1000 / args.frame_ms
+    )
     return {
         "config": name,
         "rtt_p50_ms": pct(load.rtts, 50),
@@ -365,17 +456,31 @@ async def run_config(name: str, args, upstream_url: str, tmp: Path) -> dict:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sessions", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per configuration")
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="measured seconds per configuration"
+    )
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--frame-ms", type=int, default=20)
     parser.add_argument("--upstream", choices=("echo", "engine"), default="echo")
     parser.add_argument("--configs", default="direct,bare,hub")
-    parser.add_argument("--repeat", type=int, default=1, help="rounds of all configurations, interleaved (medians are reported)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds of all configurations, interleaved (medians are reported)",
+    )
     parser.add_argument("--json", help="also write the results here")
-    parser.add_argument("--hub-option", action="append", default=[], metavar="NAME=VALUE",
-                        help="a RealtimeWidgetApp option for the hub, e.g. log_flush_interval=0.2 (repeatable)")
+    parser.add_argument(
+        "--hub-option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a RealtimeWidgetApp option for the hub, e.g. log_flush_interval=0.2 (repeatable)",
+    )
     args = parser.parse_args()
 
     port = free_port()
@@ -390,7 +495,9 @@ async def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for round_ in range(args.repeat):
                 for name in args.configs.split(","):
-                    result = await run_config(name, args, upstream_url, Path(tmp) / f"{name}{round_}")
+                    result = await run_config(
+                        name, args, upstream_url, Path(tmp) / f"{name}{round_}"
+                    )
                     result["round"] = round_
                     rounds.append(result)
                     await asyncio.sleep(0.5)
@@ -398,17 +505,28 @@ async def main() -> None:
         upstream.terminate()
         upstream.wait(10)
 
-    results = [median_result(name, [r for r in rounds if r["config"] == name]) for name in args.configs.split(",")]
+    results = [
+        median_result(name, [r for r in rounds if r["config"] == name])
+        for name in args.configs.split(",")
+    ]
     direct = next((r for r in results if r["config"] == "direct"), None)
     bare = next((r for r in results if r["config"] == "bare"), None)
-    print(f"\n{args.sessions} sessions, {args.frame_ms} ms frames both ways, {args.seconds:.0f} s measured, upstream: {args.upstream}, "
-          f"{os.cpu_count()} cores, load average before: {LOAD_BEFORE}" + (f", medians of {args.repeat} interleaved rounds" if args.repeat > 1 else "") + "\n")
-    print(f"{'config':<8} {'rtt p50':>8} {'rtt p99':>8} {'+p50':>7} {'+p99':>7} {'relay CPU':>10} {'(system)':>9} {'ms CPU/audio-s':>15} {'events/CPU-s':>13}  lost")
+    print(
+        f"\n{args.sessions} sessions, {args.frame_ms} ms frames both ways, {args.seconds:.0f} s measured, upstream: {args.upstream}, "
+        f"{os.cpu_count()} cores, load average before: {LOAD_BEFORE}"
+        + (f", medians of {args.repeat} interleaved rounds" if args.repeat > 1 else "")
+        + "\n"
+    )
+    print(
+        f"{'config':<8} {'rtt p50':>8} {'rtt p99':>8} {'+p50':>7} {'+p99':>7} {'relay CPU':>10} {'(system)':>9} {'ms CPU/audio-s':>15} {'events/CPU-s':>13}  lost"
+    )
     for r in results:
         add50 = r["rtt_p50_ms"] - direct["rtt_p50_ms"] if direct else float("nan")
         add99 = r["rtt_p99_ms"] - direct["rtt_p99_ms"] if direct else float("nan")
-        print(f"{r['config']:<8} {r['rtt_p50_ms']:8.2f} {r['rtt_p99_ms']:8.2f} {add50:7.2f} {add99:7.2f} {r['relay_cpu_s']:9.2f}s {r['relay_system_s']:8.2f}s "
-              f"{r['relay_cpu_ms_per_audio_s']:15.2f} {r['relay_events_per_cpu_s']:13.0f}  {r['lost']}")
+        print(
+            f"{r['config']:<8} {r['rtt_p50_ms']:8.2f} {r['rtt_p99_ms']:8.2f} {add50:7.2f} {add99:7.2f} {r['relay_cpu_s']:9.2f}s {r['relay_system_s']:8.2f}s "
+            f"{r['relay_cpu_ms_per_audio_s']:15.2f} {r['relay_events_per_cpu_s']:13.0f}  {r['lost']}"
+        )
     hub = next((r for r in results if r["config"] == "hub"), None)
     if hub and bare and bare["relay_cpu_s"]:
         # per round (bare and hub ran back to back), and below as the ratio of the medians
@@ -416,30 +534,45 @@ async def main() -> None:
         bare_cpu = [b["relay_cpu_s"] for b, _ in pairs]
         hub_cpu = [h["relay_cpu_s"] for _, h in pairs]
         ratios = [h / b for b, h in zip(bare_cpu, hub_cpu)]
-        print(f"\nhub CPU / bare relay CPU: {float(np.median(ratios)):.2f}x (goal <= 1.2x)" + (f"; per round: {', '.join(f'{x:.2f}' for x in ratios)}" if len(ratios) > 1 else ""))
+        print(
+            f"\nhub CPU / bare relay CPU: {float(np.median(ratios)):.2f}x (goal <= 1.2x)"
+            + (f"; per round: {', '.join(f'{x:.2f}' for x in ratios)}" if len(ratios) > 1 else "")
+        )
         if len(ratios) >= 5:
             low, high = ratio_interval(hub_cpu, bare_cpu)
-            print(f"  ratio of the medians: {float(np.median(hub_cpu) / np.median(bare_cpu)):.2f}x, 95% bootstrap interval {low:.2f}-{high:.2f}x; "
-                  f"{sum(x <= 1.2 for x in ratios)} of {len(ratios)} rounds <= 1.2x; "
-                  f"round-to-round correlation of hub and bare CPU: {float(np.corrcoef(hub_cpu, bare_cpu)[0, 1]):+.2f}")
+            print(
+                f"  ratio of the medians: {float(np.median(hub_cpu) / np.median(bare_cpu)):.2f}x, 95% bootstrap interval {low:.2f}-{high:.2f}x; "
+                f"{sum(x <= 1.2 for x in ratios)} of {len(ratios)} rounds <= 1.2x; "
+                f"round-to-round correlation of hub and bare CPU: {float(np.corrcoef(hub_cpu, bare_cpu)[0, 1]):+.2f}"
+            )
     if hub and any(r["config"] == "lean" for r in results):
         ratios = [h["relay_cpu_s"] / b["relay_cpu_s"] for b, h in paired(rounds, "lean", "hub")]
-        print(f"hub CPU / lean relay CPU (same transport as the hub): {float(np.median(ratios)):.2f}x" + (f"; per round: {', '.join(f'{x:.2f}' for x in ratios)}" if len(ratios) > 1 else ""))
+        print(
+            f"hub CPU / lean relay CPU (same transport as the hub): {float(np.median(ratios)):.2f}x"
+            + (f"; per round: {', '.join(f'{x:.2f}' for x in ratios)}" if len(ratios) > 1 else "")
+        )
     if hub and direct:
         added = [h["rtt_p99_ms"] - d["rtt_p99_ms"] for d, h in paired(rounds, "direct", "hub")]
-        print(f"hub added latency p99: {float(np.median(added)):.2f} ms (goal <= 2 ms)" + (f"; per round: {', '.join(f'{x:.2f}' for x in added)}" if len(added) > 1 else ""))
+        print(
+            f"hub added latency p99: {float(np.median(added)):.2f} ms (goal <= 2 ms)"
+            + (f"; per round: {', '.join(f'{x:.2f}' for x in added)}" if len(added) > 1 else "")
+        )
     if args.json:
         Path(args.json).write_text(json.dumps({"rounds": rounds, "medians": results}, indent=1))
 
 
-def ratio_interval(numerator: list[float], denominator: list[float], level: float = 0.95, resamples: int = 10_000) -> tuple[float, float]:
+def ratio_interval(
+    numerator: list[float], denominator: list[float], level: float = 0.95, resamples: int = 10_000
+) -> tuple[float, float]:
     """Percentile-bootstrap interval of median(numerator) / median(denominator), the two
     resampled independently: on this shared machine one configuration's CPU does not
     track the other's from round to round (the correlation is printed), so the noise of
     the two is independent and pairing the rounds would only add it up."""
     rng = np.random.default_rng(0)
     num, den = np.asarray(numerator), np.asarray(denominator)
-    ratios = np.median(rng.choice(num, size=(resamples, len(num))), axis=1) / np.median(rng.choice(den, size=(resamples, len(den))), axis=1)
+    ratios = np.median(rng.choice(num, size=(resamples, len(num))), axis=1) / np.median(
+        rng.choice(den, size=(resamples, len(den))), axis=1
+    )
     tail = (1 - level) / 2 * 100
     return float(np.percentile(ratios, tail)), float(np.percentile(ratios, 100 - tail))
 

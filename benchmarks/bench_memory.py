@@ -92,17 +92,33 @@ class Conn:
 
 
 async def one_session(url: str, headers: dict, speech: bytes, big_text: str) -> None:
-    conn = Conn(await websocket_connect(HTTPRequest(url, headers=headers), max_message_size=256 << 20))
+    conn = Conn(
+        await websocket_connect(HTTPRequest(url, headers=headers), max_message_size=256 << 20)
+    )
     await conn.wait_for("session.created")
     conn.send({"type": "session.update", "session": {"turn_detection": None}})
     await conn.wait_for("session.updated")
-    conn.send({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": big_text}]}})
+    conn.send(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": big_text}],
+            },
+        }
+    )
     await conn.wait_for("conversation.item.created")
     for _ in range(2):
         conn.send({"type": "response.create", "response": {"modalities": ["text"]}})
         await conn.wait_for("response.done")
     for offset in range(0, len(speech), 48000):  # 1 s appends
-        conn.send({"type": "input_audio_buffer.append", "audio": base64.b64encode(speech[offset : offset + 48000]).decode()})
+        conn.send(
+            {
+                "type": "input_audio_buffer.append",
+                "audio": base64.b64encode(speech[offset : offset + 48000]).decode(),
+            }
+        )
     conn.send({"type": "input_audio_buffer.commit"})
     await conn.wait_for("input_audio_buffer.committed")
     conn.send({"type": "response.create"})
@@ -111,8 +127,13 @@ async def one_session(url: str, headers: dict, speech: bytes, big_text: str) -> 
 
 
 def spawn_engine(port: int, env: dict) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "realtime_widget", "serve", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "realtime_widget", "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     for line in proc.stderr:
         if "listening" in line:
             threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep draining
@@ -143,7 +164,9 @@ async def run_config(name: str, args, speech: bytes, big_text: str) -> dict:
         headers = {"Authorization": f"token {TOKEN}"}
     try:
         result = {"config": name, "rounds": []}
-        if name.startswith("hub"):  # load the speech models once before measuring (the engine loads them at start)
+        if name.startswith(
+            "hub"
+        ):  # load the speech models once before measuring (the engine loads them at start)
             await hub_round(port, headers, 1, speech[: 48000 * 2], "hello")
         await asyncio.sleep(1.0)
         result["before"] = rss_mib(proc.pid)
@@ -152,12 +175,19 @@ async def run_config(name: str, args, speech: bytes, big_text: str) -> dict:
             t0 = time.perf_counter()
             if name.startswith("engine"):
                 url = f"ws://127.0.0.1:{port}/v1/realtime?model=bench"
-                await asyncio.gather(*(one_session(url, {"OpenAI-Beta": "realtime=v1"}, speech, big_text) for _ in range(args.sessions)))
+                await asyncio.gather(
+                    *(
+                        one_session(url, {"OpenAI-Beta": "realtime=v1"}, speech, big_text)
+                        for _ in range(args.sessions)
+                    )
+                )
             else:
                 await hub_round(port, headers, args.sessions, speech, big_text)
             seconds = time.perf_counter() - t0
             await asyncio.sleep(3.0)
-            result["rounds"].append({"peak": peak.stop(), "after": rss_mib(proc.pid), "seconds": seconds})
+            result["rounds"].append(
+                {"peak": peak.stop(), "after": rss_mib(proc.pid), "seconds": seconds}
+            )
         return result
     finally:
         proc.terminate()
@@ -168,18 +198,27 @@ async def hub_round(port: int, headers: dict, n: int, speech: bytes, big_text: s
     client = AsyncHTTPClient()
     urls, ids = [], []
     for i in range(n):
-        r = await client.fetch(f"http://127.0.0.1:{port}/realtime/sessions", method="POST", headers=headers,
-                               body=json.dumps({"provider": "local", "name": f"bench {i}"}), request_timeout=120)
+        r = await client.fetch(
+            f"http://127.0.0.1:{port}/realtime/sessions",
+            method="POST",
+            headers=headers,
+            body=json.dumps({"provider": "local", "name": f"bench {i}"}),
+            request_timeout=120,
+        )
         body = json.loads(r.body)
         ids.append(body["id"])
         urls.append(f"ws://127.0.0.1:{port}/{body['ws_path']}?source=kernel")
     await asyncio.gather(*(one_session(u, headers, speech, big_text) for u in urls))
     for sid in ids:
-        await client.fetch(f"http://127.0.0.1:{port}/realtime/sessions/{sid}", method="DELETE", headers=headers)
+        await client.fetch(
+            f"http://127.0.0.1:{port}/realtime/sessions/{sid}", method="DELETE", headers=headers
+        )
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sessions", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--speech-seconds", type=float, default=30.0)
@@ -189,10 +228,20 @@ async def main() -> None:
     one = np.concatenate([speak(s) for s in ESPEAK_SENTENCES])
     reps = int(np.ceil(args.speech_seconds * 24000 / len(one)))
     speech = np.tile(one, reps)[: int(args.speech_seconds * 24000)].astype("<i2").tobytes()
-    big_text = " ".join(WORDS[i % len(WORDS)] for i in range(args.item_bytes // 5))[: args.item_bytes]
-    print(f"{args.sessions} sessions x {args.rounds} rounds; per session a {len(big_text) >> 10} KiB item + 2 text replies, "
-          f"{args.speech_seconds:.0f} s of speech committed, one audio reply")
-    print(f"{'config':16s} {'before':>8s} " + " ".join(f"{'peak' + str(i + 1):>8s} {'after' + str(i + 1):>8s}" for i in range(args.rounds)) + "   (MiB RSS)")
+    big_text = " ".join(WORDS[i % len(WORDS)] for i in range(args.item_bytes // 5))[
+        : args.item_bytes
+    ]
+    print(
+        f"{args.sessions} sessions x {args.rounds} rounds; per session a {len(big_text) >> 10} KiB item + 2 text replies, "
+        f"{args.speech_seconds:.0f} s of speech committed, one audio reply"
+    )
+    print(
+        f"{'config':16s} {'before':>8s} "
+        + " ".join(
+            f"{'peak' + str(i + 1):>8s} {'after' + str(i + 1):>8s}" for i in range(args.rounds)
+        )
+        + "   (MiB RSS)"
+    )
     for name in args.configs.split(","):
         r = await run_config(name, args, speech, big_text)
         cells = " ".join(f"{x['peak']:8.0f} {x['after']:8.0f}" for x in r["rounds"])

@@ -129,12 +129,18 @@ def build_utterances(voices: int, per_kind: int) -> list[Utterance]:
                 pause_ms = (start, start + pause * 1000)
                 segs += [np.zeros(int(pause * RATE), np.int16), parts[1]]
             speech_end = sum(s.size for s in segs)
-            audio = np.concatenate(segs + [np.zeros(int(TAIL_S * RATE), np.int16)]).astype(np.float64)
+            audio = np.concatenate(segs + [np.zeros(int(TAIL_S * RATE), np.int16)]).astype(
+                np.float64
+            )
             if noise is not None:
                 audio += rng.standard_normal(audio.size) * 10 ** (noise / 20) * 32768
             audio = np.clip(np.round(audio), -32768, 32767).astype(np.int16)
             kind = "paused" if pause else "complete"
-            out.append(Utterance(f"{vname}/{kind}: {text}", text, audio, speech_end * 1000 / RATE, pause_ms))
+            out.append(
+                Utterance(
+                    f"{vname}/{kind}: {text}", text, audio, speech_end * 1000 / RATE, pause_ms
+                )
+            )
     return out
 
 
@@ -145,7 +151,9 @@ def free_port() -> int:
 
 
 async def run_trial(port: int, setting: str, utt: Utterance) -> Trial:
-    req = HTTPRequest(f"ws://127.0.0.1:{port}/v1/realtime?model=bench", headers={"OpenAI-Beta": "realtime=v1"})
+    req = HTTPRequest(
+        f"ws://127.0.0.1:{port}/v1/realtime?model=bench", headers={"OpenAI-Beta": "realtime=v1"}
+    )
     ws = await websocket_connect(req, max_message_size=64 << 20)
     events: list[tuple[float, dict]] = []
     changed = asyncio.Event()
@@ -174,8 +182,17 @@ async def run_trial(port: int, setting: str, utt: Utterance) -> Trial:
         return [(t, e) for t, e in events if e["type"] == kind]
 
     td = SETTINGS[setting]
-    ws.write_message(json.dumps({"type": "session.update", "session": {
-        "input_audio_transcription": {"model": "whisper-1"}, "turn_detection": td}}))
+    ws.write_message(
+        json.dumps(
+            {
+                "type": "session.update",
+                "session": {
+                    "input_audio_transcription": {"model": "whisper-1"},
+                    "turn_detection": td,
+                },
+            }
+        )
+    )
     await until(lambda: of("session.updated"), 30)
     pcm = utt.audio.astype("<i2").tobytes()
     t0 = time.perf_counter()
@@ -183,16 +200,27 @@ async def run_trial(port: int, setting: str, utt: Utterance) -> Trial:
         delay = t0 + (i + 1) * 0.02 - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        ws.write_message(json.dumps({"type": "input_audio_buffer.append",
-                                     "audio": base64.b64encode(pcm[off: off + FRAME * 2]).decode()}))
+        ws.write_message(
+            json.dumps(
+                {
+                    "type": "input_audio_buffer.append",
+                    "audio": base64.b64encode(pcm[off : off + FRAME * 2]).decode(),
+                }
+            )
+        )
     trial = Trial(setting, utt)
     t_last = t0 + utt.last_speech_ms / 1000
     if td is None:
         ws.write_message(json.dumps({"type": "input_audio_buffer.commit"}))
         ws.write_message(json.dumps({"type": "response.create"}))
-    await until(lambda: any(e["type"] == "response.done" and t > t_last for t, e in events)
-                and len(of("conversation.item.input_audio_transcription.completed")) >= len(of("input_audio_buffer.committed")),
-                8 if td is None else 3.5)  # a turn not over by then is missed anyway
+    await until(
+        lambda: (
+            any(e["type"] == "response.done" and t > t_last for t, e in events)
+            and len(of("conversation.item.input_audio_transcription.completed"))
+            >= len(of("input_audio_buffer.committed"))
+        ),
+        8 if td is None else 3.5,
+    )  # a turn not over by then is missed anyway
     stops = of("input_audio_buffer.speech_stopped")
     if utt.pause_ms is not None:
         trial.premature = any(e["audio_end_ms"] < utt.pause_ms[1] + 100 for _, e in stops)
@@ -202,7 +230,9 @@ async def run_trial(port: int, setting: str, utt: Utterance) -> Trial:
         deltas = [t for t, e in of("response.audio.delta") if t >= final[0]]
         if deltas:
             trial.v2v_ms = (deltas[0] - t_last) * 1000
-    trial.transcript = " ".join(e["transcript"] for _, e in of("conversation.item.input_audio_transcription.completed"))
+    trial.transcript = " ".join(
+        e["transcript"] for _, e in of("conversation.item.input_audio_transcription.completed")
+    )
     trial.events = [e["type"] for _, e in events]
     reader.cancel()
     ws.close()
@@ -214,7 +244,9 @@ def pct(values: list[float], q: float) -> float:
 
 
 def report(trials: list[Trial]) -> None:
-    print(f"\n{'setting':16s} {'v2v p50':>8s} {'v2v p95':>8s} {'n':>3s} {'premature':>10s} {'missed':>8s} {'WER':>6s}")
+    print(
+        f"\n{'setting':16s} {'v2v p50':>8s} {'v2v p95':>8s} {'n':>3s} {'premature':>10s} {'missed':>8s} {'WER':>6s}"
+    )
     for setting in SETTINGS:
         ts = [t for t in trials if t.setting == setting]
         paused = [t for t in ts if t.utterance.pause_ms]
@@ -225,15 +257,21 @@ def report(trials: list[Trial]) -> None:
         if SETTINGS[setting] is None:
             print(f"{setting:16s} {'-':>8s} {'-':>8s} {len(ts):3d} {'-':>10s} {'-':>8s} {wer:6.1%}")
             continue
-        print(f"{setting:16s} {pct(v2v, 50):8.0f} {pct(v2v, 95):8.0f} {len(v2v):3d} "
-              f"{sum(t.premature for t in paused):4d}/{len(paused):<5d} {len(missed):3d}/{len(ts):<4d} {wer:6.1%}")
+        print(
+            f"{setting:16s} {pct(v2v, 50):8.0f} {pct(v2v, 95):8.0f} {len(v2v):3d} "
+            f"{sum(t.premature for t in paused):4d}/{len(paused):<5d} {len(missed):3d}/{len(ts):<4d} {wer:6.1%}"
+        )
 
 
 async def run(args) -> None:
     utterances = build_utterances(args.voices, args.per_kind)
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "realtime_widget", "serve", "--port", str(port)],
-                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "realtime_widget", "serve", "--port", str(port)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
     try:
         for line in proc.stderr:
             if "listening" in line:
@@ -244,22 +282,42 @@ async def run(args) -> None:
                 trial = await run_trial(port, setting, utt)
                 trials.append(trial)
                 if args.verbose:
-                    print(f"{setting:16s} {utt.name[:60]:60s} v2v={trial.v2v_ms} end={trial.end_delay_ms} "
-                          f"premature={trial.premature} heard={trial.transcript!r}", flush=True)
-        print(f"{len(utterances)} utterances ({args.voices} voices x {args.per_kind} complete + {args.per_kind} paused),"
-              f" {len(SETTINGS)} settings, interleaved, one server")
+                    print(
+                        f"{setting:16s} {utt.name[:60]:60s} v2v={trial.v2v_ms} end={trial.end_delay_ms} "
+                        f"premature={trial.premature} heard={trial.transcript!r}",
+                        flush=True,
+                    )
+        print(
+            f"{len(utterances)} utterances ({args.voices} voices x {args.per_kind} complete + {args.per_kind} paused),"
+            f" {len(SETTINGS)} settings, interleaved, one server"
+        )
         report(trials)
         if args.json:
-            Path(args.json).write_text(json.dumps([
-                {"setting": t.setting, "utterance": t.utterance.name, "v2v_ms": t.v2v_ms, "end_delay_ms": t.end_delay_ms,
-                 "premature": t.premature, "transcript": t.transcript} for t in trials], indent=1))
+            Path(args.json).write_text(
+                json.dumps(
+                    [
+                        {
+                            "setting": t.setting,
+                            "utterance": t.utterance.name,
+                            "v2v_ms": t.v2v_ms,
+                            "end_delay_ms": t.end_delay_ms,
+                            "premature": t.premature,
+                            "transcript": t.transcript,
+                        }
+                        for t in trials
+                    ],
+                    indent=1,
+                )
+            )
     finally:
         proc.terminate()
         proc.wait(10)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--voices", type=int, default=len(VOICES))
     parser.add_argument("--per-kind", type=int, default=4)
     parser.add_argument("--json", default="")

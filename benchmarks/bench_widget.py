@@ -51,7 +51,9 @@ SENTENCES = [
     "Please turn off the lights in the kitchen before you leave.",
     "Can you tell me how to get to the train station?",
 ]
-LONG_SENTENCE = "The library opens at nine in the morning and closes at six in the evening, except on Sundays."
+LONG_SENTENCE = (
+    "The library opens at nine in the morning and closes at six in the evening, except on Sundays."
+)
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -80,15 +82,24 @@ def widget_page(server, browser, name: str, cell: str):
 
 
 def bench_capture(server, browser, frame_ms: int, seconds: float) -> dict:
-    page, root = widget_page(server, browser, f"capture{frame_ms}", f"w = RealtimeWidget(frame_ms={frame_ms})\nw")
+    page, root = widget_page(
+        server, browser, f"capture{frame_ms}", f"w = RealtimeWidget(frame_ms={frame_ms})\nw"
+    )
     texts = (SENTENCES * 10)[: max(1, int(seconds / 3))]
     mic = utterance(*texts, gap_s=0.6)
     dur = browser.set_mic(mic)
     root.get_by_role("button", name="Microphone on or off").click()
-    s = wait_until(page, lambda s: s["audioSentMs"] >= dur * 1000, "the speech to be sent", timeout_s=dur + 120)
+    s = wait_until(
+        page, lambda s: s["audioSentMs"] >= dur * 1000, "the speech to be sent", timeout_s=dur + 120
+    )
     page.context.close()
     server.shutdown_kernels()
-    return {"frame_ms": frame_ms, "latency": s["captureLatencyMs"], "overhead": s["captureOverheadMs"], "rate": s["sampleRate"]}
+    return {
+        "frame_ms": frame_ms,
+        "latency": s["captureLatencyMs"],
+        "overhead": s["captureOverheadMs"],
+        "rate": s["sampleRate"],
+    }
 
 
 def text_turn(page, root, text: str, timeout_s: float = 300) -> dict:
@@ -98,7 +109,10 @@ def text_turn(page, root, text: str, timeout_s: float = 300) -> dict:
     box.press("Enter")
     return wait_until(
         page,
-        lambda s: any(i not in before and it["ended"] and it["played"] == it["received"] for i, it in s["itemsPlayback"].items()),
+        lambda s: any(
+            i not in before and it["ended"] and it["played"] == it["received"]
+            for i, it in s["itemsPlayback"].items()
+        ),
         "the reply to be played to its end",
         timeout_s=timeout_s,
     )
@@ -108,7 +122,12 @@ def bench_playback(server, browser, turns: int) -> dict:
     page, root = widget_page(server, browser, "playback", "w = RealtimeWidget()\nw")
     for n in range(turns):
         s = text_turn(page, root, SENTENCES[n % len(SENTENCES)])
-    out = {"first": s["firstAudioLatencyMs"], "fresh": s["playbackLatencyMs"], "output_latency_ms": s["outputLatencyMs"], "underruns": s["underruns"]}
+    out = {
+        "first": s["firstAudioLatencyMs"],
+        "fresh": s["playbackLatencyMs"],
+        "output_latency_ms": s["outputLatencyMs"],
+        "underruns": s["underruns"],
+    }
     page.context.close()
     server.shutdown_kernels()
     return out
@@ -122,15 +141,37 @@ def bench_stop(server, browser, stops: int) -> dict:
         before = set(stats(page)["itemsPlayback"])
         box.fill(" ".join([LONG_SENTENCE] * 2))
         box.press("Enter")
-        wait_until(page, lambda s: any(i not in before and it["played"] > 24000 * 0.5 for i, it in s["itemsPlayback"].items()), "the reply to play")
+        wait_until(
+            page,
+            lambda s: any(
+                i not in before and it["played"] > 24000 * 0.5
+                for i, it in s["itemsPlayback"].items()
+            ),
+            "the reply to play",
+        )
         n = len(stats(page)["stops"])
         stop.click()
-        wait_until(page, lambda s: len(s["stops"]) > n and s["truncated"] and len(s["truncated"]) > n, "the stop and the truncation")
-        wait_until(page, lambda s: not any(e["type"] == "response.created" for e in s["log"][-1:]) and s["queuedMs"] == 0, "silence")
+        wait_until(
+            page,
+            lambda s: len(s["stops"]) > n and s["truncated"] and len(s["truncated"]) > n,
+            "the stop and the truncation",
+        )
+        wait_until(
+            page,
+            lambda s: (
+                not any(e["type"] == "response.created" for e in s["log"][-1:])
+                and s["queuedMs"] == 0
+            ),
+            "silence",
+        )
         page.wait_for_timeout(300)
     s = stats(page)
     ok = all(t["audio_end_ms"] * t["rate"] / 1000 <= t["played"] for t in s["truncatesSent"])
-    out = {"stop_ms": [x["stopToSilenceMs"] for x in s["stops"] if x["reason"] == "stop"], "output_latency_ms": s["outputLatencyMs"], "truncate_within_played": ok}
+    out = {
+        "stop_ms": [x["stopToSilenceMs"] for x in s["stops"] if x["reason"] == "stop"],
+        "output_latency_ms": s["outputLatencyMs"],
+        "truncate_within_played": ok,
+    }
     page.context.close()
     server.shutdown_kernels()
     return out
@@ -145,7 +186,12 @@ def bench_long_reply(server, browser, long_s: float) -> dict:
     s = text_turn(page, root, " ".join([LONG_SENTENCE] * reps), timeout_s=long_s * 4 + 120)
     wall = time.monotonic() - t0
     item = max(s["itemsPlayback"].values(), key=lambda it: it["received"])
-    out = {"reply_s": item["received"] / item["rate"], "underruns": s["underruns"], "starved_ms": s["starvedMs"], "wall_s": wall}
+    out = {
+        "reply_s": item["received"] / item["rate"],
+        "underruns": s["underruns"],
+        "starved_ms": s["starvedMs"],
+        "wall_s": wall,
+    }
     page.context.close()
     server.shutdown_kernels()
     return out
@@ -160,7 +206,11 @@ def connect_times(server, browser, name: str, think_s: float) -> dict:
     root = nb.widget(1)
     page.wait_for_timeout(think_s * 1000)
     root.get_by_role("button", name="Connect to the realtime session").click()
-    c = wait_until(page, lambda s: s["connect"]["sessionCreatedAt"] and s["connect"]["liveAt"], "session.created")["connect"]
+    c = wait_until(
+        page,
+        lambda s: s["connect"]["sessionCreatedAt"] and s["connect"]["liveAt"],
+        "session.created",
+    )["connect"]
     page.context.close()
     server.shutdown_kernels()
     return {k: c[f"{k}At"] - c["clickAt"] for k in ("sessionId", "sessionCreated", "live")}
@@ -175,30 +225,54 @@ def bench_cold_start(browser, rounds: int, think_s: float = 2.0) -> dict:
     fresh server that preloads the speech models at start (Connect once they are loaded)."""
     out: dict = {"cold": [], "warm": [], "preloaded": [], "preloaded_at_once": [], "preload_s": []}
     for r in range(rounds):
-        with jupyter_server(f"bench-cold{r}", hub_options={"preload_local_engine": False}) as server:
+        with jupyter_server(
+            f"bench-cold{r}", hub_options={"preload_local_engine": False}
+        ) as server:
             assert engine_state(server) == "not_loaded"
             out["cold"].append(connect_times(server, browser, f"cold{r}", think_s))
             out["warm"].append(connect_times(server, browser, f"warm{r}", think_s))
-        with jupyter_server(f"bench-preload{r}", hub_options={"preload_local_engine": True}) as server:
+        with jupyter_server(
+            f"bench-preload{r}", hub_options={"preload_local_engine": True}
+        ) as server:
             deadline = time.monotonic() + 300
             while engine_state(server) != "ready" and time.monotonic() < deadline:
                 time.sleep(0.2)
-            out["preload_s"].append(server.api("GET", "realtime/status")["providers"]["local"]["engine"]["seconds"])
+            out["preload_s"].append(
+                server.api("GET", "realtime/status")["providers"]["local"]["engine"]["seconds"]
+            )
             out["preloaded"].append(connect_times(server, browser, f"preloaded{r}", think_s))
             out["preloaded_at_once"].append(connect_times(server, browser, f"atonce{r}", 0.0))
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frames", default="20,40,100", help="microphone frame lengths to measure (ms)")
-    parser.add_argument("--capture-s", type=float, default=12.0, help="seconds of speech per frame length")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--frames", default="20,40,100", help="microphone frame lengths to measure (ms)"
+    )
+    parser.add_argument(
+        "--capture-s", type=float, default=12.0, help="seconds of speech per frame length"
+    )
     parser.add_argument("--turns", type=int, default=3, help="text turns for the playback latency")
     parser.add_argument("--stops", type=int, default=5, help="Stop clicks")
     parser.add_argument("--long-s", type=float, default=60.0, help="length of the long reply (s)")
-    parser.add_argument("--rounds", type=int, default=3, help="fresh servers per case of the first-minute measurement")
-    parser.add_argument("--think-s", type=float, default=2.0, help="seconds between the widget showing and Connect clicked")
-    parser.add_argument("--sections", default="capture,playback,stop,long,cold", help="which measurements to run")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="fresh servers per case of the first-minute measurement",
+    )
+    parser.add_argument(
+        "--think-s",
+        type=float,
+        default=2.0,
+        help="seconds between the widget showing and Connect clicked",
+    )
+    parser.add_argument(
+        "--sections", default="capture,playback,stop,long,cold", help="which measurements to run"
+    )
     parser.add_argument("--json", help="also write the raw numbers to this file")
     args = parser.parse_args()
     why = missing_requirements()
@@ -216,14 +290,20 @@ def main() -> None:
         finally:
             browser.close()
         med = lambda rows, k: pct([x[k] for x in rows], 50)  # noqa: E731
-        print(f"5. Connect clicked {args.think_s:g} s after the widget showed -> session.created in the browser "
-              f"(median of {args.rounds} fresh servers each; 'kernel': the kernel had made the session):")
+        print(
+            f"5. Connect clicked {args.think_s:g} s after the widget showed -> session.created in the browser "
+            f"(median of {args.rounds} fresh servers each; 'kernel': the kernel had made the session):"
+        )
         for case in ("cold", "warm", "preloaded", "preloaded_at_once"):
-            print(f"   {case:17s}: {med(r[case], 'sessionCreated'):7.0f} ms (kernel {med(r[case], 'sessionId'):7.0f} ms, live "
-                  f"{med(r[case], 'live'):7.0f} ms)  all: {[round(x['sessionCreated']) for x in r[case]]}")
+            print(
+                f"   {case:17s}: {med(r[case], 'sessionCreated'):7.0f} ms (kernel {med(r[case], 'sessionId'):7.0f} ms, live "
+                f"{med(r[case], 'live'):7.0f} ms)  all: {[round(x['sessionCreated']) for x in r[case]]}"
+            )
         print("   (preloaded_at_once: Connect clicked as soon as the widget showed)")
-        print(f"   cold / preloaded: {med(r['cold'], 'sessionCreated') / med(r['preloaded'], 'sessionCreated'):.1f}x; "
-              f"the server loaded the models in {pct(r['preload_s'], 50):.1f} s (median) after it started")
+        print(
+            f"   cold / preloaded: {med(r['cold'], 'sessionCreated') / med(r['preloaded'], 'sessionCreated'):.1f}x; "
+            f"the server loaded the models in {pct(r['preload_s'], 50):.1f} s (median) after it started"
+        )
     if not sections:
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=1))
@@ -236,20 +316,30 @@ def main() -> None:
             r = bench_capture(server, browser, frame, args.capture_s)
             results["capture"].append(r)
             print(f"   {frame:3d} ms frames (device {r['rate']} Hz): {summary(r['latency'])}")
-            print(f"       frame complete -> sent: {summary(r['overhead'])}  (goal: latency <= {frame + 5} ms)")
+            print(
+                f"       frame complete -> sent: {summary(r['overhead'])}  (goal: latency <= {frame + 5} ms)"
+            )
         if "playback" in sections:
             r = results["playback"] = bench_playback(server, browser, args.turns)
-            print("2. playback latency (audio delta received -> first sample rendered by the worklet):")
+            print(
+                "2. playback latency (audio delta received -> first sample rendered by the worklet):"
+            )
             print(f"   first delta of each reply: {summary(r['first'])}")
             print(f"   every delta at an empty buffer: {summary(r['fresh'])}")
-            print(f"   + base/output latency reported by the AudioContext: {r['output_latency_ms']:.1f} ms")
+            print(
+                f"   + base/output latency reported by the AudioContext: {r['output_latency_ms']:.1f} ms"
+            )
         if "stop" in sections:
             r = results["stop"] = bench_stop(server, browser, args.stops)
             print("3. Stop clicked -> playback worklet silent:")
-            print(f"   {summary(r['stop_ms'])}; audible adds {r['output_latency_ms']:.1f} ms; truncate <= played: {r['truncate_within_played']}")
+            print(
+                f"   {summary(r['stop_ms'])}; audible adds {r['output_latency_ms']:.1f} ms; truncate <= played: {r['truncate_within_played']}"
+            )
         if "long" in sections:
             r = results["long"] = bench_long_reply(server, browser, args.long_s)
-            print(f"4. a {r['reply_s']:.1f} s reply: {r['underruns']} underruns ({r['starved_ms']:.1f} ms starved), played in {r['wall_s']:.1f} s")
+            print(
+                f"4. a {r['reply_s']:.1f} s reply: {r['underruns']} underruns ({r['starved_ms']:.1f} ms starved), played in {r['wall_s']:.1f} s"
+            )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
 

@@ -45,8 +45,12 @@ TARGETS = {  # name -> (path on the engine, headers, dialect)
 
 def spawn_engine_logged(port: int, log_path: Path) -> subprocess.Popen:
     log = open(log_path, "w")
-    proc = subprocess.Popen([sys.executable, "-m", "realtime_widget", "serve", "--no-speech", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=log, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "realtime_widget", "serve", "--no-speech", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        text=True,
+    )
     for _ in range(300):
         if "listening" in log_path.read_text():
             return proc
@@ -65,8 +69,11 @@ async def run_target(name: str, args, tmp: Path) -> dict:
         proc = spawn_jupyter(port, tmp / name, 1, ["log_flush_interval=0.2"])
         await wait_http(f"http://127.0.0.1:{port}/realtime/status", proc)
         r = await tornado.httpclient.AsyncHTTPClient().fetch(
-            f"http://127.0.0.1:{port}/realtime/sessions", method="POST",
-            headers={"Authorization": f"token {TOKEN}"}, body=json.dumps({"provider": "local"}))
+            f"http://127.0.0.1:{port}/realtime/sessions",
+            method="POST",
+            headers={"Authorization": f"token {TOKEN}"},
+            body=json.dumps({"provider": "local"}),
+        )
         url = f"ws://127.0.0.1:{port}/" + json.loads(r.body)["ws_path"] + "?source=other"
         headers = {"Authorization": f"token {TOKEN}"}
         log_path = tmp / name / "jupyter.log"
@@ -76,7 +83,9 @@ async def run_target(name: str, args, tmp: Path) -> dict:
         return await tornado.websocket.websocket_connect(request, max_message_size=64 * 2**20)
 
     seed = args.seed + list(TARGETS).index(name)
-    frames = FrameMaker(seed, dialect=dialect, target="hub" if path is None else "engine").frames(args.frames)
+    frames = FrameMaker(seed, dialect=dialect, target="hub" if path is None else "engine").frames(
+        args.frames
+    )
     rss_before = rss_bytes(proc.pid)
     started = time.perf_counter()
     try:
@@ -88,18 +97,34 @@ async def run_target(name: str, args, tmp: Path) -> dict:
     finally:
         proc.terminate()
         proc.wait(10)
-    logged = [line for line in log_path.read_text(errors="replace").splitlines() if "Traceback" in line or " ERROR " in line or "[E " in line]
+    logged = [
+        line
+        for line in log_path.read_text(errors="replace").splitlines()
+        if "Traceback" in line or " ERROR " in line or "[E " in line
+    ]
     return {
-        "target": name, "seed": seed, "frames": report.frames, "kinds": report.kinds, "invalid": report.invalid,
-        "errors": len(report.errors), "created": len(report.created), "done": len(report.done),
-        "problems": report.problems(), "logged_errors": len(logged), "first_logged": logged[:3],
-        "wall_s": round(wall, 1), "rss_before_mb": round(rss_before / 2**20), "rss_end_mb": round(rss_end / 2**20),
+        "target": name,
+        "seed": seed,
+        "frames": report.frames,
+        "kinds": report.kinds,
+        "invalid": report.invalid,
+        "errors": len(report.errors),
+        "created": len(report.created),
+        "done": len(report.done),
+        "problems": report.problems(),
+        "logged_errors": len(logged),
+        "first_logged": logged[:3],
+        "wall_s": round(wall, 1),
+        "rss_before_mb": round(rss_before / 2**20),
+        "rss_end_mb": round(rss_end / 2**20),
         "rss_after_close_mb": round(rss_after / 2**20),
     }
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--frames", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=int(os.environ.get("REALTIME_FUZZ_SEED", "11")))
     parser.add_argument("--targets", default=",".join(TARGETS))
@@ -111,10 +136,14 @@ async def main() -> None:
             result = await run_target(name, args, Path(tmp))
             results.append(result)
             print(json.dumps(result), flush=True)
-    print(f"\n{'target':<15} {'frames':>7} {'invalid':>7} {'errors':>7} {'resp':>6} {'hung':>5} {'problems':>8} {'logged':>6} {'wall s':>7} {'RSS MB before/end/closed':>25}")
+    print(
+        f"\n{'target':<15} {'frames':>7} {'invalid':>7} {'errors':>7} {'resp':>6} {'hung':>5} {'problems':>8} {'logged':>6} {'wall s':>7} {'RSS MB before/end/closed':>25}"
+    )
     for r in results:
-        print(f"{r['target']:<15} {r['frames']:7d} {r['invalid']:7d} {r['errors']:7d} {r['created']:6d} {r['created'] - r['done']:5d} "
-              f"{len(r['problems']):8d} {r['logged_errors']:6d} {r['wall_s']:7.1f} {r['rss_before_mb']:>9}/{r['rss_end_mb']}/{r['rss_after_close_mb']}")
+        print(
+            f"{r['target']:<15} {r['frames']:7d} {r['invalid']:7d} {r['errors']:7d} {r['created']:6d} {r['created'] - r['done']:5d} "
+            f"{len(r['problems']):8d} {r['logged_errors']:6d} {r['wall_s']:7.1f} {r['rss_before_mb']:>9}/{r['rss_end_mb']}/{r['rss_after_close_mb']}"
+        )
     for r in results:
         for p in r["problems"]:
             print("PROBLEM", p)

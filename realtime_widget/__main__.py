@@ -13,23 +13,45 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="realtime-widget", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the offline realtime engine as a WebSocket server")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (non-loopback needs --api-key)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (non-loopback needs --api-key)"
+    )
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument(
         "--api-key",
         default=os.environ.get("REALTIME_WIDGET_SERVE_API_KEY"),
         help="key clients must present (Authorization: Bearer / api-key); env REALTIME_WIDGET_SERVE_API_KEY",
     )
-    serve.add_argument("--brain-url", help="OpenAI-compatible chat-completions base URL (e.g. http://localhost:11434/v1)")
+    serve.add_argument(
+        "--brain-url",
+        help="OpenAI-compatible chat-completions base URL (e.g. http://localhost:11434/v1)",
+    )
     serve.add_argument("--brain-model", default="llama3.2", help="model name for --brain-url")
-    serve.add_argument("--no-speech", action="store_true", help="text only: do not load the offline speech models")
+    serve.add_argument(
+        "--no-speech", action="store_true", help="text only: do not load the offline speech models"
+    )
     caps = serve.add_argument_group("per-session caps (0: no cap; docs/limits-and-guarantees.md)")
     for flag, field_name, unit in _CAP_FLAGS:
-        caps.add_argument(flag, dest=field_name, type=int, metavar=unit, default=None,
-                          help=f"default {_cap_default(field_name)}")
-    serve.add_argument("--inference-threads", type=int, default=None, help="threads of the shared inference pool (default 4)")
-    serve.add_argument("--inference-per-session", type=int, default=None,
-                       help="model calls one session may run at once (default 1; fair scheduling)")
+        caps.add_argument(
+            flag,
+            dest=field_name,
+            type=int,
+            metavar=unit,
+            default=None,
+            help=f"default {_cap_default(field_name)}",
+        )
+    serve.add_argument(
+        "--inference-threads",
+        type=int,
+        default=None,
+        help="threads of the shared inference pool (default 4)",
+    )
+    serve.add_argument(
+        "--inference-per-session",
+        type=int,
+        default=None,
+        help="model calls one session may run at once (default 1; fair scheduling)",
+    )
     return parser
 
 
@@ -53,7 +75,9 @@ def _cap_default(field_name: str) -> str:
 def _limits(args: argparse.Namespace):
     from .engine.limits import SessionLimits
 
-    given = {name: getattr(args, name) for _, name, _ in _CAP_FLAGS if getattr(args, name) is not None}
+    given = {
+        name: getattr(args, name) for _, name, _ in _CAP_FLAGS if getattr(args, name) is not None
+    }
     return SessionLimits(**{name: (value or None) for name, value in given.items()})
 
 
@@ -62,7 +86,9 @@ def _scheduler(args: argparse.Namespace):
         return None
     from .engine.scheduler import DEFAULT_PER_SESSION, DEFAULT_WORKERS, InferenceScheduler
 
-    return InferenceScheduler(args.inference_threads or DEFAULT_WORKERS, args.inference_per_session or DEFAULT_PER_SESSION)
+    return InferenceScheduler(
+        args.inference_threads or DEFAULT_WORKERS, args.inference_per_session or DEFAULT_PER_SESSION
+    )
 
 
 async def _serve(args: argparse.Namespace) -> None:
@@ -79,11 +105,20 @@ async def _serve(args: argparse.Namespace) -> None:
 
         brain_factory = lambda: ChatCompletionsBrain(args.brain_url, args.brain_model)  # noqa: E731
     _, port, _ = await start_server(
-        args.host, args.port, api_key=args.api_key, speech=speech, brain_factory=brain_factory,
-        limits=_limits(args), scheduler=_scheduler(args),
+        args.host,
+        args.port,
+        api_key=args.api_key,
+        speech=speech,
+        brain_factory=brain_factory,
+        limits=_limits(args),
+        scheduler=_scheduler(args),
     )
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"realtime-widget engine listening on ws://{host}:{port}/v1/realtime", file=sys.stderr, flush=True)
+    print(
+        f"realtime-widget engine listening on ws://{host}:{port}/v1/realtime",
+        file=sys.stderr,
+        flush=True,
+    )
     await asyncio.Event().wait()
 
 

@@ -81,7 +81,9 @@ def write_wav(path: Path, samples: np.ndarray, rate: int = 24000) -> None:
     os.replace(tmp, path)
 
 
-def utterance(*texts: str, lead_s: float = 0.3, gap_s: float = 0.0, tail_s: float = 1.0) -> np.ndarray:
+def utterance(
+    *texts: str, lead_s: float = 0.3, gap_s: float = 0.0, tail_s: float = 1.0
+) -> np.ndarray:
     """Speech (espeak-ng, 24 kHz int16) with silence around it."""
     from speech_fixtures import speak
 
@@ -114,13 +116,21 @@ class JupyterServer:
         (config / "labconfig").mkdir(parents=True, exist_ok=True)
         self.root.mkdir(parents=True, exist_ok=True)
         (config / "labconfig" / "page_config.json").write_text(
-            json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
+            json.dumps(
+                {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}
+            )
         )
         hub = {"max_sessions_per_user": 64, **self.hub_options}
         (config / "jupyter_server_config.json").write_text(
             json.dumps(
                 {
-                    "ServerApp": {"jpserver_extensions": {"realtime_widget": True, "jupyterlab": True, "notebook": True}},
+                    "ServerApp": {
+                        "jpserver_extensions": {
+                            "realtime_widget": True,
+                            "jupyterlab": True,
+                            "notebook": True,
+                        }
+                    },
                     "RealtimeWidgetApp": hub,
                     "LanguageServerManager": {"autodetect": False},
                 }
@@ -137,9 +147,14 @@ class JupyterServer:
         for var in ("REALTIME_WIDGET_MODE", "REALTIME_WIDGET_SERVER_URL", "JUPYTER_TOKEN"):
             env.pop(var, None)
         cmd = [
-            sys.executable, "-m", "jupyterlab",
-            "--no-browser", "--allow-root",
-            "--ip=127.0.0.1", f"--port={self.port}", "--port-retries=0",
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            "--ip=127.0.0.1",
+            f"--port={self.port}",
+            "--port-retries=0",
             f"--ServerApp.base_url={BASE_URL}",
             f"--IdentityProvider.token={self.token}",
             f"--ServerApp.root_dir={self.root}",
@@ -148,7 +163,9 @@ class JupyterServer:
             "--ServerApp.disable_check_xsrf=False",
         ]
         self.log_file = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log_file, stderr=subprocess.STDOUT, cwd=str(self.root))
+        self.proc = subprocess.Popen(
+            cmd, env=env, stdout=self.log_file, stderr=subprocess.STDOUT, cwd=str(self.root)
+        )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -163,7 +180,12 @@ class JupyterServer:
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=30) as r:
             raw = r.read()
         return json.loads(raw) if raw else None
@@ -189,11 +211,26 @@ class JupyterServer:
     def write_notebook(self, name: str, cells: list[str], *, hide_first: bool = True) -> str:
         nb = {
             "cells": [
-                {"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {"jupyter": {"source_hidden": True}} if i == 0 and hide_first else {},
-                 "outputs": [], "source": src}
+                {
+                    "cell_type": "code",
+                    "execution_count": None,
+                    "id": f"c{i}",
+                    "metadata": {"jupyter": {"source_hidden": True}}
+                    if i == 0 and hide_first
+                    else {},
+                    "outputs": [],
+                    "source": src,
+                }
                 for i, src in enumerate(cells)
             ],
-            "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}, "language_info": {"name": "python"}},
+            "metadata": {
+                "kernelspec": {
+                    "display_name": "Python 3 (ipykernel)",
+                    "language": "python",
+                    "name": "python3",
+                },
+                "language_info": {"name": "python"},
+            },
             "nbformat": 4,
             "nbformat_minor": 5,
         }
@@ -252,7 +289,9 @@ class BrowserSession:
 
 
 @contextmanager
-def jupyter_server(name: str, *, hub_options: dict[str, Any] | None = None, workdir: Path | None = None) -> Iterator[JupyterServer]:
+def jupyter_server(
+    name: str, *, hub_options: dict[str, Any] | None = None, workdir: Path | None = None
+) -> Iterator[JupyterServer]:
     """A fresh server (its log is kept in test-artifacts/<name>-jupyter.log)."""
     own = workdir is None
     workdir = workdir or Path(tempfile.mkdtemp(prefix=f"rtw-{name}-"))
@@ -272,7 +311,9 @@ def jupyter_server(name: str, *, hub_options: dict[str, Any] | None = None, work
 
 
 @contextmanager
-def jupyter_and_browser(name: str, *, fake_mic: bool = True, hub_options: dict[str, Any] | None = None) -> Iterator[tuple[JupyterServer, BrowserSession]]:
+def jupyter_and_browser(
+    name: str, *, fake_mic: bool = True, hub_options: dict[str, Any] | None = None
+) -> Iterator[tuple[JupyterServer, BrowserSession]]:
     workdir = Path(tempfile.mkdtemp(prefix=f"rtw-{name}-"))
     try:
         with jupyter_server(name, hub_options=hub_options, workdir=workdir) as server:
@@ -311,7 +352,9 @@ print("SETUP-OK")
 class Notebook:
     """A notebook opened in JupyterLab (``ui="lab"``) or Notebook 7 (``ui="notebook"``)."""
 
-    def __init__(self, server: JupyterServer, page: Any, name: str, cells: list[str], *, ui: str = "lab"):
+    def __init__(
+        self, server: JupyterServer, page: Any, name: str, cells: list[str], *, ui: str = "lab"
+    ):
         self.server = server
         self.page = page
         self.ui = ui
@@ -330,28 +373,34 @@ class Notebook:
     def wait_kernel_ready(self) -> None:
         # the execution indicator says idle too early: the debugger button is enabled
         # once the kernel is really connected
-        self.page.locator('.jp-DebuggerBugButton[aria-disabled="false"]').first.wait_for(timeout=WAIT_MS)
+        self.page.locator('.jp-DebuggerBugButton[aria-disabled="false"]').first.wait_for(
+            timeout=WAIT_MS
+        )
 
     def cell(self, index: int) -> Any:
         return self.panel.locator(".jp-Cell").nth(index)
 
     def run(self, index: int) -> None:
         cell = self.cell(index)
-        cell.locator(".jp-InputPrompt").first.click()  # selects the cell (also when its input is hidden)
+        cell.locator(
+            ".jp-InputPrompt"
+        ).first.click()  # selects the cell (also when its input is hidden)
         self.page.keyboard.press("Control+Enter")
 
     def output_text(self, index: int) -> str:
         return self.cell(index).locator(".jp-OutputArea").inner_text()
 
     def wait_output(self, index: int, text: str) -> str:
-        self.cell(index).locator(".jp-OutputArea-output", has_text=text).first.wait_for(timeout=WAIT_MS)
+        self.cell(index).locator(".jp-OutputArea-output", has_text=text).first.wait_for(
+            timeout=WAIT_MS
+        )
         return self.output_text(index)
 
     def report(self, index: int) -> dict[str, Any]:
         self.run(index)
         out = self.wait_output(index, "REPORT")
         line = next(x for x in out.splitlines() if x.startswith("REPORT"))
-        return json.loads(line[len("REPORT"):])
+        return json.loads(line[len("REPORT") :])
 
     def widget(self, index: int) -> Any:
         root = self.cell(index).locator(".rtw-root")
@@ -372,7 +421,9 @@ def stats(page: Any) -> dict[str, Any]:
     )
 
 
-def wait_until(page: Any, predicate: Any, what: str, timeout_s: float = WAIT_MS / 1000) -> dict[str, Any]:
+def wait_until(
+    page: Any, predicate: Any, what: str, timeout_s: float = WAIT_MS / 1000
+) -> dict[str, Any]:
     """Poll the widget's counters until ``predicate(stats)``; returns them."""
     deadline = time.monotonic() + timeout_s
     last: dict[str, Any] | None = None
@@ -383,7 +434,9 @@ def wait_until(page: Any, predicate: Any, what: str, timeout_s: float = WAIT_MS 
         page.wait_for_timeout(100)
     summary = {k: v for k, v in (last or {}).items() if k != "log"}
     types = [e["type"] for e in (last or {}).get("log", [])][-40:]
-    raise AssertionError(f"timed out waiting for {what}; widget stats: {json.dumps(summary)[:3000]}; last events: {types}; console: {getattr(page, 'console_messages_seen', [])[-20:]}")
+    raise AssertionError(
+        f"timed out waiting for {what}; widget stats: {json.dumps(summary)[:3000]}; last events: {types}; console: {getattr(page, 'console_messages_seen', [])[-20:]}"
+    )
 
 
 def played_ms(s: dict[str, Any], item_id: str) -> float:
@@ -408,4 +461,6 @@ def assert_heard(transcript: str, reference: str, *must: str) -> None:
     errors, n = word_errors(reference, transcript)
     heard = _words(transcript)
     missing = [w for w in must if w not in heard]
-    assert not missing and errors <= max(2, n // 3), f"heard {transcript!r} for {reference!r} ({errors} word errors, missing {missing})"
+    assert not missing and errors <= max(2, n // 3), (
+        f"heard {transcript!r} for {reference!r} ({errors} word errors, missing {missing})"
+    )

@@ -112,10 +112,30 @@ def write_synthetic_log(
         return n_events is not None and count >= n_events
 
     with fake_time(clock):
-        server({"type": "session.created", "session": {"id": "sess_1", "model": "local-realtime", "modalities": ["text", "audio"],
-                                                         "voice": "alloy", "input_audio_format": "pcm16", "output_audio_format": "pcm16",
-                                                         "turn_detection": {"type": "server_vad", "threshold": 0.5, "silence_duration_ms": 500}}})
-        server({"type": "conversation.created", "conversation": {"id": "conv_1", "object": "realtime.conversation"}})
+        server(
+            {
+                "type": "session.created",
+                "session": {
+                    "id": "sess_1",
+                    "model": "local-realtime",
+                    "modalities": ["text", "audio"],
+                    "voice": "alloy",
+                    "input_audio_format": "pcm16",
+                    "output_audio_format": "pcm16",
+                    "turn_detection": {
+                        "type": "server_vad",
+                        "threshold": 0.5,
+                        "silence_duration_ms": 500,
+                    },
+                },
+            }
+        )
+        server(
+            {
+                "type": "conversation.created",
+                "conversation": {"id": "conv_1", "object": "realtime.conversation"},
+            }
+        )
         previous = None
         turn = 0
         while (n_events is None and turn < turns) or (n_events is not None and not full()):
@@ -128,38 +148,121 @@ def write_synthetic_log(
                 client({"type": "input_audio_buffer.append", "audio": chunk})
             if full():
                 break
-            server({"type": "input_audio_buffer.speech_started", "audio_start_ms": 100, "item_id": user})
+            server(
+                {
+                    "type": "input_audio_buffer.speech_started",
+                    "audio_start_ms": 100,
+                    "item_id": user,
+                }
+            )
             clock.now += 0.5
             stopped = clock.now
-            server({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 900, "item_id": user})
-            server({"type": "input_audio_buffer.committed", "previous_item_id": previous, "item_id": user})
-            server({"type": "conversation.item.created", "previous_item_id": previous,
-                    "item": {"id": user, "object": "realtime.item", "type": "message", "role": "user", "status": "completed",
-                             "content": [{"type": "input_audio", "transcript": None}]}})
+            server(
+                {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 900, "item_id": user}
+            )
+            server(
+                {
+                    "type": "input_audio_buffer.committed",
+                    "previous_item_id": previous,
+                    "item_id": user,
+                }
+            )
+            server(
+                {
+                    "type": "conversation.item.created",
+                    "previous_item_id": previous,
+                    "item": {
+                        "id": user,
+                        "object": "realtime.item",
+                        "type": "message",
+                        "role": "user",
+                        "status": "completed",
+                        "content": [{"type": "input_audio", "transcript": None}],
+                    },
+                }
+            )
             clock.now += 0.05
             created = clock.now
-            server({"type": "response.created", "response": {"object": "realtime.response", "id": resp, "status": "in_progress",
-                                                              "status_details": None, "output": [], "usage": None}})
-            server({"type": "response.output_item.added", "response_id": resp, "output_index": 0,
-                    "item": {"id": assistant, "object": "realtime.item", "type": "message", "role": "assistant",
-                             "status": "in_progress", "content": []}})
-            server({"type": "conversation.item.created", "previous_item_id": user,
-                    "item": {"id": assistant, "object": "realtime.item", "type": "message", "role": "assistant",
-                             "status": "in_progress", "content": []}})
-            server({"type": "response.content_part.added", "response_id": resp, "item_id": assistant, "output_index": 0,
-                    "content_index": 0, "part": {"type": "audio", "transcript": ""}})
+            server(
+                {
+                    "type": "response.created",
+                    "response": {
+                        "object": "realtime.response",
+                        "id": resp,
+                        "status": "in_progress",
+                        "status_details": None,
+                        "output": [],
+                        "usage": None,
+                    },
+                }
+            )
+            server(
+                {
+                    "type": "response.output_item.added",
+                    "response_id": resp,
+                    "output_index": 0,
+                    "item": {
+                        "id": assistant,
+                        "object": "realtime.item",
+                        "type": "message",
+                        "role": "assistant",
+                        "status": "in_progress",
+                        "content": [],
+                    },
+                }
+            )
+            server(
+                {
+                    "type": "conversation.item.created",
+                    "previous_item_id": user,
+                    "item": {
+                        "id": assistant,
+                        "object": "realtime.item",
+                        "type": "message",
+                        "role": "assistant",
+                        "status": "in_progress",
+                        "content": [],
+                    },
+                }
+            )
+            server(
+                {
+                    "type": "response.content_part.added",
+                    "response_id": resp,
+                    "item_id": assistant,
+                    "output_index": 0,
+                    "content_index": 0,
+                    "part": {"type": "audio", "transcript": ""},
+                }
+            )
             plan = TurnPlan(user, assistant, resp, stopped, created, 0.0, 0.0)
             cancelled = cancel_every and turn % cancel_every == 0
             for d in range(deltas_per_turn):
                 clock.now += 0.25 if d == 0 else 0.02
                 word = f"w{turn}_{d} "
                 plan.deltas.append(word)
-                server({"type": "response.audio_transcript.delta", "response_id": resp, "item_id": assistant,
-                        "output_index": 0, "content_index": 0, "delta": word})
+                server(
+                    {
+                        "type": "response.audio_transcript.delta",
+                        "response_id": resp,
+                        "item_id": assistant,
+                        "output_index": 0,
+                        "content_index": 0,
+                        "delta": word,
+                    }
+                )
                 if d == 0:
                     plan.first_audio_s = clock.now
-                server({"type": "response.audio.delta", "response_id": resp, "item_id": assistant,
-                        "output_index": 0, "content_index": 0, "delta": chunk})
+                server(
+                    {
+                        "type": "response.audio.delta",
+                        "response_id": resp,
+                        "item_id": assistant,
+                        "output_index": 0,
+                        "content_index": 0,
+                        "delta": chunk,
+                    }
+                )
                 if full():
                     break
             if full():
@@ -168,28 +271,99 @@ def write_synthetic_log(
             clock.now += 0.01
             status = "cancelled" if cancelled else "completed"
             plan.status = status
-            server({"type": "response.audio.done", "response_id": resp, "item_id": assistant, "output_index": 0, "content_index": 0})
-            server({"type": "response.audio_transcript.done", "response_id": resp, "item_id": assistant, "output_index": 0,
-                    "content_index": 0, "transcript": text})
-            server({"type": "response.content_part.done", "response_id": resp, "item_id": assistant, "output_index": 0,
-                    "content_index": 0, "part": {"type": "audio", "transcript": text}})
-            item_done = {"id": assistant, "object": "realtime.item", "type": "message", "role": "assistant",
-                         "status": "incomplete" if cancelled else "completed",
-                         "content": [{"type": "audio", "transcript": text}]}
-            server({"type": "response.output_item.done", "response_id": resp, "output_index": 0, "item": item_done})
+            server(
+                {
+                    "type": "response.audio.done",
+                    "response_id": resp,
+                    "item_id": assistant,
+                    "output_index": 0,
+                    "content_index": 0,
+                }
+            )
+            server(
+                {
+                    "type": "response.audio_transcript.done",
+                    "response_id": resp,
+                    "item_id": assistant,
+                    "output_index": 0,
+                    "content_index": 0,
+                    "transcript": text,
+                }
+            )
+            server(
+                {
+                    "type": "response.content_part.done",
+                    "response_id": resp,
+                    "item_id": assistant,
+                    "output_index": 0,
+                    "content_index": 0,
+                    "part": {"type": "audio", "transcript": text},
+                }
+            )
+            item_done = {
+                "id": assistant,
+                "object": "realtime.item",
+                "type": "message",
+                "role": "assistant",
+                "status": "incomplete" if cancelled else "completed",
+                "content": [{"type": "audio", "transcript": text}],
+            }
+            server(
+                {
+                    "type": "response.output_item.done",
+                    "response_id": resp,
+                    "output_index": 0,
+                    "item": item_done,
+                }
+            )
             plan.done_s = clock.now
-            server({"type": "response.done", "response": {
-                "object": "realtime.response", "id": resp, "status": status,
-                "status_details": {"type": "cancelled", "reason": "turn_detected"} if cancelled else None,
-                "output": [item_done],
-                "usage": {"total_tokens": 100 + turn, "input_tokens": 60 + turn, "output_tokens": 40,
-                          "input_token_details": {"cached_tokens": 20, "text_tokens": 30 + turn, "audio_tokens": 30,
-                                                  "cached_tokens_details": {"text_tokens": 15, "audio_tokens": 5}},
-                          "output_token_details": {"text_tokens": 10, "audio_tokens": 30}}}})
-            server({"type": "rate_limits.updated", "rate_limits": [{"name": "requests", "limit": 1000, "remaining": 999, "reset_seconds": 60}]})
+            server(
+                {
+                    "type": "response.done",
+                    "response": {
+                        "object": "realtime.response",
+                        "id": resp,
+                        "status": status,
+                        "status_details": {"type": "cancelled", "reason": "turn_detected"}
+                        if cancelled
+                        else None,
+                        "output": [item_done],
+                        "usage": {
+                            "total_tokens": 100 + turn,
+                            "input_tokens": 60 + turn,
+                            "output_tokens": 40,
+                            "input_token_details": {
+                                "cached_tokens": 20,
+                                "text_tokens": 30 + turn,
+                                "audio_tokens": 30,
+                                "cached_tokens_details": {"text_tokens": 15, "audio_tokens": 5},
+                            },
+                            "output_token_details": {"text_tokens": 10, "audio_tokens": 30},
+                        },
+                    },
+                }
+            )
+            server(
+                {
+                    "type": "rate_limits.updated",
+                    "rate_limits": [
+                        {"name": "requests", "limit": 1000, "remaining": 999, "reset_seconds": 60}
+                    ],
+                }
+            )
             plans.append(plan)
             previous = assistant
-    log.write_meta({"id": directory.name, "name": "synthetic", "provider": "local", "model": "local-realtime",
-                    "owner": "test", "created_at": clock.wall0, "closed_at": clock.time(), "format": 1})
+    log.write_meta(
+        {
+            "id": directory.name,
+            "name": "synthetic",
+            "provider": "local",
+            "model": "local-realtime",
+            "owner": "test",
+            "created_at": clock.wall0,
+            "closed_at": clock.time(),
+            "format": 1,
+        }
+    )
     log.close()
     return SyntheticLog(directory, plans, count)

@@ -27,9 +27,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import itertools
 import json
 import random
-import itertools
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +38,24 @@ from spec_schema import SpecValidationError, validate_server_event
 
 WAIT_S = 60.0  # a hung server fails the run after this long; never a performance threshold
 _WORDS = "hello weather Paris lights kitchen 𝄞 émigré 你好 ok no 42 -7 3.5 true off".split()
-_JUNK: list[Any] = [None, True, False, 0, -1, 1.5, 10**30, 1e308, "", "x", "inf", [], {}, [1, "a", None], {"a": {"b": []}}, "𝄞" * 3]
+_JUNK: list[Any] = [
+    None,
+    True,
+    False,
+    0,
+    -1,
+    1.5,
+    10**30,
+    1e308,
+    "",
+    "x",
+    "inf",
+    [],
+    {},
+    [1, "a", None],
+    {"a": {"b": []}},
+    "𝄞" * 3,
+]
 
 
 @dataclass
@@ -54,8 +71,17 @@ class FrameMaker:
     ``target``: engine or hub, which differ only for binary frames)."""
 
     KINDS = (  # (kind, weight)
-        ("valid", 40), ("mutated", 30), ("surrogate", 4), ("nan", 4), ("deep", 3), ("truncated", 8),
-        ("not_object", 3), ("binary", 4), ("huge_string", 1), ("big_append", 0.4), ("unknown_type", 2.6),
+        ("valid", 40),
+        ("mutated", 30),
+        ("surrogate", 4),
+        ("nan", 4),
+        ("deep", 3),
+        ("truncated", 8),
+        ("not_object", 3),
+        ("binary", 4),
+        ("huge_string", 1),
+        ("big_append", 0.4),
+        ("unknown_type", 2.6),
     )
 
     def __init__(self, seed: int, *, dialect: str = "preview", target: str = "engine"):
@@ -87,11 +113,25 @@ class FrameMaker:
             else:
                 session.update(modalities=["text"], temperature=round(r.uniform(0.6, 1.2), 2))
             if r.random() < 0.5:
-                session["tools"] = [{"type": "function", "name": "get_weather", "description": "weather",
-                                     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]
+                session["tools"] = [
+                    {
+                        "type": "function",
+                        "name": "get_weather",
+                        "description": "weather",
+                        "parameters": {
+                            "type": "object",
+                            "properties": {"city": {"type": "string"}},
+                            "required": ["city"],
+                        },
+                    }
+                ]
             return {"event_id": eid, "type": "session.update", "session": session}
         if choice in (1, 2):
-            item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": self._text()}]}
+            item = {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": self._text()}],
+            }
             return {"event_id": eid, "type": "conversation.item.create", "item": item}
         if choice in (3, 4):
             response = {"output_modalities": ["text"]} if ga else {"modalities": ["text"]}
@@ -101,12 +141,27 @@ class FrameMaker:
         if choice == 5:
             return {"event_id": eid, "type": "response.cancel"}
         if choice == 6:
-            return {"event_id": eid, "type": "input_audio_buffer.append", "audio": self._audio(r.choice((480, 960, 4800)))}
+            return {
+                "event_id": eid,
+                "type": "input_audio_buffer.append",
+                "audio": self._audio(r.choice((480, 960, 4800))),
+            }
         if choice == 7:
-            return {"event_id": eid, "type": r.choice(("input_audio_buffer.clear", "input_audio_buffer.commit"))}
+            return {
+                "event_id": eid,
+                "type": r.choice(("input_audio_buffer.clear", "input_audio_buffer.commit")),
+            }
         if choice == 8:
-            return {"event_id": eid, "type": "conversation.item.delete", "item_id": f"item_{r.randrange(1000)}"}
-        item = {"type": "function_call_output", "call_id": f"call_{r.randrange(100)}", "output": json.dumps({"t": self._text()})}
+            return {
+                "event_id": eid,
+                "type": "conversation.item.delete",
+                "item_id": f"item_{r.randrange(1000)}",
+            }
+        item = {
+            "type": "function_call_output",
+            "call_id": f"call_{r.randrange(100)}",
+            "output": json.dumps({"t": self._text()}),
+        }
         return {"event_id": eid, "type": "conversation.item.create", "item": item}
 
     def _mutate(self, event: dict[str, Any]) -> None:
@@ -114,7 +169,9 @@ class FrameMaker:
         r = self.rng
         node: Any = event
         while True:
-            keys = [k for k in (node if isinstance(node, dict) else range(len(node))) if k != "event_id"]
+            keys = [
+                k for k in (node if isinstance(node, dict) else range(len(node))) if k != "event_id"
+            ]
             if not keys:
                 break
             key = r.choice(keys)
@@ -142,7 +199,7 @@ class FrameMaker:
         stack: list[Any] = [event]
         while stack:
             node = stack.pop()
-            for key in (node if isinstance(node, dict) else range(len(node))):
+            for key in node if isinstance(node, dict) else range(len(node)):
                 if key in ("event_id", "type") and node is event:
                     continue
                 child = node[key]
@@ -178,13 +235,17 @@ class FrameMaker:
                 self._mutate(event)
             return Frame(json.dumps(event), kind)
         if kind == "unknown_type":
-            event["type"] = r.choice(("conversation.item.explode", "response.create ", "", "session.update.x"))
+            event["type"] = r.choice(
+                ("conversation.item.explode", "response.create ", "", "session.update.x")
+            )
             return Frame(json.dumps(event), kind)
         if kind == "surrogate":
             paths = self._string_paths(event)
             if paths:
                 node, key = r.choice(paths)
-                node[key] = node[key][: r.randrange(len(node[key]) + 1)] + r.choice(("\udfff", "\ud800", "\udbff\udbff"))
+                node[key] = node[key][: r.randrange(len(node[key]) + 1)] + r.choice(
+                    ("\udfff", "\ud800", "\udbff\udbff")
+                )
             else:
                 event["x_text"] = "a\udfff"
             return Frame(json.dumps(event), kind, invalid=True, event_id=eid)
@@ -196,7 +257,9 @@ class FrameMaker:
             marker = "__deep__"
             self._put_anywhere(event, marker)
             opener, closer = r.choice((("[", "]"), ('{"a":', "}")))
-            text = json.dumps(event).replace(json.dumps(marker), opener * depth + "1" + closer * depth, 1)
+            text = json.dumps(event).replace(
+                json.dumps(marker), opener * depth + "1" + closer * depth, 1
+            )
             return Frame(text, kind, invalid=True, event_id=eid)
         if kind == "truncated":
             text = json.dumps(event)
@@ -205,7 +268,9 @@ class FrameMaker:
             readable = text.find(member) + len(member) <= cut
             return Frame(text[:cut], kind, invalid=True, event_id=eid if readable else None)
         if kind == "not_object":
-            return Frame(r.choice(("[1, 2]", "123", '"event"', "null", "", "  ", "true")), kind, invalid=True)
+            return Frame(
+                r.choice(("[1, 2]", "123", '"event"', "null", "", "  ", "true")), kind, invalid=True
+            )
         if kind == "binary":
             data = json.dumps(event).encode()
             if self.target == "engine" and r.random() < 0.5:
@@ -223,7 +288,11 @@ class FrameMaker:
                 event["x_huge"] = huge
             return Frame(json.dumps(event), kind)
         assert kind == "big_append"
-        event = {"event_id": eid, "type": "input_audio_buffer.append", "audio": self._audio(r.randint(1, 4) * 1024 * 1024)}
+        event = {
+            "event_id": eid,
+            "type": "input_audio_buffer.append",
+            "audio": self._audio(r.randint(1, 4) * 1024 * 1024),
+        }
         return Frame(json.dumps(event), kind)
 
     def frames(self, n: int) -> Iterator[Frame]:
@@ -252,30 +321,58 @@ class Report:
         out = []
         where = f"{self.target} (seed {self.seed})"
         internal = [e for e in self.errors if e["error"].get("code") == "internal_error"]
-        internal += [d for d in self.done.values() if ((d.get("status_details") or {}).get("error") or {}).get("code") == "internal_error"]
+        internal += [
+            d
+            for d in self.done.values()
+            if ((d.get("status_details") or {}).get("error") or {}).get("code") == "internal_error"
+        ]
         if internal:
-            out.append(f"{where}: {len(internal)} internal errors, first: {json.dumps(internal[0])[:400]}")
+            out.append(
+                f"{where}: {len(internal)} internal errors, first: {json.dumps(internal[0])[:400]}"
+            )
         hung = [rid for rid in self.created if rid not in self.done]
         if hung:
-            out.append(f"{where}: {len(hung)} of {len(self.created)} responses never got response.done: {hung[:5]}")
+            out.append(
+                f"{where}: {len(hung)} of {len(self.created)} responses never got response.done: {hung[:5]}"
+            )
         if self.unanswered:
             f = self.unanswered[0]
-            out.append(f"{where}: {len(self.unanswered)} invalid frames got no error naming their event_id; first ({f.kind}): {str(f.data[:200])!r}")
+            out.append(
+                f"{where}: {len(self.unanswered)} invalid frames got no error naming their event_id; first ({f.kind}): {str(f.data[:200])!r}"
+            )
         if self.idless_errors < self.idless_expected:
-            out.append(f"{where}: {self.idless_expected} invalid frames without a readable event_id, only {self.idless_errors} errors without one")
+            out.append(
+                f"{where}: {self.idless_expected} invalid frames without a readable event_id, only {self.idless_errors} errors without one"
+            )
         if self.spec_violations:
-            out.append(f"{where}: {len(self.spec_violations)} error events break the spec, first: {self.spec_violations[0]}")
+            out.append(
+                f"{where}: {len(self.spec_violations)} error events break the spec, first: {self.spec_violations[0]}"
+            )
         if self.closed is not None:
             out.append(f"{where}: the server closed the connection (code {self.closed})")
-        if self.final_turn is None or self.final_turn.get("status") != "completed" or not self.final_turn.get("output"):
-            out.append(f"{where}: the normal turn afterwards did not complete: {json.dumps(self.final_turn)[:400]}")
+        if (
+            self.final_turn is None
+            or self.final_turn.get("status") != "completed"
+            or not self.final_turn.get("output")
+        ):
+            out.append(
+                f"{where}: the normal turn afterwards did not complete: {json.dumps(self.final_turn)[:400]}"
+            )
         return out
 
 
 Connect = Callable[[], Awaitable[Any]]  # -> a tornado WebSocketClientConnection
 
 
-async def fuzz_connection(connect: Connect, frames: Iterable[Frame], *, target: str, seed: int, dialect: str = "preview", window: int = 64) -> Report:
+async def fuzz_connection(
+    connect: Connect,
+    frames: Iterable[Frame],
+    *,
+    target: str,
+    seed: int,
+    dialect: str = "preview",
+    window: int = 64,
+) -> Report:
     """Send ``frames`` over one connection and check what came back (see module doc)."""
     report = Report(target, seed)
     expected: list[Frame] = []  # the invalid frames, their data cut short
@@ -302,7 +399,9 @@ async def fuzz_connection(connect: Connect, frames: Iterable[Frame], *, target: 
                 else:
                     report.idless_errors += 1
                 try:
-                    validate_server_event({k: v for k, v in event.items() if k != "x_seq"}, strict=True)
+                    validate_server_event(
+                        {k: v for k, v in event.items() if k != "x_seq"}, strict=True
+                    )
                 except SpecValidationError as exc:
                     report.spec_violations.append(f"{json.dumps(event)[:300]}: {str(exc)[:300]}")
             elif etype == "response.created":
@@ -350,17 +449,39 @@ async def fuzz_connection(connect: Connect, frames: Iterable[Frame], *, target: 
                     expected.append(Frame(frame.data[:200], frame.kind, True, frame.event_id))
             del batch
             await barrier()
-        await until(lambda: all(rid in report.done for rid in report.created), "every response.done")
+        await until(
+            lambda: all(rid in report.done for rid in report.created), "every response.done"
+        )
         # one normal turn
         if dialect == "ga":
-            options = {"output_modalities": ["text"], "max_output_tokens": "inf", "tool_choice": "none"}
+            options = {
+                "output_modalities": ["text"],
+                "max_output_tokens": "inf",
+                "tool_choice": "none",
+            }
         else:
             options = {"modalities": ["text"], "max_output_tokens": "inf", "tool_choice": "none"}
         before = len(report.created)
-        await ws.write_message(json.dumps({"type": "conversation.item.create", "event_id": "fz_final_item",
-                                           "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hello there"}]}}))
-        await ws.write_message(json.dumps({"type": "response.create", "event_id": "fz_final", "response": options}))
-        await until(lambda: len(report.created) > before and report.created[before] in report.done, "the final turn")
+        await ws.write_message(
+            json.dumps(
+                {
+                    "type": "conversation.item.create",
+                    "event_id": "fz_final_item",
+                    "item": {
+                        "type": "message",
+                        "role": "user",
+                        "content": [{"type": "input_text", "text": "Hello there"}],
+                    },
+                }
+            )
+        )
+        await ws.write_message(
+            json.dumps({"type": "response.create", "event_id": "fz_final", "response": options})
+        )
+        await until(
+            lambda: len(report.created) > before and report.created[before] in report.done,
+            "the final turn",
+        )
         report.final_turn = report.done[report.created[before]]
     except _Closed:
         report.closed = ws.close_code or -1

@@ -103,14 +103,25 @@ class HubWS:
         self._reader = asyncio.ensure_future(self._read())
 
     @classmethod
-    async def connect(cls, jp_ws_fetch, session_id: str, *, source: str = "widget", after: int | None = None,
-                      headers: dict[str, str] | None = None, wait_ready: bool = True, hub_events: bool = True) -> HubWS:
+    async def connect(
+        cls,
+        jp_ws_fetch,
+        session_id: str,
+        *,
+        source: str = "widget",
+        after: int | None = None,
+        headers: dict[str, str] | None = None,
+        wait_ready: bool = True,
+        hub_events: bool = True,
+    ) -> HubWS:
         params = {"source": source}
         if hub_events:  # as our widget and kernel client do
             params["x_events"] = "all"
         if after is not None:
             params["after"] = str(after)
-        ws = await jp_ws_fetch("realtime", "sessions", session_id, "ws", params=params, headers=headers)
+        ws = await jp_ws_fetch(
+            "realtime", "sessions", session_id, "ws", params=params, headers=headers
+        )
         client = cls(ws)
         if wait_ready:
             await client.until(lambda: client.ready is not None, "x_hub.ready")
@@ -141,7 +152,9 @@ class HubWS:
             if value:
                 return value
             if self.closed:
-                raise AssertionError(f"socket closed (code {self.ws.close_code}) while waiting for {what}")
+                raise AssertionError(
+                    f"socket closed (code {self.ws.close_code}) while waiting for {what}"
+                )
             remaining = deadline - loop.time()
             if remaining <= 0:
                 types = [e.get("type") for e in self.events[-30:]]
@@ -152,7 +165,12 @@ class HubWS:
             except asyncio.TimeoutError:
                 pass
 
-    async def wait_for(self, etype: str, where: Callable[[dict[str, Any]], bool] | None = None, timeout: float = WAIT_S) -> dict[str, Any]:
+    async def wait_for(
+        self,
+        etype: str,
+        where: Callable[[dict[str, Any]], bool] | None = None,
+        timeout: float = WAIT_S,
+    ) -> dict[str, Any]:
         def find() -> dict[str, Any] | None:
             for i in range(self.cursor, len(self.events)):
                 ev = self.events[i]
@@ -185,7 +203,16 @@ class HubWS:
 
 async def text_turn(ws: HubWS, text: str, **response: Any) -> dict[str, Any]:
     """Send a user text message and a response.create; return the response.done."""
-    await ws.send({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}})
+    await ws.send(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": text}],
+            },
+        }
+    )
     await ws.send({"type": "response.create", "response": response})
     return await ws.wait_for("response.done")
 

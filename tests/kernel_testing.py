@@ -38,7 +38,9 @@ class CellRun:
         return json.loads(self.stdout.strip().splitlines()[-1])
 
     def ok(self) -> CellRun:
-        assert self.status == "ok", f"cell failed: {self.error}\nstdout: {self.stdout}\nstderr: {self.stderr}"
+        assert self.status == "ok", (
+            f"cell failed: {self.error}\nstdout: {self.stdout}\nstderr: {self.stderr}"
+        )
         return self
 
 
@@ -75,7 +77,11 @@ def _output_hook(run: CellRun) -> Callable[[dict[str, Any]], None]:
         elif kind == "execute_result":
             run.result = content["data"]
         elif kind == "error":
-            run.error = {"ename": content["ename"], "evalue": content["evalue"], "traceback": "\n".join(content["traceback"])}
+            run.error = {
+                "ename": content["ename"],
+                "evalue": content["evalue"],
+                "traceback": "\n".join(content["traceback"]),
+            }
 
     return hook
 
@@ -84,19 +90,27 @@ def _finish(run: CellRun, reply: dict[str, Any]) -> CellRun:
     run.status = reply["content"]["status"]
     if run.status == "error" and run.error is None:
         c = reply["content"]
-        run.error = {"ename": c.get("ename"), "evalue": c.get("evalue"), "traceback": "\n".join(c.get("traceback", []))}
+        run.error = {
+            "ename": c.get("ename"),
+            "evalue": c.get("evalue"),
+            "traceback": "\n".join(c.get("traceback", [])),
+        }
     return run
 
 
 def run_cell(kc: Any, code: str, timeout: float = 240) -> CellRun:
     """Execute ``code`` in the kernel of the blocking client ``kc``."""
     run = CellRun(status="?")
-    reply = kc.execute_interactive(textwrap.dedent(code).strip("\n"), output_hook=_output_hook(run), timeout=timeout)
+    reply = kc.execute_interactive(
+        textwrap.dedent(code).strip("\n"), output_hook=_output_hook(run), timeout=timeout
+    )
     return _finish(run, reply)
 
 
 async def arun_cell(kc: Any, code: str, timeout: float = 240) -> CellRun:
     """:func:`run_cell` for an async kernel client."""
     run = CellRun(status="?")
-    reply = await kc.execute_interactive(textwrap.dedent(code).strip("\n"), output_hook=_output_hook(run), timeout=timeout)
+    reply = await kc.execute_interactive(
+        textwrap.dedent(code).strip("\n"), output_hook=_output_hook(run), timeout=timeout
+    )
     return _finish(run, reply)

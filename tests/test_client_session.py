@@ -92,26 +92,44 @@ def _check_turns(out: str) -> dict:
     first, hello, tools = lines[0], lines[1], lines[2]
     assert hello == {"text": "You said: Hello from the kernel.", "status": "completed"}
     assert tools["weather"] == "get_weather says: rainy in Oslo, 9 degrees celsius."
-    assert [c["name"] for c in tools["calls"]] == ["get_weather"] and json.loads(tools["calls"][0]["arguments"])["city"] == "Oslo"
+    assert [c["name"] for c in tools["calls"]] == ["get_weather"] and json.loads(
+        tools["calls"][0]["arguments"]
+    )["city"] == "Oslo"
     error = json.loads(tools["boom_calls"][0]["output"])
-    assert error == {"error": "RuntimeError: the tool broke at level 3"}  # an exception becomes the output
+    assert error == {
+        "error": "RuntimeError: the tool broke at level 3"
+    }  # an exception becomes the output
     assert tools["boom"].startswith("explode says:") and "the tool broke" in tools["boom"]
     assert tools["tools"] == ["explode", "get_weather"]
     assert "kernel" in tools["sources"] and "upstream" in tools["sources"]
     return first
 
 
-async def test_kernel_session_finds_its_server_and_runs_turns_and_tools(jp_fetch, jp_ws_fetch, hub, kernel_factory):
-    kc = await kernel_factory(dict(os.environ))  # JUPYTER_RUNTIME_DIR: the test server's, which is the kernel's parent
+async def test_kernel_session_finds_its_server_and_runs_turns_and_tools(
+    jp_fetch, jp_ws_fetch, hub, kernel_factory
+):
+    kc = await kernel_factory(
+        dict(os.environ)
+    )  # JUPYTER_RUNTIME_DIR: the test server's, which is the kernel's parent
     out = await _run(kc, KERNEL_TURNS)
     first = _check_turns(out)
     assert first["mode"] == "hub" and first["how"] == f"pid {os.getpid()}"
     sid = first["id"]
     # the same session, seen from the server: the kernel's events, the tool outputs, no active-response race
-    records = (await get_json(jp_fetch, "realtime", "sessions", sid, "events", limit="1000"))["events"]
+    records = (await get_json(jp_fetch, "realtime", "sessions", sid, "events", limit="1000"))[
+        "events"
+    ]
     assert {r["source"] for r in records if r["dir"] == "client"} == {"kernel", "hub"}
-    outputs = [r["event"]["item"]["output"] for r in records if r["type"] == "conversation.item.create" and r["event"]["item"]["type"] == "function_call_output"]
-    assert outputs == ["rainy in Oslo, 9 degrees celsius", json.dumps({"error": "RuntimeError: the tool broke at level 3"})]
+    outputs = [
+        r["event"]["item"]["output"]
+        for r in records
+        if r["type"] == "conversation.item.create"
+        and r["event"]["item"]["type"] == "function_call_output"
+    ]
+    assert outputs == [
+        "rainy in Oslo, 9 degrees celsius",
+        json.dumps({"error": "RuntimeError: the tool broke at level 3"}),
+    ]
     errors = [r["event"]["error"] for r in records if r["type"] == "error"]
     assert errors == []
     # every tool follow-up response.create came after the response.done of the call
@@ -123,13 +141,16 @@ async def test_kernel_session_finds_its_server_and_runs_turns_and_tools(jp_fetch
     assert [e["type"] for e in widget.events].count("response.done") == 5
 
     # the kernel attaches to a session made elsewhere (e.g. by the widget) and can end it
-    out = await _run(kc, f"""
+    out = await _run(
+        kc,
+        f"""
         other = realtime_widget.Session(id={sid!r})
         r = other.say("Second client here", modalities=["text"])
         print(json.dumps({{"text": r.text, "items": len(other.items)}}))
         s.close()
         print(json.dumps({{"closed": other.wait_for("x_hub.status", status="closed")["status"]}}))
-    """)
+    """,
+    )
     lines = [json.loads(line) for line in out.strip().splitlines()]
     assert lines[0]["text"] == "You said: Second client here." and lines[0]["items"] >= 12
     assert lines[1] == {"closed": "closed"}
@@ -139,7 +160,9 @@ async def test_kernel_session_finds_its_server_and_runs_turns_and_tools(jp_fetch
 
 @pytest.mark.skipif(not espeak_available(), reason="needs espeak-ng")
 @pytest.mark.parametrize("hub_options", [{"local_speech": True}])
-async def test_kernel_session_sends_speech(jp_fetch, with_speech, kernel_factory, tmp_path, hub_options):
+async def test_kernel_session_sends_speech(
+    jp_fetch, with_speech, kernel_factory, tmp_path, hub_options
+):
     speech = speak("My sister plays the piano every morning after breakfast.")
     wav = tmp_path / "speech.wav"
     with wave.open(str(wav), "wb") as w:
@@ -148,14 +171,17 @@ async def test_kernel_session_sends_speech(jp_fetch, with_speech, kernel_factory
         w.setframerate(24000)
         w.writeframes(np.asarray(speech, "<i2").tobytes())
     kc = await kernel_factory(dict(os.environ))
-    out = await _run(kc, f"""
+    out = await _run(
+        kc,
+        f"""
         import json, realtime_widget
         s = realtime_widget.Session(session={{"input_audio_transcription": {{"model": "local"}}}})
         reply = s.send_audio({str(wav)!r}, wait=True)   # server VAD: trailing silence ends the turn
         user = s.items[0]
         print(json.dumps({{"mode": s.mode, "reply": reply.text, "audio_s": len(reply.audio) / reply.sample_rate,
                           "heard": user.content[0].transcript, "user_audio_s": user.audio_ms / 1000}}))
-    """)
+    """,
+    )
     result = _last_json(out)
     assert result["mode"] == "hub"
     assert "piano" in result["heard"].lower() and "piano" in result["reply"].lower()
@@ -176,7 +202,9 @@ async def test_direct_mode_where_no_server_is_reachable(kernel_factory, tmp_path
     assert first["mode"] == "direct"
     log_dir = tmp_path / "kernel-logs" / first["id"]
     assert (log_dir / "events.jsonl").exists() and (log_dir / "meta.json").exists()
-    out = await _run(kc, """
+    out = await _run(
+        kc,
+        """
         events = []
         async def collect():
             async for ev in s.astream(timeout=30, types=["response.done"]):
@@ -188,11 +216,14 @@ async def test_direct_mode_where_no_server_is_reachable(kernel_factory, tmp_path
         ev = await task
         print(json.dumps({"status": ev["response"]["status"], "sessions": [x["status"] for x in realtime_widget.client.list_sessions()]}))
         s.close()
-    """)
+    """,
+    )
     result = _last_json(out)
     assert result["status"] == "completed" and "open" in result["sessions"]
     # a key set in the notebook after the first session counts for the next one
-    out = await _run(kc, """
+    out = await _run(
+        kc,
+        """
         import os
         def attempt():
             try:
@@ -203,7 +234,8 @@ async def test_direct_mode_where_no_server_is_reachable(kernel_factory, tmp_path
         os.environ["OPENAI_API_KEY"] = "sk-set-in-the-notebook"
         os.environ["OPENAI_REALTIME_URL"] = "ws://127.0.0.1:9/v1/realtime"  # nothing listens there
         print(json.dumps({"before": before, "after": attempt()}))
-    """)
+    """,
+    )
     result = _last_json(out)
     assert "OPENAI_API_KEY" in result["before"], result
     assert "OPENAI_API_KEY" not in result["after"] and "127.0.0.1:9" in result["after"], result
@@ -214,7 +246,9 @@ async def test_a_notebook_points_the_openai_sdk_at_its_hub_session(jp_fetch, ker
     """The user story of issue 10: the official SDK in a notebook, the key on the server,
     every event in the session the notebook holds."""
     kc = await kernel_factory(dict(os.environ))
-    out = await _run(kc, """
+    out = await _run(
+        kc,
+        """
         import json, realtime_widget
         from openai import AsyncOpenAI
         s = realtime_widget.Session()
@@ -232,9 +266,17 @@ async def test_a_notebook_points_the_openai_sdk_at_its_hub_session(jp_fetch, ker
                     break
         s.wait_for("response.done", since=0)
         print(json.dumps({"said": said, "id": s.id, "seen": [i.text for i in s.items]}))
-    """)
+    """,
+    )
     result = _last_json(out)
     assert result["said"] == "You said: Hi from the SDK."
-    assert result["seen"] == ["Hi from the SDK", "You said: Hi from the SDK."]  # the notebook's Session saw the SDK's turn
-    records = (await get_json(jp_fetch, "realtime", "sessions", result["id"], "events", limit="1000"))["events"]
-    assert ("other", "conversation.item.create") in {(r["source"], r["type"]) for r in records if r["dir"] == "client"}
+    assert result["seen"] == [
+        "Hi from the SDK",
+        "You said: Hi from the SDK.",
+    ]  # the notebook's Session saw the SDK's turn
+    records = (
+        await get_json(jp_fetch, "realtime", "sessions", result["id"], "events", limit="1000")
+    )["events"]
+    assert ("other", "conversation.item.create") in {
+        (r["source"], r["type"]) for r in records if r["dir"] == "client"
+    }

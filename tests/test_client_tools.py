@@ -19,7 +19,9 @@ class Unit(enum.Enum):
     F = "fahrenheit"
 
 
-def forecast(city: str, days: int = 1, unit: Unit = Unit.C, detail: Literal["short", "long"] | None = None) -> dict:
+def forecast(
+    city: str, days: int = 1, unit: Unit = Unit.C, detail: Literal["short", "long"] | None = None
+) -> dict:
     """Forecast for a city.
 
     More text that is not the summary.
@@ -39,24 +41,42 @@ def forecast(city: str, days: int = 1, unit: Unit = Unit.C, detail: Literal["sho
 def test_schema_from_signature_hints_and_google_docstring():
     tool = tool_from_callable(forecast)
     d = tool.definition()
-    assert d["type"] == "function" and d["name"] == "forecast" and d["description"] == "Forecast for a city."
+    assert (
+        d["type"] == "function"
+        and d["name"] == "forecast"
+        and d["description"] == "Forecast for a city."
+    )
     params = d["parameters"]
-    assert params["type"] == "object" and params["required"] == ["city"] and params["additionalProperties"] is False
+    assert (
+        params["type"] == "object"
+        and params["required"] == ["city"]
+        and params["additionalProperties"] is False
+    )
     props = params["properties"]
     assert props["city"] == {"type": "string", "description": "The city, e.g. Paris."}
-    assert props["days"] == {"type": "integer", "default": 1, "description": "How many days, counted from today."}
+    assert props["days"] == {
+        "type": "integer",
+        "default": 1,
+        "description": "How many days, counted from today.",
+    }
     assert "title" not in json.dumps(params)
     assert json.loads(json.dumps(params))  # plain JSON
-    assert asyncio.run(tool.call('{"city": "Oslo", "days": "2", "unit": "fahrenheit"}')) == json.dumps(
-        {"city": "Oslo", "days": 2, "unit": "fahrenheit", "detail": None}
-    )
+    assert asyncio.run(
+        tool.call('{"city": "Oslo", "days": "2", "unit": "fahrenheit"}')
+    ) == json.dumps({"city": "Oslo", "days": 2, "unit": "fahrenheit", "detail": None})
 
 
 @pytest.mark.parametrize(
     "doc, expected",
     [
-        ("Sum.\n\n:param a: first\n:param int b: second\n    continued\n:returns: total", ("Sum.", {"a": "first", "b": "second continued"})),
-        ("Sum.\n\nParameters\n----------\na : int\n    first\nb : int\n    second\n\nReturns\n-------\nint", ("Sum.", {"a": "first", "b": "second"})),
+        (
+            "Sum.\n\n:param a: first\n:param int b: second\n    continued\n:returns: total",
+            ("Sum.", {"a": "first", "b": "second continued"}),
+        ),
+        (
+            "Sum.\n\nParameters\n----------\na : int\n    first\nb : int\n    second\n\nReturns\n-------\nint",
+            ("Sum.", {"a": "first", "b": "second"}),
+        ),
         ("Only a summary\non two lines.", ("Only a summary on two lines.", {})),
         (None, ("", {})),
     ],
@@ -88,9 +108,14 @@ def test_async_tools_kwargs_and_return_values():
         return [name, extra]
 
     tool = tool_from_callable(lookup, name="find", description="Find things.")
-    assert tool.definition()["name"] == "find" and tool.definition()["description"] == "Find things."
+    assert (
+        tool.definition()["name"] == "find" and tool.definition()["description"] == "Find things."
+    )
     assert tool.definition()["parameters"].get("additionalProperties") is not False
-    assert json.loads(asyncio.run(tool.call({"name": "x", "colour": "red"}))) == ["x", {"colour": "red"}]
+    assert json.loads(asyncio.run(tool.call({"name": "x", "colour": "red"}))) == [
+        "x",
+        {"colour": "red"},
+    ]
     assert asyncio.run(tool_from_callable(lambda: "plain text", name="t").call("")) == "plain text"
 
 
@@ -115,7 +140,9 @@ def test_the_server_that_started_this_process_is_chosen():
     ]
     chosen = choose_server(servers, [5, 222, 1], {"JUPYTERHUB_API_TOKEN": "hub-token"})
     assert chosen == ServerInfo("http://127.0.0.1:9999/user/ann/", "hub-token", "pid 222")
-    assert chosen.ws("realtime/sessions/x/ws") == "ws://127.0.0.1:9999/user/ann/realtime/sessions/x/ws"
+    assert (
+        chosen.ws("realtime/sessions/x/ws") == "ws://127.0.0.1:9999/user/ann/realtime/sessions/x/ws"
+    )
     assert choose_server(servers, [5], {}) is None  # several and none is an ancestor: no guess
     assert choose_server(servers[:1], [5], {}).token == "t1"  # the only one running
     assert choose_server(servers[2:], [333], {}) is None  # unix sockets are not supported
@@ -132,10 +159,18 @@ def test_running_servers_reads_what_jupyter_server_lists(tmp_path):
 
     from realtime_widget.client.discovery import running_servers
 
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout
-    files = {"jpserver-1.json": {"url": "http://localhost:8888/", "token": "a", "pid": os.getpid()},
-             "jpserver-2.json": {"url": "http://localhost:8889/", "token": "b", "pid": int(gone)},  # a server that died
-             "jpserver-3-open.html": {"url": "not an info file"}}
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout
+    files = {
+        "jpserver-1.json": {"url": "http://localhost:8888/", "token": "a", "pid": os.getpid()},
+        "jpserver-2.json": {
+            "url": "http://localhost:8889/",
+            "token": "b",
+            "pid": int(gone),
+        },  # a server that died
+        "jpserver-3-open.html": {"url": "not an info file"},
+    }
     for name, info in files.items():
         (tmp_path / name).write_text(json.dumps(info))
     (tmp_path / "jpserver-4.json").write_text("{not json")

@@ -1037,7 +1037,11 @@ def test_idle_input_audio_is_bounded_under_server_vad():
         {
             "type": "session.created",
             "event_id": "e0",
-            "session": {"id": "s", "turn_detection": {"type": "server_vad", "prefix_padding_ms": 300}, "input_audio_format": "pcm16"},
+            "session": {
+                "id": "s",
+                "turn_detection": {"type": "server_vad", "prefix_padding_ms": 300},
+                "input_audio_format": "pcm16",
+            },
         }
     )
     second = base64.b64encode(b"\x00\x00" * 24000).decode()
@@ -1045,18 +1049,46 @@ def test_idle_input_audio_is_bounded_under_server_vad():
         conv.apply_client({"type": "input_audio_buffer.append", "audio": second})
     assert conv.input_buffer_ms <= 300 + 2000 + 1000  # bounded: at most one append over the window
     speech = base64.b64encode(b"\x10\x00" * 24000).decode()
-    conv.apply({"type": "input_audio_buffer.speech_started", "event_id": "e1", "audio_start_ms": 120_000 - 300, "item_id": "u1"})
+    conv.apply(
+        {
+            "type": "input_audio_buffer.speech_started",
+            "event_id": "e1",
+            "audio_start_ms": 120_000 - 300,
+            "item_id": "u1",
+        }
+    )
     conv.apply_client({"type": "input_audio_buffer.append", "audio": speech})
     conv.apply_client({"type": "input_audio_buffer.append", "audio": second})
     assert conv.input_buffer_ms > 2000  # the turn's audio is kept while it is in progress
-    conv.apply({"type": "input_audio_buffer.speech_stopped", "event_id": "e2", "audio_end_ms": 121_500, "item_id": "u1"})
-    conv.apply({"type": "input_audio_buffer.committed", "event_id": "e3", "item_id": "u1", "previous_item_id": None})
+    conv.apply(
+        {
+            "type": "input_audio_buffer.speech_stopped",
+            "event_id": "e2",
+            "audio_end_ms": 121_500,
+            "item_id": "u1",
+        }
+    )
+    conv.apply(
+        {
+            "type": "input_audio_buffer.committed",
+            "event_id": "e3",
+            "item_id": "u1",
+            "previous_item_id": None,
+        }
+    )
     conv.apply(
         {
             "type": "conversation.item.created",
             "event_id": "e4",
             "previous_item_id": None,
-            "item": {"id": "u1", "object": "realtime.item", "type": "message", "role": "user", "status": "completed", "content": [{"type": "input_audio", "transcript": None}]},
+            "item": {
+                "id": "u1",
+                "object": "realtime.item",
+                "type": "message",
+                "role": "user",
+                "status": "completed",
+                "content": [{"type": "input_audio", "transcript": None}],
+            },
         }
     )
     item = conv.item("u1")
@@ -1072,8 +1104,14 @@ def test_audio_already_decoded_by_the_caller_gives_the_same_state(fmt, encode) -
     rate = 24000 if fmt == "pcm16" else 8000
     chunks = [pcm(20, start=480 * i, rate=rate) for i in range(4)]
     wire = [encode(c) if encode else c for c in chunks]
-    events = [session_event("session.updated", input_audio_format=fmt, output_audio_format=fmt, turn_detection=None)]
-    events += audio_turn("resp_1", "item_a1", None, chunks, ["a", "b", "c", "d"], fmt_encode=encode or (lambda b: b))
+    events = [
+        session_event(
+            "session.updated", input_audio_format=fmt, output_audio_format=fmt, turn_detection=None
+        )
+    ]
+    events += audio_turn(
+        "resp_1", "item_a1", None, chunks, ["a", "b", "c", "d"], fmt_encode=encode or (lambda b: b)
+    )
     decoded, itself = Conversation(), Conversation()
     for ev in events:
         raw = base64.b64decode(ev["delta"]) if ev["type"] == "response.audio.delta" else None
@@ -1083,12 +1121,23 @@ def test_audio_already_decoded_by_the_caller_gives_the_same_state(fmt, encode) -
         append = {"type": "input_audio_buffer.append", "audio": b64(data)}
         decoded.apply_client(append, audio=data)
         itself.apply_client(append)
-    assert decoded.item("item_a1").audio == itself.item("item_a1").audio and len(itself.item("item_a1").audio) > 0
-    assert decoded.input_buffer == itself.input_buffer == b"".join(audio.to_pcm16(d, fmt) for d in wire)
+    assert (
+        decoded.item("item_a1").audio == itself.item("item_a1").audio
+        and len(itself.item("item_a1").audio) > 0
+    )
+    assert (
+        decoded.input_buffer
+        == itself.input_buffer
+        == b"".join(audio.to_pcm16(d, fmt) for d in wire)
+    )
     assert decoded.warnings == itself.warnings == []
-    if fmt == "pcm16":  # an odd PCM16 byte count is still refused, as when the conversation decodes it
+    if (
+        fmt == "pcm16"
+    ):  # an odd PCM16 byte count is still refused, as when the conversation decodes it
         before = decoded.input_buffer
-        decoded.apply_client({"type": "input_audio_buffer.append", "audio": b64(b"abc")}, audio=b"abc")
+        decoded.apply_client(
+            {"type": "input_audio_buffer.append", "audio": b64(b"abc")}, audio=b"abc"
+        )
         assert decoded.input_buffer == before and "undecodable" in decoded.warnings[-1]
 
 
@@ -1099,9 +1148,23 @@ def test_output_audio_counted_but_not_kept_gives_the_same_lengths_and_cuts(fmt, 
     rate = 24000 if fmt == "pcm16" else 8000
     chunks = [pcm(100, start=2400 * i, rate=rate) for i in range(5)]
     events = [session_event("session.updated", output_audio_format=fmt, turn_detection=None)]
-    events += audio_turn("resp_1", "item_a1", None, chunks, ["one ", "two ", "three ", "four ", "five"],
-                         fmt_encode=encode or (lambda b: b))
-    events.append({"type": "conversation.item.truncated", "event_id": "e", "item_id": "item_a1", "content_index": 0, "audio_end_ms": 230})
+    events += audio_turn(
+        "resp_1",
+        "item_a1",
+        None,
+        chunks,
+        ["one ", "two ", "three ", "four ", "five"],
+        fmt_encode=encode or (lambda b: b),
+    )
+    events.append(
+        {
+            "type": "conversation.item.truncated",
+            "event_id": "e",
+            "item_id": "item_a1",
+            "content_index": 0,
+            "audio_end_ms": 230,
+        }
+    )
     kept, counted = Conversation(), Conversation(keep_output_audio=False)
     for ev in events:
         kept.apply(ev)
@@ -1111,4 +1174,6 @@ def test_output_audio_counted_but_not_kept_gives_the_same_lengths_and_cuts(fmt, 
     assert b.audio_ms == a.audio_ms == 230 and b.sample_rate == a.sample_rate == rate
     assert b.content[0].transcript == a.content[0].transcript != "one two three four five"
     assert counted.warnings == kept.warnings == []
-    assert counted.to_items_payload() == kept.to_items_payload()  # replayed as its transcript either way
+    assert (
+        counted.to_items_payload() == kept.to_items_payload()
+    )  # replayed as its transcript either way

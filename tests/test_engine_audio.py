@@ -401,7 +401,9 @@ async def test_back_to_back_turns_faster_than_real_time_each_get_a_reply(client)
     speech_started cancels the first reply, and the second turn is still answered by
     itself once that reply has closed, with no error no client event caused."""
     first, second = ESPEAK_SENTENCES[0], ESPEAK_SENTENCES[2]
-    audio = speech_with_silence((0.5, first, 0.8)).pcm16 + speech_with_silence((0.3, second, 0.8)).pcm16
+    audio = (
+        speech_with_silence((0.5, first, 0.8)).pcm16 + speech_with_silence((0.3, second, 0.8)).pcm16
+    )
     await client.append_audio(audio, chunk_bytes=48000)  # 1 s chunks, as fast as the socket goes
     committed = [await client.wait_for("input_audio_buffer.committed") for _ in range(2)]
     answered = set()
@@ -410,6 +412,8 @@ async def test_back_to_back_turns_faster_than_real_time_each_get_a_reply(client)
         answered.add(done["response"]["id"])
     assert not [e for e in client.events if e["type"] == "error"]
     last = client.events[-1] if client.events[-1]["type"] == "response.done" else done
-    heard = " ".join(p.get("transcript") or "" for o in last["response"]["output"] for p in o.get("content", []))
+    heard = " ".join(
+        p.get("transcript") or "" for o in last["response"]["output"] for p in o.get("content", [])
+    )
     assert wer([second], [heard.removeprefix("You said: ")]) <= 0.2, heard
     assert committed[0]["item_id"] != committed[1]["item_id"]

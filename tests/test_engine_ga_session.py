@@ -33,7 +33,11 @@ GA_SESSION = {
             "format": {"type": "audio/pcm", "rate": 24000},
             "noise_reduction": {"type": "near_field"},
             "transcription": {"model": "gpt-4o-mini-transcribe", "language": "en"},
-            "turn_detection": {"type": "server_vad", "create_response": True, "interrupt_response": True},
+            "turn_detection": {
+                "type": "server_vad",
+                "create_response": True,
+                "interrupt_response": True,
+            },
         },
         "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "marin", "speed": 1.25},
     },
@@ -80,7 +84,11 @@ async def conn_recv(conn):
 
 
 def sdk(server, path: str = "/v1") -> AsyncOpenAI:
-    return AsyncOpenAI(api_key=KEY, base_url="http://127.0.0.1:9/unused", websocket_base_url=f"ws://127.0.0.1:{server.port}{path}")
+    return AsyncOpenAI(
+        api_key=KEY,
+        base_url="http://127.0.0.1:9/unused",
+        websocket_base_url=f"ws://127.0.0.1:{server.port}{path}",
+    )
 
 
 async def test_every_ga_session_field_is_accepted_applied_or_echoed(serve):
@@ -111,12 +119,20 @@ async def test_every_ga_session_field_is_accepted_applied_or_echoed(serve):
 
 
 async def _spoken_ms(raw, c: Conn, speed: float) -> float:
-    await raw.session.update(session={"type": "realtime", "output_modalities": ["audio"], "audio": {"output": {"speed": speed}}})
+    await raw.session.update(
+        session={
+            "type": "realtime",
+            "output_modalities": ["audio"],
+            "audio": {"output": {"speed": speed}},
+        }
+    )
     await c.until("session.updated")
     await raw.conversation.item.create(item=user_text(expect.SPOKEN))
     await raw.response.create()
     events = await c.until("response.done")
-    audio = b"".join(base64.b64decode(e.delta) for e in events if e.type == "response.output_audio.delta")
+    audio = b"".join(
+        base64.b64decode(e.delta) for e in events if e.type == "response.output_audio.delta"
+    )
     return len(audio) / 48.0
 
 
@@ -134,13 +150,25 @@ async def test_audio_output_speed_is_applied(server):
     [
         ({"audio": {"output": {"speed": 3}}}, "session.audio.output.speed", "invalid_value"),
         ({"audio": {"output": {"voice": "nobody"}}}, "session.audio.output.voice", "invalid_value"),
-        ({"audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": 2}}}}, "session.audio.input.turn_detection.threshold", "invalid_value"),
-        ({"audio": {"input": {"noise_reduction": {"type": "studio"}}}}, "session.audio.input.noise_reduction.type", "invalid_value"),
+        (
+            {"audio": {"input": {"turn_detection": {"type": "server_vad", "threshold": 2}}}},
+            "session.audio.input.turn_detection.threshold",
+            "invalid_value",
+        ),
+        (
+            {"audio": {"input": {"noise_reduction": {"type": "studio"}}}},
+            "session.audio.input.noise_reduction.type",
+            "invalid_value",
+        ),
         ({"audio": {"input": {"bogus": 1}}}, "session.audio.input.bogus", "unknown_parameter"),
         ({"output_modalities": ["video"]}, "session.output_modalities[0]", "invalid_value"),
         ({"max_output_tokens": 0}, "session.max_output_tokens", "invalid_value"),
         ({"tracing": 5}, "session.tracing", "invalid_type"),
-        ({"truncation": {"type": "retention_ratio", "retention_ratio": 2}}, "session.truncation.retention_ratio", "invalid_value"),
+        (
+            {"truncation": {"type": "retention_ratio", "retention_ratio": 2}},
+            "session.truncation.retention_ratio",
+            "invalid_value",
+        ),
         ({"include": ["everything"]}, "session.include[0]", "invalid_value"),
         # the preview dialect's spelling on a GA route: named as sent, with the GA spelling
         ({"modalities": ["text"]}, "session.modalities", "unknown_parameter"),
@@ -165,7 +193,9 @@ async def test_ga_errors_name_the_field_the_client_sent(server, session, param, 
         await raw.conversation.item.create(item=user_text(expect.TEXT_PROMPT))
         await raw.response.create()
         events = await c.until("response.done")
-        assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == expect.reply_to(expect.TEXT_PROMPT)
+        assert "".join(
+            e.delta for e in events if e.type == "response.output_text.delta"
+        ) == expect.reply_to(expect.TEXT_PROMPT)
 
 
 async def test_item_retrieve_returns_the_items_with_their_audio(server):
@@ -174,7 +204,13 @@ async def test_item_retrieve_returns_the_items_with_their_audio(server):
         c = Conn(raw)
         await c.until("session.created")
         await raw.session.update(
-            session={"type": "realtime", "output_modalities": ["audio"], "audio": {"input": {"turn_detection": None, "transcription": {"model": "whisper-1"}}}}
+            session={
+                "type": "realtime",
+                "output_modalities": ["audio"],
+                "audio": {
+                    "input": {"turn_detection": None, "transcription": {"model": "whisper-1"}}
+                },
+            }
         )
         await c.until("session.updated")
         for chunk in expect.chunks(pcm):
@@ -184,7 +220,9 @@ async def test_item_retrieve_returns_the_items_with_their_audio(server):
         await c.until("conversation.item.input_audio_transcription.completed")
         await raw.response.create()
         events = await c.until("response.done")
-        spoken = b"".join(base64.b64decode(e.delta) for e in events if e.type == "response.output_audio.delta")
+        spoken = b"".join(
+            base64.b64decode(e.delta) for e in events if e.type == "response.output_audio.delta"
+        )
         assistant_id = events[-1].response.output[0].id
 
         await raw.conversation.item.retrieve(item_id=user_id)
@@ -206,18 +244,35 @@ async def test_item_retrieve_returns_the_items_with_their_audio(server):
 
 
 async def test_preview_routes_answer_ga_events_with_precise_errors(server):
-    for path in ("/v1/realtime?model=m", "/openai/realtime?api-version=2024-10-01-preview&deployment=d"):
+    for path in (
+        "/v1/realtime?model=m",
+        "/openai/realtime?api-version=2024-10-01-preview&deployment=d",
+    ):
         client = await server.connect(path)
         event_id = await client.send({"type": "conversation.item.retrieve", "item_id": "item_1"})
         error = await client.error_for(event_id)
-        assert (error["code"], error["param"]) == ("invalid_value", "type") and "GA" in error["message"]
-        event_id = await client.send({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})
+        assert (error["code"], error["param"]) == ("invalid_value", "type") and "GA" in error[
+            "message"
+        ]
+        event_id = await client.send(
+            {
+                "type": "session.update",
+                "session": {"type": "realtime", "output_modalities": ["text"]},
+            }
+        )
         error = await client.error_for(event_id)
         assert error["param"] == "session.type"
-        event_id = await client.send({"type": "session.update", "session": {"output_modalities": ["text"]}})
+        event_id = await client.send(
+            {"type": "session.update", "session": {"output_modalities": ["text"]}}
+        )
         error = await client.error_for(event_id)
-        assert error["param"] == "session.output_modalities" and "session.modalities" in error["message"]
-        event_id = await client.send({"type": "response.create", "response": {"conversation": "none"}})
+        assert (
+            error["param"] == "session.output_modalities"
+            and "session.modalities" in error["message"]
+        )
+        event_id = await client.send(
+            {"type": "response.create", "response": {"conversation": "none"}}
+        )
         assert (await client.error_for(event_id))["param"] == "response.conversation"
         # the session goes on
         turn = await client.response(modalities=["text"])
@@ -232,7 +287,11 @@ async def _heard_in_noise(server, noise_reduction) -> list[str]:
     async with sdk(server).realtime.connect(model="local-realtime") as raw:
         c = Conn(raw)
         await c.until("session.created")
-        audio_input = {"turn_detection": None, "transcription": {"model": "whisper-1"}, "noise_reduction": noise_reduction}
+        audio_input = {
+            "turn_detection": None,
+            "transcription": {"model": "whisper-1"},
+            "noise_reduction": noise_reduction,
+        }
         await raw.session.update(session={"type": "realtime", "audio": {"input": audio_input}})
         await c.until("session.updated")
         for sentence in ESPEAK_SENTENCES:
@@ -240,7 +299,11 @@ async def _heard_in_noise(server, noise_reduction) -> list[str]:
             for chunk in expect.chunks(pcm):
                 await raw.input_audio_buffer.append(audio=base64.b64encode(chunk).decode())
             await raw.input_audio_buffer.commit()
-            heard.append((await c.until("conversation.item.input_audio_transcription.completed"))[-1].transcript)
+            heard.append(
+                (await c.until("conversation.item.input_audio_transcription.completed"))[
+                    -1
+                ].transcript
+            )
     return heard
 
 

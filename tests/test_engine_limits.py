@@ -25,7 +25,9 @@ def _error_shape(error: dict, code: str, event_id: str | None) -> None:
 
 async def _text_session(server):
     client = await server.connect()
-    await client.send({"type": "session.update", "session": {"modalities": ["text"], "turn_detection": None}})
+    await client.send(
+        {"type": "session.update", "session": {"modalities": ["text"], "turn_detection": None}}
+    )
     await client.wait_for("session.updated")
     return client
 
@@ -36,7 +38,9 @@ async def test_an_item_above_max_item_bytes_is_refused_and_the_session_carries_o
     eid = await client.send(create_item(user_text("x" * 1001)))
     _error_shape(await client.error_for(eid), "item_too_large", eid)
     # the same cap holds for items inside response.create, which then never starts
-    eid = await client.send({"type": "response.create", "response": {"input_items": [user_text("é" * 501)]}})
+    eid = await client.send(
+        {"type": "response.create", "response": {"input_items": [user_text("é" * 501)]}}
+    )
     error = await client.error_for(eid)
     _error_shape(error, "item_too_large", eid)
     assert error["param"] == "response.input_items[0]"
@@ -49,7 +53,9 @@ async def test_an_item_above_max_item_bytes_is_refused_and_the_session_carries_o
 
 
 async def test_conversation_caps_refuse_new_items_until_some_are_deleted(serve):
-    server = await serve(limits=SessionLimits(max_conversation_items=3, max_conversation_bytes=None))
+    server = await serve(
+        limits=SessionLimits(max_conversation_items=3, max_conversation_bytes=None)
+    )
     client = await _text_session(server)
     for n in range(3):
         await client.send(create_item(user_text(f"item {n}", id=f"item_{n}")))
@@ -58,7 +64,9 @@ async def test_conversation_caps_refuse_new_items_until_some_are_deleted(serve):
     await client.send({"type": "conversation.item.delete", "item_id": "item_0"})
     await client.wait_for("conversation.item.deleted")
     await client.send(create_item(user_text("now it fits", id="item_3")))
-    created = await client.wait_for("conversation.item.created", where=lambda e: e["item"]["id"] == "item_3")
+    created = await client.wait_for(
+        "conversation.item.created", where=lambda e: e["item"]["id"] == "item_3"
+    )
     assert created["item"]["content"][0]["text"] == "now it fits"
 
     server = await serve(limits=SessionLimits(max_conversation_bytes=100))
@@ -73,8 +81,12 @@ async def test_conversation_caps_refuse_new_items_until_some_are_deleted(serve):
 async def test_appends_beyond_max_input_buffer_ms_are_refused_and_the_buffer_still_commits(serve):
     server = await serve(limits=SessionLimits(max_input_buffer_ms=1000))
     client = await _text_session(server)
-    await client.send({"type": "input_audio_buffer.append", "audio": b64(pcm16_bytes(silence(800)))})
-    eid = await client.send({"type": "input_audio_buffer.append", "audio": b64(pcm16_bytes(silence(300)))})
+    await client.send(
+        {"type": "input_audio_buffer.append", "audio": b64(pcm16_bytes(silence(800)))}
+    )
+    eid = await client.send(
+        {"type": "input_audio_buffer.append", "audio": b64(pcm16_bytes(silence(300)))}
+    )
     error = await client.error_for(eid)
     _error_shape(error, "input_audio_buffer_full", eid)
     assert error["param"] == "audio"
@@ -82,9 +94,13 @@ async def test_appends_beyond_max_input_buffer_ms_are_refused_and_the_buffer_sti
     await client.wait_for("input_audio_buffer.committed")
     session = next(iter(server.state.sessions))
     item = session.conversation.items[-1]
-    assert item.audio_ms == pytest.approx(800, abs=1)  # what was accepted, nothing of the refused append
+    assert item.audio_ms == pytest.approx(
+        800, abs=1
+    )  # what was accepted, nothing of the refused append
     # room again after the commit
-    eid = await client.send({"type": "input_audio_buffer.append", "audio": b64(pcm16_bytes(silence(900)))})
+    eid = await client.send(
+        {"type": "input_audio_buffer.append", "audio": b64(pcm16_bytes(silence(900)))}
+    )
     await client.sync()
     assert not [e for e in client.of_type("error") if e["error"].get("event_id") == eid]
 
@@ -93,7 +109,9 @@ async def test_appends_beyond_max_input_buffer_ms_are_refused_and_the_buffer_sti
 async def test_a_server_vad_turn_reaching_max_input_buffer_ms_is_committed_there(serve):
     server = await serve(limits=SessionLimits(max_input_buffer_ms=1500))
     client = await server.connect()
-    await client.send({"type": "session.update", "session": {"modalities": ["text"]}})  # server VAD (default)
+    await client.send(
+        {"type": "session.update", "session": {"modalities": ["text"]}}
+    )  # server VAD (default)
     await client.wait_for("session.updated")
     speech = speak(" ".join(ESPEAK_SENTENCES[:2]))  # ~6 s of uninterrupted speech
     audio = np.concatenate([silence(300), speech, silence(1200)])
@@ -120,7 +138,10 @@ async def test_replies_stop_at_max_reply_tokens_with_an_error(serve):
     assert turn.usage["output_tokens"] <= 20 + 2
     assert len(turn.text) <= 20 * 4 + 8  # cut to the tokens left, not sent whole
     error = await client.wait_for("error")
-    assert error["error"]["code"] == "reply_too_long" and turn.response["id"] in error["error"]["message"]
+    assert (
+        error["error"]["code"] == "reply_too_long"
+        and turn.response["id"] in error["error"]["message"]
+    )
     assert client.types(start).index("error") > client.types(start).index("response.done")
 
     # a client that asked for fewer tokens itself gets no error: the limit was its own
@@ -153,7 +174,10 @@ async def test_unpunctuated_text_is_spoken_in_bounded_chunks(serve):
     await client.send({"type": "response.cancel"})
     done = await client.wait_for("response.done")
     assert done["response"]["status"] == "cancelled"
-    assert all(len(d["delta"]) <= MAX_CLAUSE_CHARS for d in client.of_type("response.audio_transcript.delta"))
+    assert all(
+        len(d["delta"]) <= MAX_CLAUSE_CHARS
+        for d in client.of_type("response.audio_transcript.delta")
+    )
 
 
 async def test_held_audio_is_released_past_max_kept_audio_ms_but_still_counted(serve):
@@ -172,7 +196,9 @@ async def test_held_audio_is_released_past_max_kept_audio_ms_but_still_counted(s
     assert sum(held) <= 1000 * 48  # 24 kHz PCM16: 48 bytes a millisecond
     assert [round(i.audio_ms) for i in items] == [600, 600, 600]  # durations stay
     turn = await client.response()
-    assert turn.usage["input_token_details"]["audio_tokens"] == 3 * 6  # billed as if held: 100 ms a token
+    assert (
+        turn.usage["input_token_details"]["audio_tokens"] == 3 * 6
+    )  # billed as if held: 100 ms a token
 
 
 def test_the_synthesiser_cuts_unpunctuated_text_at_word_boundaries(speech_stack):

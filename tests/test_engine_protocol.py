@@ -62,22 +62,32 @@ async def test_session_created_has_the_full_session_object(server):
 async def test_preview_routes_send_only_the_spec_events_unless_asked(serve, speech_stack):
     """A spoken turn with transcription on: every event a default preview socket gets is
     one of the spec's 27; a GA socket still gets conversation.created."""
-    from realtime_widget.protocol import SPEC_SERVER_EVENT_TYPES
     from speech_fixtures import ESPEAK_SENTENCES, speech_with_silence
+
+    from realtime_widget.protocol import SPEC_SERVER_EVENT_TYPES
 
     server = await serve()
     pcm = speech_with_silence((0.4, ESPEAK_SENTENCES[0], 0.8)).pcm16
-    for path in ("/v1/realtime?model=m", "/openai/realtime?api-version=2024-10-01-preview&deployment=d"):
+    for path in (
+        "/v1/realtime?model=m",
+        "/openai/realtime?api-version=2024-10-01-preview&deployment=d",
+    ):
         client = await server.connect(path)
         await client.send(
-            {"type": "session.update", "session": {"input_audio_transcription": {"model": "whisper-1"}}}
+            {
+                "type": "session.update",
+                "session": {"input_audio_transcription": {"model": "whisper-1"}},
+            }
         )
         await client.append_audio(pcm)
         await client.wait_for("response.done")
         await eventually(
-            lambda: client.of_type("conversation.item.input_audio_transcription.completed"), "the transcript"
+            lambda: client.of_type("conversation.item.input_audio_transcription.completed"),
+            "the transcript",
         )
-        assert set(client.types()) <= SPEC_SERVER_EVENT_TYPES, set(client.types()) - SPEC_SERVER_EVENT_TYPES
+        assert set(client.types()) <= SPEC_SERVER_EVENT_TYPES, (
+            set(client.types()) - SPEC_SERVER_EVENT_TYPES
+        )
     ga = await server.connect("/v1/realtime?model=m", preview=False, started=False)
     await ga.wait_for("session.created")
     await ga.wait_for("conversation.created")

@@ -21,7 +21,11 @@ ROUTES = {  # id -> (path, preview header)
     "openai-ga": ("/v1/realtime?model=local-test", False),
     "azure-ga": ("/openai/v1/realtime?model=local-test", False),
 }
-GA_ITEM = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hello there"}]}
+GA_ITEM = {
+    "type": "message",
+    "role": "user",
+    "content": [{"type": "input_text", "text": "Hello there"}],
+}
 
 
 def _nested(depth: int) -> str:
@@ -30,12 +34,21 @@ def _nested(depth: int) -> str:
 
 def _bad_frames(eid: str) -> dict[str, str]:
     """Frames the text parser refuses, each naming ``eid`` (as JSON text)."""
-    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "\udfff"}]}
+    item = {
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": "\udfff"}],
+    }
     return {
-        "lone-surrogate": json.dumps({"type": "conversation.item.create", "event_id": eid, "item": item}),
-        "nan": '{"type": "session.update", "event_id": "%s", "session": {"instructions": "x", "foo": NaN}}' % eid,
-        "nesting-500": '{"type": "session.update", "event_id": "%s", "session": {"x": %s}}' % (eid, _nested(500)),
-        "nesting-1500": '{"type": "session.update", "event_id": "%s", "session": {"x": %s}}' % (eid, _nested(1500)),
+        "lone-surrogate": json.dumps(
+            {"type": "conversation.item.create", "event_id": eid, "item": item}
+        ),
+        "nan": '{"type": "session.update", "event_id": "%s", "session": {"instructions": "x", "foo": NaN}}'
+        % eid,
+        "nesting-500": '{"type": "session.update", "event_id": "%s", "session": {"x": %s}}'
+        % (eid, _nested(500)),
+        "nesting-1500": '{"type": "session.update", "event_id": "%s", "session": {"x": %s}}'
+        % (eid, _nested(1500)),
         "truncated": '{"type": "session.update", "event_id": "%s", "session": {"instr' % eid,
     }
 
@@ -89,17 +102,36 @@ async def test_a_lone_surrogate_cannot_poison_later_responses(server):
 async def test_tools_with_wrong_json_types_are_refused_when_set(client):
     weather = {"type": "function", "name": "get_weather"}
     bad_tools = [
-        ({**weather, "parameters": {"type": "object", "properties": "city"}}, "session.tools[0].parameters.properties"),
-        ({**weather, "parameters": {"properties": {"city": "string"}}}, "session.tools[0].parameters.properties.city"),
-        ({**weather, "parameters": {"properties": {"city": {"enum": "Paris"}}}}, "session.tools[0].parameters.properties.city.enum"),
-        ({**weather, "parameters": {"properties": {}, "required": "city"}}, "session.tools[0].parameters.required"),
+        (
+            {**weather, "parameters": {"type": "object", "properties": "city"}},
+            "session.tools[0].parameters.properties",
+        ),
+        (
+            {**weather, "parameters": {"properties": {"city": "string"}}},
+            "session.tools[0].parameters.properties.city",
+        ),
+        (
+            {**weather, "parameters": {"properties": {"city": {"enum": "Paris"}}}},
+            "session.tools[0].parameters.properties.city.enum",
+        ),
+        (
+            {**weather, "parameters": {"properties": {}, "required": "city"}},
+            "session.tools[0].parameters.required",
+        ),
     ]
     for tool, param in bad_tools:
-        eid = await client.send({"type": "session.update", "session": {"tools": [tool], "tool_choice": "required"}})
+        eid = await client.send(
+            {"type": "session.update", "session": {"tools": [tool], "tool_choice": "required"}}
+        )
         error = await client.error_for(eid)
         assert error["code"] == "invalid_type" and error["param"] == param, error
     # the same through response.create's own tools: refused before response.created
-    eid = await client.send({"type": "response.create", "response": {"tools": [bad_tools[0][0]], "tool_choice": "required"}})
+    eid = await client.send(
+        {
+            "type": "response.create",
+            "response": {"tools": [bad_tools[0][0]], "tool_choice": "required"},
+        }
+    )
     assert (await client.error_for(eid))["param"] == "response.tools[0].parameters.properties"
     assert not client.of_type("response.created")
     # a good tool, forced the way rtclient names it ({"function": name}), is called
@@ -107,7 +139,9 @@ async def test_tools_with_wrong_json_types_are_refused_when_set(client):
     await client.send({"type": "session.update", "session": {"tools": [good]}})
     await client.wait_for("session.updated")
     await client.send(create_item(user_text("Hello")))
-    turn = await client.response(modalities=["text"], tool_choice={"type": "function", "function": "get_weather"})
+    turn = await client.response(
+        modalities=["text"], tool_choice={"type": "function", "function": "get_weather"}
+    )
     assert turn.status == "completed"
     call = turn.of_type("response.output_item.done")[0]["item"]
     assert call["type"] == "function_call" and call["name"] == "get_weather"
@@ -135,7 +169,9 @@ async def test_every_response_created_ends_in_response_done(serve, caplog):
     assert details["type"] == "failed" and details["error"]["code"] == "internal_error"
     assert "KeyError" in details["error"]["message"]
     # the item it had opened was closed too, and nothing is left active
-    assert [e["item"]["status"] for e in turn.of_type("response.output_item.done")] == ["incomplete"]
+    assert [e["item"]["status"] for e in turn.of_type("response.output_item.done")] == [
+        "incomplete"
+    ]
     eid = await client.send({"type": "response.cancel"})
     assert (await client.error_for(eid))["code"] == "response_cancel_not_active"
     assert any("failed" in r.getMessage() for r in caplog.records)  # and it was logged

@@ -34,7 +34,13 @@ async def test_a_later_session_starts_before_the_hogs_remaining_queue():
     gate.set()
     assert await victim == "heard"
     await asyncio.gather(*hog_jobs)
-    assert scheduler.started == ["hog", "victim", "hog", "hog", "hog"]  # ...but only for the running call
+    assert scheduler.started == [
+        "hog",
+        "victim",
+        "hog",
+        "hog",
+        "hog",
+    ]  # ...but only for the running call
 
 
 async def test_one_session_never_holds_more_than_its_share_of_threads():
@@ -56,7 +62,9 @@ async def test_light_calls_pass_saturated_heavy_work_and_cancelled_calls_never_r
     heavy = asyncio.ensure_future(scheduler.run("a", gate.wait, 30))
     queued = asyncio.ensure_future(scheduler.run("b", ran.append, "b"))
     await _settle()
-    assert await scheduler.run("a", lambda: "vad", light=True) == "vad"  # while the heavy thread is held
+    assert (
+        await scheduler.run("a", lambda: "vad", light=True) == "vad"
+    )  # while the heavy thread is held
     queued.cancel()
     await _settle()
     assert scheduler.queued("b") == 0
@@ -82,11 +90,19 @@ async def test_a_victims_spoken_turn_is_recognised_before_the_hogs_queued_turns(
     victim = await server.connect()
     for client in (hog, victim):
         await client.send(
-            {"type": "session.update", "session": {"turn_detection": None, "input_audio_transcription": {"model": "whisper-1"}}}
+            {
+                "type": "session.update",
+                "session": {
+                    "turn_detection": None,
+                    "input_audio_transcription": {"model": "whisper-1"},
+                },
+            }
         )
         await client.wait_for("session.updated")
     long_turn = pcm16_bytes(np.concatenate([speak(" ".join(ESPEAK_SENTENCES))] * 2))  # ~25 s
-    await victim.append_audio(pcm16_bytes(np.concatenate([speak(ESPEAK_SENTENCES[0]), silence(300)])))
+    await victim.append_audio(
+        pcm16_bytes(np.concatenate([speak(ESPEAK_SENTENCES[0]), silence(300)]))
+    )
     await victim.sync()
     for _ in range(4):
         await hog.send({"type": "input_audio_buffer.append", "audio": b64(long_turn)})
@@ -100,7 +116,9 @@ async def test_a_victims_spoken_turn_is_recognised_before_the_hogs_queued_turns(
         await hog.wait_for("conversation.item.input_audio_transcription.completed", timeout=240)
 
     sessions = {id(s): s for s in server.state.sessions}
-    victim_session = next(s for s in sessions.values() if s.conversation.item(heard["item_id"]) is not None)
+    victim_session = next(
+        s for s in sessions.values() if s.conversation.item(heard["item_id"]) is not None
+    )
     order = ["victim" if owner is victim_session else "hog" for owner in scheduler.started]
     assert order.count("hog") == 4 and order.count("victim") == 1
     assert order.index("victim") <= 2, order  # FIFO would have put it after all four

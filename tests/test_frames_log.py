@@ -21,7 +21,13 @@ from realtime_widget.server.eventlog import EventLog
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory):
     root = tmp_path_factory.mktemp("logs")
-    return write_synthetic_log(root / "rts_0123456789abcdef", turns=4, appends_per_turn=5, deltas_per_turn=6, cancel_every=3)
+    return write_synthetic_log(
+        root / "rts_0123456789abcdef",
+        turns=4,
+        appends_per_turn=5,
+        deltas_per_turn=6,
+        cancel_every=3,
+    )
 
 
 def _their_records(path):
@@ -41,7 +47,9 @@ def test_events_columns_and_values_match_the_records(synth):
     assert df["source"].astype(str).tolist() == [r["source"] for r in records]
     for col in ("event_id", "item_id", "response_id"):
         assert [None if pd.isna(v) else v for v in df[col]] == [r.get(col) for r in records], col
-    assert [None if pd.isna(v) else v for v in df["client"].astype(object)] == [r.get("client") for r in records]
+    assert [None if pd.isna(v) else v for v in df["client"].astype(object)] == [
+        r.get("client") for r in records
+    ]
     # times: the fake clock's schedule, in ms since the first event
     t0 = records[0]["mono"]
     assert np.allclose(df["t_ms"].to_numpy(), [(r["mono"] - t0) * 1000 for r in records], atol=0.01)
@@ -51,9 +59,13 @@ def test_events_columns_and_values_match_the_records(synth):
     for row, rec in zip(df.itertuples(index=False), records):
         ev = rec["event"]
         assert (None if pd.isna(row.output_index) else row.output_index) == ev.get("output_index")
-        assert (None if pd.isna(row.content_index) else row.content_index) == ev.get("content_index")
+        assert (None if pd.isna(row.content_index) else row.content_index) == ev.get(
+            "content_index"
+        )
         delta = ev.get("delta")
-        assert (None if pd.isna(row.delta_chars) else row.delta_chars) == (len(delta) if isinstance(delta, str) else None)
+        assert (None if pd.isna(row.delta_chars) else row.delta_chars) == (
+            len(delta) if isinstance(delta, str) else None
+        )
         refs = rec.get("audio") or []
         if refs:
             assert row.audio_ms == pytest.approx(sum(r["nbytes"] for r in refs) / 48.0)
@@ -64,17 +76,28 @@ def test_events_columns_and_values_match_the_records(synth):
             assert (None if pd.isna(value) else value) == ev.get(key)
     # audio deltas: 4800 bytes of PCM16 at 24 kHz = 100 ms each
     audio = df[df["type"] == "response.audio.delta"]
-    assert len(audio) == sum(len(t.deltas) for t in synth.turns) and set(audio["audio_ms"]) == {100.0}
+    assert len(audio) == sum(len(t.deltas) for t in synth.turns) and set(audio["audio_ms"]) == {
+        100.0
+    }
     appends = df[df["type"] == "input_audio_buffer.append"]
-    assert set(appends["direction"]) == {"client"} and set(appends["source"]) == {"kernel"} and set(appends["audio_ms"]) == {100.0}
+    assert (
+        set(appends["direction"]) == {"client"}
+        and set(appends["source"]) == {"kernel"}
+        and set(appends["audio_ms"]) == {100.0}
+    )
 
 
 def test_filters_and_payloads(synth):
     f = open_session(synth.path)
     done = f.events("response.*", last=2)
     assert len(done) == 2 and list(done["type"]) == ["response.output_item.done", "response.done"]
-    assert set(f.events(["error", "*.speech_*"])["type"]) == {"input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped"}
-    assert set(f.events("response.text.delta,response.audio.delta")["type"]) == {"response.audio.delta"}
+    assert set(f.events(["error", "*.speech_*"])["type"]) == {
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+    }
+    assert set(f.events("response.text.delta,response.audio.delta")["type"]) == {
+        "response.audio.delta"
+    }
     assert set(f.events(direction="client")["direction"]) == {"client"}
     with pytest.raises(ValueError):
         f.events(direction="up")
@@ -100,15 +123,23 @@ def test_latency_follows_the_schedule(synth):
     assert set(lat["trigger"]) == {"speech"}
     for row, plan in zip(lat.itertuples(index=False), synth.turns):
         t0 = 0.0
-        assert row.to_created_ms == pytest.approx((plan.created_s - plan.speech_stopped_s) * 1000, abs=0.01)
-        assert row.to_first_audio_ms == pytest.approx((plan.first_audio_s - plan.speech_stopped_s) * 1000, abs=0.01)
+        assert row.to_created_ms == pytest.approx(
+            (plan.created_s - plan.speech_stopped_s) * 1000, abs=0.01
+        )
+        assert row.to_first_audio_ms == pytest.approx(
+            (plan.first_audio_s - plan.speech_stopped_s) * 1000, abs=0.01
+        )
         assert row.to_first_text_ms == pytest.approx(row.to_first_audio_ms, abs=0.01)
-        assert row.to_done_ms == pytest.approx((plan.done_s - plan.speech_stopped_s) * 1000, abs=0.01)
+        assert row.to_done_ms == pytest.approx(
+            (plan.done_s - plan.speech_stopped_s) * 1000, abs=0.01
+        )
         assert row.created_ms <= row.first_audio_ms <= row.done_ms and t0 <= row.trigger_ms
         assert row.audio_ms == pytest.approx(100.0 * len(plan.deltas))
         assert row.status == plan.status
         assert row.interrupted == (plan.status == "cancelled")
-        assert (None if pd.isna(row.reason) else row.reason) == ("turn_detected" if plan.status == "cancelled" else None)
+        assert (None if pd.isna(row.reason) else row.reason) == (
+            "turn_detected" if plan.status == "cancelled" else None
+        )
 
 
 def test_usage_and_cost(synth):
@@ -122,10 +153,19 @@ def test_usage_and_cost(synth):
     assert (u["uncached_input_tokens"] + u["cached_tokens"] == u["input_tokens"]).all()
     assert (u["cached_text_tokens"] + u["cached_audio_tokens"] == u["cached_tokens"]).all()
     assert (u["input_tokens"] + u["output_tokens"] == u["total_tokens"]).all()
-    prices = {"input_text": 4.0, "cached_text": 0.4, "input_audio": 32.0, "cached_audio": 0.4, "output_text": 16.0, "output_audio": 64.0}
+    prices = {
+        "input_text": 4.0,
+        "cached_text": 0.4,
+        "input_audio": 32.0,
+        "cached_audio": 0.4,
+        "output_text": 16.0,
+        "output_audio": 64.0,
+    }
     c = f.usage(prices)
     first = c.iloc[0]
-    expected = ((31 - 15) * 4.0 + 15 * 0.4 + (30 - 5) * 32.0 + 5 * 0.4 + 10 * 16.0 + 30 * 64.0) / 1e6
+    expected = (
+        (31 - 15) * 4.0 + 15 * 0.4 + (30 - 5) * 32.0 + 5 * 0.4 + 10 * 16.0 + 30 * 64.0
+    ) / 1e6
     assert first["cost"] == pytest.approx(expected)
     total = f.usage(prices, total=True)
     assert total.index.tolist() == ["total"] and total["responses"].iloc[0] == len(n)
@@ -138,7 +178,14 @@ def test_usage_and_cost(synth):
         f.usage({"input": 1})
     with pytest.raises(ValueError, match="missing"):
         f.usage({"input_text": 1})
-    assert set(PRICE_KEYS) == {"input_text", "cached_text", "input_audio", "cached_audio", "output_text", "output_audio"}
+    assert set(PRICE_KEYS) == {
+        "input_text",
+        "cached_text",
+        "input_audio",
+        "cached_audio",
+        "output_text",
+        "output_audio",
+    }
 
 
 def test_transcript_and_audio_of_a_stored_session(synth):
@@ -157,7 +204,11 @@ def test_transcript_and_audio_of_a_stored_session(synth):
     plan = synth.turns[0]
     a = f.audio(plan.assistant_item)
     raw = (synth.path / "audio" / f"item-{plan.assistant_item}.pcm").read_bytes()
-    assert a.rate == 24000 and a.tobytes() == raw and a.seconds == pytest.approx(len(plan.deltas) * 0.1)
+    assert (
+        a.rate == 24000
+        and a.tobytes() == raw
+        and a.seconds == pytest.approx(len(plan.deltas) * 0.1)
+    )
     assert "<audio" in a._repr_html_()
     stream = f.audio("input")
     assert stream.tobytes() == (synth.path / "audio" / "input.pcm").read_bytes()
@@ -197,14 +248,41 @@ def test_odd_records_only_cost_their_own_chunk(tmp_path):
     path = tmp_path / "rts_odd"
     log = EventLog.create(path)
     for i in range(300):
-        log.append({"type": "response.text.delta", "event_id": f"e{i}", "response_id": "r1", "item_id": "i1",
-                    "output_index": 0, "content_index": 0, "delta": "abc"}, direction="server", source="upstream")
-    log.append({"type": "x_custom", "event_id": 77, "delta": {"weird": True}}, direction="server", source="upstream")
+        log.append(
+            {
+                "type": "response.text.delta",
+                "event_id": f"e{i}",
+                "response_id": "r1",
+                "item_id": "i1",
+                "output_index": 0,
+                "content_index": 0,
+                "delta": "abc",
+            },
+            direction="server",
+            source="upstream",
+        )
+    log.append(
+        {"type": "x_custom", "event_id": 77, "delta": {"weird": True}},
+        direction="server",
+        source="upstream",
+    )
     log.close()
     with open(path / "events.jsonl", "ab") as fh:
         fh.write(b"this line is damaged\n")
-        fh.write(json.dumps({"seq": 302, "t": 1.0, "mono": 1.0, "dir": "server", "source": "upstream", "type": "late",
-                             "event": {"type": "late"}}).encode() + b"\n")
+        fh.write(
+            json.dumps(
+                {
+                    "seq": 302,
+                    "t": 1.0,
+                    "mono": 1.0,
+                    "dir": "server",
+                    "source": "upstream",
+                    "type": "late",
+                    "event": {"type": "late"},
+                }
+            ).encode()
+            + b"\n"
+        )
         fh.write(b'{"seq": 303, "t": 1.0, "mono"')  # being written
     table = frames_reader.LogTable.from_file(path / "events.jsonl", chunk_bytes=4096)
     assert table.refresh() == 302
@@ -218,7 +296,9 @@ def test_odd_records_only_cost_their_own_chunk(tmp_path):
     assert f.records([302])[0]["type"] == "late"
     # the line being written is finished: the next read picks it up, and only it
     with open(path / "events.jsonl", "ab") as fh:
-        fh.write(b': 1.0, "dir": "server", "source": "upstream", "type": "finished", "event": {"type": "finished"}}\n')
+        fh.write(
+            b': 1.0, "dir": "server", "source": "upstream", "type": "finished", "event": {"type": "finished"}}\n'
+        )
     assert table.refresh() == 1 and table.num_rows == 303
     assert f.events(last=1)["type"].iloc[0] == "finished"
 
@@ -245,7 +325,9 @@ def test_large_closed_sessions_are_cached(synth, tmp_path, monkeypatch):
     monkeypatch.setenv("REALTIME_WIDGET_FRAMES_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(core, "CACHE_MIN_ROWS", 1)
     cold = open_session(synth.path)
-    assert not cold._table.loaded_from_cache and len(list((tmp_path / "cache").glob("*.arrow"))) == 1
+    assert (
+        not cold._table.loaded_from_cache and len(list((tmp_path / "cache").glob("*.arrow"))) == 1
+    )
     warm = open_session(synth.path)
     assert warm._table.loaded_from_cache
     pd.testing.assert_frame_equal(pd.DataFrame(warm.events()), pd.DataFrame(cold.events()))
@@ -259,8 +341,20 @@ def test_large_closed_sessions_are_cached(synth, tmp_path, monkeypatch):
     first = open_session(copy)
     assert not first._table.loaded_from_cache
     with open(copy / "events.jsonl", "ab") as fh:
-        fh.write(json.dumps({"seq": synth.n_events + 1, "t": 2e9, "mono": 2e3, "dir": "server", "source": "hub",
-                             "type": "x_hub.status", "event": {"type": "x_hub.status", "status": "open"}}).encode() + b"\n")
+        fh.write(
+            json.dumps(
+                {
+                    "seq": synth.n_events + 1,
+                    "t": 2e9,
+                    "mono": 2e3,
+                    "dir": "server",
+                    "source": "hub",
+                    "type": "x_hub.status",
+                    "event": {"type": "x_hub.status", "status": "open"},
+                }
+            ).encode()
+            + b"\n"
+        )
     grown = open_session(copy)
     assert not grown._table.loaded_from_cache and len(grown.events()) == synth.n_events + 1
     assert len(list((tmp_path / "cache").glob(f"{copy.name}-*.arrow"))) == 1
@@ -272,7 +366,9 @@ def test_html_views(synth):
     f = open_session(synth.path)
     tr = f.transcript()
     chat = tr._repr_html_()
-    assert "rtw-turn rtw-user" in chat and "rtw-turn rtw-assistant" in chat and "[interrupted]" in chat
+    assert (
+        "rtw-turn rtw-user" in chat and "rtw-turn rtw-assistant" in chat and "[interrupted]" in chat
+    )
     assert synth.turns[0].deltas[0].strip() in chat
     table = tr[["role", "text"]]._repr_html_()  # a selection of columns shows as a table
     assert "<table" in table and "rtw-turn" not in table

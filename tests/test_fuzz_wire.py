@@ -40,13 +40,21 @@ ENGINE_ROUTES = {
 
 
 def _tracebacks(caplog) -> list[str]:
-    return [f"{r.name}: {r.getMessage()}" for r in caplog.records if (r.levelno >= logging.ERROR or r.exc_info) and not _foreign(r)]
+    return [
+        f"{r.name}: {r.getMessage()}"
+        for r in caplog.records
+        if (r.levelno >= logging.ERROR or r.exc_info) and not _foreign(r)
+    ]
 
 
 def _foreign(record) -> bool:
     """asyncio's "Task exception was never retrieved" for another library's task (an SDK's
     httpx client an earlier test left open, destroyed during the fuzz): not ours."""
-    return record.name == "asyncio" and "realtime_widget" not in record.getMessage() and "httpx" in record.getMessage()
+    return (
+        record.name == "asyncio"
+        and "realtime_widget" not in record.getMessage()
+        and "httpx" in record.getMessage()
+    )
 
 
 def _check(report, rss_before: int, caplog) -> None:
@@ -56,7 +64,9 @@ def _check(report, rss_before: int, caplog) -> None:
         problems.append(f"{report.target} (seed {SEED}): RSS grew {growth / 2**20:.0f} MiB")
     logged = _tracebacks(caplog)
     if logged:
-        problems.append(f"{report.target} (seed {SEED}): {len(logged)} errors logged, first: {logged[0][:500]}")
+        problems.append(
+            f"{report.target} (seed {SEED}): {len(logged)} errors logged, first: {logged[0][:500]}"
+        )
     assert not problems, f"REALTIME_FUZZ_SEED={SEED}\n" + "\n".join(problems)
     assert report.invalid > FRAMES // 5  # the run did exercise the refusals
 
@@ -67,7 +77,9 @@ async def test_fuzz_the_engine(target, caplog):
 
     caplog.set_level(logging.WARNING)
     path, headers, dialect = ENGINE_ROUTES[target]
-    http_server, port, state = await start_server("127.0.0.1", 0)  # text only: speech is not under test
+    http_server, port, state = await start_server(
+        "127.0.0.1", 0
+    )  # text only: speech is not under test
 
     async def connect():
         request = tornado.httpclient.HTTPRequest(f"ws://127.0.0.1:{port}{path}", headers=headers)

@@ -2711,7 +2711,12 @@ def test_preview_output_parses_with_the_protocol_models() -> None:
 )
 def test_error_params_name_the_field_in_the_receivers_dialect(preview: str, ga_param: str) -> None:
     """An error about a field a GA client sent names it as that client spelled it."""
-    error = {"type": "invalid_request_error", "code": "invalid_value", "param": preview, "message": f"{preview}: bad"}
+    error = {
+        "type": "invalid_request_error",
+        "code": "invalid_value",
+        "param": preview,
+        "message": f"{preview}: bad",
+    }
     (to_ga,) = pure(server_preview_to_ga, ev("error", "evt_p", error=error))
     assert to_ga["error"]["param"] == ga_param and to_ga["error"]["message"] == f"{ga_param}: bad"
     (back,) = pure(server_ga_to_preview, to_ga)

@@ -12,7 +12,6 @@ import asyncio
 import threading
 
 import pytest
-
 from interop import node_rt_client, openai_agents, openai_sdk, python_rtclient
 from interop.endpoint import Endpoint
 
@@ -36,7 +35,9 @@ class EngineThread:
         started = threading.Event()
 
         async def start():
-            self.http_server, self.port, self.state = await start_server("127.0.0.1", 0, api_key=api_key, speech=speech)
+            self.http_server, self.port, self.state = await start_server(
+                "127.0.0.1", 0, api_key=api_key, speech=speech
+            )
             started.set()
 
         def run():

@@ -16,10 +16,10 @@ from __future__ import annotations
 import pytest
 from hub_testing import *
 from hub_testing import create_session, get_json
-
 from interop import node_rt_client, openai_agents, openai_sdk, python_rtclient
 from interop.endpoint import OPENAI_PREVIEW, Endpoint
 from interop.expect import SCENARIOS, Seen
+
 from realtime_widget.frames.core import SessionFrames
 
 pytestmark = pytest.mark.timeout(180)
@@ -65,9 +65,13 @@ CASES = [
 
 
 @pytest.mark.parametrize("driver, route, scenario", CASES)
-async def test_client_on_a_hub_session(jp_fetch, jp_serverapp, jp_http_port, hub_log_dir, with_speech, driver, route, scenario):
+async def test_client_on_a_hub_session(
+    jp_fetch, jp_serverapp, jp_http_port, hub_log_dir, with_speech, driver, route, scenario
+):
     sid = (await create_session(jp_fetch))["id"]
-    seen: Seen = await driver.SCENARIOS[scenario](hub_endpoint(jp_http_port, jp_serverapp.identity_provider.token, sid), route)
+    seen: Seen = await driver.SCENARIOS[scenario](
+        hub_endpoint(jp_http_port, jp_serverapp.identity_provider.token, sid), route
+    )
     await check_logged(jp_fetch, hub_log_dir, sid, seen, scenario)
 
 
@@ -76,7 +80,9 @@ async def check_logged(jp_fetch, hub_log_dir, sid: str, seen: Seen, scenario: st
     summary = await get_json(jp_fetch, "realtime", "sessions", sid)
     responses = summary["state"]["responses"]
     assert responses and responses[-1]["status"] == seen.status, (responses, seen.status)
-    await get_json(jp_fetch, "realtime", "sessions", sid, "events", limit=1)  # reads flush the log to disk
+    await get_json(
+        jp_fetch, "realtime", "sessions", sid, "events", limit=1
+    )  # reads flush the log to disk
     frames = SessionFrames(path=hub_log_dir / sid)
     events = frames.events()
     assert (events["source"] == "other").any()  # the client's own events, attributed to it

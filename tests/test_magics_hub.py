@@ -15,7 +15,9 @@ from kernel_testing import TESTS, arun_cell
 
 @pytest.fixture
 async def hub_kernel():
-    env = dict(os.environ)  # JUPYTER_RUNTIME_DIR: the test server's; the kernel is its child process
+    env = dict(
+        os.environ
+    )  # JUPYTER_RUNTIME_DIR: the test server's; the kernel is its child process
     for key in list(env):
         if key.startswith(("REALTIME_WIDGET_", "OPENAI_", "AZURE_OPENAI_")):
             env.pop(key)
@@ -31,7 +33,11 @@ async def test_magics_in_hub_mode(jp_serverapp, jp_fetch, hub, hub_kernel):
     (await arun_cell(kc, "%load_ext realtime_widget")).ok()
     run = (await arun_cell(kc, "%%realtime -s hubchat\nHello hub")).ok()
     assert run.stdout.strip() == "You said: Hello hub."
-    check = (await arun_cell(kc, """
+    check = (
+        (
+            await arun_cell(
+                kc,
+                """
         import json
         from realtime_widget.frames import frames
         from frames_checks import assert_events_match
@@ -44,9 +50,16 @@ async def test_magics_in_hub_mode(jp_serverapp, jp_fetch, hub, hub_kernel):
                           "seqs": df["seq"].tolist(), "types": df["type"].astype(str).tolist(),
                           "transcript": tr["text"].tolist(), "sources": tr["source"].tolist(),
                           "latency": f.latency()["trigger"].tolist()}))
-    """)).ok().last_json()
+    """,
+            )
+        )
+        .ok()
+        .last_json()
+    )
     assert check["mode"] == "hub" and check["path"] is None  # read through the hub's export
-    records = (await get_json(jp_fetch, "realtime", "sessions", check["id"], "events", limit="1000"))["events"]
+    records = (
+        await get_json(jp_fetch, "realtime", "sessions", check["id"], "events", limit="1000")
+    )["events"]
     assert check["seqs"] == [r["seq"] for r in records][: len(check["seqs"])]
     assert check["types"] == [r["type"] for r in records][: len(check["types"])]
     assert check["transcript"] == ["Hello hub", "You said: Hello hub."]
@@ -54,10 +67,19 @@ async def test_magics_in_hub_mode(jp_serverapp, jp_fetch, hub, hub_kernel):
     assert hub.sessions[check["id"]].name == "hubchat"
 
     # closed on the server, still readable by id through the hub
-    closed = (await arun_cell(kc, f"""
+    closed = (
+        (
+            await arun_cell(
+                kc,
+                f"""
         r.session.close()
         ev = %realtime_events {check["id"]} --type response.done
         print(json.dumps({{"n": len(ev)}}))
-    """)).ok().last_json()
+    """,
+            )
+        )
+        .ok()
+        .last_json()
+    )
     assert closed == {"n": 1}
     assert hub.sessions[check["id"]].status == "closed"

@@ -24,14 +24,20 @@ def kc(tmp_path_factory):
 
 
 def test_text_turn_streams_the_answer_and_returns_the_result(kc):
-    run = run_cell(kc, """
+    run = run_cell(
+        kc,
+        """
         %%realtime -s chat --no-audio
         Hello magic
-    """).ok()
+    """,
+    ).ok()
     assert run.stdout.strip() == "You said: Hello magic."  # streamed as it arrived
     assert run.text.startswith("<TurnResult completed: 'You said: Hello magic.'")
     assert "<audio" not in run.html
-    check = run_cell(kc, """
+    check = (
+        run_cell(
+            kc,
+            """
         import json
         r = _
         ev = r.events
@@ -45,11 +51,23 @@ def test_text_turn_streams_the_answer_and_returns_the_result(kc):
             "record_types": [x["type"] for x in mine], "record_seqs": [x["seq"] for x in mine],
             "sources": sorted(set(ev["source"].astype(str))),
         }))
-    """).ok().last_json()
-    assert check["text"] == "You said: Hello magic." and check["status"] == "completed" and check["mode"] == "direct"
-    assert check["delta_chars"] == len(check["text"]) and check["n_deltas"] == len(check["text"].split())
+    """,
+        )
+        .ok()
+        .last_json()
+    )
+    assert (
+        check["text"] == "You said: Hello magic."
+        and check["status"] == "completed"
+        and check["mode"] == "direct"
+    )
+    assert check["delta_chars"] == len(check["text"]) and check["n_deltas"] == len(
+        check["text"].split()
+    )
     assert check["types"] == check["record_types"] and check["seqs"] == check["record_seqs"]
-    assert check["types"][0] == "conversation.item.create" and "response.create" in check["types"][1:3]
+    assert (
+        check["types"][0] == "conversation.item.create" and "response.create" in check["types"][1:3]
+    )
     assert check["types"][-2] == "response.done"
     assert check["sources"] == ["kernel", "upstream"]
 
@@ -61,13 +79,19 @@ def test_one_line_form_keeps_the_message_verbatim(kc):
 
 @pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
 def test_audio_answer_plays_inline(kc):
-    run = run_cell(kc, """
+    run = run_cell(
+        kc,
+        """
         %%realtime -s voice --voice verse
         Say something nice
-    """).ok()
+    """,
+    ).ok()
     assert run.stdout.strip() == "You said: Say something nice."  # the transcript streams
     assert "<audio" in run.html  # the player
-    check = run_cell(kc, """
+    check = (
+        run_cell(
+            kc,
+            """
         r = _
         from realtime_widget.frames import frames
         f = frames(r.session)
@@ -77,14 +101,20 @@ def test_audio_answer_plays_inline(kc):
         print(json.dumps({"seconds": r.audio.seconds, "rate": r.audio.rate,
                           "delta_ms": float(ev[ev["type"] == "response.audio.delta"]["audio_ms"].sum()),
                           "samples": len(r.audio), "same": same, "voice": r.session.conversation.session["voice"]}))
-    """).ok().last_json()
+    """,
+        )
+        .ok()
+        .last_json()
+    )
     assert check["rate"] == 24000 and check["seconds"] > 0.5 and check["same"]
     assert check["delta_ms"] == pytest.approx(check["samples"] / 24.0)
     assert check["voice"] == "verse"  # the option configured the new session
 
 
 def test_tool_call_runs_in_the_kernel(kc):
-    run_cell(kc, """
+    run_cell(
+        kc,
+        """
         calls = []
         def get_weather(city: str) -> str:
             '''The weather in a city.
@@ -94,44 +124,73 @@ def test_tool_call_runs_in_the_kernel(kc):
             '''
             calls.append(city)
             return f"rainy in {city}"
-    """).ok()
-    run = run_cell(kc, """
+    """,
+    ).ok()
+    run = run_cell(
+        kc,
+        """
         %%realtime -s chat --tools get_weather --no-audio
         What is the weather in Oslo?
-    """).ok()
+    """,
+    ).ok()
     lines = run.stdout.strip().splitlines()
-    assert lines == ['-> calling get_weather({"city": "Oslo"})', "<- rainy in Oslo", "get_weather says: rainy in Oslo."]
-    check = run_cell(kc, """
+    assert lines == [
+        '-> calling get_weather({"city": "Oslo"})',
+        "<- rainy in Oslo",
+        "get_weather says: rainy in Oslo.",
+    ]
+    check = (
+        run_cell(
+            kc,
+            """
         r = _
         ev = r.events
         print(json.dumps({"calls": calls, "tool_calls": [c["name"] for c in r.tool_calls],
                           "outputs": [p["item"]["output"] for p in ev[ev["type"] == "conversation.item.create"].payloads()
                                       if p["item"]["type"] == "function_call_output"],
                           "responses": int((ev["type"] == "response.done").sum())}))
-    """).ok().last_json()
-    assert check == {"calls": ["Oslo"], "tool_calls": ["get_weather"], "outputs": ["rainy in Oslo"], "responses": 2}
+    """,
+        )
+        .ok()
+        .last_json()
+    )
+    assert check == {
+        "calls": ["Oslo"],
+        "tool_calls": ["get_weather"],
+        "outputs": ["rainy in Oslo"],
+        "responses": 2,
+    }
 
 
 def test_shared_conversation_with_a_session_and_another_client(kc):
     """What a kernel-side Session said, what %%realtime said and what another client
     (here: a client attached as 'widget', as the widget is) said: one transcript."""
-    run_cell(kc, """
+    run_cell(
+        kc,
+        """
         import asyncio, json
         from realtime_widget import Session
         from realtime_widget.client.session import _lt
         from realtime_widget.frames import frames
         s = Session(session={"modalities": ["text"]})
         s.say("typed through the Session")
-    """).ok()
-    run = run_cell(kc, """
+    """,
+    ).ok()
+    run = run_cell(
+        kc,
+        """
         %%realtime -s s
         said through the magic
-    """).ok()
+    """,
+    ).ok()
     assert run.stdout.strip() == "You said: said through the magic."
     again = run_cell(kc, "%%realtime\nno -s: the session used last").ok()
     assert run_cell(kc, "print(_.session is s)").ok().stdout.strip() == "True"
     assert again.stdout.strip() == "You said: no -s: the session used last."
-    check = run_cell(kc, """
+    check = (
+        run_cell(
+            kc,
+            """
         class Sink:
             def send_text(self, frame): return None
             def close(self, code, reason): pass
@@ -154,30 +213,61 @@ def test_shared_conversation_with_a_session_and_another_client(kc):
         print(json.dumps({"texts": users["text"].tolist(), "sources": users["source"].tolist(),
                           "assistant": tr[tr["role"] == "assistant"]["text"].tolist(), "created": len(ev),
                           "event_sources": sorted(set(df["source"].astype(str)))}))
-    """).ok().last_json()
-    assert check["texts"] == ["typed through the Session", "said through the magic", "no -s: the session used last",
-                              "spoken into the widget"]
+    """,
+        )
+        .ok()
+        .last_json()
+    )
+    assert check["texts"] == [
+        "typed through the Session",
+        "said through the magic",
+        "no -s: the session used last",
+        "spoken into the widget",
+    ]
     assert check["sources"] == ["kernel", "kernel", "kernel", "widget"]
-    assert check["assistant"] == ["You said: typed through the Session.", "You said: said through the magic.",
-                                  "You said: no -s: the session used last.", "You said: spoken into the widget."]
-    assert check["created"] == 8 and check["event_sources"] == ["hub", "kernel", "upstream", "widget"]  # hub: the session config
+    assert check["assistant"] == [
+        "You said: typed through the Session.",
+        "You said: said through the magic.",
+        "You said: no -s: the session used last.",
+        "You said: spoken into the widget.",
+    ]
+    assert check["created"] == 8 and check["event_sources"] == [
+        "hub",
+        "kernel",
+        "upstream",
+        "widget",
+    ]  # hub: the session config
 
 
-@pytest.mark.skipif(importlib.util.find_spec("realtime_widget.widget") is None, reason="the widget is not built yet")
+@pytest.mark.skipif(
+    importlib.util.find_spec("realtime_widget.widget") is None, reason="the widget is not built yet"
+)
 def test_magic_and_widget_share_a_session(kc):
-    run_cell(kc, """
+    run_cell(
+        kc,
+        """
         from realtime_widget.widget import RealtimeWidget
         w = RealtimeWidget()     # not connected yet
-    """).ok()
+    """,
+    ).ok()
     error = run_cell(kc, "%realtime_events w")
     assert error.status == "error" and "has no session yet" in error.error["evalue"]
-    run = run_cell(kc, "%%realtime -s w --no-audio\nHello widget").ok()  # connects the widget's session
+    run = run_cell(
+        kc, "%%realtime -s w --no-audio\nHello widget"
+    ).ok()  # connects the widget's session
     assert run.stdout.strip() == "You said: Hello widget."
-    check = run_cell(kc, """
+    check = (
+        run_cell(
+            kc,
+            """
         result = _
         done = %realtime_events w --type response.done
         print(json.dumps({"same": result.session is w.session, "id": w.session_id == w.session.id, "rows": len(done)}))
-    """).ok().last_json()
+    """,
+        )
+        .ok()
+        .last_json()
+    )
     assert check == {"same": True, "id": True, "rows": 1}
     run_cell(kc, "w.close()").ok()
 
@@ -185,24 +275,45 @@ def test_magic_and_widget_share_a_session(kc):
 def test_queries(kc):
     run = run_cell(kc, "%realtime_events chat --type response.done --last 1").ok()
     assert "response.done" in run.text and "1 rows" in run.html
-    sessions = run_cell(kc, """
+    sessions = (
+        run_cell(
+            kc,
+            """
         df = %realtime_sessions
         print(json.dumps({"names": sorted(n for n in df["magic_names"] if n), "variables": sorted(v for v in df["variables"] if v),
                           "status": sorted(set(df["status"].dropna()))}))
-    """).ok().last_json()
-    assert sessions["names"] == ["chat", "voice"] and sessions["variables"] == ["s"] and "open" in sessions["status"]
+    """,
+        )
+        .ok()
+        .last_json()
+    )
+    assert (
+        sessions["names"] == ["chat", "voice"]
+        and sessions["variables"] == ["s"]
+        and "open" in sessions["status"]
+    )
     last = run_cell(kc, "%realtime_events --last 1").ok()  # no name: the session used last
     assert "1 rows" in last.html
     config = run_cell(kc, "%realtime_config chat").ok()
-    assert "providers" in config.html and "OPENAI_API_KEY" in config.html and "AZURE_OPENAI_ENDPOINT" in config.html
+    assert (
+        "providers" in config.html
+        and "OPENAI_API_KEY" in config.html
+        and "AZURE_OPENAI_ENDPOINT" in config.html
+    )
     assert "get_weather" in config.html and "never in a notebook" in config.html
     card = run_cell(kc, "s").ok()  # a Session shows as a card once the extension is loaded
     assert "realtime session" in card.html and "spoken into the widget" in card.html
 
 
 BAD_CELLS = [
-    ("%%realtime --provider openai -s cloud\nhi", ["OPENAI_API_KEY", "c.RealtimeWidgetApp.openai_api_key", "never from the notebook"]),
-    ("%%realtime --provider azure -s az\nhi", ["AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "c.RealtimeWidgetApp.azure_endpoint"]),
+    (
+        "%%realtime --provider openai -s cloud\nhi",
+        ["OPENAI_API_KEY", "c.RealtimeWidgetApp.openai_api_key", "never from the notebook"],
+    ),
+    (
+        "%%realtime --provider azure -s az\nhi",
+        ["AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "c.RealtimeWidgetApp.azure_endpoint"],
+    ),
     ("%%realtime --provider bedrock\nhi", ["--provider: one of local, openai, azure, url"]),
     ("%realtime_events nosuch", ["unknown realtime session 'nosuch'", "%realtime_sessions"]),
     ("%%realtime -s rts_0000000000\nhi", ["no live session 'rts_0000000000'"]),

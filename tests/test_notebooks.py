@@ -27,10 +27,16 @@ def test_the_six_notebooks_are_there_and_clean():
         nbformat.validate(nb)
         for cell in nb.cells:
             if cell.cell_type == "code":
-                assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: outputs are not stripped"
-        assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), path.name
+                assert cell.outputs == [] and cell.execution_count is None, (
+                    f"{path.name}: outputs are not stripped"
+                )
+        assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), (
+            path.name
+        )
         text = "\n".join(c.source for c in nb.cells)
-        assert not re.search(r"sk-[A-Za-z0-9_-]{16,}", text), f"{path.name}: something that looks like a key"
+        assert not re.search(r"sk-[A-Za-z0-9_-]{16,}", text), (
+            f"{path.name}: something that looks like a key"
+        )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -43,12 +49,23 @@ def test_notebook_runs_without_errors(path, tmp_path):
             skipped += 1
     env = kernel_env(tmp_path)
     env.pop("MPLBACKEND")  # the notebook's own inline backend
-    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     client.execute(env=env)  # raises CellExecutionError on the first cell that errors
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    errors = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
+    ]
     assert not errors
-    tracebacks = [o.text for c in nb.cells if c.cell_type == "code" for o in c.outputs
-                  if o.output_type == "stream" and o.name == "stderr" and "Traceback" in o.text]
+    tracebacks = [
+        o.text
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "stream" and o.name == "stderr" and "Traceback" in o.text
+    ]
     assert not tracebacks, tracebacks
     if skipped:
-        warnings.warn(f"{path.name}: {skipped} widget cell(s) skipped: realtime_widget.widget is not importable yet")
+        warnings.warn(
+            f"{path.name}: {skipped} widget cell(s) skipped: realtime_widget.widget is not importable yet"
+        )

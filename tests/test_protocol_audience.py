@@ -15,7 +15,12 @@ from realtime_widget.protocol import (
 def test_a_preview_client_gets_only_the_spec_events_unless_it_opts_in():
     for kind in SPEC_SERVER_EVENT_TYPES:
         assert server_event_allowed(kind, "preview")
-    for kind in (*EXTRA_SERVER_EVENT_TYPES, "x_hub.ready", "conversation.item.done", "output_audio_buffer.started"):
+    for kind in (
+        *EXTRA_SERVER_EVENT_TYPES,
+        "x_hub.ready",
+        "conversation.item.done",
+        "output_audio_buffer.started",
+    ):
         assert not server_event_allowed(kind, "preview"), kind
         assert server_event_allowed(kind, "preview", frozenset({"all"}))
         assert server_event_allowed(kind, "ga")
@@ -23,7 +28,9 @@ def test_a_preview_client_gets_only_the_spec_events_unless_it_opts_in():
         assert server_event_allowed(kind, "preview", parse_events_opt_in("service"))
         assert not server_event_allowed(kind, "preview", parse_events_opt_in("x"))
     assert server_event_allowed("x_hub.status", "preview", parse_events_opt_in("x"))
-    assert not server_event_allowed("conversation.item.done", "preview", parse_events_opt_in("service,x"))
+    assert not server_event_allowed(
+        "conversation.item.done", "preview", parse_events_opt_in("service,x")
+    )
 
 
 def test_opt_ins_parse_and_a_typo_is_named():
@@ -38,12 +45,42 @@ def test_opt_ins_parse_and_a_typo_is_named():
     [
         ({"type": "conversation.item.retrieve", "item_id": "i"}, "preview", "type", "GA route"),
         ({"type": "output_audio_buffer.clear"}, "preview", "type", "GA route"),
-        ({"type": "session.update", "session": {"output_modalities": ["text"]}}, "preview", "session.output_modalities", "session.modalities"),
-        ({"type": "session.update", "session": {"max_output_tokens": 5}}, "preview", "session.max_output_tokens", "session.max_response_output_tokens"),
-        ({"type": "response.create", "response": {"input": []}}, "preview", "response.input", "response.input_items"),
-        ({"type": "session.update", "session": {"turn_detection": None}}, "ga", "session.turn_detection", "session.audio.input.turn_detection"),
-        ({"type": "session.update", "session": {"temperature": 0.8}}, "ga", "session.temperature", "no such field"),
-        ({"type": "response.create", "response": {"modalities": ["text"]}}, "ga", "response.modalities", "response.output_modalities"),
+        (
+            {"type": "session.update", "session": {"output_modalities": ["text"]}},
+            "preview",
+            "session.output_modalities",
+            "session.modalities",
+        ),
+        (
+            {"type": "session.update", "session": {"max_output_tokens": 5}},
+            "preview",
+            "session.max_output_tokens",
+            "session.max_response_output_tokens",
+        ),
+        (
+            {"type": "response.create", "response": {"input": []}},
+            "preview",
+            "response.input",
+            "response.input_items",
+        ),
+        (
+            {"type": "session.update", "session": {"turn_detection": None}},
+            "ga",
+            "session.turn_detection",
+            "session.audio.input.turn_detection",
+        ),
+        (
+            {"type": "session.update", "session": {"temperature": 0.8}},
+            "ga",
+            "session.temperature",
+            "no such field",
+        ),
+        (
+            {"type": "response.create", "response": {"modalities": ["text"]}},
+            "ga",
+            "response.modalities",
+            "response.output_modalities",
+        ),
     ],
 )
 def test_the_other_dialects_events_get_errors_that_say_how_to_fix_them(event, dialect, param, hint):
@@ -56,8 +93,17 @@ def test_the_other_dialects_events_get_errors_that_say_how_to_fix_them(event, di
 @pytest.mark.parametrize(
     "event, dialect",
     [
-        ({"type": "session.update", "session": {"modalities": ["text"], "voice": "alloy"}}, "preview"),
-        ({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"], "audio": {}}}, "ga"),
+        (
+            {"type": "session.update", "session": {"modalities": ["text"], "voice": "alloy"}},
+            "preview",
+        ),
+        (
+            {
+                "type": "session.update",
+                "session": {"type": "realtime", "output_modalities": ["text"], "audio": {}},
+            },
+            "ga",
+        ),
         ({"type": "response.create", "response": {"commit": False, "input_items": []}}, "preview"),
         ({"type": "response.create", "response": {"conversation": "none", "input": []}}, "ga"),
         ({"type": "conversation.item.retrieve", "item_id": "i"}, "ga"),

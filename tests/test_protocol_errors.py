@@ -897,7 +897,14 @@ def test_fuzz_mutated_valid_events(data: st.DataObject) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ['{"type":"x","a":[1,2.5,null,true],"b":{"c":"\\u00e9"}}', '{"a":"\\ud800"}', '{"a":NaN}', "[1,2]", '"s"', "12345678901234567890123"],
+    [
+        '{"type":"x","a":[1,2.5,null,true],"b":{"c":"\\u00e9"}}',
+        '{"a":"\\ud800"}',
+        '{"a":NaN}',
+        "[1,2]",
+        '"s"',
+        "12345678901234567890123",
+    ],
 )
 def test_loads_json_reads_what_the_standard_library_reads(text):
     expected = json.dumps(json.loads(text))  # compared as JSON text: NaN != NaN as a float

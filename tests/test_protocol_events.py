@@ -882,7 +882,10 @@ def test_response_input_items_are_full_items_or_typed_references() -> None:
     pass as a reference carrying extra fields, and came back a full message when parsed
     again (found by the mutation fuzz test)."""
     ref = parse_client_event(
-        {"type": "response.create", "response": {"input_items": [{"type": "message", "id": "item_1"}]}}
+        {
+            "type": "response.create",
+            "response": {"input_items": [{"type": "message", "id": "item_1"}]},
+        }
     )
     assert ref.to_dict()["response"]["input_items"] == [{"type": "message", "id": "item_1"}]
     untyped = {"id": "item_1", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}

@@ -17,7 +17,11 @@ from spec_schema import validate_server_event
 
 pytestmark = pytest.mark.timeout(180)
 
-SURROGATE_ITEM = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "\udfff"}]}
+SURROGATE_ITEM = {
+    "type": "message",
+    "role": "user",
+    "content": [{"type": "input_text", "text": "\udfff"}],
+}
 
 
 def _nested(depth: int) -> str:
@@ -35,11 +39,39 @@ def _strict_json(text: str | bytes) -> object:
 
 # (id, frame, code); every frame carries event_id "evt_<id>" where it can be read
 BAD_FRAMES = [
-    ("surrogate", json.dumps({"type": "conversation.item.create", "event_id": "evt_surrogate", "item": SURROGATE_ITEM}), "invalid_json"),
-    ("nan", '{"type": "session.update", "event_id": "evt_nan", "session": {"tools": [{"type": "function", "name": "f", "parameters": {"x": NaN}}]}}', "invalid_json"),
-    ("nest500", '{"type": "session.update", "event_id": "evt_nest500", "session": {"x": %s}}' % _nested(500), "invalid_json"),
-    ("nest1500", '{"type": "session.update", "event_id": "evt_nest1500", "session": {"x": %s}}' % _nested(1500), "invalid_json"),
-    ("truncated", '{"type": "response.create", "event_id": "evt_truncated", "response": {"modal', "invalid_json"),
+    (
+        "surrogate",
+        json.dumps(
+            {
+                "type": "conversation.item.create",
+                "event_id": "evt_surrogate",
+                "item": SURROGATE_ITEM,
+            }
+        ),
+        "invalid_json",
+    ),
+    (
+        "nan",
+        '{"type": "session.update", "event_id": "evt_nan", "session": {"tools": [{"type": "function", "name": "f", "parameters": {"x": NaN}}]}}',
+        "invalid_json",
+    ),
+    (
+        "nest500",
+        '{"type": "session.update", "event_id": "evt_nest500", "session": {"x": %s}}'
+        % _nested(500),
+        "invalid_json",
+    ),
+    (
+        "nest1500",
+        '{"type": "session.update", "event_id": "evt_nest1500", "session": {"x": %s}}'
+        % _nested(1500),
+        "invalid_json",
+    ),
+    (
+        "truncated",
+        '{"type": "response.create", "event_id": "evt_truncated", "response": {"modal',
+        "invalid_json",
+    ),
     ("array", "[1, 2]", "invalid_type"),
 ]
 
@@ -57,7 +89,9 @@ async def test_every_bad_frame_gets_a_spec_shaped_error_naming_its_event(jp_fetc
         if name != "array":
             assert error["error"]["event_id"] == "evt_" + name, error
         after = await ws.wait_for("error")
-        assert after["error"]["event_id"] == "evt_after_" + name  # the engine's answer to the next frame
+        assert (
+            after["error"]["event_id"] == "evt_after_" + name
+        )  # the engine's answer to the next frame
     await ws.ws.write_message(b'{"type": "session.update", "event_id": "evt_binary"}', binary=True)
     error = await ws.wait_for("error")
     validate_server_event(error, strict=True)
@@ -65,8 +99,13 @@ async def test_every_bad_frame_gets_a_spec_shaped_error_naming_its_event(jp_fetc
     assert not ws.closed
     done = await text_turn(ws, "still here?")
     assert done["response"]["status"] == "completed"
-    errors = (await get_json(jp_fetch, "realtime", "sessions", sid, "events", type="error", limit=100))["events"]
-    assert all(None not in (e["event"]["error"].get("param", ""), e["event"]["error"].get("event_id", "")) for e in errors)
+    errors = (
+        await get_json(jp_fetch, "realtime", "sessions", sid, "events", type="error", limit=100)
+    )["events"]
+    assert all(
+        None not in (e["event"]["error"].get("param", ""), e["event"]["error"].get("event_id", ""))
+        for e in errors
+    )
     assert not [e for e in errors if e["event"]["error"]["code"] == "internal_error"]
     await ws.close()
 
@@ -75,7 +114,9 @@ async def test_a_lone_surrogate_cannot_poison_a_hub_session(jp_fetch, jp_ws_fetc
     """The issue's case: every later response.create answered internal_error."""
     sid = (await create_session(jp_fetch, session={"modalities": ["text"]}))["id"]
     ws = await HubWS.connect(jp_ws_fetch, sid)
-    await ws.send({"type": "conversation.item.create", "event_id": "evt_poison", "item": SURROGATE_ITEM})
+    await ws.send(
+        {"type": "conversation.item.create", "event_id": "evt_poison", "item": SURROGATE_ITEM}
+    )
     assert (await ws.wait_for("error"))["error"]["event_id"] == "evt_poison"
     for text in ("one", "two"):
         assert (await text_turn(ws, text))["response"]["status"] == "completed"
@@ -85,7 +126,9 @@ async def test_a_lone_surrogate_cannot_poison_a_hub_session(jp_fetch, jp_ws_fetc
 async def test_nan_never_reaches_the_log_and_the_log_is_strict_json(jp_fetch, jp_ws_fetch):
     sid = (await create_session(jp_fetch))["id"]
     ws = await HubWS.connect(jp_ws_fetch, sid)
-    await ws.send('{"type": "session.update", "event_id": "evt_nan", "session": {"temperature": 0.8, "x": Infinity}}')
+    await ws.send(
+        '{"type": "session.update", "event_id": "evt_nan", "session": {"temperature": 0.8, "x": Infinity}}'
+    )
     assert (await ws.wait_for("error"))["error"]["code"] == "invalid_json"
     r = await jp_fetch("realtime", "sessions", sid, "events", params={"limit": "1000"})
     _strict_json(r.body)  # JSON.parse would accept it
@@ -99,7 +142,11 @@ def test_the_log_reads_back_strict_json_even_from_an_old_record_with_nan(tmp_pat
     from realtime_widget.server.eventlog import EventLog
 
     log = EventLog.create(tmp_path / "rts_old")
-    log.append({"type": "session.update", "session": {"x": float("nan"), "y": [float("inf")]}}, direction="client", source="kernel")
+    log.append(
+        {"type": "session.update", "session": {"x": float("nan"), "y": [float("inf")]}},
+        direction="client",
+        source="kernel",
+    )
     log.flush()
     assert "NaN" in (tmp_path / "rts_old" / "events.jsonl").read_text()  # as older hubs wrote it
     record = log.read([1])[0]
@@ -146,7 +193,9 @@ async def test_frames_do_not_depend_on_the_upstreams_formatting(jp_fetch, jp_ws_
     server = app.listen(0, address="127.0.0.1")
     port = next(iter(server._sockets.values())).getsockname()[1]
     try:
-        sid = (await create_session(jp_fetch, provider="url", url=f"ws://127.0.0.1:{port}/v1/realtime"))["id"]
+        sid = (
+            await create_session(jp_fetch, provider="url", url=f"ws://127.0.0.1:{port}/v1/realtime")
+        )["id"]
         ws = await HubWS.connect(jp_ws_fetch, sid)  # HubWS parses every frame: a bad one fails here
         done = await text_turn(ws, "Hello there", modalities=["text"])
         assert done["response"]["status"] == "completed"

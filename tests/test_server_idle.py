@@ -36,7 +36,9 @@ async def test_a_session_nobody_watches_is_closed_after_its_idle_timeout(jp_fetc
     idle = await create_session(jp_fetch, idle_timeout=IDLE_S, session={"modalities": ["text"]})
     forever = await create_session(jp_fetch, session={"modalities": ["text"]})
     watched = await create_session(jp_fetch, idle_timeout=IDLE_S, session={"modalities": ["text"]})
-    kernel = await HubWS.connect(jp_ws_fetch, idle["id"], source="kernel")  # a kernel alone does not keep it open
+    kernel = await HubWS.connect(
+        jp_ws_fetch, idle["id"], source="kernel"
+    )  # a kernel alone does not keep it open
     widget = await HubWS.connect(jp_ws_fetch, watched["id"], source="widget")
     await text_turn(kernel, "Hello")
 
@@ -59,7 +61,12 @@ async def test_a_session_nobody_watches_is_closed_after_its_idle_timeout(jp_fetc
 @pytest.mark.parametrize("value", [0, -1, "10", True, 10**9])
 async def test_a_bad_idle_timeout_is_refused(jp_fetch, value):
     with pytest.raises(tornado.httpclient.HTTPClientError) as err:
-        await jp_fetch("realtime", "sessions", method="POST", body=json.dumps({"provider": "local", "idle_timeout": value}))
+        await jp_fetch(
+            "realtime",
+            "sessions",
+            method="POST",
+            body=json.dumps({"provider": "local", "idle_timeout": value}),
+        )
     assert err.value.code == 400
     body = json.loads(err.value.response.body)
     assert body["error"]["code"] == "invalid_value" and "idle_timeout" in body["error"]["message"]

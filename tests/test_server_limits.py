@@ -29,18 +29,39 @@ def _append(ms: int) -> dict:
     return {"type": "input_audio_buffer.append", "audio": base64.b64encode(tone).decode()}
 
 
-async def test_the_hubs_caps_reach_its_local_sessions_and_its_own_conversation(jp_fetch, jp_ws_fetch, hub):
-    session = await create_session(jp_fetch, session={"modalities": ["text"], "turn_detection": None})
+async def test_the_hubs_caps_reach_its_local_sessions_and_its_own_conversation(
+    jp_fetch, jp_ws_fetch, hub
+):
+    session = await create_session(
+        jp_fetch, session={"modalities": ["text"], "turn_detection": None}
+    )
     ws = await HubWS.connect(jp_ws_fetch, session["id"])
     await ws.wait_for("session.updated")
 
-    await ws.send({"type": "conversation.item.create", "event_id": "evt_big",
-                   "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "x" * 600}]}})
+    await ws.send(
+        {
+            "type": "conversation.item.create",
+            "event_id": "evt_big",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "x" * 600}],
+            },
+        }
+    )
     error = await ws.wait_for("error", lambda e: e["error"].get("event_id") == "evt_big")
     assert error["error"]["code"] == "item_too_large" and "x_seq" in error
 
-    await ws.send({"type": "conversation.item.create",
-                   "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "word " * 50}]}})
+    await ws.send(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "word " * 50}],
+            },
+        }
+    )
     await ws.send({"type": "response.create"})
     done = await ws.wait_for("response.done")
     assert done["response"]["status"] == "incomplete"
@@ -71,7 +92,12 @@ async def test_the_hubs_caps_reach_its_local_sessions_and_its_own_conversation(j
 
 def test_the_conversation_bounds_held_audio_and_the_input_buffer_mirror():
     conv = Conversation(max_kept_audio_ms=1000, max_input_buffer_ms=500)
-    conv.apply({"type": "session.created", "session": {"input_audio_format": "pcm16", "turn_detection": None}})
+    conv.apply(
+        {
+            "type": "session.created",
+            "session": {"input_audio_format": "pcm16", "turn_detection": None},
+        }
+    )
     for _ in range(3):
         conv.apply_client(_append(300))
     assert conv.input_buffer_ms == 500  # the newest 500 ms of 900
@@ -81,8 +107,17 @@ def test_the_conversation_bounds_held_audio_and_the_input_buffer_mirror():
         conv.apply_client(_append(400))
         conv.apply_client({"type": "input_audio_buffer.commit", "event_id": f"c{n}"})
         conv.apply({"type": "input_audio_buffer.committed", "item_id": f"u{n}"})
-        conv.apply({"type": "conversation.item.created", "item": {"id": f"u{n}", "type": "message", "role": "user",
-                                                                  "content": [{"type": "input_audio"}]}})
+        conv.apply(
+            {
+                "type": "conversation.item.created",
+                "item": {
+                    "id": f"u{n}",
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_audio"}],
+                },
+            }
+        )
     held = [len(i.content[0].audio) for i in conv.items]
     assert held == [0, 400 * 48, 400 * 48]  # the oldest released past 1000 ms
     assert [round(i.audio_ms) for i in conv.items] == [400, 400, 400]
@@ -95,19 +130,33 @@ def few_loaded(hub):
     return hub
 
 
-async def test_closed_sessions_leave_memory_beyond_a_few_and_reload_from_their_log(jp_fetch, jp_ws_fetch, few_loaded):
+async def test_closed_sessions_leave_memory_beyond_a_few_and_reload_from_their_log(
+    jp_fetch, jp_ws_fetch, few_loaded
+):
     hub = few_loaded
     ids = []
     for n in range(4):
-        session = await create_session(jp_fetch, session={"modalities": ["text"], "turn_detection": None})
+        session = await create_session(
+            jp_fetch, session={"modalities": ["text"], "turn_detection": None}
+        )
         ws = await HubWS.connect(jp_ws_fetch, session["id"])
-        await ws.send({"type": "conversation.item.create",
-                       "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": f"note {n}"}]}})
+        await ws.send(
+            {
+                "type": "conversation.item.create",
+                "item": {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": f"note {n}"}],
+                },
+            }
+        )
         await ws.wait_for("conversation.item.created")
         await ws.close()
         await jp_fetch("realtime", "sessions", session["id"], method="DELETE")
         ids.append(session["id"])
     assert [sid for sid in ids if sid in hub.sessions] == ids[2:]  # the two newest stay loaded
-    state = (await get_json(jp_fetch, "realtime", "sessions", ids[0]))["state"]  # reloaded from the log
+    state = (await get_json(jp_fetch, "realtime", "sessions", ids[0]))[
+        "state"
+    ]  # reloaded from the log
     assert state["items"][0]["text"] == "note 0"
     assert len([sid for sid in ids if sid in hub.sessions]) == 2

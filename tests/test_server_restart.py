@@ -31,21 +31,37 @@ def _free_port() -> int:
 
 
 class JupyterProcess:
-    def __init__(self, tmp: Path, log_dir: Path, *, port: int | None = None, args: tuple[str, ...] = ()):
+    def __init__(
+        self, tmp: Path, log_dir: Path, *, port: int | None = None, args: tuple[str, ...] = ()
+    ):
         self.port = port or _free_port()
         env = dict(os.environ)
-        for name, sub in (("HOME", "home"), ("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"), ("JUPYTER_RUNTIME_DIR", "runtime")):
+        for name, sub in (
+            ("HOME", "home"),
+            ("JUPYTER_CONFIG_DIR", "config"),
+            ("JUPYTER_DATA_DIR", "data"),
+            ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ):
             (tmp / sub).mkdir(exist_ok=True)
             env[name] = str(tmp / sub)
         env["PYTHONPATH"] = os.pathsep.join(sys.path)
         self.output = open(tmp / f"server-{self.port}.log", "wb")
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
-                f"--ServerApp.port={self.port}", "--ServerApp.ip=127.0.0.1", f"--ServerApp.base_url={BASE}",
-                f"--ServerApp.root_dir={tmp}", f"--IdentityProvider.token={TOKEN}",
+                sys.executable,
+                "-m",
+                "jupyter_server",
+                "--no-browser",
+                "--allow-root",
+                f"--ServerApp.port={self.port}",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.base_url={BASE}",
+                f"--ServerApp.root_dir={tmp}",
+                f"--IdentityProvider.token={TOKEN}",
                 "--ServerApp.jpserver_extensions=realtime_widget=True",
-                f"--RealtimeWidgetApp.log_dir={log_dir}", "--RealtimeWidgetApp.local_speech=False", *args,
+                f"--RealtimeWidgetApp.log_dir={log_dir}",
+                "--RealtimeWidgetApp.local_speech=False",
+                *args,
             ],
             env=env,
             stdout=self.output,
@@ -58,8 +74,11 @@ class JupyterProcess:
 
     async def request(self, method: str, path: str, body: object = None) -> object:
         r = await self.http.fetch(
-            self.url(path), method=method, headers={"Authorization": f"token {TOKEN}"},
-            body=None if body is None and method == "GET" else json.dumps(body or {}), request_timeout=60,
+            self.url(path),
+            method=method,
+            headers={"Authorization": f"token {TOKEN}"},
+            body=None if body is None and method == "GET" else json.dumps(body or {}),
+            request_timeout=60,
         )
         return json.loads(r.body) if r.body else None
 
@@ -76,7 +95,8 @@ class JupyterProcess:
 
     async def ws(self, ws_path: str, after: int = 0) -> tornado.websocket.WebSocketClientConnection:
         req = tornado.httpclient.HTTPRequest(
-            f"ws://127.0.0.1:{self.port}{BASE}{ws_path}?source=kernel&after={after}&x_events=all", headers={"Authorization": f"token {TOKEN}"}
+            f"ws://127.0.0.1:{self.port}{BASE}{ws_path}?source=kernel&after={after}&x_events=all",
+            headers={"Authorization": f"token {TOKEN}"},
         )
         return await tornado.websocket.websocket_connect(req)
 
@@ -99,8 +119,21 @@ async def _read_until(ws, etype: str, seen: list[dict]) -> dict:
 
 
 async def _turn(ws, text: str, seen: list[dict]) -> dict:
-    await ws.write_message(json.dumps({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}}))
-    await ws.write_message(json.dumps({"type": "response.create", "response": {"modalities": ["text"]}}))
+    await ws.write_message(
+        json.dumps(
+            {
+                "type": "conversation.item.create",
+                "item": {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": text}],
+                },
+            }
+        )
+    )
+    await ws.write_message(
+        json.dumps({"type": "response.create", "response": {"modalities": ["text"]}})
+    )
     return await _read_until(ws, "response.done", seen)
 
 
@@ -110,7 +143,9 @@ async def test_a_session_survives_a_killed_server_and_resumes(tmp_path):
     first = JupyterProcess(tmp_path, log_dir)
     try:
         await first.ready()
-        created = await first.request("POST", "realtime/sessions", {"provider": "local", "name": "survivor"})
+        created = await first.request(
+            "POST", "realtime/sessions", {"provider": "local", "name": "survivor"}
+        )
         ws = await first.ws(created["ws_path"])
         seen: list[dict] = []
         await _read_until(ws, "x_hub.ready", seen)
@@ -118,7 +153,9 @@ async def test_a_session_survives_a_killed_server_and_resumes(tmp_path):
         await ws.write_message(json.dumps({"type": "input_audio_buffer.append", "audio": audio}))
         await _turn(ws, "Remember the number forty two", seen)
         before = await first.request("GET", f"realtime/sessions/{created['id']}")
-        log_before = await first.request("GET", f"realtime/sessions/{created['id']}/events?limit=1000&audio=inline")
+        log_before = await first.request(
+            "GET", f"realtime/sessions/{created['id']}/events?limit=1000&audio=inline"
+        )
     finally:
         first.kill()  # SIGKILL: no shutdown hook runs
 
@@ -126,11 +163,17 @@ async def test_a_session_survives_a_killed_server_and_resumes(tmp_path):
     try:
         await second.ready()
         listed = (await second.request("GET", "realtime/sessions"))["sessions"]
-        assert [(s["id"], s["name"], s["status"]) for s in listed] == [(created["id"], "survivor", "closed")]
+        assert [(s["id"], s["name"], s["status"]) for s in listed] == [
+            (created["id"], "survivor", "closed")
+        ]
         after = await second.request("GET", f"realtime/sessions/{created['id']}")
-        assert after["state"]["items"] == before["state"]["items"]  # the conversation, rebuilt from the log
+        assert (
+            after["state"]["items"] == before["state"]["items"]
+        )  # the conversation, rebuilt from the log
         assert after["n_events"] == before["n_events"]
-        log_after = await second.request("GET", f"realtime/sessions/{created['id']}/events?limit=1000&audio=inline")
+        log_after = await second.request(
+            "GET", f"realtime/sessions/{created['id']}/events?limit=1000&audio=inline"
+        )
         assert log_after["events"] == log_before["events"]  # nothing lost, audio included
         assert log_after["events"][-1]["seq"] == before["n_events"]
         assert max(e["x_seq"] for e in seen) <= before["n_events"]
@@ -145,11 +188,21 @@ async def test_a_session_survives_a_killed_server_and_resumes(tmp_path):
         assert done["response"]["status"] == "completed"
         state = (await second.request("GET", f"realtime/sessions/{created['id']}"))["state"]
         texts = [i["text"] for i in state["items"]]
-        assert texts[:2] == ["Remember the number forty two", "You said: Remember the number forty two."]
+        assert texts[:2] == [
+            "Remember the number forty two",
+            "You said: Remember the number forty two.",
+        ]
         assert texts[-1] == "You said: What did I say."
-        events = (await second.request("GET", f"realtime/sessions/{created['id']}/events?after={before['n_events']}&limit=1000"))["events"]
+        events = (
+            await second.request(
+                "GET",
+                f"realtime/sessions/{created['id']}/events?after={before['n_events']}&limit=1000",
+            )
+        )["events"]
         assert events[0]["seq"] == before["n_events"] + 1  # the same log goes on
-        assert any(e["type"] == "conversation.item.create" and e.get("quiet") for e in events)  # the restore
+        assert any(
+            e["type"] == "conversation.item.create" and e.get("quiet") for e in events
+        )  # the restore
         ws.close()
     finally:
         second.kill()
@@ -173,7 +226,12 @@ async def test_after_a_crash_no_x_seq_is_reused_and_the_kernel_session_carries_o
     try:
         await first.ready()
         session = await asyncio.to_thread(
-            Session, "local", server=first.url(""), token=TOKEN, mode="hub", session={"modalities": ["text"]}
+            Session,
+            "local",
+            server=first.url(""),
+            token=TOKEN,
+            mode="hub",
+            session={"modalities": ["text"]},
         )
         reply = await asyncio.to_thread(session.say, "Remember the number forty two")
         assert reply.text == "You said: Remember the number forty two."
@@ -192,23 +250,33 @@ async def test_after_a_crash_no_x_seq_is_reused_and_the_kernel_session_carries_o
         answer = await asyncio.to_thread(session.say, "What did I say?")
         assert answer.text == "You said: What did I say."
         assert session.last_seq > seen and not session.closed
-        events = (await second.request("GET", f"realtime/sessions/{session.id}/events?limit=1000"))["events"]
+        events = (await second.request("GET", f"realtime/sessions/{session.id}/events?limit=1000"))[
+            "events"
+        ]
         seqs = [e["seq"] for e in events]
         assert seqs == sorted(set(seqs))
         gap = next(e for e in events if e["type"] == "x_hub.seq_gap")
-        assert gap["quiet"] and gap["event"]["first_seq"] == max(logged, default=0) + 1 and gap["event"]["last_seq"] >= seen
+        assert (
+            gap["quiet"]
+            and gap["event"]["first_seq"] == max(logged, default=0) + 1
+            and gap["event"]["last_seq"] >= seen
+        )
         after_gap = [e for e in events if e["seq"] > gap["seq"]]
         assert after_gap and all(e["seq"] > seen for e in after_gap)
         # the Session got every event the hub sent after the restart: none was taken for
         # one it had seen before the crash
         sent = [e["seq"] for e in after_gap if e["dir"] == "server" and not e.get("quiet")]
         assert [e["x_seq"] for e in received] == sent
-        assert [e["seq"] for e in events if e["seq"] < gap["seq"]] == logged  # what was written stays
-        listed = (await second.request("GET", f"realtime/sessions/{session.id}"))
+        assert [
+            e["seq"] for e in events if e["seq"] < gap["seq"]
+        ] == logged  # what was written stays
+        listed = await second.request("GET", f"realtime/sessions/{session.id}")
         assert listed["status"] == "open" and not listed["interrupted"]
         # closed on purpose, a session is not resumed by a reattaching client
         await asyncio.to_thread(session.close)
-        assert (await second.request("GET", f"realtime/sessions/{session.id}"))["status"] == "closed"
+        assert (await second.request("GET", f"realtime/sessions/{session.id}"))[
+            "status"
+        ] == "closed"
     finally:
         if session is not None and not session.closed:
             session.close(end=False)

@@ -35,7 +35,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-async def test_every_endpoint_refuses_unauthenticated_and_cross_origin_callers(jp_fetch, jp_ws_fetch, case):
+async def test_every_endpoint_refuses_unauthenticated_and_cross_origin_callers(
+    jp_fetch, jp_ws_fetch, case
+):
     sid = (await create_session(jp_fetch, session={"modalities": ["text"]}))["id"]
     ws = await HubWS.connect(jp_ws_fetch, sid)
     done = await text_turn(ws, "hello")
@@ -44,8 +46,14 @@ async def test_every_endpoint_refuses_unauthenticated_and_cross_origin_callers(j
     for method, parts, body in ENDPOINTS:
         parts = [p.format(sid=sid, item=item) for p in parts]
         with pytest.raises(tornado.httpclient.HTTPClientError) as e:
-            await jp_fetch("realtime", *parts, method=method, headers=dict(headers),
-                           body=None if body is None else json.dumps(body), allow_nonstandard_methods=True)
+            await jp_fetch(
+                "realtime",
+                *parts,
+                method=method,
+                headers=dict(headers),
+                body=None if body is None else json.dumps(body),
+                allow_nonstandard_methods=True,
+            )
         assert e.value.code == 403, (case, method, parts, e.value.code)
     with pytest.raises(tornado.httpclient.HTTPClientError) as e:
         await jp_ws_fetch("realtime", "sessions", sid, "ws", headers=dict(headers))
@@ -90,7 +98,9 @@ def hub_options(engine_server, upstream_key, keyed_engine):
     }
 
 
-async def test_provider_keys_never_reach_a_client(jp_fetch, jp_ws_fetch, upstream_key, hub_log_dir, engine_server):
+async def test_provider_keys_never_reach_a_client(
+    jp_fetch, jp_ws_fetch, upstream_key, hub_log_dir, engine_server
+):
     secrets = [upstream_key, upstream_key[::-1], "url-" + upstream_key]
     seen: list[str] = []
 
@@ -107,7 +117,14 @@ async def test_provider_keys_never_reach_a_client(jp_fetch, jp_ws_fetch, upstrea
     assert status["providers"]["openai"]["available"] and status["providers"]["azure"]["available"]
 
     # a working relay: the key is used upstream, never shown
-    r = await fetch("realtime", "sessions", method="POST", body=json.dumps({"provider": "openai", "model": "gpt-test", "session": {"modalities": ["text"]}}))
+    r = await fetch(
+        "realtime",
+        "sessions",
+        method="POST",
+        body=json.dumps(
+            {"provider": "openai", "model": "gpt-test", "session": {"modalities": ["text"]}}
+        ),
+    )
     sid = json.loads(r.body)["id"]
     ws = await HubWS.connect(jp_ws_fetch, sid)
     await text_turn(ws, "Tell me the key")
@@ -117,7 +134,10 @@ async def test_provider_keys_never_reach_a_client(jp_fetch, jp_ws_fetch, upstrea
     await fetch("realtime", "sessions")
 
     # refused upstream handshakes: the error messages name no key
-    for body in ({"provider": "azure"}, {"provider": "url", "url": engine_server.url("/v1/realtime")}):
+    for body in (
+        {"provider": "azure"},
+        {"provider": "url", "url": engine_server.url("/v1/realtime")},
+    ):
         with pytest.raises(tornado.httpclient.HTTPClientError) as e:
             await fetch("realtime", "sessions", method="POST", body=json.dumps(body))
         reason = "401" if body["provider"] == "azure" else "the reason is in the server's log"
@@ -158,7 +178,11 @@ async def test_a_browser_logged_in_by_cookie_needs_the_xsrf_token_to_change_anyt
     _cookies(await client.fetch(base + "login", headers=headers()), jar)
     assert "_xsrf" in jar
     login = await client.fetch(
-        base + "login", method="POST", headers=headers(), follow_redirects=False, raise_error=False,
+        base + "login",
+        method="POST",
+        headers=headers(),
+        follow_redirects=False,
+        raise_error=False,
         body=f"password={jp_serverapp.identity_provider.token}&_xsrf={jar['_xsrf']}",
     )
     assert login.code == 302, login.code
@@ -168,13 +192,23 @@ async def test_a_browser_logged_in_by_cookie_needs_the_xsrf_token_to_change_anyt
     listed = await client.fetch(base + "realtime/sessions", headers=headers())
     assert listed.code == 200 and json.loads(listed.body)["sessions"] == []
     body = json.dumps({"provider": "local", "session": {"modalities": ["text"]}})
-    refused = await client.fetch(base + "realtime/sessions", method="POST", body=body, headers=headers(), raise_error=False)
+    refused = await client.fetch(
+        base + "realtime/sessions", method="POST", body=body, headers=headers(), raise_error=False
+    )
     assert refused.code == 403  # no XSRF token: a cross-site form could have sent this
-    created = await client.fetch(base + "realtime/sessions", method="POST", body=body, headers=headers(**{"X-XSRFToken": jar["_xsrf"]}))
+    created = await client.fetch(
+        base + "realtime/sessions",
+        method="POST",
+        body=body,
+        headers=headers(**{"X-XSRFToken": jar["_xsrf"]}),
+    )
     sid = json.loads(created.body)["id"]
 
     ws = await tornado.websocket.websocket_connect(
-        tornado.httpclient.HTTPRequest(f"ws://127.0.0.1:{jp_http_port}{jp_base_url}realtime/sessions/{sid}/ws?x_events=all", headers=headers())
+        tornado.httpclient.HTTPRequest(
+            f"ws://127.0.0.1:{jp_http_port}{jp_base_url}realtime/sessions/{sid}/ws?x_events=all",
+            headers=headers(),
+        )
     )
     ready = None
     while ready is None or ready.get("type") != "x_hub.ready":
@@ -182,18 +216,26 @@ async def test_a_browser_logged_in_by_cookie_needs_the_xsrf_token_to_change_anyt
     ws.close()
     with pytest.raises(tornado.httpclient.HTTPClientError) as e:
         await tornado.websocket.websocket_connect(
-            tornado.httpclient.HTTPRequest(f"ws://127.0.0.1:{jp_http_port}{jp_base_url}realtime/sessions/{sid}/ws", headers=headers(Origin=FOREIGN))
+            tornado.httpclient.HTTPRequest(
+                f"ws://127.0.0.1:{jp_http_port}{jp_base_url}realtime/sessions/{sid}/ws",
+                headers=headers(Origin=FOREIGN),
+            )
         )
     assert e.value.code == 403  # the cookie alone does not let another site's page attach
     # exactly one session came of all this: the one sent with the XSRF token
-    assert [s["id"] for s in (await get_json(jp_fetch, "realtime", "sessions"))["sessions"]] == [sid]
+    assert [s["id"] for s in (await get_json(jp_fetch, "realtime", "sessions"))["sessions"]] == [
+        sid
+    ]
 
 
 # the routes for third-party clients (server/client_routes.py), and the hub socket itself
 CLIENT_ROUTES = [
     (("realtime", "sessions", "{sid}", "ws"), {}),
     (("realtime", "sessions", "{sid}", "v1", "realtime"), {"model": "x"}),
-    (("realtime", "sessions", "{sid}", "openai", "realtime"), {"api-version": "2024-10-01-preview", "deployment": "x"}),
+    (
+        ("realtime", "sessions", "{sid}", "openai", "realtime"),
+        {"api-version": "2024-10-01-preview", "deployment": "x"},
+    ),
     (("realtime", "sessions", "{sid}", "openai", "v1", "realtime"), {"model": "x"}),
     (("openai", "realtime"), {"api-version": "2024-10-01-preview", "deployment": "{sid}"}),
 ]
@@ -205,7 +247,9 @@ async def _ws_status(jp_http_port, jp_base_url, parts, params, headers) -> int:
 
     url = f"ws://127.0.0.1:{jp_http_port}{jp_base_url}{'/'.join(parts)}?{urlencode(params)}"
     try:
-        ws = await tornado.websocket.websocket_connect(tornado.httpclient.HTTPRequest(url, headers=headers))
+        ws = await tornado.websocket.websocket_connect(
+            tornado.httpclient.HTTPRequest(url, headers=headers)
+        )
     except tornado.httpclient.HTTPClientError as e:
         return e.code
     ws.close()
@@ -213,7 +257,9 @@ async def _ws_status(jp_http_port, jp_base_url, parts, params, headers) -> int:
 
 
 @pytest.mark.parametrize("route", range(len(CLIENT_ROUTES)))
-async def test_client_routes_need_the_token_and_a_same_origin_caller(jp_fetch, jp_serverapp, jp_http_port, jp_base_url, route):
+async def test_client_routes_need_the_token_and_a_same_origin_caller(
+    jp_fetch, jp_serverapp, jp_http_port, jp_base_url, route
+):
     sid = (await create_session(jp_fetch))["id"]
     token = jp_serverapp.identity_provider.token
     parts, params = CLIENT_ROUTES[route]
@@ -238,7 +284,9 @@ async def test_client_routes_need_the_token_and_a_same_origin_caller(jp_fetch, j
 # --------------------------------------------------------------------------- realtime-widget serve
 
 
-@pytest.mark.parametrize("how", ["--api-key ''", "REALTIME_WIDGET_SERVE_API_KEY=''", "--api-key '  '"])
+@pytest.mark.parametrize(
+    "how", ["--api-key ''", "REALTIME_WIDGET_SERVE_API_KEY=''", "--api-key '  '"]
+)
 def test_serve_refuses_an_empty_key_on_a_network_host(how):
     """An empty key would turn authentication off: the real CLI refuses it like a missing one."""
     import os
@@ -246,7 +294,17 @@ def test_serve_refuses_an_empty_key_on_a_network_host(how):
     import sys
 
     env = dict(os.environ)
-    args = [sys.executable, "-m", "realtime_widget", "serve", "--host", "0.0.0.0", "--port", "0", "--no-speech"]
+    args = [
+        sys.executable,
+        "-m",
+        "realtime_widget",
+        "serve",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "0",
+        "--no-speech",
+    ]
     if how.startswith("--api-key"):
         args += ["--api-key", how.split("'")[1]]
     else:
@@ -272,7 +330,6 @@ async def test_start_server_treats_an_empty_key_as_none():
         server.stop()
 
 
-
 # --------------------------------------------------------------------------- the url provider's key
 
 
@@ -290,11 +347,15 @@ class _Recorder(tornado.web.RequestHandler):
 
 async def _create_error(jp_fetch, url: str) -> tuple[int, str]:
     with pytest.raises(tornado.httpclient.HTTPClientError) as e:
-        await jp_fetch("realtime", "sessions", method="POST", body=json.dumps({"provider": "url", "url": url}))
+        await jp_fetch(
+            "realtime", "sessions", method="POST", body=json.dumps({"provider": "url", "url": url})
+        )
     return e.value.code, json.loads(e.value.response.body)["error"]["message"]
 
 
-async def test_a_url_key_goes_only_to_the_url_it_is_configured_for(jp_fetch, jp_ws_fetch, keyed_engine, engine_server, upstream_key, caplog):
+async def test_a_url_key_goes_only_to_the_url_it_is_configured_for(
+    jp_fetch, jp_ws_fetch, keyed_engine, engine_server, upstream_key, caplog
+):
     import socket
 
     import tornado.httpserver
@@ -302,7 +363,9 @@ async def test_a_url_key_goes_only_to_the_url_it_is_configured_for(jp_fetch, jp_
 
     seen: list[dict] = []
     sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
-    recorder = tornado.httpserver.HTTPServer(tornado.web.Application([(r"/(.*)", _Recorder, {"seen": seen})]))
+    recorder = tornado.httpserver.HTTPServer(
+        tornado.web.Application([(r"/(.*)", _Recorder, {"seen": seen})])
+    )
     recorder.add_sockets(sockets)
     other_port = sockets[0].getsockname()[1]
     with socket.socket() as probe:  # a port where nothing listens
@@ -310,9 +373,15 @@ async def test_a_url_key_goes_only_to_the_url_it_is_configured_for(jp_fetch, jp_
         closed_port = probe.getsockname()[1]
     try:
         # its own URL gets the key: the session works
-        sid = (await create_session(jp_fetch, provider="url", url=keyed_engine.url("/v1/realtime?model=m")))["id"]
+        sid = (
+            await create_session(
+                jp_fetch, provider="url", url=keyed_engine.url("/v1/realtime?model=m")
+            )
+        )["id"]
         ws = await HubWS.connect(jp_ws_fetch, sid)
-        assert (await text_turn(ws, "hello", modalities=["text"]))["response"]["status"] == "completed"
+        assert (await text_turn(ws, "hello", modalities=["text"]))["response"][
+            "status"
+        ] == "completed"
         await ws.close()
 
         # any other allowed URL a client names gets no key (neither the bound one nor the unbound env key)
@@ -330,14 +399,21 @@ async def test_a_url_key_goes_only_to_the_url_it_is_configured_for(jp_fetch, jp_
 
         # and every failure reads the same to the client: no way to tell a closed port
         # from an open one, or what answered there
-        generic = {(code, re.sub(r"\(ws://[^)]*\)", "(<url>)", message)) for url, code, message in failures.values()}
-        assert generic == {(502, "could not connect to url (<url>) (the reason is in the server's log)")}, failures
+        generic = {
+            (code, re.sub(r"\(ws://[^)]*\)", "(<url>)", message))
+            for url, code, message in failures.values()
+        }
+        assert generic == {
+            (502, "could not connect to url (<url>) (the reason is in the server's log)")
+        }, failures
         for url, code, message in failures.values():
             for tell in ("401", "404", "refused", "Errno", "HTTP", "Connection"):
                 assert tell not in message, (url, message)
             assert message.endswith("(the reason is in the server's log)")
         # the server's log has the reasons
-        reasons = "\n".join(r.getMessage() for r in caplog.records if r.name == "realtime_widget.server.providers")
+        reasons = "\n".join(
+            r.getMessage() for r in caplog.records if r.name == "realtime_widget.server.providers"
+        )
         assert "HTTP 404" in reasons and "HTTP 401" in reasons and "cannot reach" in reasons
         assert upstream_key not in reasons
     finally:
@@ -347,8 +423,11 @@ async def test_a_url_key_goes_only_to_the_url_it_is_configured_for(jp_fetch, jp_
 def test_url_key_prefix_binding():
     from realtime_widget.server.providers import ProviderSettings
 
-    s = ProviderSettings(url_api_keys={"ws://127.0.0.1:8765/v1": "k1", "wss://rt.example.com": "k2"},
-                         url_api_key="env", url_api_key_url="ws://localhost:9000/realtime")
+    s = ProviderSettings(
+        url_api_keys={"ws://127.0.0.1:8765/v1": "k1", "wss://rt.example.com": "k2"},
+        url_api_key="env",
+        url_api_key_url="ws://localhost:9000/realtime",
+    )
     assert s.url_key_for("ws://127.0.0.1:8765/v1/realtime?model=m") == "k1"
     assert s.url_key_for("ws://127.0.0.1:8765/v1") == "k1"
     assert s.url_key_for("ws://127.0.0.1:8765/v10/realtime") is None  # a path boundary
@@ -360,4 +439,6 @@ def test_url_key_prefix_binding():
     assert s.url_key_for("ws://user@rt.example.com/x") is None
     assert s.url_key_for("ws://localhost:9000/realtime/x") == "env"
     assert s.url_key_for("ws://localhost:9001/realtime") is None
-    assert ProviderSettings(url_api_key="env").url_key_for("ws://localhost:9000/realtime") is None  # unbound: nowhere
+    assert (
+        ProviderSettings(url_api_key="env").url_key_for("ws://localhost:9000/realtime") is None
+    )  # unbound: nowhere

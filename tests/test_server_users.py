@@ -45,15 +45,29 @@ def hub_options():
 def jp_server_config(hub_log_dir, hub_options):
     return Config(
         {
-            "ServerApp": {"jpserver_extensions": {"realtime_widget": True}, "identity_provider_class": TwoUsers},
-            "RealtimeWidgetApp": {"log_dir": str(hub_log_dir), "local_speech": False, **hub_options},
+            "ServerApp": {
+                "jpserver_extensions": {"realtime_widget": True},
+                "identity_provider_class": TwoUsers,
+            },
+            "RealtimeWidgetApp": {
+                "log_dir": str(hub_log_dir),
+                "local_speech": False,
+                **hub_options,
+            },
         }
     )
 
 
 async def _json(jp_fetch, who, *parts, method="GET", body=None, **kw):
-    r = await jp_fetch("realtime", *parts, method=method, headers=dict(who),
-                       body=None if body is None else json.dumps(body), allow_nonstandard_methods=True, **kw)
+    r = await jp_fetch(
+        "realtime",
+        *parts,
+        method=method,
+        headers=dict(who),
+        body=None if body is None else json.dumps(body),
+        allow_nonstandard_methods=True,
+        **kw,
+    )
     return json.loads(r.body) if r.body else None
 
 
@@ -64,7 +78,9 @@ async def _refused(jp_fetch, who, *parts, method="GET", body=None) -> int:
 
 
 async def test_one_user_cannot_touch_another_users_session(jp_fetch, jp_ws_fetch, jp_root_dir, hub):
-    alice = await _json(jp_fetch, ALICE, "sessions", method="POST", body={"provider": "local", "name": "alice's"})
+    alice = await _json(
+        jp_fetch, ALICE, "sessions", method="POST", body={"provider": "local", "name": "alice's"}
+    )
     assert alice["owner"] == "alice"
     ws = await HubWS.connect(jp_ws_fetch, alice["id"], headers=dict(ALICE))
     done = await text_turn(ws, "my secret is 1234", modalities=["text"])
@@ -84,7 +100,11 @@ async def test_one_user_cannot_touch_another_users_session(jp_fetch, jp_ws_fetch
             ("POST", ("sessions", target, "resume"), {}),
             ("DELETE", ("sessions", target), None),
         ]:
-            assert await _refused(jp_fetch, BOB, *parts, method=method, body=body) == 404, (target, method, parts)
+            assert await _refused(jp_fetch, BOB, *parts, method=method, body=body) == 404, (
+                target,
+                method,
+                parts,
+            )
     with pytest.raises(tornado.httpclient.HTTPClientError) as e:
         await jp_ws_fetch("realtime", "sessions", sid, "ws", headers=dict(BOB))
     assert e.value.code == 404
@@ -93,7 +113,10 @@ async def test_one_user_cannot_touch_another_users_session(jp_fetch, jp_ws_fetch
     # alice's session went on undisturbed: nothing injected, nobody else attached, still open
     state = await _json(jp_fetch, ALICE, "sessions", sid)
     assert state["status"] == "open" and state["n_clients"] == 1
-    assert [i["text"] for i in state["state"]["items"]] == ["my secret is 1234", "You said: my secret is 1234."]
+    assert [i["text"] for i in state["state"]["items"]] == [
+        "my secret is 1234",
+        "You said: my secret is 1234.",
+    ]
     # and she can do all of it herself; bob's own sessions are his
     bob = await _json(jp_fetch, BOB, "sessions", method="POST", body={"provider": "local"})
     assert [s["id"] for s in (await _json(jp_fetch, BOB, "sessions"))["sessions"]] == [bob["id"]]
@@ -106,7 +129,9 @@ async def test_one_user_cannot_touch_another_users_session(jp_fetch, jp_ws_fetch
     hub.sessions.pop(sid)  # forget it in memory: the next request loads it from disk
     assert await _refused(jp_fetch, BOB, "sessions", sid, "resume", method="POST", body={}) == 404
     assert await _refused(jp_fetch, BOB, "sessions", sid, method="DELETE", body=None) == 404
-    assert (await _json(jp_fetch, ALICE, "sessions", sid, "resume", method="POST", body={}))["status"] == "open"
+    assert (await _json(jp_fetch, ALICE, "sessions", sid, "resume", method="POST", body={}))[
+        "status"
+    ] == "open"
     await _json(jp_fetch, ALICE, "sessions", sid, method="DELETE", params={"purge": "1"})
     assert (await _json(jp_fetch, ALICE, "sessions"))["sessions"] == []
 
@@ -114,13 +139,21 @@ async def test_one_user_cannot_touch_another_users_session(jp_fetch, jp_ws_fetch
 async def test_the_per_user_limit_holds_under_100_concurrent_creates(jp_fetch, hub):
     async def create(who):
         try:
-            r = await jp_fetch("realtime", "sessions", method="POST", headers=dict(who),
-                               body=json.dumps({"provider": "local"}), request_timeout=120)
+            r = await jp_fetch(
+                "realtime",
+                "sessions",
+                method="POST",
+                headers=dict(who),
+                body=json.dumps({"provider": "local"}),
+                request_timeout=120,
+            )
             return r.code
         except tornado.httpclient.HTTPClientError as exc:
             return exc.code
 
-    codes = await asyncio.gather(*(create(ALICE) for _ in range(100)), *(create(BOB) for _ in range(3)))
+    codes = await asyncio.gather(
+        *(create(ALICE) for _ in range(100)), *(create(BOB) for _ in range(3))
+    )
     alice, bob = codes[:100], codes[100:]
     assert sorted(set(alice)) == [201, 429] and alice.count(201) == 8, alice
     assert bob == [201, 201, 201]  # one user's limit is not another's
@@ -130,4 +163,7 @@ async def test_the_per_user_limit_holds_under_100_concurrent_creates(jp_fetch, h
     first = next(s for s in live if s.owner == "alice")
     await jp_fetch("realtime", "sessions", first.id, method="DELETE", headers=dict(ALICE))
     assert await create(ALICE) == 201
-    assert await _refused(jp_fetch, ALICE, "sessions", first.id, "resume", method="POST", body={}) == 429
+    assert (
+        await _refused(jp_fetch, ALICE, "sessions", first.id, "resume", method="POST", body={})
+        == 429
+    )

@@ -10,9 +10,14 @@ import importlib.util
 import numpy as np
 import pytest
 
-pytest.importorskip("onnxruntime", reason="the offline speech stack (pip install '.[local]') is not installed")
+pytest.importorskip(
+    "onnxruntime", reason="the offline speech stack (pip install '.[local]') is not installed"
+)
 if importlib.util.find_spec("pipecat") is None:  # pragma: no cover - depends on the environment
-    pytest.skip("the end-of-turn model is not installed: pip install --no-deps pipecat-ai==1.14.0", allow_module_level=True)
+    pytest.skip(
+        "the end-of-turn model is not installed: pip install --no-deps pipecat-ai==1.14.0",
+        allow_module_level=True,
+    )
 
 from engine_client import EngineClient  # noqa: E402
 
@@ -102,12 +107,15 @@ def test_model_ships_in_the_wheel_and_is_not_imported():
     assert path.name == "smart-turn-v3.2-cpu.onnx" and path.stat().st_size > 8_000_000
     import sys
 
-    assert "pipecat" not in sys.modules  # located, never imported (its dependencies are not installed)
+    assert (
+        "pipecat" not in sys.modules
+    )  # located, never imported (its dependencies are not installed)
 
 
 def test_model_hears_finished_and_unfinished_sentences(models):
-    from realtime_widget.engine.speech.models import get_turn_model
     import soxr
+
+    from realtime_widget.engine.speech.models import get_turn_model
 
     model = get_turn_model()
 
@@ -126,7 +134,13 @@ def test_model_hears_finished_and_unfinished_sentences(models):
 
 def test_semantic_vad_holds_a_mid_sentence_pause_that_server_vad_cuts(models):
     paused = np.concatenate(
-        [silence(0.5), say(models, "I would like to fly to"), silence(1.0), say(models, "Boston on Friday."), silence(4.5)]
+        [
+            silence(0.5),
+            say(models, "I would like to fly to"),
+            silence(1.0),
+            say(models, "Boston on Friday."),
+            silence(4.5),
+        ]
     )
     server = [type(e).__name__ for e in feed(models.new_segmenter(), paused)]
     assert server == ["SpeechStarted", "SpeechStopped", "SpeechStarted", "SpeechStopped"]
@@ -138,14 +152,18 @@ def test_semantic_vad_holds_a_mid_sentence_pause_that_server_vad_cuts(models):
 
 
 def test_eagerness_orders_the_wait(models):
-    x = np.concatenate([silence(0.5), say(models, "Please book a table for two tonight."), silence(2.5)])
+    x = np.concatenate(
+        [silence(0.5), say(models, "Please book a table for two tonight."), silence(2.5)]
+    )
     waits = {}
     for eagerness in ("high", "auto", "low"):
         seg = models.new_semantic_segmenter(eagerness)
         for i in range(0, len(x), 480):  # where in the stream the turn is declared over
             stopped = [e for e in seg.feed(x[i : i + 480]) if type(e).__name__ == "SpeechStopped"]
             if stopped:
-                assert stopped[0].audio_end_ms == stopped[0].speech_end_ms  # no wait inside the turn
+                assert (
+                    stopped[0].audio_end_ms == stopped[0].speech_end_ms
+                )  # no wait inside the turn
                 waits[eagerness] = (i + 480) / 24 - stopped[0].speech_end_ms
                 break
     assert waits["high"] <= waits["auto"] < waits["low"] < 500
@@ -185,13 +203,18 @@ def test_unknown_eagerness_is_refused(models):
 
 async def test_unknown_eagerness_is_an_invalid_value_naming_the_field(client: EngineClient):
     event_id = await client.send(
-        {"type": "session.update", "session": {"turn_detection": {"type": "semantic_vad", "eagerness": "eager"}}}
+        {
+            "type": "session.update",
+            "session": {"turn_detection": {"type": "semantic_vad", "eagerness": "eager"}},
+        }
     )
     error = await client.error_for(event_id)
     assert error["code"] == "invalid_value" and error["param"] == "session.turn_detection.eagerness"
 
 
-async def test_missing_model_refuses_semantic_vad_with_the_package_to_install(client: EngineClient, monkeypatch):
+async def test_missing_model_refuses_semantic_vad_with_the_package_to_install(
+    client: EngineClient, monkeypatch
+):
     """Simulates a machine without the pipecat-ai wheel: the update is refused with an
     error naming the install command, and the session keeps server VAD (no silent fall-back)."""
     from realtime_widget.engine.speech import models as speech_models
@@ -199,12 +222,16 @@ async def test_missing_model_refuses_semantic_vad_with_the_package_to_install(cl
 
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(
-        turn.importlib.util, "find_spec", lambda name, *a: None if name == "pipecat" else real_find_spec(name, *a)
+        turn.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "pipecat" else real_find_spec(name, *a),
     )
     monkeypatch.setattr(speech_models, "_turn", speech_models._Once(turn.SmartTurnModel.load))
     with pytest.raises(SpeechModelsUnavailable, match="pip install --no-deps pipecat-ai==1.14.0"):
         speech_models.get_turn_model()
-    event_id = await client.send({"type": "session.update", "session": {"turn_detection": {"type": "semantic_vad"}}})
+    event_id = await client.send(
+        {"type": "session.update", "session": {"turn_detection": {"type": "semantic_vad"}}}
+    )
     error = await client.error_for(event_id)
     assert error["param"] == "session.turn_detection.type"
     assert "pip install --no-deps pipecat-ai==1.14.0" in error["message"]
@@ -228,7 +255,13 @@ async def test_semantic_vad_answers_a_paused_sentence_once(client: EngineClient,
     session = (await client.wait_for("session.updated"))["session"]
     assert session["turn_detection"] == {"type": "semantic_vad", "eagerness": "auto"}
     paused = np.concatenate(
-        [silence(0.3), say(models, "I would like to fly to"), silence(1.0), say(models, "Boston on Friday."), silence(4.5)]
+        [
+            silence(0.3),
+            say(models, "I would like to fly to"),
+            silence(1.0),
+            say(models, "Boston on Friday."),
+            silence(4.5),
+        ]
     )
     await client.append_audio(paused.astype("<i2").tobytes())
     done = await client.wait_for("response.done")

@@ -51,21 +51,41 @@ def test_a_fresh_build_of_js_matches_the_committed_bundle(tmp_path):
     for name in ("package.json", "package-lock.json", "build.mjs"):
         shutil.copy(JS / name, work / name)
     shutil.copytree(JS / "src", work / "src")
-    r = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=work, capture_output=True, text=True, timeout=240)
+    r = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     if r.returncode != 0:
         pytest.fail(f"npm ci failed:\n{r.stdout}\n{r.stderr}")
     out = tmp_path / "out"
-    r = subprocess.run([node, "build.mjs", "--outdir", str(out)], cwd=work, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [node, "build.mjs", "--outdir", str(out)],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     for name in ("widget.js", "widget.css"):
         fresh = (out / name).read_bytes()
         committed = (STATIC / name).read_bytes()
-        assert fresh == committed, f"realtime_widget/static/{name} is stale: run `cd js && npm ci && npm run build`"
+        assert fresh == committed, (
+            f"realtime_widget/static/{name} is stale: run `cd js && npm ci && npm run build`"
+        )
 
 
 def _run_node(script: str) -> dict:
     node = _node()
-    r = subprocess.run([node, "--input-type=module", "-e", script], cwd=JS, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [node, "--input-type=module", "-e", script],
+        cwd=JS,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 
@@ -89,7 +109,10 @@ def test_js_g711_matches_python():
     assert out["alawDec"] == np.frombuffer(audio.alaw_decode(codes), "<i2").tolist()
 
 
-@pytest.mark.parametrize("in_rate,out_rate", [(48000, 24000), (44100, 24000), (48000, 8000), (24000, 44100), (24000, 48000)])
+@pytest.mark.parametrize(
+    "in_rate,out_rate",
+    [(48000, 24000), (44100, 24000), (48000, 8000), (24000, 44100), (24000, 48000)],
+)
 def test_js_resampler_keeps_speech_band_and_rejects_aliases(in_rate, out_rate):
     """A 1 kHz tone passes at its level; a tone above the output's Nyquist frequency
     is attenuated (no aliasing); streaming in 128-sample blocks (one render quantum)
@@ -110,7 +133,7 @@ def test_js_resampler_keeps_speech_band_and_rejects_aliases(in_rate, out_rate):
       return out;
     }}
     const speech = run(1000);
-    const alias = {alias_hz if alias_hz else 'null'} ? run({alias_hz or 0}) : [];
+    const alias = {alias_hz if alias_hz else "null"} ? run({alias_hz or 0}) : [];
     console.log(JSON.stringify({{ speech, alias }}));
     """
     out = _run_node(script)

@@ -22,7 +22,6 @@ import time
 import urllib.request
 
 import pytest
-
 from browser_jupyter import (
     ARTIFACTS,
     Notebook,
@@ -45,7 +44,9 @@ if _why:
 
 CONNECT = "Connect to the realtime session"
 MIC = "Microphone on or off"
-COLD = {"preload_local_engine": False}  # a fresh server whose first local session loads the speech models
+COLD = {
+    "preload_local_engine": False
+}  # a fresh server whose first local session loads the speech models
 # every getUserMedia stream the page opens, to count the live ones
 TRACK_STREAMS = """
 window.__streams = [];
@@ -59,7 +60,9 @@ def status_text(root) -> str:
 
 
 def view_state(page, expr: str):
-    return page.evaluate(f"() => {{ const v = globalThis.__realtime_widget.views.at(-1); return JSON.parse(JSON.stringify({expr})); }}")
+    return page.evaluate(
+        f"() => {{ const v = globalThis.__realtime_widget.views.at(-1); return JSON.parse(JSON.stringify({expr})); }}"
+    )
 
 
 def live_sessions(server) -> dict[str, str]:
@@ -85,9 +88,20 @@ def test_speech_said_while_the_engine_starts_is_kept_and_answered(env):
     sentence = "Please book a table by the window for tonight and tell the chef about my allergy."
     browser = env[1]
     with jupyter_server("first-minute-cold", hub_options=COLD) as server:
-        assert server.api("GET", "realtime/status")["providers"]["local"]["engine"]["state"] == "not_loaded"
+        assert (
+            server.api("GET", "realtime/status")["providers"]["local"]["engine"]["state"]
+            == "not_loaded"
+        )
         page = browser.new_page()
-        nb = Notebook(server, page, "coldstart", ["w = RealtimeWidget()\nw", "report(w, 'conversation.item.input_audio_transcription.completed', 'response.done')"])
+        nb = Notebook(
+            server,
+            page,
+            "coldstart",
+            [
+                "w = RealtimeWidget()\nw",
+                "report(w, 'conversation.item.input_audio_transcription.completed', 'response.done')",
+            ],
+        )
         nb.run(1)
         root = nb.widget(1)
         browser.set_mic(utterance(sentence, lead_s=0.3, tail_s=1.5))
@@ -99,17 +113,39 @@ def test_speech_said_while_the_engine_starts_is_kept_and_answered(env):
         # the user does not wait: the microphone goes on within the first second, they speak
         root.get_by_role("button", name=MIC).click()
         root.locator('button.rtw-mic[aria-pressed="true"]').wait_for()
-        root.locator(".rtw-status", has_text=re.compile(r"Starting the local speech engine… \d+\.\d s · Listening \([1-9]\d*\.\d s kept\)")).wait_for()
+        root.locator(
+            ".rtw-status",
+            has_text=re.compile(
+                r"Starting the local speech engine… \d+\.\d s · Listening \([1-9]\d*\.\d s kept\)"
+            ),
+        ).wait_for()
         screenshot(page, "widget-first-minute-listening-while-starting")
-        assert not view_state(page, "v.live")  # (the session was not live while the speech was said)
+        assert not view_state(
+            page, "v.live"
+        )  # (the session was not live while the speech was said)
 
-        s = wait_until(page, lambda s: any(e["type"] == "conversation.item.input_audio_transcription.completed" for e in s["log"]), "the transcription")
-        tx = next(e for e in s["log"] if e["type"] == "conversation.item.input_audio_transcription.completed")
+        s = wait_until(
+            page,
+            lambda s: any(
+                e["type"] == "conversation.item.input_audio_transcription.completed"
+                for e in s["log"]
+            ),
+            "the transcription",
+        )
+        tx = next(
+            e
+            for e in s["log"]
+            if e["type"] == "conversation.item.input_audio_transcription.completed"
+        )
         # the user's turn as the engine got it, for a person to listen to
         sid = view_state(page, "v.model.get('session_id')")
-        wav = urllib.request.urlopen(urllib.request.Request(
-            f"{server.url}realtime/sessions/{sid}/items/{tx['item_id']}/audio",
-            headers={"Authorization": f"token {server.token}"}), timeout=30).read()
+        wav = urllib.request.urlopen(
+            urllib.request.Request(
+                f"{server.url}realtime/sessions/{sid}/items/{tx['item_id']}/audio",
+                headers={"Authorization": f"token {server.token}"},
+            ),
+            timeout=30,
+        ).read()
         (ARTIFACTS / "widget-first-minute-speech-kept-while-starting.wav").write_bytes(wav)
         # an early and the last word: the start was not lost, and the sentence is whole
         # ("window" alone was misheard under load: "might not win go")
@@ -117,7 +153,11 @@ def test_speech_said_while_the_engine_starts_is_kept_and_answered(env):
         user = root.locator(f'.rtw-msg.rtw-user[data-item-id="{tx["item_id"]}"]')
         user.filter(has_text=re.compile("allergy", re.I)).wait_for()
         root.locator(".rtw-msg.rtw-assistant", has_text="You said").first.wait_for()
-        s = wait_until(page, lambda s: any(it["played"] > 0 for it in s["itemsPlayback"].values()), "the answer to be played")
+        s = wait_until(
+            page,
+            lambda s: any(it["played"] > 0 for it in s["itemsPlayback"].values()),
+            "the answer to be played",
+        )
         # the kept audio went first, in one piece, once the session was live; nothing was left
         # out unless the start took longer than the 15 s kept (on a busy machine it may)
         kept = s["queueSent"]
@@ -126,9 +166,14 @@ def test_speech_said_while_the_engine_starts_is_kept_and_answered(env):
         assert s["connect"]["clickAt"] < s["connect"]["sessionCreatedAt"] <= s["connect"]["liveAt"]
         assert "Starting" not in status_text(root)
         rep = nb.report(2)
-        assert rep["events"]["conversation.item.input_audio_transcription.completed"]["transcript"] == tx["transcript"]
+        assert (
+            rep["events"]["conversation.item.input_audio_transcription.completed"]["transcript"]
+            == tx["transcript"]
+        )
         assert rep["events"]["response.done"]["response"]["status"] == "completed"
-        assert server.api("GET", "realtime/status")["providers"]["local"]["engine"]["state"] == "ready"
+        assert (
+            server.api("GET", "realtime/status")["providers"]["local"]["engine"]["state"] == "ready"
+        )
         page.context.close()
 
 
@@ -154,31 +199,51 @@ def test_the_server_preloads_the_speech_engine_without_blocking(env):
         root.get_by_role("button", name=CONNECT).click()
         wait_until(page, lambda s: s["live"], "the widget to attach")
         engine = view_state(page, "v.engine")
-        assert engine is None or engine["state"] == "ready"  # never "starting the local speech engine" here
+        assert (
+            engine is None or engine["state"] == "ready"
+        )  # never "starting the local speech engine" here
         page.context.close()
 
 
 def test_an_interrupted_answer_shows_what_was_heard_and_the_live_numbers(env, page):
     server, browser = env
     prices = "{'input_text': 4.0, 'input_audio': 32.0, 'output_text': 16.0, 'output_audio': 64.0}"
-    nb = Notebook(server, page, "interrupted", [
-        f"w = RealtimeWidget(prices={prices})\nw",
-        "report(w, 'conversation.item.truncated')",
-        f"u = w.session.usage({prices}, total=True)\nlat = w.session.latency()\n"
-        "print('NUMBERS' + json.dumps({'tokens': int(u['total_tokens'].iloc[0]), 'cost': float(u['cost'].iloc[0]), "
-        "'responses': lat[['response_id', 'trigger']].to_dict('records')}))",
-    ])
+    nb = Notebook(
+        server,
+        page,
+        "interrupted",
+        [
+            f"w = RealtimeWidget(prices={prices})\nw",
+            "report(w, 'conversation.item.truncated')",
+            f"u = w.session.usage({prices}, total=True)\nlat = w.session.latency()\n"
+            "print('NUMBERS' + json.dumps({'tokens': int(u['total_tokens'].iloc[0]), 'cost': float(u['cost'].iloc[0]), "
+            "'responses': lat[['response_id', 'trigger']].to_dict('records')}))",
+        ],
+    )
     nb.run(1)
     root = nb.widget(1)
     root.get_by_role("button", name=CONNECT).click()
     wait_until(page, lambda s: s["live"], "the widget to attach")
     box = root.get_by_role("textbox", name="Message to the assistant")
-    box.fill("The museum on the hill opens at ten in the morning, and the guided tours start every half hour until four.")
+    box.fill(
+        "The museum on the hill opens at ten in the morning, and the guided tours start every half hour until four."
+    )
     box.press("Enter")
-    s = wait_until(page, lambda s: any(it["played"] > 24000 * 1.2 for it in s["itemsPlayback"].values()), "the answer to play for a while")
+    s = wait_until(
+        page,
+        lambda s: any(it["played"] > 24000 * 1.2 for it in s["itemsPlayback"].values()),
+        "the answer to play for a while",
+    )
     item_id = next(i for i, it in s["itemsPlayback"].items() if it["played"] > 0)
     root.get_by_role("button", name="Stop the assistant (Escape)").click()
-    s = wait_until(page, lambda s: any(t["item_id"] == item_id for t in s["truncated"]) and s["itemsPlayback"][item_id]["stopped"], "the truncation")
+    s = wait_until(
+        page,
+        lambda s: (
+            any(t["item_id"] == item_id for t in s["truncated"])
+            and s["itemsPlayback"][item_id]["stopped"]
+        ),
+        "the truncation",
+    )
     truncated = next(t for t in s["truncated"] if t["item_id"] == item_id)
     assert 0 < truncated["audio_end_ms"] <= played_ms(s, item_id)
 
@@ -204,7 +269,9 @@ def test_an_interrupted_answer_shows_what_was_heard_and_the_live_numbers(env, pa
     screenshot(page, "widget-first-minute-interrupted-answer")
     nb.run(3)
     out = nb.wait_output(3, "NUMBERS")
-    numbers = __import__("json").loads(next(x for x in out.splitlines() if x.startswith("NUMBERS"))[len("NUMBERS"):])
+    numbers = __import__("json").loads(
+        next(x for x in out.splitlines() if x.startswith("NUMBERS"))[len("NUMBERS") :]
+    )
     text = line.inner_text()
     assert f"{numbers['tokens']:,} tokens" in text, (text, numbers)
     cost = numbers["cost"]
@@ -213,7 +280,9 @@ def test_an_interrupted_answer_shows_what_was_heard_and_the_live_numbers(env, pa
     assert re.search(rf"last turn {last['ms'] / 1000:.2f} s to first audio", text), (text, last)
     assert {"response_id": last["response_id"], "trigger": "client"} in numbers["responses"]
     # optional: the line goes away
-    page.evaluate("() => { const v = globalThis.__realtime_widget.views.at(-1); v.model.set('show_stats', false); }")
+    page.evaluate(
+        "() => { const v = globalThis.__realtime_widget.views.at(-1); v.model.set('show_stats', false); }"
+    )
     line.wait_for(state="hidden")
 
 
@@ -230,7 +299,9 @@ def test_quick_clicks_leave_one_session_one_microphone_and_no_repeated_audio(env
     # five clicks on Connect, five on the microphone (on, off, on, off, on) and Stop, all at once during connect
     connect.evaluate("b => { for (let i = 0; i < 5; i++) b.click(); }")
     mic.evaluate("b => { for (let i = 0; i < 5; i++) b.click(); }")
-    root.get_by_role("button", name="Stop the assistant (Escape)").evaluate("b => { for (let i = 0; i < 5; i++) b.click(); }")
+    root.get_by_role("button", name="Stop the assistant (Escape)").evaluate(
+        "b => { for (let i = 0; i < 5; i++) b.click(); }"
+    )
     wait_until(page, lambda s: s["live"], "the widget to attach")
     root.locator(".rtw-msg.rtw-assistant", has_text="You said").first.wait_for()
     rep = nb.report(2)
@@ -239,13 +310,21 @@ def test_quick_clicks_leave_one_session_one_microphone_and_no_repeated_audio(env
     s = stats(page)
     assert s["connect"]["clicks"] >= 1 and s["connect"]["requests"] == 1
     assert view_state(page, "v.audio.micOn") is True
-    live_tracks = page.evaluate("() => window.__streams.filter(s => s.getTracks().some(t => t.readyState === 'live')).length")
-    assert live_tracks == 1 and s["micStarts"] == 3  # on, off, on, off, on: three streams opened, two closed
+    live_tracks = page.evaluate(
+        "() => window.__streams.filter(s => s.getTracks().some(t => t.readyState === 'live')).length"
+    )
+    assert (
+        live_tracks == 1 and s["micStarts"] == 3
+    )  # on, off, on, off, on: three streams opened, two closed
     # the sentence reached the engine once: one user turn, one answer, no repeated words
-    wait_until(page, lambda s: any(e["type"] == "response.done" for e in s["log"]), "the answer to finish")
+    wait_until(
+        page, lambda s: any(e["type"] == "response.done" for e in s["log"]), "the answer to finish"
+    )
     page.wait_for_timeout(1500)  # (a repeated copy of the audio would make a second turn by now)
     s = stats(page)
-    turns = [e for e in s["log"] if e["type"] == "conversation.item.input_audio_transcription.completed"]
+    turns = [
+        e for e in s["log"] if e["type"] == "conversation.item.input_audio_transcription.completed"
+    ]
     assert len(turns) == 1, turns
     assert_heard(turns[0]["transcript"], sentence, "bicycle", "station")
     assert len(re.findall(r"bicycle", turns[0]["transcript"], re.I)) == 1
@@ -262,8 +341,15 @@ def test_quick_clicks_leave_one_session_one_microphone_and_no_repeated_audio(env
         if server.api("GET", f"realtime/sessions/{sid}")["n_clients"] == 2:
             break
         page.wait_for_timeout(100)
-    assert server.api("GET", f"realtime/sessions/{sid}")["n_clients"] == 2  # the kernel and one widget
-    assert page.evaluate("() => window.__streams.filter(s => s.getTracks().some(t => t.readyState === 'live')).length") == 0  # Disconnect released the microphone
+    assert (
+        server.api("GET", f"realtime/sessions/{sid}")["n_clients"] == 2
+    )  # the kernel and one widget
+    assert (
+        page.evaluate(
+            "() => window.__streams.filter(s => s.getTracks().some(t => t.readyState === 'live')).length"
+        )
+        == 0
+    )  # Disconnect released the microphone
     box = root.get_by_role("textbox", name="Message to the assistant")
     box.fill("One more thing.")
     box.press("Enter")
@@ -296,7 +382,9 @@ def test_closing_the_tab_while_connecting_leaves_no_session_open(env):
             if summary["status"] == "closed":
                 break
             time.sleep(0.2)
-        assert statuses[-1] == "closed" and "open" in statuses, statuses  # it opened, then the hub closed it
+        assert statuses[-1] == "closed" and "open" in statuses, (
+            statuses
+        )  # it opened, then the hub closed it
         assert summary["n_clients"] == 0
         events = server.api("GET", f"realtime/sessions/{sid}/events?type=x_hub.status")["events"]
         assert any("idle for 3 s" in (e["event"].get("reason") or "") for e in events), events

@@ -17,7 +17,23 @@ pytestmark = pytest.mark.timeout(120)
 
 def test_heard_text_is_cut_as_the_conversation_cuts_it():
     rng = random.Random(15)
-    words = ["You", "said:", "the", "museum", "opens", "at", "ten,", "café", "naïve", "🙂", "tours", "every", "half-hour.", "", " "]
+    words = [
+        "You",
+        "said:",
+        "the",
+        "museum",
+        "opens",
+        "at",
+        "ten,",
+        "café",
+        "naïve",
+        "🙂",
+        "tours",
+        "every",
+        "half-hour.",
+        "",
+        " ",
+    ]
     cases = []
     for _ in range(400):
         text = " ".join(rng.choice(words) for _ in range(rng.randint(0, 25)))

@@ -7,8 +7,15 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from browser_jupyter import Notebook, assert_heard, jupyter_and_browser, missing_requirements, screenshot, utterance, wait_until
+from browser_jupyter import (
+    Notebook,
+    assert_heard,
+    jupyter_and_browser,
+    missing_requirements,
+    screenshot,
+    utterance,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.timeout(240)]
 
@@ -34,7 +41,16 @@ def page(env):
 
 def test_voice_turn_in_notebook7(env, page):
     server, browser = env
-    nb = Notebook(server, page, "nb7voice", ["w = RealtimeWidget(frame_ms=20, noise_suppression=False, auto_gain_control=False)\nw", "report(w, 'conversation.item.input_audio_transcription.completed')"], ui="notebook")
+    nb = Notebook(
+        server,
+        page,
+        "nb7voice",
+        [
+            "w = RealtimeWidget(frame_ms=20, noise_suppression=False, auto_gain_control=False)\nw",
+            "report(w, 'conversation.item.input_audio_transcription.completed')",
+        ],
+        ui="notebook",
+    )
     assert "/notebooks/" in page.url
     nb.run(1)
     root = nb.widget(1)
@@ -44,16 +60,32 @@ def test_voice_turn_in_notebook7(env, page):
     root.get_by_role("button", name="Microphone on or off").click()
     user = root.locator(".rtw-msg.rtw-user").first
     user.filter(has_text=re.compile("train", re.I)).wait_for()
-    assert_heard(user.locator(".rtw-text-body").inner_text(), "Can you tell me how to get to the train station?", "train")
+    assert_heard(
+        user.locator(".rtw-text-body").inner_text(),
+        "Can you tell me how to get to the train station?",
+        "train",
+    )
     root.locator(".rtw-msg.rtw-assistant", has_text="You said").first.wait_for()
-    s = wait_until(page, lambda s: any(it["played"] > 0 and it["played"] == it["received"] for it in s["itemsPlayback"].values()), "the reply to be played")
+    s = wait_until(
+        page,
+        lambda s: any(
+            it["played"] > 0 and it["played"] == it["received"]
+            for it in s["itemsPlayback"].values()
+        ),
+        "the reply to be played",
+    )
     # 20 ms frames: 480 samples at 24 kHz, whatever the device rate
     assert s["sampleRate"] > 0 and s["appendsSent"] > 0
     assert abs(s["audioSentMs"] / s["appendsSent"] - 20) < 1e-6
     screenshot(page, "widget-notebook7-voice-turn")
     rep = nb.report(2)
     assert rep["mode"] == "hub"
-    assert "train" in rep["events"]["conversation.item.input_audio_transcription.completed"]["transcript"].lower()
+    assert (
+        "train"
+        in rep["events"]["conversation.item.input_audio_transcription.completed"][
+            "transcript"
+        ].lower()
+    )
 
 
 def test_push_to_talk_with_the_mouse_and_g711_in_notebook7(env, page):
@@ -69,18 +101,36 @@ def test_push_to_talk_with_the_mouse_and_g711_in_notebook7(env, page):
     wait_until(page, lambda s: s["live"], "the widget to attach")
     # switch to push-to-talk in the UI: the session's turn detection goes off
     root.get_by_role("combobox", name="Turn taking mode").select_option("push-to-talk")
-    wait_until(page, lambda s: any(e["type"] == "session.updated" and e.get("live") for e in s["log"]), "session.updated")
-    seconds = browser.set_mic(utterance("I would like a cup of coffee with milk and no sugar.", tail_s=0.5))
+    wait_until(
+        page,
+        lambda s: any(e["type"] == "session.updated" and e.get("live") for e in s["log"]),
+        "session.updated",
+    )
+    seconds = browser.set_mic(
+        utterance("I would like a cup of coffee with milk and no sugar.", tail_s=0.5)
+    )
     ptt = root.get_by_role("button", name="Hold to talk (mouse or Space key)")
     ptt.hover()
     page.mouse.down()
-    wait_until(page, lambda s: s["audioSentMs"] >= seconds * 1000, "the utterance to be sent while the button is held")
+    wait_until(
+        page,
+        lambda s: s["audioSentMs"] >= seconds * 1000,
+        "the utterance to be sent while the button is held",
+    )
     page.mouse.up()
     user = root.locator(".rtw-msg.rtw-user").first
     user.filter(has_text=re.compile("coffee", re.I)).wait_for()
-    assert_heard(user.locator(".rtw-text-body").inner_text(), "I would like a cup of coffee with milk and no sugar.", "coffee")
+    assert_heard(
+        user.locator(".rtw-text-body").inner_text(),
+        "I would like a cup of coffee with milk and no sugar.",
+        "coffee",
+    )
     root.locator(".rtw-msg.rtw-assistant", has_text="You said").first.wait_for()
-    s = wait_until(page, lambda s: any(it["played"] > 0 for it in s["itemsPlayback"].values()), "the reply to be played")
+    s = wait_until(
+        page,
+        lambda s: any(it["played"] > 0 for it in s["itemsPlayback"].values()),
+        "the reply to be played",
+    )
     assert all(it["rate"] == 8000 for it in s["itemsPlayback"].values())
     assert not any(e["type"] == "input_audio_buffer.speech_started" for e in s["log"])
     rep = nb.report(2)

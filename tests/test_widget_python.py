@@ -41,8 +41,14 @@ def test_options_reach_the_session_config():
         frame_ms=100,
     )
     s = w._create_args["session"]
-    assert s["voice"] == "verse" and s["instructions"] == "Be brief." and s["modalities"] == ["text"]
-    assert s["turn_detection"] == {"type": "server_vad", "threshold": 0.7, "silence_duration_ms": 300}
+    assert (
+        s["voice"] == "verse" and s["instructions"] == "Be brief." and s["modalities"] == ["text"]
+    )
+    assert s["turn_detection"] == {
+        "type": "server_vad",
+        "threshold": 0.7,
+        "silence_duration_ms": 300,
+    }
     assert s["input_audio_transcription"] is None and s["input_audio_format"] == "g711_ulaw"
     assert w._create_args["tools"] == [lookup] and w._create_args["model"] == "gpt-realtime"
     assert w.echo_cancellation is False and w.frame_ms == 100
@@ -89,9 +95,24 @@ def test_attach_to_a_kernel_session_and_relay_through_the_comm(tmp_path, monkeyp
         monkeypatch.setattr(w, "send", capture)
         w._on_front_end_msg(w, {"type": "relay_attach", "after": 0}, [])
         types = [e["type"] for e in sent]
-        assert types[:2] == ["session.created", "conversation.created"] and types[-1] == "x_hub.ready"
-        w._on_front_end_msg(w, {"type": "client_event", "event": {"type": "conversation.item.create", "item": {
-            "type": "message", "role": "user", "content": [{"type": "input_text", "text": "hello relay"}]}}}, [])
+        assert (
+            types[:2] == ["session.created", "conversation.created"] and types[-1] == "x_hub.ready"
+        )
+        w._on_front_end_msg(
+            w,
+            {
+                "type": "client_event",
+                "event": {
+                    "type": "conversation.item.create",
+                    "item": {
+                        "type": "message",
+                        "role": "user",
+                        "content": [{"type": "input_text", "text": "hello relay"}],
+                    },
+                },
+            },
+            [],
+        )
         w._on_front_end_msg(w, {"type": "client_event", "event": {"type": "response.create"}}, [])
         assert done.wait(60)
         seqs = [e["x_seq"] for e in sent if "x_seq" in e]
@@ -106,14 +127,36 @@ def test_attach_to_a_kernel_session_and_relay_through_the_comm(tmp_path, monkeyp
 
 
 def test_live_numbers_prices_and_idle_timeout():
-    w = RealtimeWidget(prices={"input_text": 4, "input_audio": 32, "output_text": 16, "output_audio": 64}, idle_timeout=30)
+    w = RealtimeWidget(
+        prices={"input_text": 4, "input_audio": 32, "output_text": 16, "output_audio": 64},
+        idle_timeout=30,
+    )
     # the same table Session.usage(prices) uses: cached tokens cost the input price unless given
-    assert w.prices == {"input_text": 4.0, "input_audio": 32.0, "output_text": 16.0, "output_audio": 64.0,
-                        "cached_text": 4.0, "cached_audio": 32.0}
+    assert w.prices == {
+        "input_text": 4.0,
+        "input_audio": 32.0,
+        "output_text": 16.0,
+        "output_audio": 64.0,
+        "cached_text": 4.0,
+        "cached_audio": 32.0,
+    }
     assert w.show_stats and w._create_args["idle_timeout"] == 30
-    assert RealtimeWidget(show_stats=False).prices == {} and not RealtimeWidget(show_stats=False).show_stats
-    assert RealtimeWidget(input_audio_format="g711-alaw").input_format == "g711_alaw"  # the microphone captures at 8 kHz from the start
+    assert (
+        RealtimeWidget(show_stats=False).prices == {}
+        and not RealtimeWidget(show_stats=False).show_stats
+    )
+    assert (
+        RealtimeWidget(input_audio_format="g711-alaw").input_format == "g711_alaw"
+    )  # the microphone captures at 8 kHz from the start
     with pytest.raises(ValueError, match="missing output_audio"):
         RealtimeWidget(prices={"input_text": 4, "input_audio": 32, "output_text": 16})
     with pytest.raises(ValueError, match="unknown key"):
-        RealtimeWidget(prices={"input_text": 4, "input_audio": 32, "output_text": 16, "output_audio": 64, "audio": 1})
+        RealtimeWidget(
+            prices={
+                "input_text": 4,
+                "input_audio": 32,
+                "output_text": 16,
+                "output_audio": 64,
+                "audio": 1,
+            }
+        )

@@ -78,7 +78,15 @@ if _ABLATE and "jupyter_server" in open("/proc/self/cmdline").read():
         def _append_stub(self, event, *, direction, source, client=None, quiet=False, text=None):
             etype = event.get("type")
             if text is None or etype not in _HOT:
-                return _append(self, event, direction=direction, source=source, client=client, quiet=quiet, text=text)
+                return _append(
+                    self,
+                    event,
+                    direction=direction,
+                    source=source,
+                    client=client,
+                    quiet=quiet,
+                    text=text,
+                )
             self._offsets.append(0)
             raw = E._b64(event.get(E.TOP_LEVEL_AUDIO[(direction, etype)]))
             return E._appended(E.Appended, (len(self._offsets), text, raw))

@@ -128,7 +128,9 @@ def b64decode_audio(s: str | bytes, *, param: str | None = "audio") -> bytes:
     try:
         return pybase64.b64decode(s, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise _protocol_error(f"'{param}' is not valid base64 ({_why_not_base64(s, exc)})", param) from None
+        raise _protocol_error(
+            f"'{param}' is not valid base64 ({_why_not_base64(s, exc)})", param
+        ) from None
 
 
 def _why_not_base64(s: str | bytes | bytearray | memoryview, exc: Exception) -> str:

@@ -10,4 +10,13 @@ from .discovery import ServerInfo, find_server
 from .session import Reply, Session, SessionClosed, list_sessions
 from .tools import Tool, tool_from_callable
 
-__all__ = ["Reply", "ServerInfo", "Session", "SessionClosed", "Tool", "find_server", "list_sessions", "tool_from_callable"]
+__all__ = [
+    "Reply",
+    "ServerInfo",
+    "Session",
+    "SessionClosed",
+    "Tool",
+    "find_server",
+    "list_sessions",
+    "tool_from_callable",
+]

@@ -89,7 +89,9 @@ def _token_from_env(env: Mapping[str, str]) -> str:
     return ""
 
 
-def choose_server(servers: Iterable[Mapping[str, Any]], ancestors: list[int], env: Mapping[str, str]) -> ServerInfo | None:
+def choose_server(
+    servers: Iterable[Mapping[str, Any]], ancestors: list[int], env: Mapping[str, str]
+) -> ServerInfo | None:
     """The server of this kernel among ``servers`` (info-file dicts), or None."""
     usable = [s for s in servers if s.get("url") and not s.get("sock")]
     chosen = next((s for pid in ancestors for s in usable if s.get("pid") == pid), None)

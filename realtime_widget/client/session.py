@@ -63,7 +63,9 @@ class SessionClosed(RuntimeError):
 class _LoopThread:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="realtime-widget-tool")
+        self.executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=4, thread_name_prefix="realtime-widget-tool"
+        )
         self.thread = threading.Thread(target=self._run, name="realtime-widget-client", daemon=True)
         self.thread.start()
 
@@ -80,7 +82,9 @@ class _LoopThread:
     def run(self, coro: Any, timeout: float | None = None) -> Any:
         if self.in_loop():
             coro.close()
-            raise RuntimeError("blocking Session methods cannot be called from a Session callback: use the a* forms")
+            raise RuntimeError(
+                "blocking Session methods cannot be called from a Session callback: use the a* forms"
+            )
         future = self.submit(coro)
         try:
             return future.result(timeout)
@@ -145,7 +149,9 @@ class _HubTransport:
 
     mode = "hub"
 
-    def __init__(self, server: ServerInfo, on_frame: Callable[[str], None], on_gone: Callable[[str], None]):
+    def __init__(
+        self, server: ServerInfo, on_frame: Callable[[str], None], on_gone: Callable[[str], None]
+    ):
         import tornado.httpclient
 
         self.server = server
@@ -162,7 +168,14 @@ class _HubTransport:
         self._attached = asyncio.Event()
         self.gone = False
 
-    async def request(self, method: str, *parts: str, body: Any = None, params: Mapping[str, Any] | None = None, timeout: float = 120) -> Any:
+    async def request(
+        self,
+        method: str,
+        *parts: str,
+        body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        timeout: float = 120,
+    ) -> Any:
         from urllib.parse import urlencode
 
         import tornado.httpclient
@@ -174,7 +187,9 @@ class _HubTransport:
             url,
             method=method,
             headers={**self.server.headers(), "Content-Type": "application/json"},
-            body=None if body is None and method in ("GET", "DELETE") else _dumps(body if body is not None else {}),
+            body=None
+            if body is None and method in ("GET", "DELETE")
+            else _dumps(body if body is not None else {}),
             connect_timeout=min(timeout, 20),
             request_timeout=timeout,
         )
@@ -187,7 +202,9 @@ class _HubTransport:
                     detail = json.loads(exc.response.body).get("error", {}).get("message", "")
                 except (ValueError, AttributeError):
                     detail = ""
-            raise RuntimeError(f"the hub refused {method} {'/'.join(parts)}: HTTP {exc.code} {detail}".strip()) from None
+            raise RuntimeError(
+                f"the hub refused {method} {'/'.join(parts)}: HTTP {exc.code} {detail}".strip()
+            ) from None
         return json.loads(response.body) if response.body else None
 
     async def probe(self) -> bool:
@@ -211,9 +228,17 @@ class _HubTransport:
         import tornado.httpclient
         import tornado.websocket
 
-        url = self.server.ws(self.summary["ws_path"]) + "?" + urlencode({"source": "kernel", "after": after, "x_events": "all"})
-        request = tornado.httpclient.HTTPRequest(url, headers=self.server.headers(), connect_timeout=30, request_timeout=30)
-        self.ws = await tornado.websocket.websocket_connect(request, max_message_size=512 * 1024 * 1024, ping_interval=20, ping_timeout=60)
+        url = (
+            self.server.ws(self.summary["ws_path"])
+            + "?"
+            + urlencode({"source": "kernel", "after": after, "x_events": "all"})
+        )
+        request = tornado.httpclient.HTTPRequest(
+            url, headers=self.server.headers(), connect_timeout=30, request_timeout=30
+        )
+        self.ws = await tornado.websocket.websocket_connect(
+            request, max_message_size=512 * 1024 * 1024, ping_interval=20, ping_timeout=60
+        )
         from ..server.providers import _nodelay
 
         _nodelay(self.ws)
@@ -258,7 +283,9 @@ class _HubTransport:
                     # reopen it. Its new events carry x_seq numbers above every one sent
                     # before the crash (the hub never reuses them), so none is taken for
                     # a duplicate below.
-                    await self.request("POST", "realtime", "sessions", self.summary["id"], "resume", body={})
+                    await self.request(
+                        "POST", "realtime", "sessions", self.summary["id"], "resume", body={}
+                    )
                 await self.connect(self.last_seq)
                 return
             except Exception as exc:
@@ -283,7 +310,9 @@ class _HubTransport:
         raise SessionClosed("the connection to the Jupyter server was lost")
 
     async def events(self, **params: Any) -> dict[str, Any]:
-        return await self.request("GET", "realtime", "sessions", self.summary["id"], "events", params=params)
+        return await self.request(
+            "GET", "realtime", "sessions", self.summary["id"], "events", params=params
+        )
 
     async def close(self, end: bool) -> None:
         self.closing = True
@@ -341,7 +370,8 @@ def direct_hub_config() -> Any:
         except ImportError:
             log_dir = str(Path.home() / ".local" / "share" / "realtime_widget" / "sessions")
     providers = ProviderSettings(
-        local_speech=env.get("REALTIME_WIDGET_LOCAL_SPEECH", "1").lower() not in ("0", "false", "no"),
+        local_speech=env.get("REALTIME_WIDGET_LOCAL_SPEECH", "1").lower()
+        not in ("0", "false", "no"),
         openai_api_key=env.get("OPENAI_API_KEY") or None,
         azure_endpoint=env.get("AZURE_OPENAI_ENDPOINT") or None,
         azure_api_key=env.get("AZURE_OPENAI_API_KEY") or None,
@@ -360,7 +390,13 @@ class _DirectTransport:
 
     mode = "direct"
 
-    def __init__(self, on_frame: Callable[[str], None], on_gone: Callable[[str], None], *, speech: bool | None = None):
+    def __init__(
+        self,
+        on_frame: Callable[[str], None],
+        on_gone: Callable[[str], None],
+        *,
+        speech: bool | None = None,
+    ):
         self.on_frame = on_frame
         self.on_gone = on_gone
         self.hub = _direct_hub()
@@ -473,18 +509,35 @@ class Session:
         if mode not in ("auto", "hub", "direct"):
             raise ValueError("mode: 'auto', 'hub' or 'direct'")
         body: dict[str, Any] = {"provider": provider}
-        for key, value in (("model", model), ("session", session), ("name", name), ("url", url), ("idle_timeout", idle_timeout)):
+        for key, value in (
+            ("model", model),
+            ("session", session),
+            ("name", name),
+            ("url", url),
+            ("idle_timeout", idle_timeout),
+        ):
             if value is not None:
                 body[key] = value
         for fn in tools or ():
             self._add_tool(tool_from_callable(fn))
         if self._tools:
-            body["session"] = {**(body.get("session") or {}), "tools": self._merged_tools((body.get("session") or {}).get("tools"))}
+            body["session"] = {
+                **(body.get("session") or {}),
+                "tools": self._merged_tools((body.get("session") or {}).get("tools")),
+            }
         self._lt.run(self._start(body, id, mode, server, token, speech), timeout)
 
     # ------------------------------------------------------------------ start / stop
 
-    async def _start(self, body: dict[str, Any], session_id: str | None, mode: str, server: Any, token: str | None, speech: bool | None) -> None:
+    async def _start(
+        self,
+        body: dict[str, Any],
+        session_id: str | None,
+        mode: str,
+        server: Any,
+        token: str | None,
+        speech: bool | None,
+    ) -> None:
         self._new = asyncio.Event()
         self._ready = asyncio.Event()
         transport: Any = None
@@ -505,7 +558,9 @@ class Session:
                 else:
                     candidate.http.close()
             if transport is None and mode == "hub":
-                raise RuntimeError("no Jupyter server with the realtime-widget extension was found (mode='hub')")
+                raise RuntimeError(
+                    "no Jupyter server with the realtime-widget extension was found (mode='hub')"
+                )
         if transport is None:
             transport = _DirectTransport(self._on_frame, self._on_gone, speech=speech)
         self.transport = transport
@@ -558,7 +613,9 @@ class Session:
 
         server = self.server
         if self.mode != "hub" or server is None:
-            raise RuntimeError("client_settings: the session runs in this kernel (direct mode); start Jupyter with realtime-widget for hub mode")
+            raise RuntimeError(
+                "client_settings: the session runs in this kernel (direct mode); start Jupyter with realtime-widget for hub mode"
+            )
         base = server.ws(f"realtime/sessions/{self.id}")
         root = urlsplit(server.url)
         return {
@@ -651,7 +708,9 @@ class Session:
             return None
         return self._history[index - first]
 
-    async def _next_events(self, cursor: int, deadline: float | None) -> tuple[list[dict[str, Any]], int]:
+    async def _next_events(
+        self, cursor: int, deadline: float | None
+    ) -> tuple[list[dict[str, Any]], int]:
         """Events after ``cursor`` (waiting for at least one); raises on timeout / end."""
         loop = asyncio.get_running_loop()
         while self._count <= cursor:
@@ -681,7 +740,10 @@ class Session:
         if self._gone is not None:
             raise SessionClosed(self._gone)
         self._mark = self._count
-        if event.get("type") == "input_audio_buffer.append" or event.get("type") in ("input_audio_buffer.commit", "input_audio_buffer.clear"):
+        if event.get("type") == "input_audio_buffer.append" or event.get("type") in (
+            "input_audio_buffer.commit",
+            "input_audio_buffer.clear",
+        ):
             self.conversation.apply_client(event)
         await self.transport.send(_dumps(event))
         return event["event_id"]
@@ -700,7 +762,9 @@ class Session:
 
     # ------------------------------------------------------------------ waiting
 
-    async def _wait_for(self, match: Callable[[dict[str, Any]], bool], timeout: float | None, since: int | None) -> dict[str, Any]:
+    async def _wait_for(
+        self, match: Callable[[dict[str, Any]], bool], timeout: float | None, since: int | None
+    ) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         cursor = self._mark if since is None else since
@@ -711,7 +775,10 @@ class Session:
                     return event
 
     @staticmethod
-    def _matcher(what: str | Callable[[dict[str, Any]], bool] | list[str], where: Mapping[str, Any] | None = None) -> Callable[[dict[str, Any]], bool]:
+    def _matcher(
+        what: str | Callable[[dict[str, Any]], bool] | list[str],
+        where: Mapping[str, Any] | None = None,
+    ) -> Callable[[dict[str, Any]], bool]:
         if callable(what):
             base = what
         else:
@@ -721,15 +788,30 @@ class Session:
             return base
         return lambda ev: base(ev) and all(ev.get(k) == v for k, v in where.items())
 
-    def wait_for(self, what: str | list[str] | Callable[[dict[str, Any]], bool], *, timeout: float | None = 60.0,
-                 since: int | None = None, **where: Any) -> dict[str, Any]:
+    def wait_for(
+        self,
+        what: str | list[str] | Callable[[dict[str, Any]], bool],
+        *,
+        timeout: float | None = 60.0,
+        since: int | None = None,
+        **where: Any,
+    ) -> dict[str, Any]:
         """The first event of type ``what`` (a type, a list of types, or a predicate),
         with fields equal to ``where``, that arrived after the last event sent (or
         after event number ``since``, see :meth:`mark`)."""
-        return self._lt.run(self._wait_for(self._matcher(what, where), timeout, since), None if timeout is None else timeout + 5)
+        return self._lt.run(
+            self._wait_for(self._matcher(what, where), timeout, since),
+            None if timeout is None else timeout + 5,
+        )
 
-    async def await_event(self, what: str | list[str] | Callable[[dict[str, Any]], bool], *, timeout: float | None = 60.0,
-                          since: int | None = None, **where: Any) -> dict[str, Any]:
+    async def await_event(
+        self,
+        what: str | list[str] | Callable[[dict[str, Any]], bool],
+        *,
+        timeout: float | None = 60.0,
+        since: int | None = None,
+        **where: Any,
+    ) -> dict[str, Any]:
         """Awaitable :meth:`wait_for`."""
         return await self._lt.arun(self._wait_for(self._matcher(what, where), timeout, since))
 
@@ -737,7 +819,9 @@ class Session:
         """The number of events received so far (for ``since=``)."""
         return self._count
 
-    def stream(self, *, timeout: float | None = None, types: str | list[str] | None = None) -> Iterator[dict[str, Any]]:
+    def stream(
+        self, *, timeout: float | None = None, types: str | list[str] | None = None
+    ) -> Iterator[dict[str, Any]]:
         """Iterate over server events as they arrive (from now on). Stops after
         ``timeout`` seconds without an event, or when the session ends."""
         wanted = None if types is None else ({types} if isinstance(types, str) else set(types))
@@ -761,9 +845,13 @@ class Session:
                     continue
                 yield event
         finally:
-            self._lt.loop.call_soon_threadsafe(lambda: push in self._subscribers and self._subscribers.remove(push))
+            self._lt.loop.call_soon_threadsafe(
+                lambda: push in self._subscribers and self._subscribers.remove(push)
+            )
 
-    async def astream(self, *, timeout: float | None = None, types: str | list[str] | None = None) -> AsyncIterator[dict[str, Any]]:
+    async def astream(
+        self, *, timeout: float | None = None, types: str | list[str] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
         """Async iterator over server events as they arrive (from now on)."""
         wanted = None if types is None else ({types} if isinstance(types, str) else set(types))
         cursor = await self._lt.arun(self._current())
@@ -779,13 +867,16 @@ class Session:
     async def _current(self) -> int:
         return self._count
 
-    async def _next_after(self, cursor: int, timeout: float | None) -> tuple[list[dict[str, Any]], int]:
+    async def _next_after(
+        self, cursor: int, timeout: float | None
+    ) -> tuple[list[dict[str, Any]], int]:
         loop = asyncio.get_running_loop()
         return await self._next_events(cursor, None if timeout is None else loop.time() + timeout)
 
     def on(self, etype: str, callback: Callable[[dict[str, Any]], Any]) -> Callable[[], None]:
         """Call ``callback(event)`` (on the session's thread) for each event of ``etype``
         (``"*"``: every event). Returns a function that removes it."""
+
         def add() -> None:
             self._callbacks.setdefault(etype, []).append(callback)
 
@@ -815,7 +906,11 @@ class Session:
                     continue
                 response = event.get("response") or {}
                 responses.append(response)
-                calls = [o for o in response.get("output") or () if o.get("type") == "function_call" and o.get("name") in self._tools]
+                calls = [
+                    o
+                    for o in response.get("output") or ()
+                    if o.get("type") == "function_call" and o.get("name") in self._tools
+                ]
                 if calls and response.get("status") == "completed":
                     continue  # this Session answers the calls and asks for the next response
                 return self._reply(response, responses)
@@ -837,13 +932,50 @@ class Session:
         for r in responses:
             for out in r.get("output") or ():
                 if isinstance(out, dict) and out.get("type") == "function_call":
-                    output = next((i.output for i in self.conversation.items if i.type == "function_call_output" and i.call_id == out.get("call_id")), None)
-                    calls.append({"name": out.get("name"), "arguments": out.get("arguments"), "call_id": out.get("call_id"), "output": output})
-        samples = np.frombuffer(b"".join(pcm), dtype="<i2").astype(np.int16) if pcm else np.zeros(0, np.int16)
-        return Reply(response=response, text=" ".join(texts), audio=samples, sample_rate=rate, item_ids=ids, tool_calls=calls, responses=responses)
+                    output = next(
+                        (
+                            i.output
+                            for i in self.conversation.items
+                            if i.type == "function_call_output" and i.call_id == out.get("call_id")
+                        ),
+                        None,
+                    )
+                    calls.append(
+                        {
+                            "name": out.get("name"),
+                            "arguments": out.get("arguments"),
+                            "call_id": out.get("call_id"),
+                            "output": output,
+                        }
+                    )
+        samples = (
+            np.frombuffer(b"".join(pcm), dtype="<i2").astype(np.int16)
+            if pcm
+            else np.zeros(0, np.int16)
+        )
+        return Reply(
+            response=response,
+            text=" ".join(texts),
+            audio=samples,
+            sample_rate=rate,
+            item_ids=ids,
+            tool_calls=calls,
+            responses=responses,
+        )
 
-    async def _say(self, text: str, respond: bool, wait: bool, timeout: float | None, response: dict[str, Any]) -> Reply | str:
-        item_event = self._prepare({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}})
+    async def _say(
+        self, text: str, respond: bool, wait: bool, timeout: float | None, response: dict[str, Any]
+    ) -> Reply | str:
+        item_event = self._prepare(
+            {
+                "type": "conversation.item.create",
+                "item": {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": text}],
+                },
+            }
+        )
         await self._send(item_event)
         since = self._mark
         if not respond:
@@ -853,35 +985,64 @@ class Session:
             return item_event["event_id"]
         return await self._wait_turn(since, timeout)
 
-    def say(self, text: str, *, respond: bool = True, wait: bool = True, timeout: float | None = 120.0, **response: Any) -> Reply | str:
+    def say(
+        self,
+        text: str,
+        *,
+        respond: bool = True,
+        wait: bool = True,
+        timeout: float | None = 120.0,
+        **response: Any,
+    ) -> Reply | str:
         """Add a user text message and (``respond``) ask for a response. With ``wait``
         (default) returns the :class:`Reply` once the turn is over (tool calls of this
         Session included); else the ``event_id`` of the message at once. Extra keyword
         arguments are ``response.create`` options (``modalities=["text"]``, ...)."""
-        return self._lt.run(self._say(text, respond, wait, timeout, response), None if timeout is None else timeout + 10)
+        return self._lt.run(
+            self._say(text, respond, wait, timeout, response),
+            None if timeout is None else timeout + 10,
+        )
 
-    async def asay(self, text: str, *, respond: bool = True, wait: bool = True, timeout: float | None = 120.0, **response: Any) -> Reply | str:
+    async def asay(
+        self,
+        text: str,
+        *,
+        respond: bool = True,
+        wait: bool = True,
+        timeout: float | None = 120.0,
+        **response: Any,
+    ) -> Reply | str:
         return await self._lt.arun(self._say(text, respond, wait, timeout, response))
 
-    async def _respond(self, wait: bool, timeout: float | None, response: dict[str, Any]) -> Reply | str:
+    async def _respond(
+        self, wait: bool, timeout: float | None, response: dict[str, Any]
+    ) -> Reply | str:
         event = self._prepare({"type": "response.create", "response": response})
         await self._send(event)
         if not wait:
             return event["event_id"]
         return await self._wait_turn(self._mark, timeout)
 
-    def respond(self, *, wait: bool = False, timeout: float | None = 120.0, **response: Any) -> Reply | str:
+    def respond(
+        self, *, wait: bool = False, timeout: float | None = 120.0, **response: Any
+    ) -> Reply | str:
         """``response.create`` with these options; with ``wait`` returns the :class:`Reply`."""
-        return self._lt.run(self._respond(wait, timeout, response), None if timeout is None else timeout + 10)
+        return self._lt.run(
+            self._respond(wait, timeout, response), None if timeout is None else timeout + 10
+        )
 
-    async def arespond(self, *, wait: bool = False, timeout: float | None = 120.0, **response: Any) -> Reply | str:
+    async def arespond(
+        self, *, wait: bool = False, timeout: float | None = 120.0, **response: Any
+    ) -> Reply | str:
         return await self._lt.arun(self._respond(wait, timeout, response))
 
     async def _cancel(self) -> str | None:
         active = self.conversation.active_response
         if active is None:
             return None
-        return await self._send(self._prepare({"type": "response.cancel", "response_id": active.id}))
+        return await self._send(
+            self._prepare({"type": "response.cancel", "response_id": active.id})
+        )
 
     def cancel(self) -> str | None:
         """Cancel the response in progress, if any; returns the cancel's ``event_id``."""
@@ -895,12 +1056,17 @@ class Session:
         await self._send(event)
         eid = event["event_id"]
         answer = await self._wait_for(
-            lambda ev: ev.get("type") == "session.updated" or (ev.get("type") == "error" and (ev.get("error") or {}).get("event_id") == eid),
+            lambda ev: (
+                ev.get("type") == "session.updated"
+                or (ev.get("type") == "error" and (ev.get("error") or {}).get("event_id") == eid)
+            ),
             timeout,
             self._mark,
         )
         if answer.get("type") == "error":
-            raise ValueError((answer.get("error") or {}).get("message") or "session.update was refused")
+            raise ValueError(
+                (answer.get("error") or {}).get("message") or "session.update was refused"
+            )
         return answer.get("session") or {}
 
     def update(self, *, timeout: float | None = 60.0, **fields: Any) -> dict[str, Any]:
@@ -944,8 +1110,17 @@ class Session:
         pcm = _audio.float32_to_pcm16(samples)
         return _audio.from_pcm16(pcm, fmt), target
 
-    async def _send_audio(self, data: Any, sample_rate: int | None, end_turn: bool, respond: bool | None, wait: bool,
-                          chunk_ms: int, realtime: bool, timeout: float | None) -> Reply | str | None:
+    async def _send_audio(
+        self,
+        data: Any,
+        sample_rate: int | None,
+        end_turn: bool,
+        respond: bool | None,
+        wait: bool,
+        chunk_ms: int,
+        realtime: bool,
+        timeout: float | None,
+    ) -> Reply | str | None:
         encoded, _rate = self._input_pcm(data, sample_rate)
         fmt = self.conversation.input_audio_format
         step = _audio.bytes_for_ms(chunk_ms, fmt)
@@ -953,7 +1128,11 @@ class Session:
         last_id = None
         for start in range(0, len(encoded), step):
             chunk = encoded[start : start + step]
-            last_id = await self._send(self._prepare({"type": "input_audio_buffer.append", "audio": _audio.b64encode_audio(chunk)}))
+            last_id = await self._send(
+                self._prepare(
+                    {"type": "input_audio_buffer.append", "audio": _audio.b64encode_audio(chunk)}
+                )
+            )
             if realtime:
                 await asyncio.sleep(_audio.duration_ms(len(chunk), fmt) / 1000)
         td = self.conversation.session.get("turn_detection")
@@ -963,30 +1142,65 @@ class Session:
                 silence_ms = int(td.get("silence_duration_ms") or 500) + 300
                 silence = _audio.from_pcm16(bytes(2 * _audio.samples_for_ms(silence_ms, fmt)), fmt)
                 for start in range(0, len(silence), step):
-                    last_id = await self._send(self._prepare({"type": "input_audio_buffer.append", "audio": _audio.b64encode_audio(silence[start : start + step])}))
+                    last_id = await self._send(
+                        self._prepare(
+                            {
+                                "type": "input_audio_buffer.append",
+                                "audio": _audio.b64encode_audio(silence[start : start + step]),
+                            }
+                        )
+                    )
             else:
                 last_id = await self._send(self._prepare({"type": "input_audio_buffer.commit"}))
                 if respond is None or respond:
-                    last_id = await self._send(self._prepare({"type": "response.create", "response": {}}))
+                    last_id = await self._send(
+                        self._prepare({"type": "response.create", "response": {}})
+                    )
         if wait and end_turn and (vad or respond is None or respond):
             return await self._wait_turn(since, timeout)
         return last_id
 
-    def send_audio(self, audio: Any, *, sample_rate: int | None = None, end_turn: bool = True, respond: bool | None = None,
-                   wait: bool = False, chunk_ms: int = 100, realtime: bool = False, timeout: float | None = 120.0) -> Reply | str | None:
+    def send_audio(
+        self,
+        audio: Any,
+        *,
+        sample_rate: int | None = None,
+        end_turn: bool = True,
+        respond: bool | None = None,
+        wait: bool = False,
+        chunk_ms: int = 100,
+        realtime: bool = False,
+        timeout: float | None = 120.0,
+    ) -> Reply | str | None:
         """Send speech: a numpy array (int or float samples, mono or (n, channels)), PCM16
         bytes, or a 16-bit WAV file path; resampled to the session's input format.
         With ``end_turn`` the turn is ended: with server VAD by trailing silence (the
         server then answers by itself), without it by ``commit`` and (``respond``,
         default True) ``response.create``. With ``wait`` returns the :class:`Reply`."""
         return self._lt.run(
-            self._send_audio(audio, sample_rate, end_turn, respond, wait, chunk_ms, realtime, timeout),
+            self._send_audio(
+                audio, sample_rate, end_turn, respond, wait, chunk_ms, realtime, timeout
+            ),
             None if timeout is None else timeout + 60,
         )
 
-    async def asend_audio(self, audio: Any, *, sample_rate: int | None = None, end_turn: bool = True, respond: bool | None = None,
-                          wait: bool = False, chunk_ms: int = 100, realtime: bool = False, timeout: float | None = 120.0) -> Reply | str | None:
-        return await self._lt.arun(self._send_audio(audio, sample_rate, end_turn, respond, wait, chunk_ms, realtime, timeout))
+    async def asend_audio(
+        self,
+        audio: Any,
+        *,
+        sample_rate: int | None = None,
+        end_turn: bool = True,
+        respond: bool | None = None,
+        wait: bool = False,
+        chunk_ms: int = 100,
+        realtime: bool = False,
+        timeout: float | None = 120.0,
+    ) -> Reply | str | None:
+        return await self._lt.arun(
+            self._send_audio(
+                audio, sample_rate, end_turn, respond, wait, chunk_ms, realtime, timeout
+            )
+        )
 
     # ------------------------------------------------------------------ tools
 
@@ -994,22 +1208,35 @@ class Session:
         self._tools[tool.name] = tool
 
     def _merged_tools(self, current: Any) -> list[dict[str, Any]]:
-        others = [t for t in (current or []) if isinstance(t, dict) and t.get("name") not in self._tools]
+        others = [
+            t for t in (current or []) if isinstance(t, dict) and t.get("name") not in self._tools
+        ]
         return others + [t.definition() for t in self._tools.values()]
 
     async def _advertise_tools(self) -> dict[str, Any]:
-        return await self._update({"tools": self._merged_tools(self.conversation.session.get("tools"))}, 60)
+        return await self._update(
+            {"tools": self._merged_tools(self.conversation.session.get("tools"))}, 60
+        )
 
-    def tool(self, fn: Callable[..., Any] | None = None, *, name: str | None = None, description: str | None = None) -> Any:
+    def tool(
+        self,
+        fn: Callable[..., Any] | None = None,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> Any:
         """Register a Python callable as a function tool (usable as a decorator, with or
         without arguments). The model's calls run in this kernel."""
+
         def register(f: Callable[..., Any]) -> Callable[..., Any]:
             self.add_tool(f, name=name, description=description)
             return f
 
         return register(fn) if fn is not None else register
 
-    def add_tool(self, fn: Callable[..., Any], *, name: str | None = None, description: str | None = None) -> Tool:
+    def add_tool(
+        self, fn: Callable[..., Any], *, name: str | None = None, description: str | None = None
+    ) -> Tool:
         tool = tool_from_callable(fn, name=name, description=description)
 
         async def add() -> None:
@@ -1022,7 +1249,9 @@ class Session:
     def remove_tool(self, name: str) -> None:
         async def remove() -> None:
             self._tools.pop(name, None)
-            current = [t for t in (self.conversation.session.get("tools") or []) if t.get("name") != name]
+            current = [
+                t for t in (self.conversation.session.get("tools") or []) if t.get("name") != name
+            ]
             await self._update({"tools": current}, 60)
 
         self._lt.run(remove(), 70)
@@ -1035,21 +1264,38 @@ class Session:
         etype = event.get("type")
         if etype == "response.output_item.done":
             item = event.get("item") or {}
-            if item.get("type") == "function_call" and item.get("name") in self._tools and item.get("status") == "completed":
+            if (
+                item.get("type") == "function_call"
+                and item.get("name") in self._tools
+                and item.get("status") == "completed"
+            ):
                 task = asyncio.ensure_future(self._run_tool(item))
                 self._tool_tasks.setdefault(str(event.get("response_id")), []).append(task)
         elif etype == "response.done":
             response = event.get("response") or {}
             tasks = self._tool_tasks.pop(str(response.get("id")), None)
             if tasks:
-                task = asyncio.ensure_future(self._follow_up(tasks, response.get("status") == "completed"))
+                task = asyncio.ensure_future(
+                    self._follow_up(tasks, response.get("status") == "completed")
+                )
                 self._follow_ups.add(task)
                 task.add_done_callback(self._follow_ups.discard)
 
     async def _run_tool(self, item: dict[str, Any]) -> None:
         tool = self._tools[item["name"]]
         output = await tool.call(item.get("arguments"), executor=self._lt.executor)
-        await self._send(self._prepare({"type": "conversation.item.create", "item": {"type": "function_call_output", "call_id": item.get("call_id"), "output": output}}))
+        await self._send(
+            self._prepare(
+                {
+                    "type": "conversation.item.create",
+                    "item": {
+                        "type": "function_call_output",
+                        "call_id": item.get("call_id"),
+                        "output": output,
+                    },
+                }
+            )
+        )
 
     async def _follow_up(self, tasks: list[asyncio.Task], respond: bool) -> None:
         """After the response that called the tools is done and every output is sent:
@@ -1060,29 +1306,52 @@ class Session:
             return
         for _ in range(5):
             while self.conversation.active_response is not None:
-                await self._wait_for(lambda ev: ev.get("type") == "response.done", None, self._count)
+                await self._wait_for(
+                    lambda ev: ev.get("type") == "response.done", None, self._count
+                )
             event = self._prepare({"type": "response.create", "response": {}})
             eid = event["event_id"]
             await self._send(event)
             answer = await self._wait_for(
-                lambda ev: ev.get("type") == "response.created" or (ev.get("type") == "error" and (ev.get("error") or {}).get("event_id") == eid),
+                lambda ev: (
+                    ev.get("type") == "response.created"
+                    or (
+                        ev.get("type") == "error" and (ev.get("error") or {}).get("event_id") == eid
+                    )
+                ),
                 None,
                 self._mark,
             )
             if answer.get("type") == "response.created":
                 return
-            if (answer.get("error") or {}).get("code") != "conversation_already_has_active_response":
+            if (answer.get("error") or {}).get(
+                "code"
+            ) != "conversation_already_has_active_response":
                 return
 
     # ------------------------------------------------------------------ the log
 
-    def log(self, *, after: int = 0, limit: int = 100, type: str | list[str] | None = None, audio: str = "omit") -> list[dict[str, Any]]:
+    def log(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 100,
+        type: str | list[str] | None = None,
+        audio: str = "omit",
+    ) -> list[dict[str, Any]]:
         """Records of the session's event log (both directions): see
         :mod:`realtime_widget.server.eventlog` for their fields. ``type`` takes
         globs (``"response.*"``); ``audio``: ``omit``, ``ref`` or ``inline``."""
         return self._lt.run(self._log(after, limit, type, audio), 120)["events"]
 
-    async def alog(self, *, after: int = 0, limit: int = 100, type: str | list[str] | None = None, audio: str = "omit") -> list[dict[str, Any]]:
+    async def alog(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 100,
+        type: str | list[str] | None = None,
+        audio: str = "omit",
+    ) -> list[dict[str, Any]]:
         return (await self._lt.arun(self._log(after, limit, type, audio)))["events"]
 
     async def _log(self, after: int, limit: int, types: Any, audio: str) -> dict[str, Any]:
@@ -1117,7 +1386,13 @@ class Session:
 
         return frames(self)
 
-    def events(self, types: str | list[str] | None = None, *, last: int | None = None, direction: str | None = None) -> Any:
+    def events(
+        self,
+        types: str | list[str] | None = None,
+        *,
+        last: int | None = None,
+        direction: str | None = None,
+    ) -> Any:
         """One row per logged event (both directions); ``types`` takes globs."""
         return self.frames.events(types, last=last, direction=direction)
 
@@ -1145,7 +1420,9 @@ class Session:
         return self.frames._repr_html_()
 
 
-def list_sessions(*, server: ServerInfo | str | None = None, token: str | None = None) -> list[dict[str, Any]]:
+def list_sessions(
+    *, server: ServerInfo | str | None = None, token: str | None = None
+) -> list[dict[str, Any]]:
     """The sessions of the Jupyter server's hub (or of this kernel's direct hub)."""
 
     async def run() -> list[dict[str, Any]]:

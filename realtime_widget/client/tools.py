@@ -26,7 +26,10 @@ import pydantic
 
 __all__ = ["Tool", "parse_docstring", "tool_from_callable"]
 
-_SECTION = re.compile(r"^\s*(Args|Arguments|Parameters|Params|Returns|Return|Raises|Yields|Examples?|Notes?|See Also)\s*:?\s*$", re.IGNORECASE)
+_SECTION = re.compile(
+    r"^\s*(Args|Arguments|Parameters|Params|Returns|Return|Raises|Yields|Examples?|Notes?|See Also)\s*:?\s*$",
+    re.IGNORECASE,
+)
 _SPHINX_PARAM = re.compile(r"^\s*:param\s+(?:[^:]*\s)?(\w+)\s*:\s*(.*)$")
 _GOOGLE_PARAM = re.compile(r"^\s*\*{0,2}(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
 _NUMPY_PARAM = re.compile(r"^\s*(\w+)\s*(?::\s*.*)?$")
@@ -40,7 +43,12 @@ def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
     summary: list[str] = []
     params: dict[str, str] = {}
     i = 0
-    while i < len(lines) and lines[i].strip() and not _SECTION.match(lines[i]) and not _SPHINX_PARAM.match(lines[i]):
+    while (
+        i < len(lines)
+        and lines[i].strip()
+        and not _SECTION.match(lines[i])
+        and not _SPHINX_PARAM.match(lines[i])
+    ):
         summary.append(lines[i].strip())
         i += 1
     section = None
@@ -98,7 +106,9 @@ def _indent_of_params(lines: list[str], j: int) -> int:
 
 def _strip_titles(schema: Any) -> Any:
     if isinstance(schema, dict):
-        return {k: _strip_titles(v) for k, v in schema.items() if k != "title" or not isinstance(v, str)}
+        return {
+            k: _strip_titles(v) for k, v in schema.items() if k != "title" or not isinstance(v, str)
+        }
     if isinstance(schema, list):
         return [_strip_titles(v) for v in schema]
     return schema
@@ -116,7 +126,12 @@ class Tool:
 
     def definition(self) -> dict[str, Any]:
         """The realtime (preview) function tool."""
-        return {"type": "function", "name": self.name, "description": self.description, "parameters": self.parameters}
+        return {
+            "type": "function",
+            "name": self.name,
+            "description": self.description,
+            "parameters": self.parameters,
+        }
 
     def _arguments(self, arguments: str | dict[str, Any] | None) -> dict[str, Any]:
         if isinstance(arguments, str):
@@ -139,13 +154,17 @@ class Tool:
             if inspect.iscoroutinefunction(self.fn):
                 result = await self.fn(**kwargs)
             else:
-                result = await asyncio.get_running_loop().run_in_executor(executor, lambda: self.fn(**kwargs))
+                result = await asyncio.get_running_loop().run_in_executor(
+                    executor, lambda: self.fn(**kwargs)
+                )
                 if inspect.isawaitable(result):
                     result = await result
         except asyncio.CancelledError:
             raise
         except pydantic.ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors())
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors()
+            )
             return json.dumps({"error": f"invalid arguments: {problems}"})
         except BaseException as exc:  # the model hears about any failure of the tool
             return json.dumps({"error": f"{type(exc).__name__}: {exc}"})
@@ -173,7 +192,9 @@ def _fallback(obj: Any) -> Any:
     return str(obj)
 
 
-def tool_from_callable(fn: Callable[..., Any], *, name: str | None = None, description: str | None = None) -> Tool:
+def tool_from_callable(
+    fn: Callable[..., Any], *, name: str | None = None, description: str | None = None
+) -> Tool:
     """The :class:`Tool` for ``fn`` (see the module docstring)."""
     if not callable(fn):
         raise TypeError(f"a tool must be callable, got {type(fn).__name__}")
@@ -196,12 +217,19 @@ def tool_from_callable(fn: Callable[..., Any], *, name: str | None = None, descr
             var_kwargs = True
             continue
         if param.kind is inspect.Parameter.POSITIONAL_ONLY:
-            raise TypeError(f"tool {tool_name}: positional-only parameter {pname!r} cannot be called by name")
+            raise TypeError(
+                f"tool {tool_name}: positional-only parameter {pname!r} cannot be called by name"
+            )
         annotation = hints.get(pname, Any)
         default = ... if param.default is inspect.Parameter.empty else param.default
-        fields[pname] = (annotation, pydantic.Field(default, description=param_docs.get(pname) or None))
+        fields[pname] = (
+            annotation,
+            pydantic.Field(default, description=param_docs.get(pname) or None),
+        )
         names.append(pname)
-    config = pydantic.ConfigDict(arbitrary_types_allowed=False, extra="allow" if var_kwargs else "forbid")
+    config = pydantic.ConfigDict(
+        arbitrary_types_allowed=False, extra="allow" if var_kwargs else "forbid"
+    )
     model = pydantic.create_model(f"{tool_name}_arguments", __config__=config, **fields)
     schema = _strip_titles(model.model_json_schema())
     schema.setdefault("properties", {})

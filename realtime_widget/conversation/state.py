@@ -298,9 +298,7 @@ class Conversation:
             self._warn(f"unreadable event: {exc}")
             return None
 
-    def _run(
-        self, handler: Callable[..., None], ev: dict[str, Any], what: str, *args: Any
-    ) -> None:
+    def _run(self, handler: Callable[..., None], ev: dict[str, Any], what: str, *args: Any) -> None:
         try:
             handler(ev, *args)
         except _MALFORMED as exc:
@@ -451,7 +449,9 @@ class Conversation:
             self._warn(f"input format changed to {fmt} with audio buffered: buffer dropped")
         self._bound_idle_buffer()
         if self.max_input_buffer_ms is not None and self._buffer.ms > self.max_input_buffer_ms:
-            excess = len(self._buffer.data) - pcm16_bytes_for_ms(self.max_input_buffer_ms, self._buffer.sample_rate)
+            excess = len(self._buffer.data) - pcm16_bytes_for_ms(
+                self.max_input_buffer_ms, self._buffer.sample_rate
+            )
             self._buffer.drop(excess - excess % 2)
 
     def _bound_idle_buffer(self) -> None:
@@ -461,7 +461,9 @@ class Conversation:
         td = self.session.get("turn_detection") or {}
         if td.get("type") not in ("server_vad", "semantic_vad"):
             return
-        if any(p.audio_start_ms is not None and p.audio_end_ms is None for p in self._pending.values()):
+        if any(
+            p.audio_start_ms is not None and p.audio_end_ms is None for p in self._pending.values()
+        ):
             return  # a turn is in progress: its audio is still to be committed
         prefix = td.get("prefix_padding_ms")
         self._buffer.keep_last((prefix if isinstance(prefix, int) else 300) + IDLE_DETECTION_LAG_MS)
@@ -736,5 +738,9 @@ class Conversation:
 
 
 # event type -> the Conversation function handling it (see Conversation.apply)
-_SERVER_FUNCS: dict[str, Callable[..., None]] = {t: getattr(Conversation, m) for t, m in _SERVER_HANDLERS.items()}
-_CLIENT_FUNCS: dict[str, Callable[..., None]] = {t: getattr(Conversation, m) for t, m in _CLIENT_HANDLERS.items()}
+_SERVER_FUNCS: dict[str, Callable[..., None]] = {
+    t: getattr(Conversation, m) for t, m in _SERVER_HANDLERS.items()
+}
+_CLIENT_FUNCS: dict[str, Callable[..., None]] = {
+    t: getattr(Conversation, m) for t, m in _CLIENT_HANDLERS.items()
+}

@@ -13,7 +13,18 @@ from ..audio import normalize_format
 from ..protocol import ProtocolError
 from .ga_fields import GA_SESSION_CHECKS, first_leaf
 
-VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")  # GA adds the last two
+VOICES = (
+    "alloy",
+    "ash",
+    "ballad",
+    "coral",
+    "echo",
+    "sage",
+    "shimmer",
+    "verse",
+    "marin",
+    "cedar",
+)  # GA adds the last two
 MODALITY_SETS = ({"text"}, {"text", "audio"}, {"audio"})
 TEMPERATURE_RANGE = (0.6, 1.2)  # the service rejects values outside this range
 MAX_OUTPUT_TOKENS = 4096
@@ -56,7 +67,12 @@ def _invalid(param: str, message: str, code: str = "invalid_value") -> ProtocolE
 
 
 def check_modalities(value: Any, param: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or set(value) not in MODALITY_SETS or len(set(value)) != len(value):
+    if (
+        not isinstance(value, list)
+        or not all(isinstance(v, str) for v in value)
+        or set(value) not in MODALITY_SETS
+        or len(set(value)) != len(value)
+    ):
         raise _invalid(param, f"expected ['text'] or ['text', 'audio'], got {value!r}")
     return list(value)
 
@@ -86,7 +102,9 @@ def check_max_tokens(value: Any, param: str) -> int | str:
     if value == "inf" or value is None:
         return "inf"
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_OUTPUT_TOKENS:
-        raise _invalid(param, f"expected an integer from 1 to {MAX_OUTPUT_TOKENS} or 'inf', got {value!r}")
+        raise _invalid(
+            param, f"expected an integer from 1 to {MAX_OUTPUT_TOKENS} or 'inf', got {value!r}"
+        )
     return value
 
 
@@ -95,7 +113,9 @@ def _milliseconds(value: Any, param: str) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _invalid(param, f"expected a non-negative integer number of milliseconds, got {value!r}")
+        raise _invalid(
+            param, f"expected a non-negative integer number of milliseconds, got {value!r}"
+        )
     return value
 
 
@@ -110,14 +130,24 @@ def check_turn_detection(value: Any, param: str) -> dict[str, Any] | None:
     if kind == "semantic_vad":
         eagerness = value.get("eagerness", "auto")
         if not isinstance(eagerness, str) or eagerness not in EAGERNESS:
-            raise _invalid(f"{param}.eagerness", f"expected one of {', '.join(EAGERNESS)}, got {eagerness!r}")
+            raise _invalid(
+                f"{param}.eagerness", f"expected one of {', '.join(EAGERNESS)}, got {eagerness!r}"
+            )
         return {**value, "eagerness": eagerness}
     if kind != "server_vad":
-        raise _invalid(f"{param}.type", f"expected 'server_vad', 'semantic_vad' or 'none', got {kind!r}")
+        raise _invalid(
+            f"{param}.type", f"expected 'server_vad', 'semantic_vad' or 'none', got {kind!r}"
+        )
     merged = {**DEFAULT_SERVER_VAD, **value}
     threshold = merged["threshold"]
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-        raise _invalid(f"{param}.threshold", f"expected a number between 0 and 1, got {threshold!r}")
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, (int, float))
+        or not 0 <= threshold <= 1
+    ):
+        raise _invalid(
+            f"{param}.threshold", f"expected a number between 0 and 1, got {threshold!r}"
+        )
     merged["threshold"] = float(threshold)
     for key in ("prefix_padding_ms", "silence_duration_ms"):
         merged[key] = _milliseconds(merged[key], f"{param}.{key}")
@@ -142,7 +172,9 @@ def check_tools(value: Any, param: str) -> list[dict[str, Any]]:
             raise _invalid(f"{param}[{i}].type", "only 'function' tools are supported")
         name = tool.get("name")
         if not isinstance(name, str) or not name:
-            raise _invalid(f"{param}[{i}].name", "a function tool needs a name", "missing_required_parameter")
+            raise _invalid(
+                f"{param}[{i}].name", "a function tool needs a name", "missing_required_parameter"
+            )
         if name in names:
             raise _invalid(f"{param}[{i}].name", f"duplicate tool name {name!r}")
         names.add(name)
@@ -160,18 +192,38 @@ def check_tool_parameters(schema: Any, param: str) -> None:
     properties = schema.get("properties")
     if properties is not None:
         if not isinstance(properties, dict):
-            raise _invalid(f"{param}.properties", f"expected an object, got {_kind(properties)}", "invalid_type")
+            raise _invalid(
+                f"{param}.properties",
+                f"expected an object, got {_kind(properties)}",
+                "invalid_type",
+            )
         for name, prop in properties.items():
             where = f"{param}.properties.{name}"
             if not isinstance(prop, dict):
-                raise _invalid(where, f"expected a JSON schema object, got {_kind(prop)}", "invalid_type")
+                raise _invalid(
+                    where, f"expected a JSON schema object, got {_kind(prop)}", "invalid_type"
+                )
             if "type" in prop and not isinstance(prop["type"], (str, list)):
-                raise _invalid(f"{where}.type", f"expected a string or an array, got {_kind(prop['type'])}", "invalid_type")
+                raise _invalid(
+                    f"{where}.type",
+                    f"expected a string or an array, got {_kind(prop['type'])}",
+                    "invalid_type",
+                )
             if "enum" in prop and (not isinstance(prop["enum"], list) or not prop["enum"]):
-                raise _invalid(f"{where}.enum", f"expected a non-empty array, got {_kind(prop['enum'])}", "invalid_type")
+                raise _invalid(
+                    f"{where}.enum",
+                    f"expected a non-empty array, got {_kind(prop['enum'])}",
+                    "invalid_type",
+                )
     required = schema.get("required")
-    if required is not None and (not isinstance(required, list) or not all(isinstance(r, str) for r in required)):
-        raise _invalid(f"{param}.required", f"expected an array of strings, got {_kind(required)}", "invalid_type")
+    if required is not None and (
+        not isinstance(required, list) or not all(isinstance(r, str) for r in required)
+    ):
+        raise _invalid(
+            f"{param}.required",
+            f"expected an array of strings, got {_kind(required)}",
+            "invalid_type",
+        )
 
 
 def _kind(value: Any) -> str:
@@ -197,7 +249,9 @@ def check_tool_choice(value: Any, tools: list[dict[str, Any]], param: str) -> st
         if name not in {t["name"] for t in tools}:
             raise _invalid(param, f"tool_choice names {name!r}, which is not among the tools")
         return value
-    raise _invalid(param, f"expected 'auto', 'none', 'required' or a function object, got {value!r}")
+    raise _invalid(
+        param, f"expected 'auto', 'none', 'required' or a function object, got {value!r}"
+    )
 
 
 def tool_choice_name(choice: dict[str, Any]) -> Any:
@@ -208,7 +262,9 @@ def tool_choice_name(choice: dict[str, Any]) -> Any:
     return function or choice.get("name")
 
 
-def merge_session(current: dict[str, Any], update: dict[str, Any], param: str = "session") -> dict[str, Any]:
+def merge_session(
+    current: dict[str, Any], update: dict[str, Any], param: str = "session"
+) -> dict[str, Any]:
     """``current`` with ``update`` applied; raises ``ProtocolError`` and changes nothing on a bad value."""
     merged = copy.deepcopy(current)
     checks = {
@@ -226,7 +282,9 @@ def merge_session(current: dict[str, Any], update: dict[str, Any], param: str = 
     for key, value in update.items():
         if key not in checks and key not in ("instructions", "model", "tool_choice"):
             unknown = first_leaf(value, f"{param}.{key}") if key == "audio" else f"{param}.{key}"
-            raise _invalid(unknown, f"unknown parameter {unknown.rsplit('.', 1)[-1]!r}", "unknown_parameter")
+            raise _invalid(
+                unknown, f"unknown parameter {unknown.rsplit('.', 1)[-1]!r}", "unknown_parameter"
+            )
         if key in checks:
             merged[key] = checks[key](value, f"{param}.{key}")
         elif key == "instructions":
@@ -237,7 +295,9 @@ def merge_session(current: dict[str, Any], update: dict[str, Any], param: str = 
             merged[key] = str(value)
         # tool_choice is checked after tools so that both may change in one update
     if "tool_choice" in update:
-        merged["tool_choice"] = check_tool_choice(update["tool_choice"], merged["tools"], f"{param}.tool_choice")
+        merged["tool_choice"] = check_tool_choice(
+            update["tool_choice"], merged["tools"], f"{param}.tool_choice"
+        )
     return merged
 
 

@@ -33,14 +33,20 @@ def _object(value: Any, param: str, *, nullable: bool = False) -> dict[str, Any]
     if value is None and nullable:
         return None
     if not isinstance(value, dict):
-        raise _invalid(param, f"expected an object{' or null' if nullable else ''}, got {value!r}", "invalid_type")
+        raise _invalid(
+            param,
+            f"expected an object{' or null' if nullable else ''}, got {value!r}",
+            "invalid_type",
+        )
     return value
 
 
 def _string_fields(value: dict[str, Any], param: str, *names: str) -> None:
     for name in names:
         if name in value and not isinstance(value[name], str):
-            raise _invalid(f"{param}.{name}", f"expected a string, got {value[name]!r}", "invalid_type")
+            raise _invalid(
+                f"{param}.{name}", f"expected a string, got {value[name]!r}", "invalid_type"
+            )
 
 
 def check_speed(value: Any, param: str) -> float:
@@ -55,9 +61,15 @@ def check_noise_reduction(value: Any, param: str) -> dict[str, Any] | None:
     if reduction is None:
         return None
     if reduction.get("type") not in NOISE_REDUCTION_TYPES:
-        raise _invalid(f"{param}.type", f"expected 'near_field' or 'far_field', got {reduction.get('type')!r}")
+        raise _invalid(
+            f"{param}.type", f"expected 'near_field' or 'far_field', got {reduction.get('type')!r}"
+        )
     strength = reduction.get("strength")
-    if strength is not None and (isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= 1):
+    if strength is not None and (
+        isinstance(strength, bool)
+        or not isinstance(strength, (int, float))
+        or not 0 <= strength <= 1
+    ):
         raise _invalid(f"{param}.strength", f"expected a number between 0 and 1, got {strength!r}")
     return reduction
 
@@ -75,10 +87,14 @@ def check_truncation(value: Any, param: str) -> Any:
         return value
     truncation = _object(value, param)
     if truncation.get("type") != "retention_ratio":
-        raise _invalid(f"{param}.type", f"expected 'retention_ratio', got {truncation.get('type')!r}")
+        raise _invalid(
+            f"{param}.type", f"expected 'retention_ratio', got {truncation.get('type')!r}"
+        )
     ratio = truncation.get("retention_ratio")
     if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
-        raise _invalid(f"{param}.retention_ratio", f"expected a number between 0 and 1, got {ratio!r}")
+        raise _invalid(
+            f"{param}.retention_ratio", f"expected a number between 0 and 1, got {ratio!r}"
+        )
     return truncation
 
 
@@ -87,7 +103,9 @@ def check_include(value: Any, param: str) -> list[str]:
         raise _invalid(param, f"expected an array, got {value!r}", "invalid_type")
     for i, entry in enumerate(value):
         if entry not in INCLUDABLE:
-            raise _invalid(f"{param}[{i}]", f"expected one of {', '.join(INCLUDABLE)}, got {entry!r}")
+            raise _invalid(
+                f"{param}[{i}]", f"expected one of {', '.join(INCLUDABLE)}, got {entry!r}"
+            )
     return list(value)
 
 
@@ -95,7 +113,9 @@ def check_prompt(value: Any, param: str) -> dict[str, Any] | None:
     prompt = _object(value, param, nullable=True)
     if prompt is not None:
         if not isinstance(prompt.get("id"), str):
-            raise _invalid(f"{param}.id", "missing required parameter", "missing_required_parameter")
+            raise _invalid(
+                f"{param}.id", "missing required parameter", "missing_required_parameter"
+            )
         _string_fields(prompt, param, "version")
     return prompt
 
@@ -103,7 +123,10 @@ def check_prompt(value: Any, param: str) -> dict[str, Any] | None:
 def check_reasoning(value: Any, param: str) -> dict[str, Any]:
     reasoning = _object(value, param)
     if "effort" in reasoning and reasoning["effort"] not in REASONING_EFFORTS:
-        raise _invalid(f"{param}.effort", f"expected one of {', '.join(REASONING_EFFORTS)}, got {reasoning['effort']!r}")
+        raise _invalid(
+            f"{param}.effort",
+            f"expected one of {', '.join(REASONING_EFFORTS)}, got {reasoning['effort']!r}",
+        )
     return reasoning
 
 

@@ -38,10 +38,14 @@ class AcceptedItem:
 
 def _require(value: Any, kind: type, param: str) -> Any:
     if value is None:
-        raise ProtocolError(f"{param}: missing required parameter", code="missing_required_parameter", param=param)
+        raise ProtocolError(
+            f"{param}: missing required parameter", code="missing_required_parameter", param=param
+        )
     if not isinstance(value, kind) or isinstance(value, bool):
         raise ProtocolError(
-            f"{param}: expected {kind.__name__}, got {type(value).__name__}", code="invalid_type", param=param
+            f"{param}: expected {kind.__name__}, got {type(value).__name__}",
+            code="invalid_type",
+            param=param,
         )
     return value
 
@@ -71,7 +75,9 @@ def _message(item: dict[str, Any], item_id: str, param: str) -> AcceptedItem:
         if kind == "input_audio":
             out: dict[str, Any] = {"type": "input_audio"}
             if part.get("audio") is not None:
-                audio[i] = b64decode_audio(_require(part["audio"], str, f"{where}.audio"), param=f"{where}.audio")
+                audio[i] = b64decode_audio(
+                    _require(part["audio"], str, f"{where}.audio"), param=f"{where}.audio"
+                )
             if part.get("transcript") is not None:
                 out["transcript"] = _require(part["transcript"], str, f"{where}.transcript")
             if i not in audio and "transcript" not in out:
@@ -143,7 +149,9 @@ def chat_messages(
     call_names: dict[str, str] = {}
     for item in items:
         if item.type == "message":
-            text = heard.get(item.id) or " ".join(filter(None, (_part_text(p) for p in item.content)))
+            text = heard.get(item.id) or " ".join(
+                filter(None, (_part_text(p) for p in item.content))
+            )
             messages.append({"role": item.role, "content": text})
         elif item.type == "function_call":
             call_names[item.call_id] = item.name
@@ -194,7 +202,9 @@ def retrieved_item(item: Any) -> dict[str, Any]:
     if item.type == "message":
         wire.update(role=item.role, content=[_retrieved_part(p) for p in item.content])
     elif item.type == "function_call":
-        wire.update(name=item.name or "", call_id=item.call_id or "", arguments=item.arguments or "")
+        wire.update(
+            name=item.name or "", call_id=item.call_id or "", arguments=item.arguments or ""
+        )
     else:
         wire.update(call_id=item.call_id or "", output=item.output or "")
     return _RESPONSE_ITEM.validate_python(wire).to_dict()

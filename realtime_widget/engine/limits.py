@@ -43,7 +43,9 @@ class SessionLimits:
     max_conversation_items: int | None = 4096
     max_conversation_bytes: int | None = 64 * 1024 * 1024  # text of all items
     max_input_buffer_ms: int | None = 15 * MINUTE_MS  # uncommitted input audio (~43 MB at 24 kHz)
-    max_reply_tokens: int | None = 4096  # per response, when it asks for "inf" (the service's maximum)
+    max_reply_tokens: int | None = (
+        4096  # per response, when it asks for "inf" (the service's maximum)
+    )
     max_kept_audio_ms: int | None = 10 * MINUTE_MS  # audio held by the conversation (~29 MB)
 
     # -- checks (each raises a spec-shaped ProtocolError) -------------------------------
@@ -56,7 +58,9 @@ class SessionLimits:
                 param=param,
             )
 
-    def check_conversation(self, n_items: int, text_nbytes: int, new_nbytes: int, param: str) -> None:
+    def check_conversation(
+        self, n_items: int, text_nbytes: int, new_nbytes: int, param: str
+    ) -> None:
         if self.max_conversation_items is not None and n_items + 1 > self.max_conversation_items:
             raise ProtocolError(
                 f"{param}: the conversation already holds {n_items} items, this session's cap; "
@@ -64,7 +68,10 @@ class SessionLimits:
                 code="conversation_too_large",
                 param=param,
             )
-        if self.max_conversation_bytes is not None and text_nbytes + new_nbytes > self.max_conversation_bytes:
+        if (
+            self.max_conversation_bytes is not None
+            and text_nbytes + new_nbytes > self.max_conversation_bytes
+        ):
             raise ProtocolError(
                 f"{param}: the conversation's text would reach {text_nbytes + new_nbytes} bytes, above this "
                 f"session's cap of {self.max_conversation_bytes}; delete items to make room",

@@ -52,7 +52,9 @@ class ResponseParams:
     tools: list[dict[str, Any]]
     tool_choice: str | dict[str, Any]
     speed: float = 1.0  # GA audio.output.speed: the speaking rate
-    in_conversation: bool = True  # False: out-of-band (``commit: false``), nothing joins the conversation
+    in_conversation: bool = (
+        True  # False: out-of-band (``commit: false``), nothing joins the conversation
+    )
     capped: bool = False  # max_output_tokens is the session's cap, not the client's request
     metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -138,7 +140,9 @@ class ResponseRun:
             after = await finished(self, usage)
         except Exception as exc:  # a bug of ours: the response fails, the session goes on
             log.exception("response %s failed", self.id)
-            self._fail(f"the local engine failed while generating this response: {type(exc).__name__}: {exc}")
+            self._fail(
+                f"the local engine failed while generating this response: {type(exc).__name__}: {exc}"
+            )
             try:
                 await self._close_all("incomplete")
                 after = await finished(self, usage)
@@ -228,7 +232,9 @@ class ResponseRun:
             "content": [],
         }
         self._open = await self._add_item(item)
-        part = {"type": "audio", "transcript": ""} if self._audio_out else {"type": "text", "text": ""}
+        part = (
+            {"type": "audio", "transcript": ""} if self._audio_out else {"type": "text", "text": ""}
+        )
         await self._emit(self._part_event("response.content_part.added", self._open, part))
         self._open.part_open = True
 
@@ -237,11 +243,20 @@ class ResponseRun:
         self.output.append(item)
         previous = self._last_item_id()  # before output_item.added puts the item itself last
         await self._emit(
-            {"type": "response.output_item.added", "response_id": self.id, "output_index": opened.output_index, "item": dict(item)}
+            {
+                "type": "response.output_item.added",
+                "response_id": self.id,
+                "output_index": opened.output_index,
+                "item": dict(item),
+            }
         )
         if self.params.in_conversation:
             await self._emit(
-                {"type": "conversation.item.created", "previous_item_id": previous, "item": dict(item)}
+                {
+                    "type": "conversation.item.created",
+                    "previous_item_id": previous,
+                    "item": dict(item),
+                }
             )
         return opened
 
@@ -293,7 +308,9 @@ class ResponseRun:
         opened = self._open
         assert opened is not None
         limit = self.params.max_output_tokens
-        if limit is not None:  # never send far beyond the limit: cut to the tokens left (4 bytes each)
+        if (
+            limit is not None
+        ):  # never send far beyond the limit: cut to the tokens left (4 bytes each)
             clause = clause[: max(1, (limit - self.output_tokens.total) * 4)]
         opened.text += clause
         if not self._audio_out:
@@ -308,7 +325,9 @@ class ResponseRun:
     async def _speak(self, opened: _OpenItem, clause: str) -> None:
         fmt = self.params.output_audio_format
         # The synthesiser resamples to the output format's rate itself (24 or 8 kHz).
-        chunks = self._synthesize(clause.strip(), self.params.voice, sample_rate(fmt), self.params.speed)
+        chunks = self._synthesize(
+            clause.strip(), self.params.voice, sample_rate(fmt), self.params.speed
+        )
         step = bytes_for_ms(AUDIO_DELTA_MS, fmt)
         carry = b""
         while True:
@@ -346,7 +365,11 @@ class ResponseRun:
             opened = self._calls[piece.index] = await self._add_item(item)
         if piece.arguments:
             opened.text += piece.arguments
-            await self._emit(self._call_event("response.function_call_arguments.delta", opened, delta=piece.arguments))
+            await self._emit(
+                self._call_event(
+                    "response.function_call_arguments.delta", opened, delta=piece.arguments
+                )
+            )
             self._count_output(text=piece.arguments)
 
     # -- closing --------------------------------------------------------------------
@@ -364,11 +387,15 @@ class ResponseRun:
         if opened.part_open:
             if self._audio_out:
                 await self._emit(self._ids("response.audio.done", opened))
-                await self._emit(self._ids("response.audio_transcript.done", opened, transcript=opened.text))
+                await self._emit(
+                    self._ids("response.audio_transcript.done", opened, transcript=opened.text)
+                )
                 part = {"type": "audio", "transcript": opened.text}
             else:
                 # The spec names the field ``value``, the service ``text``: send both.
-                await self._emit(self._ids("response.text.done", opened, text=opened.text, value=opened.text))
+                await self._emit(
+                    self._ids("response.text.done", opened, text=opened.text, value=opened.text)
+                )
                 part = {"type": "text", "text": opened.text}
             await self._emit(self._part_event("response.content_part.done", opened, part))
             opened.item["content"] = [part]
@@ -387,14 +414,22 @@ class ResponseRun:
     async def _item_done(self, opened: _OpenItem, status: str) -> None:
         opened.item["status"] = status
         await self._emit(
-            {"type": "response.output_item.done", "response_id": self.id, "output_index": opened.output_index, "item": dict(opened.item)}
+            {
+                "type": "response.output_item.done",
+                "response_id": self.id,
+                "output_index": opened.output_index,
+                "item": dict(opened.item),
+            }
         )
 
     async def _close_call(self, opened: _OpenItem, status: str) -> None:
         opened.item["arguments"] = opened.text
         await self._emit(
             self._call_event(
-                "response.function_call_arguments.done", opened, name=opened.item["name"], arguments=opened.text
+                "response.function_call_arguments.done",
+                opened,
+                name=opened.item["name"],
+                arguments=opened.text,
             )
         )
         await self._item_done(opened, status)

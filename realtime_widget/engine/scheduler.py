@@ -36,7 +36,9 @@ DEFAULT_PER_SESSION = 1
 class _Job:
     __slots__ = ("owner", "fn", "args", "future", "light")
 
-    def __init__(self, owner: Any, fn: Callable[..., Any], args: tuple, future: asyncio.Future, light: bool):
+    def __init__(
+        self, owner: Any, fn: Callable[..., Any], args: tuple, future: asyncio.Future, light: bool
+    ):
         self.owner, self.fn, self.args, self.future, self.light = owner, fn, args, future, light
 
 
@@ -58,7 +60,9 @@ class InferenceScheduler:
         self.per_session = per_session
         # heavy calls may use every thread but one (kept for light calls), unless there is one
         self.heavy_workers = workers - 1 if workers > 1 else 1
-        self._pool = pool or ThreadPoolExecutor(max_workers=workers, thread_name_prefix="realtime-engine")
+        self._pool = pool or ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="realtime-engine"
+        )
         self._queues: dict[Any, deque[_Job]] = {}  # owner -> its waiting heavy calls
         self._ring: deque[Any] = deque()  # owners with heavy calls waiting, in arrival order
         self._served: dict[Any, int] = {}  # owner -> stamp of its last heavy start (absent: never)
@@ -189,7 +193,9 @@ def _env_int(name: str, default: int) -> int:
 
 
 _pool: ThreadPoolExecutor | None = None
-_per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, InferenceScheduler] = weakref.WeakKeyDictionary()
+_per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, InferenceScheduler] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def default_scheduler() -> InferenceScheduler:
@@ -205,6 +211,8 @@ def default_scheduler() -> InferenceScheduler:
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="realtime-engine")
         scheduler = _per_loop[loop] = InferenceScheduler(
-            workers, _env_int("REALTIME_WIDGET_INFERENCE_PER_SESSION", DEFAULT_PER_SESSION), pool=_pool
+            workers,
+            _env_int("REALTIME_WIDGET_INFERENCE_PER_SESSION", DEFAULT_PER_SESSION),
+            pool=_pool,
         )
     return scheduler

@@ -110,10 +110,16 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
         return None
 
     def _choose_dialect(self) -> str:
-        return dialect_of_handshake(self.route, self.request.headers.get("OpenAI-Beta", ""), self._offered_subprotocols())
+        return dialect_of_handshake(
+            self.route, self.request.headers.get("OpenAI-Beta", ""), self._offered_subprotocols()
+        )
 
     def _model(self) -> str:
-        return self.get_query_argument("model", None) or self.get_query_argument("deployment", None) or "local-realtime"
+        return (
+            self.get_query_argument("model", None)
+            or self.get_query_argument("deployment", None)
+            or "local-realtime"
+        )
 
     async def get(self, *args: Any, **kwargs: Any) -> None:
         expected = self.state.api_key
@@ -121,17 +127,41 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
             presented = self._presented_key() or ""
             if not hmac.compare_digest(presented.encode(), expected.encode()):
                 self.set_status(401)
-                self.finish({"error": {"type": "invalid_request_error", "code": "invalid_api_key", "message": "Incorrect API key provided."}})
+                self.finish(
+                    {
+                        "error": {
+                            "type": "invalid_request_error",
+                            "code": "invalid_api_key",
+                            "message": "Incorrect API key provided.",
+                        }
+                    }
+                )
                 return
         if self.route == "azure-preview" and not self.get_query_argument("api-version", None):
             self.set_status(400)
-            self.finish({"error": {"type": "invalid_request_error", "code": "missing_api_version", "message": "api-version is required"}})
+            self.finish(
+                {
+                    "error": {
+                        "type": "invalid_request_error",
+                        "code": "missing_api_version",
+                        "message": "api-version is required",
+                    }
+                }
+            )
             return
         try:
             self.opt_in = parse_events_opt_in(self.get_query_arguments(EVENTS_QUERY_PARAM))
         except ValueError as exc:
             self.set_status(400)
-            self.finish({"error": {"type": "invalid_request_error", "code": "invalid_value", "message": str(exc)}})
+            self.finish(
+                {
+                    "error": {
+                        "type": "invalid_request_error",
+                        "code": "invalid_value",
+                        "message": str(exc),
+                    }
+                }
+            )
             return
         self.dialect = self._choose_dialect()
         await super().get(*args, **kwargs)
@@ -153,8 +183,12 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
         close_invalid_utf8_with_1007(self.ws_connection)
         brain: Brain | None = self.state.brain_factory() if self.state.brain_factory else None
         self.session = EngineSession(
-            self._send, speech=self.state.speech, brain=brain, model=self._model(),
-            limits=self.state.limits, scheduler=self.state.scheduler,
+            self._send,
+            speech=self.state.speech,
+            brain=brain,
+            model=self._model(),
+            limits=self.state.limits,
+            scheduler=self.state.scheduler,
         )
         self.state.sessions.add(self.session)
         await self.session.start()
@@ -186,7 +220,9 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
     async def _send(self, event: dict[str, Any]) -> None:
         for out in [event] if self.dialect == "preview" else ga.server_preview_to_ga(event):
             if server_event_allowed(out["type"], self.dialect, self.opt_in):
-                await self._write(out)  # (e.g. conversation.created would close a spec-strict client)
+                await self._write(
+                    out
+                )  # (e.g. conversation.created would close a spec-strict client)
 
     async def _write(self, event: dict[str, Any]) -> None:
         if self._closed:
@@ -237,8 +273,11 @@ async def start_server(
             "(or REALTIME_WIDGET_SERVE_API_KEY): anyone on the network could use it"
         )
     state = ServerState(
-        api_key=api_key, speech=speech, brain_factory=brain_factory,
-        limits=limits or SessionLimits(), scheduler=scheduler,
+        api_key=api_key,
+        speech=speech,
+        brain_factory=brain_factory,
+        limits=limits or SessionLimits(),
+        scheduler=scheduler,
     )
     sockets = tornado.netutil.bind_sockets(port, address=host)
     server = tornado.httpserver.HTTPServer(make_app(state))

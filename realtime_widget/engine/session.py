@@ -119,7 +119,10 @@ class EngineSession:
         self._configure_vad()
         await self.emit({"type": "session.created", "session": self.session})
         await self.emit(
-            {"type": "conversation.created", "conversation": {"id": new_id("conv"), "object": "realtime.conversation"}}
+            {
+                "type": "conversation.created",
+                "conversation": {"id": new_id("conv"), "object": "realtime.conversation"},
+            }
         )
 
     async def close(self) -> None:
@@ -251,7 +254,9 @@ class EngineSession:
         if self._segmenter is None:
             return
         # the VAD on a small append is light (barge-in path); a huge append is heavy work
-        events = await self.run_blocking(self._segmenter.feed, pcm, light=len(pcm) <= 2 * self.input.rate)
+        events = await self.run_blocking(
+            self._segmenter.feed, pcm, light=len(pcm) <= 2 * self.input.rate
+        )
         for vad_event in events:
             if vad_event.kind == "started":
                 await self._speech_started(vad_event.audio_start_ms)
@@ -264,7 +269,9 @@ class EngineSession:
     async def _check_buffer_room(self, nbytes: int, event_id: str | None) -> None:
         """``max_input_buffer_ms``: without a turn in progress the append is refused; a
         server-VAD turn that reaches it is committed there (the append starts the next)."""
-        full = self.limits.input_buffer_full(self.input.duration_ms, duration_ms(nbytes, self.input.format))
+        full = self.limits.input_buffer_full(
+            self.input.duration_ms, duration_ms(nbytes, self.input.format)
+        )
         if full is None:
             return
         if self._turn is None or self._segmenter is None:
@@ -279,7 +286,11 @@ class EngineSession:
     async def _speech_started(self, audio_start_ms: int) -> None:
         self._turn = _Turn(new_id("item"), audio_start_ms)
         await self.emit(
-            {"type": "input_audio_buffer.speech_started", "audio_start_ms": audio_start_ms, "item_id": self._turn.item_id}
+            {
+                "type": "input_audio_buffer.speech_started",
+                "audio_start_ms": audio_start_ms,
+                "item_id": self._turn.item_id,
+            }
         )
         if self.response is not None:  # barge-in
             self.response.cancel("turn_detected")
@@ -301,7 +312,11 @@ class EngineSession:
             return
         self._turn = None
         await self.emit(
-            {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": audio_end_ms, "item_id": turn.item_id}
+            {
+                "type": "input_audio_buffer.speech_stopped",
+                "audio_end_ms": audio_end_ms,
+                "item_id": turn.item_id,
+            }
         )
         pcm = self.input.take(turn.start_ms, audio_end_ms)
         early = turn.early[1] if turn.early and turn.early[0] == speech_end_ms else None
@@ -330,7 +345,13 @@ class EngineSession:
     async def _commit_audio(self, item_id: str, pcm: bytes, early: asyncio.Future | None) -> None:
         """``committed`` + the user item; recognition goes on in the background."""
         previous = self._last_item_id()
-        await self.emit({"type": "input_audio_buffer.committed", "previous_item_id": previous, "item_id": item_id})
+        await self.emit(
+            {
+                "type": "input_audio_buffer.committed",
+                "previous_item_id": previous,
+                "item_id": item_id,
+            }
+        )
         item = {
             "id": item_id,
             "object": "realtime.item",
@@ -339,10 +360,16 @@ class EngineSession:
             "role": "user",
             "content": [{"type": "input_audio"}],
         }
-        await self.emit({"type": "conversation.item.created", "previous_item_id": previous, "item": item})
-        self._start_recognition(item_id, 0, early or asyncio.ensure_future(self._recognise(pcm, self.input.rate)))
+        await self.emit(
+            {"type": "conversation.item.created", "previous_item_id": previous, "item": item}
+        )
+        self._start_recognition(
+            item_id, 0, early or asyncio.ensure_future(self._recognise(pcm, self.input.rate))
+        )
 
-    def _start_recognition(self, item_id: str, content_index: int, recognised: asyncio.Future) -> None:
+    def _start_recognition(
+        self, item_id: str, content_index: int, recognised: asyncio.Future
+    ) -> None:
         self._recognitions[item_id] = recognised
         self._track(self._finish_recognition(item_id, content_index, recognised))
 
@@ -361,9 +388,15 @@ class EngineSession:
     # -- recognition ----------------------------------------------------------------
     async def _recognise(self, pcm: bytes, rate: int) -> str:
         if self.speech is None:
-            raise RuntimeError("speech recognition is not available (install realtime-widget[local])")
-        reduction = self.session.get("input_audio_noise_reduction")  # GA audio.input.noise_reduction
-        return await self.run_blocking(self._hear, pcm, rate, reduction["type"] if reduction else None)
+            raise RuntimeError(
+                "speech recognition is not available (install realtime-widget[local])"
+            )
+        reduction = self.session.get(
+            "input_audio_noise_reduction"
+        )  # GA audio.input.noise_reduction
+        return await self.run_blocking(
+            self._hear, pcm, rate, reduction["type"] if reduction else None
+        )
 
     def _hear(self, pcm: bytes, rate: int, noise_reduction: str | None) -> str:
         """What the recogniser hears (in the executor): the turn's audio, denoised when the
@@ -372,7 +405,9 @@ class EngineSession:
             pcm = reduce_noise(pcm, rate, noise_reduction)
         return self.speech.transcribe(pcm, rate)
 
-    async def _finish_recognition(self, item_id: str, content_index: int, recognised: asyncio.Future) -> str | None:
+    async def _finish_recognition(
+        self, item_id: str, content_index: int, recognised: asyncio.Future
+    ) -> str | None:
         """Wait for the transcript; report it if transcription is on. None if it failed."""
         try:
             heard = (await recognised).strip()
@@ -384,7 +419,11 @@ class EngineSession:
                         "type": "conversation.item.input_audio_transcription.failed",
                         "item_id": item_id,
                         "content_index": content_index,
-                        "error": {"type": "transcription_error", "code": "asr_failed", "message": str(exc)},
+                        "error": {
+                            "type": "transcription_error",
+                            "code": "asr_failed",
+                            "message": str(exc),
+                        },
                     }
                 )
             return None
@@ -416,7 +455,11 @@ class EngineSession:
         """Validate, announce and (for audio) recognise one client item; returns its id."""
         wanted = raw_item.get("id") if isinstance(raw_item, dict) else None
         if wanted is not None and self.conversation.item(wanted) is not None:
-            raise ProtocolError(f"{param}.id: an item with id {wanted!r} already exists", code="invalid_value", param=f"{param}.id")
+            raise ProtocolError(
+                f"{param}.id: an item with id {wanted!r} already exists",
+                code="invalid_value",
+                param=f"{param}.id",
+            )
         accepted = accept_request_item(raw_item, wanted or new_id("item"), param)
         self._check_room(accepted, param)
         if previous_item_id is not None and self.conversation.item(previous_item_id) is None:
@@ -427,10 +470,18 @@ class EngineSession:
             )
         previous = previous_item_id if previous_item_id is not None else self._last_item_id()
         item_id = accepted.item["id"]
-        await self.emit({"type": "conversation.item.created", "previous_item_id": previous, "item": accepted.item})
+        await self.emit(
+            {
+                "type": "conversation.item.created",
+                "previous_item_id": previous,
+                "item": accepted.item,
+            }
+        )
         for index, encoded in accepted.audio.items():
             pcm = self._attach_audio(item_id, index, encoded)
-            self._start_recognition(item_id, index, asyncio.ensure_future(self._recognise(pcm, self.input.rate)))
+            self._start_recognition(
+                item_id, index, asyncio.ensure_future(self._recognise(pcm, self.input.rate))
+            )
         return item_id
 
     def _check_room(self, accepted: Any, param: str, *, joins: bool = True) -> None:
@@ -462,7 +513,11 @@ class EngineSession:
     def _existing(self, item_id: Any) -> Any:
         item = self.conversation.item(item_id) if isinstance(item_id, str) else None
         if item is None:
-            raise ProtocolError(f"item_id: no item with id {item_id!r} in the conversation", code="item_not_found", param="item_id")
+            raise ProtocolError(
+                f"item_id: no item with id {item_id!r} in the conversation",
+                code="item_not_found",
+                param="item_id",
+            )
         return item
 
     async def _item_delete(self, data: dict[str, Any], _event: Any = None) -> None:
@@ -482,12 +537,28 @@ class EngineSession:
         index = data.get("content_index", data.get("index", 0))
         end_ms = data.get("audio_end_ms")
         if item.type != "message" or item.role != "assistant":
-            raise ProtocolError("item_id: only assistant messages can be truncated", code="invalid_value", param="item_id")
-        if not isinstance(index, int) or not 0 <= index < len(item.content) or not item.content[index].is_audio:
-            raise ProtocolError(f"content_index: item has no audio part at index {index!r}", code="invalid_value", param="content_index")
+            raise ProtocolError(
+                "item_id: only assistant messages can be truncated",
+                code="invalid_value",
+                param="item_id",
+            )
+        if (
+            not isinstance(index, int)
+            or not 0 <= index < len(item.content)
+            or not item.content[index].is_audio
+        ):
+            raise ProtocolError(
+                f"content_index: item has no audio part at index {index!r}",
+                code="invalid_value",
+                param="content_index",
+            )
         part = item.content[index]
         if not isinstance(end_ms, int) or isinstance(end_ms, bool) or end_ms < 0:
-            raise ProtocolError("audio_end_ms: expected a non-negative integer", code="invalid_type", param="audio_end_ms")
+            raise ProtocolError(
+                "audio_end_ms: expected a non-negative integer",
+                code="invalid_type",
+                param="audio_end_ms",
+            )
         if end_ms > part.audio_ms:
             raise ProtocolError(
                 f"audio_end_ms: {end_ms} ms is beyond the item's audio ({part.audio_ms:.0f} ms)",
@@ -496,7 +567,13 @@ class EngineSession:
             )
         self._context_epoch += 1
         await self.emit(
-            {"type": "conversation.item.truncated", "item_id": item.id, "content_index": index, "index": index, "audio_end_ms": end_ms}
+            {
+                "type": "conversation.item.truncated",
+                "item_id": item.id,
+                "content_index": index,
+                "index": index,
+                "audio_end_ms": end_ms,
+            }
         )
 
     # -- responses --------------------------------------------------------------------
@@ -511,10 +588,18 @@ class EngineSession:
 
     async def _response_cancel(self, data: dict[str, Any], _event: Any = None) -> None:
         if self.response is None:
-            raise ProtocolError("response.cancel: there is no active response to cancel", code="response_cancel_not_active", param=None)
+            raise ProtocolError(
+                "response.cancel: there is no active response to cancel",
+                code="response_cancel_not_active",
+                param=None,
+            )
         wanted = data.get("response_id")
         if wanted is not None and wanted != self.response.id:
-            raise ProtocolError(f"response_id: {wanted!r} is not the active response", code="invalid_value", param="response_id")
+            raise ProtocolError(
+                f"response_id: {wanted!r} is not the active response",
+                code="invalid_value",
+                param="response_id",
+            )
         self.response.cancel("client_cancelled")
         await self._wait_response()
 
@@ -525,28 +610,46 @@ class EngineSession:
 
     def _params(self, options: dict[str, Any]) -> ResponseParams:
         s = self.session
-        tools = check_tools(options["tools"], "response.tools") if "tools" in options else s["tools"]
-        max_tokens = check_max_tokens(options.get("max_output_tokens", s["max_response_output_tokens"]), "response.max_output_tokens")
+        tools = (
+            check_tools(options["tools"], "response.tools") if "tools" in options else s["tools"]
+        )
+        max_tokens = check_max_tokens(
+            options.get("max_output_tokens", s["max_response_output_tokens"]),
+            "response.max_output_tokens",
+        )
         requested = None if max_tokens == "inf" else max_tokens
         allowed = self.limits.reply_tokens(requested)
         return ResponseParams(
-            modalities=check_modalities(options["modalities"], "response.modalities") if "modalities" in options else s["modalities"],
+            modalities=check_modalities(options["modalities"], "response.modalities")
+            if "modalities" in options
+            else s["modalities"],
             instructions=options.get("instructions", s["instructions"]),
-            voice=check_voice(options["voice"], "response.voice") if "voice" in options else s["voice"],
-            output_audio_format=check_audio_format(options["output_audio_format"], "response.output_audio_format")
+            voice=check_voice(options["voice"], "response.voice")
+            if "voice" in options
+            else s["voice"],
+            output_audio_format=check_audio_format(
+                options["output_audio_format"], "response.output_audio_format"
+            )
             if "output_audio_format" in options
             else s["output_audio_format"],
-            temperature=check_temperature(options["temperature"], "response.temperature") if "temperature" in options else s["temperature"],
+            temperature=check_temperature(options["temperature"], "response.temperature")
+            if "temperature" in options
+            else s["temperature"],
             max_output_tokens=allowed,
-            capped=allowed != requested,  # the session's max_reply_tokens, not the client, set the limit
+            capped=allowed
+            != requested,  # the session's max_reply_tokens, not the client, set the limit
             tools=tools,
-            tool_choice=check_tool_choice(options["tool_choice"], tools, "response.tool_choice") if "tool_choice" in options else s["tool_choice"],
+            tool_choice=check_tool_choice(options["tool_choice"], tools, "response.tool_choice")
+            if "tool_choice" in options
+            else s["tool_choice"],
             speed=s.get("speed", 1.0),
             in_conversation=options.get("commit", True) is not False,
             metadata=options.get("metadata") or {},
         )
 
-    async def _start_response(self, options: dict[str, Any], *, wait_for_active: bool = False) -> None:
+    async def _start_response(
+        self, options: dict[str, Any], *, wait_for_active: bool = False
+    ) -> None:
         params = self._params(options)  # validate everything before touching state
         async with self._response_lock:
             while wait_for_active and self.response is not None:
@@ -608,10 +711,16 @@ class EngineSession:
             if isinstance(raw, dict) and set(raw) <= {"type", "id"} and raw.get("id"):
                 referenced = self.conversation.item(raw["id"])
                 if referenced is None:
-                    raise ProtocolError(f"{where}.id: no item with id {raw['id']!r}", code="item_not_found", param=f"{where}.id")
+                    raise ProtocolError(
+                        f"{where}.id: no item with id {raw['id']!r}",
+                        code="item_not_found",
+                        param=f"{where}.id",
+                    )
                 items.append(referenced)
                 continue
-            accepted = accept_request_item(raw, (raw.get("id") if isinstance(raw, dict) else None) or new_id("item"), where)
+            accepted = accept_request_item(
+                raw, (raw.get("id") if isinstance(raw, dict) else None) or new_id("item"), where
+            )
             self._check_room(accepted, where, joins=False)
             scratch.apply({"type": "conversation.item.created", "item": accepted.item})
             items.append(scratch.item(accepted.item["id"]))
@@ -625,12 +734,22 @@ class EngineSession:
         for item in items:
             if item.type == "message":
                 for part in item.content:
-                    if part.is_audio and part.audio_nbytes:  # audio released past max_kept_audio_ms still counts
-                        count = count + TokenCount(audio=audio_tokens(part.audio_ms, assistant=item.role == "assistant"))
+                    if (
+                        part.is_audio and part.audio_nbytes
+                    ):  # audio released past max_kept_audio_ms still counts
+                        count = count + TokenCount(
+                            audio=audio_tokens(part.audio_ms, assistant=item.role == "assistant")
+                        )
                     else:
-                        count = count + TokenCount(text=text_tokens(part.value or self._heard.get(item.id)))
+                        count = count + TokenCount(
+                            text=text_tokens(part.value or self._heard.get(item.id))
+                        )
             else:
-                count = count + TokenCount(text=text_tokens((item.arguments or "") + (item.output or "") + (item.name or "")))
+                count = count + TokenCount(
+                    text=text_tokens(
+                        (item.arguments or "") + (item.output or "") + (item.name or "")
+                    )
+                )
         return count
 
     async def _run_response(self, run: ResponseRun) -> None:
@@ -644,7 +763,9 @@ class EngineSession:
             if self.response is run:
                 self.response = None
 
-    async def _response_finished(self, run: ResponseRun, usage: dict[str, Any]) -> list[dict[str, Any]]:
+    async def _response_finished(
+        self, run: ResponseRun, usage: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         if self.response is run:
             self.response = None  # a client that reacts to response.done may create the next one
         if run.params.in_conversation:

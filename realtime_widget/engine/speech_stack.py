@@ -78,7 +78,9 @@ class SpeechStack:
         if eagerness is not None:
             vad = self.models.new_semantic_segmenter(eagerness, sample_rate_in)
         else:
-            vad = self.models.new_segmenter(threshold, prefix_padding_ms, silence_duration_ms, sample_rate_in)
+            vad = self.models.new_segmenter(
+                threshold, prefix_padding_ms, silence_duration_ms, sample_rate_in
+            )
         return TurnSegmenter(vad, timeline_start_ms)
 
     def load_turn_model(self) -> None:
@@ -88,5 +90,7 @@ class SpeechStack:
     def transcribe(self, pcm16: bytes, rate: int) -> str:
         return self.models.transcriber.transcribe(pcm16, sample_rate=rate)
 
-    def synthesize(self, text: str, voice: str, sample_rate: int = 24000, speed: float = 1.0) -> Iterator[bytes]:
+    def synthesize(
+        self, text: str, voice: str, sample_rate: int = 24000, speed: float = 1.0
+    ) -> Iterator[bytes]:
         return self.models.synthesizer.stream(text, voice, sample_rate=sample_rate, speed=speed)

@@ -73,11 +73,32 @@ EVENT_COLUMNS = [
     "quiet",
 ]
 
-TRANSCRIPT_COLUMNS = ["item_id", "role", "kind", "input", "source", "text", "name", "start_ms", "end_ms", "audio_ms",
-                      "interrupted", "status", "response_id", "previous_item_id"]
+TRANSCRIPT_COLUMNS = [
+    "item_id",
+    "role",
+    "kind",
+    "input",
+    "source",
+    "text",
+    "name",
+    "start_ms",
+    "end_ms",
+    "audio_ms",
+    "interrupted",
+    "status",
+    "response_id",
+    "previous_item_id",
+]
 TEXT_DELTAS = ("response.text.delta", "response.audio_transcript.delta")
 AUDIO_DELTA = "response.audio.delta"
-PRICE_KEYS = ("input_text", "cached_text", "input_audio", "cached_audio", "output_text", "output_audio")
+PRICE_KEYS = (
+    "input_text",
+    "cached_text",
+    "input_audio",
+    "cached_audio",
+    "output_text",
+    "output_audio",
+)
 # events about an item that do not mean "the item is being spoken / written now"
 _LATE_ITEM_EVENTS = (
     "conversation.item.input_audio_transcription.completed",
@@ -97,7 +118,9 @@ def _pd() -> Any:
     try:
         import pandas as pd
     except ImportError:  # pragma: no cover - pandas is a dependency
-        raise ImportError("realtime_widget.frames needs pandas: pip install pandas pyarrow") from None
+        raise ImportError(
+            "realtime_widget.frames needs pandas: pip install pandas pyarrow"
+        ) from None
     return pd
 
 
@@ -164,9 +187,11 @@ def _frame_classes() -> tuple[type, type]:
             head = ""
             if src is not None and "type" in self.columns:
                 n_types = int(self["type"].nunique()) if len(self) else 0
-                head = (f'<div class="rtw-muted" style="font-size:12px">events of session <b>{esc(src.name)}</b>: '
-                        f"{len(self)} rows, {n_types} event types. The payload of a row: "
-                        f"<code>.payload(seq)</code></div>")
+                head = (
+                    f'<div class="rtw-muted" style="font-size:12px">events of session <b>{esc(src.name)}</b>: '
+                    f"{len(self)} rows, {n_types} event types. The payload of a row: "
+                    f"<code>.payload(seq)</code></div>"
+                )
             return head + base
 
     class TranscriptFrame(_RealtimeFrame):
@@ -179,11 +204,27 @@ def _frame_classes() -> tuple[type, type]:
                 kind = getattr(row, "kind", "message")
                 text = getattr(row, "text", "") or ""
                 start = getattr(row, "start_ms", None)
-                when = "" if start is None or pd.isna(start) else (f"{start:.0f} ms" if start < 10_000 else f"{start / 1000:.1f} s")
+                when = (
+                    ""
+                    if start is None or pd.isna(start)
+                    else (f"{start:.0f} ms" if start < 10_000 else f"{start / 1000:.1f} s")
+                )
                 via = getattr(row, "input", None)
                 source = getattr(row, "source", None)
-                meta = " · ".join(x for x in (when, via if isinstance(via, str) else "", source if isinstance(source, str) else "") if x)
-                flag = ' <span class="rtw-int">[interrupted]</span>' if getattr(row, "interrupted", False) else ""
+                meta = " · ".join(
+                    x
+                    for x in (
+                        when,
+                        via if isinstance(via, str) else "",
+                        source if isinstance(source, str) else "",
+                    )
+                    if x
+                )
+                flag = (
+                    ' <span class="rtw-int">[interrupted]</span>'
+                    if getattr(row, "interrupted", False)
+                    else ""
+                )
                 if kind == "function_call":
                     cls, label = "rtw-tool", f"call {esc(getattr(row, 'name', ''))}"
                 elif kind == "function_call_output":
@@ -192,10 +233,14 @@ def _frame_classes() -> tuple[type, type]:
                     cls, label = "rtw-assistant", "assistant"
                 else:
                     cls, label = "rtw-user", esc(role or "user")
-                parts.append(f'<div class="rtw-turn {cls}"><span class="rtw-muted">{label} {esc(meta)}</span>{flag}<br>{esc(text)}</div>')
+                parts.append(
+                    f'<div class="rtw-turn {cls}"><span class="rtw-muted">{label} {esc(meta)}</span>{flag}<br>{esc(text)}</div>'
+                )
             if len(self) == 0:
                 parts.append('<div class="rtw-muted">(no turns yet)</div>')
-            parts.append(f'<div class="rtw-muted" style="font-size:11px">a DataFrame: {len(self)} rows, columns {esc(", ".join(map(str, self.columns)))}</div>')
+            parts.append(
+                f'<div class="rtw-muted" style="font-size:11px">a DataFrame: {len(self)} rows, columns {esc(", ".join(map(str, self.columns)))}</div>'
+            )
             return "".join(parts)
 
         def _repr_html_(self) -> str | None:
@@ -270,17 +315,21 @@ def stored_sessions(log_dir: str | os.PathLike[str] | None = None) -> Any:
     for root in [Path(log_dir)] if log_dir is not None else log_dirs():
         for info in scan_sessions(root):
             events = info.path / "events.jsonl"
-            rows.append({
-                "id": info.id,
-                "name": info.meta.get("name"),
-                "provider": info.meta.get("provider"),
-                "model": info.meta.get("model"),
-                "created": when(info.meta.get("created_at")),
-                "closed": when(info.meta.get("closed_at")),
-                "log_bytes": events.stat().st_size if events.exists() else 0,
-                "path": str(info.path),
-            })
-    df = pd.DataFrame(rows, columns=["id", "name", "provider", "model", "created", "closed", "log_bytes", "path"])
+            rows.append(
+                {
+                    "id": info.id,
+                    "name": info.meta.get("name"),
+                    "provider": info.meta.get("provider"),
+                    "model": info.meta.get("model"),
+                    "created": when(info.meta.get("created_at")),
+                    "closed": when(info.meta.get("closed_at")),
+                    "log_bytes": events.stat().st_size if events.exists() else 0,
+                    "path": str(info.path),
+                }
+            )
+    df = pd.DataFrame(
+        rows, columns=["id", "name", "provider", "model", "created", "closed", "log_bytes", "path"]
+    )
     return df.sort_values("created").reset_index(drop=True) if len(df) else df
 
 
@@ -329,7 +378,11 @@ class SessionFrames:
         if session is not None and self._path is None:
             self._path = _live_log_path(session)
             self._export = self._path is None
-        if self._path is not None and not (self._path / "events.jsonl").exists() and session is None:
+        if (
+            self._path is not None
+            and not (self._path / "events.jsonl").exists()
+            and session is None
+        ):
             raise FileNotFoundError(f"no event log at {self._path / 'events.jsonl'}")
 
     @classmethod
@@ -366,10 +419,23 @@ class SessionFrames:
                 meta = {}
         if self._session is not None:
             summary = getattr(getattr(self._session, "transport", None), "summary", None) or {}
-            snapshot = ("n_events", "n_clients", "reconnects", "ws_path", "state")  # stale copies of a live summary
-            meta = {**meta, **{k: v for k, v in summary.items() if v is not None and k not in snapshot}}
+            snapshot = (
+                "n_events",
+                "n_clients",
+                "reconnects",
+                "ws_path",
+                "state",
+            )  # stale copies of a live summary
+            meta = {
+                **meta,
+                **{k: v for k, v in summary.items() if v is not None and k not in snapshot},
+            }
             meta["mode"] = getattr(self._session, "mode", None)
-            meta["status"] = "closed" if getattr(self._session, "closed", False) else summary.get("status", "open")
+            meta["status"] = (
+                "closed"
+                if getattr(self._session, "closed", False)
+                else summary.get("status", "open")
+            )
         else:
             meta.setdefault("status", "closed" if meta.get("closed_at") else "stored")
         return meta
@@ -452,7 +518,11 @@ class SessionFrames:
                 path = list(ref.get("path") or [])
                 try:
                     for key in path[:-1]:
-                        target[key] = dict(target[key]) if isinstance(target[key], dict) else list(target[key])
+                        target[key] = (
+                            dict(target[key])
+                            if isinstance(target[key], dict)
+                            else list(target[key])
+                        )
                         target = target[key]
                     target[path[-1]] = base64.b64encode(raw).decode("ascii")
                 except (KeyError, IndexError, TypeError):
@@ -489,8 +559,14 @@ class SessionFrames:
 
     # ------------------------------------------------------------------ events
 
-    def events(self, types: str | Iterable[str] | None = None, *, last: int | None = None,
-               direction: str | None = None, include_quiet: bool = True) -> Any:
+    def events(
+        self,
+        types: str | Iterable[str] | None = None,
+        *,
+        last: int | None = None,
+        direction: str | None = None,
+        include_quiet: bool = True,
+    ) -> Any:
         """One row per logged event, both directions, in sequence order.
 
         Columns: ``seq`` (the log's sequence number), ``t_ms`` (ms since the session's
@@ -529,7 +605,7 @@ class SessionFrames:
         if last is not None:
             if last < 0:
                 raise ValueError("last: a number of rows >= 0")
-            out = out.iloc[len(out) - min(last, len(out)):]
+            out = out.iloc[len(out) - min(last, len(out)) :]
         if out is df:
             out = df.copy(deep=False)
         out._rtw = self
@@ -586,25 +662,34 @@ class SessionFrames:
                 kinds = {p.type for p in it.content}
                 inp = "audio" if "input_audio" in kinds else ("text" if kinds else None)
             resp = responses.get(it.response_id) if it.response_id else None
-            interrupted = bool(it.truncated) or it.status == "incomplete" or (
-                resp is not None and getattr(resp, "status", None) in ("cancelled", "incomplete", "failed")
+            interrupted = (
+                bool(it.truncated)
+                or it.status == "incomplete"
+                or (
+                    resp is not None
+                    and getattr(resp, "status", None) in ("cancelled", "incomplete", "failed")
+                )
             )
-            rows.append({
-                "item_id": it.id,
-                "role": it.role if it.type == "message" else ("assistant" if it.type == "function_call" else "tool"),
-                "kind": it.type,
-                "input": inp,
-                "source": sources.get(it.id),
-                "text": it.text,
-                "name": it.name,
-                "start_ms": starts.get(it.id, np.nan),
-                "end_ms": ends.get(it.id, np.nan),
-                "audio_ms": round(float(it.audio_ms), 1) if it.type == "message" else np.nan,
-                "interrupted": interrupted,
-                "status": it.status,
-                "response_id": it.response_id,
-                "previous_item_id": it.previous_item_id,
-            })
+            rows.append(
+                {
+                    "item_id": it.id,
+                    "role": it.role
+                    if it.type == "message"
+                    else ("assistant" if it.type == "function_call" else "tool"),
+                    "kind": it.type,
+                    "input": inp,
+                    "source": sources.get(it.id),
+                    "text": it.text,
+                    "name": it.name,
+                    "start_ms": starts.get(it.id, np.nan),
+                    "end_ms": ends.get(it.id, np.nan),
+                    "audio_ms": round(float(it.audio_ms), 1) if it.type == "message" else np.nan,
+                    "interrupted": interrupted,
+                    "status": it.status,
+                    "response_id": it.response_id,
+                    "previous_item_id": it.previous_item_id,
+                }
+            )
         out = _cls()[1](pd.DataFrame(rows, columns=TRANSCRIPT_COLUMNS))
         if len(out):
             out["interrupted"] = out["interrupted"].astype(bool)
@@ -673,14 +758,29 @@ class SessionFrames:
                 trigger = ("client", t_ms[i], np.nan)
             else:
                 how, when, ended = trigger if trigger is not None else ("server", np.nan, np.nan)
-                rows.append({"response_id": rid[i], "trigger": how, "trigger_ms": when, "created_ms": t_ms[i],
-                             "speech_end_ms": ended})
+                rows.append(
+                    {
+                        "response_id": rid[i],
+                        "trigger": how,
+                        "trigger_ms": when,
+                        "created_ms": t_ms[i],
+                        "speech_end_ms": ended,
+                    }
+                )
                 trigger = None
-        lat = pd.DataFrame(rows, columns=["response_id", "trigger", "trigger_ms", "created_ms", "speech_end_ms"])
+        lat = pd.DataFrame(
+            rows, columns=["response_id", "trigger", "trigger_ms", "created_ms", "speech_end_ms"]
+        )
         if len(lat):
+
             def first(mask: np.ndarray, name: str) -> Any:
                 idx = np.flatnonzero(mask)
-                sub = pd.DataFrame({"response_id": df["response_id"].iloc[idx].astype(object).to_numpy(), name: t_all[idx]})
+                sub = pd.DataFrame(
+                    {
+                        "response_id": df["response_id"].iloc[idx].astype(object).to_numpy(),
+                        name: t_all[idx],
+                    }
+                )
                 return sub.groupby("response_id")[name].min()
 
             lat = lat.set_index("response_id")
@@ -690,12 +790,20 @@ class SessionFrames:
             lat["first_audio_ms"] = first(is_audio, "first_audio_ms")
             lat["done_ms"] = first(_cat_mask(df, "type", ("response.done",)) & server, "done_ms")
             idx = np.flatnonzero(is_audio)
-            audio_sum = pd.DataFrame({"response_id": df["response_id"].iloc[idx].astype(object).to_numpy(),
-                                      "a": df["audio_ms"].to_numpy()[idx]})
+            audio_sum = pd.DataFrame(
+                {
+                    "response_id": df["response_id"].iloc[idx].astype(object).to_numpy(),
+                    "a": df["audio_ms"].to_numpy()[idx],
+                }
+            )
             lat["audio_ms"] = audio_sum.groupby("response_id")["a"].sum().round(1)
             lat["audio_ms"] = lat["audio_ms"].fillna(0.0)
-            for step, col in (("to_created_ms", "created_ms"), ("to_first_text_ms", "first_text_ms"),
-                              ("to_first_audio_ms", "first_audio_ms"), ("to_done_ms", "done_ms")):
+            for step, col in (
+                ("to_created_ms", "created_ms"),
+                ("to_first_text_ms", "first_text_ms"),
+                ("to_first_audio_ms", "first_audio_ms"),
+                ("to_done_ms", "done_ms"),
+            ):
                 lat[step] = (lat[col] - lat["trigger_ms"]).round(3)
             lat["voice_to_voice_ms"] = (lat["first_audio_ms"] - lat["speech_end_ms"]).round(3)
             done = self._response_records()
@@ -704,20 +812,53 @@ class SessionFrames:
             for r in lat.index:
                 details = (done.get(r) or {}).get("status_details") or {}
                 reason = details.get("reason") if isinstance(details, dict) else None
-                if reason is None and isinstance(details, dict) and isinstance(details.get("error"), dict):
+                if (
+                    reason is None
+                    and isinstance(details, dict)
+                    and isinstance(details.get("error"), dict)
+                ):
                     reason = details["error"].get("code") or details["error"].get("type")
                 reasons.append(reason)
             lat["reason"] = reasons
-            lat["interrupted"] = lat["status"].isin(["cancelled", "incomplete"]) & lat["reason"].isin(
-                ["turn_detected", "client_cancelled"])
+            lat["interrupted"] = lat["status"].isin(["cancelled", "incomplete"]) & lat[
+                "reason"
+            ].isin(["turn_detected", "client_cancelled"])
             lat = lat.reset_index()
         else:
-            for col in ("first_text_ms", "first_audio_ms", "done_ms", "audio_ms", "to_created_ms", "to_first_text_ms",
-                        "to_first_audio_ms", "to_done_ms", "voice_to_voice_ms", "status", "reason", "interrupted"):
+            for col in (
+                "first_text_ms",
+                "first_audio_ms",
+                "done_ms",
+                "audio_ms",
+                "to_created_ms",
+                "to_first_text_ms",
+                "to_first_audio_ms",
+                "to_done_ms",
+                "voice_to_voice_ms",
+                "status",
+                "reason",
+                "interrupted",
+            ):
                 lat[col] = pd.Series(dtype=object if col in ("status", "reason") else float)
-        cols = ["response_id", "trigger", "trigger_ms", "created_ms", "first_text_ms", "first_audio_ms", "done_ms",
-                "to_created_ms", "to_first_text_ms", "to_first_audio_ms", "to_done_ms", "speech_end_ms",
-                "voice_to_voice_ms", "audio_ms", "status", "reason", "interrupted"]
+        cols = [
+            "response_id",
+            "trigger",
+            "trigger_ms",
+            "created_ms",
+            "first_text_ms",
+            "first_audio_ms",
+            "done_ms",
+            "to_created_ms",
+            "to_first_text_ms",
+            "to_first_audio_ms",
+            "to_done_ms",
+            "speech_end_ms",
+            "voice_to_voice_ms",
+            "audio_ms",
+            "status",
+            "reason",
+            "interrupted",
+        ]
         return lat[cols]
 
     def _speech_end_times(self, df: Any, sel: np.ndarray, types: np.ndarray) -> dict[int, float]:
@@ -743,15 +884,25 @@ class SessionFrames:
         t_all = df["t_ms"].to_numpy()
         cum = np.cumsum(np.nan_to_num(df["audio_ms"].to_numpy()[appends]))
         t_app = t_all[appends]
-        sessions = np.flatnonzero(_cat_mask(df, "type", ("session.created", "session.updated"))
-                                  & _cat_mask(df, "direction", ("server",)))
+        sessions = np.flatnonzero(
+            _cat_mask(df, "type", ("session.created", "session.updated"))
+            & _cat_mask(df, "direction", ("server",))
+        )
         recs = self.records(df["seq"].iloc[sessions].tolist()) if len(sessions) else []
         waits = []
         for rec in recs:
             sess = (rec.get("event") or {}).get("session") or {}
-            td = sess.get("turn_detection") if "turn_detection" in sess else ((sess.get("audio") or {}).get("input") or {}).get("turn_detection")
+            td = (
+                sess.get("turn_detection")
+                if "turn_detection" in sess
+                else ((sess.get("audio") or {}).get("input") or {}).get("turn_detection")
+            )
             td = td if isinstance(td, dict) else {}
-            waits.append(0.0 if td.get("type") == "semantic_vad" else float(td.get("silence_duration_ms", 500)))
+            waits.append(
+                0.0
+                if td.get("type") == "semantic_vad"
+                else float(td.get("silence_duration_ms", 500))
+            )
         end_ms = df["audio_end_ms"].to_numpy()
         for i in stops:
             row = sel[i]
@@ -801,39 +952,74 @@ class SessionFrames:
                 both = (in_text or 0) + (in_audio or 0)
                 c_text = (cached or 0) * (in_text or 0) / both if both else 0.0
                 c_audio = (cached or 0) - c_text
-            rows.append({
-                "response_id": r,
-                "status": resp.get("status"),
-                "input_tokens": inp,
-                "cached_tokens": cached,
-                "uncached_input_tokens": (inp or 0) - (cached or 0),
-                "input_text_tokens": in_text,
-                "input_audio_tokens": in_audio,
-                "cached_text_tokens": c_text,
-                "cached_audio_tokens": c_audio,
-                "output_tokens": _num(u.get("output_tokens")),
-                "output_text_tokens": _num(outd.get("text_tokens")),
-                "output_audio_tokens": _num(outd.get("audio_tokens")),
-                "total_tokens": _num(u.get("total_tokens")),
-            })
-        cols = ["response_id", "status", "input_tokens", "cached_tokens", "uncached_input_tokens", "input_text_tokens",
-                "input_audio_tokens", "cached_text_tokens", "cached_audio_tokens", "output_tokens", "output_text_tokens",
-                "output_audio_tokens", "total_tokens"]
+            rows.append(
+                {
+                    "response_id": r,
+                    "status": resp.get("status"),
+                    "input_tokens": inp,
+                    "cached_tokens": cached,
+                    "uncached_input_tokens": (inp or 0) - (cached or 0),
+                    "input_text_tokens": in_text,
+                    "input_audio_tokens": in_audio,
+                    "cached_text_tokens": c_text,
+                    "cached_audio_tokens": c_audio,
+                    "output_tokens": _num(u.get("output_tokens")),
+                    "output_text_tokens": _num(outd.get("text_tokens")),
+                    "output_audio_tokens": _num(outd.get("audio_tokens")),
+                    "total_tokens": _num(u.get("total_tokens")),
+                }
+            )
+        cols = [
+            "response_id",
+            "status",
+            "input_tokens",
+            "cached_tokens",
+            "uncached_input_tokens",
+            "input_text_tokens",
+            "input_audio_tokens",
+            "cached_text_tokens",
+            "cached_audio_tokens",
+            "output_tokens",
+            "output_text_tokens",
+            "output_audio_tokens",
+            "total_tokens",
+        ]
         out = pd.DataFrame(rows, columns=cols)
         for c in cols[2:]:
             out[c] = pd.to_numeric(out[c]).astype(float)
         if prices is not None:
             price = _price_table(prices)
             per = 1_000_000.0
-            out["cost_input_text"] = (out["input_text_tokens"].fillna(0) - out["cached_text_tokens"].fillna(0)) * price["input_text"] / per
-            out["cost_cached_text"] = out["cached_text_tokens"].fillna(0) * price["cached_text"] / per
-            out["cost_input_audio"] = (out["input_audio_tokens"].fillna(0) - out["cached_audio_tokens"].fillna(0)) * price["input_audio"] / per
-            out["cost_cached_audio"] = out["cached_audio_tokens"].fillna(0) * price["cached_audio"] / per
-            out["cost_output_text"] = out["output_text_tokens"].fillna(0) * price["output_text"] / per
-            out["cost_output_audio"] = out["output_audio_tokens"].fillna(0) * price["output_audio"] / per
+            out["cost_input_text"] = (
+                (out["input_text_tokens"].fillna(0) - out["cached_text_tokens"].fillna(0))
+                * price["input_text"]
+                / per
+            )
+            out["cost_cached_text"] = (
+                out["cached_text_tokens"].fillna(0) * price["cached_text"] / per
+            )
+            out["cost_input_audio"] = (
+                (out["input_audio_tokens"].fillna(0) - out["cached_audio_tokens"].fillna(0))
+                * price["input_audio"]
+                / per
+            )
+            out["cost_cached_audio"] = (
+                out["cached_audio_tokens"].fillna(0) * price["cached_audio"] / per
+            )
+            out["cost_output_text"] = (
+                out["output_text_tokens"].fillna(0) * price["output_text"] / per
+            )
+            out["cost_output_audio"] = (
+                out["output_audio_tokens"].fillna(0) * price["output_audio"] / per
+            )
             out["cost"] = out[[c for c in out.columns if c.startswith("cost_")]].sum(axis=1)
         if total:
-            sums = out.drop(columns=["response_id", "status"]).sum(numeric_only=True).to_frame("total").T
+            sums = (
+                out.drop(columns=["response_id", "status"])
+                .sum(numeric_only=True)
+                .to_frame("total")
+                .T
+            )
             sums.insert(0, "responses", len(out))
             return sums
         return out
@@ -846,7 +1032,11 @@ class SessionFrames:
         ``item_id="input"``: everything the clients streamed into the input buffer."""
         if item_id == "input":
             return self._input_stream()
-        if self._session is not None and getattr(self._session, "mode", None) == "hub" and self._path is None:
+        if (
+            self._session is not None
+            and getattr(self._session, "mode", None) == "hub"
+            and self._path is None
+        ):
             got = _hub_item_audio(self._session, item_id)
             if got is not None:
                 return AudioArray(got[0], got[1], label=item_id)
@@ -854,22 +1044,30 @@ class SessionFrames:
         item = conv.item(item_id)
         if item is None:
             known = [i.id for i in conv.items]
-            raise KeyError(f"no item {item_id!r} in session {self.id} (items: {', '.join(known[:12])}{' ...' if len(known) > 12 else ''})")
+            raise KeyError(
+                f"no item {item_id!r} in session {self.id} (items: {', '.join(known[:12])}{' ...' if len(known) > 12 else ''})"
+            )
         pcm = item.audio
         if not pcm:
             raise ValueError(f"item {item_id!r} ({item.type}, {item.role or ''}) has no audio")
         rate = item.sample_rate or 24000
-        return AudioArray(np.frombuffer(pcm, dtype="<i2"), rate, label=f"{item.role or item.type} {item_id}")
+        return AudioArray(
+            np.frombuffer(pcm, dtype="<i2"), rate, label=f"{item.role or item.type} {item_id}"
+        )
 
     def _input_stream(self) -> AudioArray:
         from .. import audio as _audio
 
         if self._path is None or not (self._path / "audio" / "input.pcm").exists():
-            raise ValueError("the input audio stream is not stored (or not readable from this kernel)")
+            raise ValueError(
+                "the input audio stream is not stored (or not readable from this kernel)"
+            )
         raw = (self._path / "audio" / "input.pcm").read_bytes()
         fmt = self.conversation.input_audio_format
         pcm = _audio.to_pcm16(raw, fmt)
-        return AudioArray(np.frombuffer(pcm, dtype="<i2"), _audio.sample_rate(fmt), label="input stream")
+        return AudioArray(
+            np.frombuffer(pcm, dtype="<i2"), _audio.sample_rate(fmt), label="input stream"
+        )
 
     # ------------------------------------------------------------------ plot / display
 
@@ -908,9 +1106,15 @@ class SessionFrames:
             chat = tr.chat_html() if len(tr) else '<div class="rtw-muted">(no turns yet)</div>'
         except Exception as exc:  # a repr never raises
             return f"<pre>{esc(repr(self))}: {esc(exc)}</pre>"
-        rows = "".join(f"<tr><td class='rtw-muted'>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in s.items() if v is not None)
-        return (f"{STYLE}<div class='rtw-card'><h4>realtime session {esc(s['name'])}</h4><table>{rows}</table>"
-                f"<div class='rtw-muted' style='margin-top:6px'>last turns</div>{chat}</div>")
+        rows = "".join(
+            f"<tr><td class='rtw-muted'>{esc(k)}</td><td>{esc(v)}</td></tr>"
+            for k, v in s.items()
+            if v is not None
+        )
+        return (
+            f"{STYLE}<div class='rtw-card'><h4>realtime session {esc(s['name'])}</h4><table>{rows}</table>"
+            f"<div class='rtw-muted' style='margin-top:6px'>last turns</div>{chat}</div>"
+        )
 
 
 # ---------------------------------------------------------------------- helpers
@@ -936,7 +1140,9 @@ def _num(value: Any) -> float | None:
 def _price_table(prices: Mapping[str, float]) -> dict[str, float]:
     unknown = set(prices) - set(PRICE_KEYS)
     if unknown:
-        raise ValueError(f"prices: unknown key(s) {', '.join(sorted(unknown))}; use {', '.join(PRICE_KEYS)} (USD per 1M tokens)")
+        raise ValueError(
+            f"prices: unknown key(s) {', '.join(sorted(unknown))}; use {', '.join(PRICE_KEYS)} (USD per 1M tokens)"
+        )
     required = ("input_text", "input_audio", "output_text", "output_audio")
     missing = [k for k in required if k not in prices]
     if missing:
@@ -972,7 +1178,10 @@ def _events_dataframe(table: Any) -> Any:
     strs = ("event_id", "item_id", "response_id", "error_message")
     ints = ("output_index", "content_index", "delta_len", "audio_start_ms", "audio_end_ms")
     sub = pa.table(
-        {**{c: table.column(c).dictionary_encode() for c in cats}, **{c: table.column(c) for c in strs + ints}}
+        {
+            **{c: table.column(c).dictionary_encode() for c in cats},
+            **{c: table.column(c) for c in strs + ints},
+        }
     )
     conv = sub.to_pandas(types_mapper=mapper, split_blocks=True)
     seq = table.column("seq").to_numpy(zero_copy_only=False).astype(np.int64)
@@ -981,7 +1190,9 @@ def _events_dataframe(table: Any) -> Any:
     data = {
         "seq": seq,
         "t_ms": elapsed_ms(t, mono),
-        "wall_time": pd.to_datetime(np.round(t * 1e6).astype("int64") if n else np.zeros(0, "int64"), unit="us", utc=True),
+        "wall_time": pd.to_datetime(
+            np.round(t * 1e6).astype("int64") if n else np.zeros(0, "int64"), unit="us", utc=True
+        ),
         "direction": conv["dir"],
         "source": conv["source"],
         "type": conv["type"],
@@ -1009,7 +1220,11 @@ def _item_times(df: Any, ids: list[str]) -> tuple[dict[str, float], dict[str, fl
     (transcription results, truncation, deletion)."""
     if not len(df) or not ids:
         return {}, {}
-    mask = _cat_mask(df, "direction", ("server",)) & df["item_id"].notna().to_numpy() & ~_cat_mask(df, "type", _LATE_ITEM_EVENTS)
+    mask = (
+        _cat_mask(df, "direction", ("server",))
+        & df["item_id"].notna().to_numpy()
+        & ~_cat_mask(df, "type", _LATE_ITEM_EVENTS)
+    )
     sub = df.loc[mask, ["item_id", "t_ms"]]
     g = sub.groupby(sub["item_id"].astype(object))["t_ms"]
     return g.min().to_dict(), g.max().to_dict()
@@ -1024,7 +1239,14 @@ def _item_sources(df: Any, ids: list[str]) -> dict[str, str]:
     seq = df["seq"].to_numpy()
     client = _cat_mask(df, "direction", ("client",))
     server = _cat_mask(df, "direction", ("server",))
-    makers = np.flatnonzero(client & _cat_mask(df, "type", ("conversation.item.create", "input_audio_buffer.commit", "input_audio_buffer.append")))
+    makers = np.flatnonzero(
+        client
+        & _cat_mask(
+            df,
+            "type",
+            ("conversation.item.create", "input_audio_buffer.commit", "input_audio_buffer.append"),
+        )
+    )
     created = np.flatnonzero(server & _cat_mask(df, "type", ("conversation.item.created",)))
     added = np.flatnonzero(server & _cat_mask(df, "type", ("response.output_item.added",)))
     source = df["source"].iloc[makers].astype(object).to_numpy()
@@ -1131,7 +1353,9 @@ def _cache_path(log_dir: Path) -> Path | None:
         return None
     import hashlib
 
-    key = hashlib.sha1(f"{events.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    key = hashlib.sha1(f"{events.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[
+        :16
+    ]
     return root / f"{log_dir.name}-{key}.arrow"
 
 
@@ -1211,7 +1435,9 @@ def _hub_get(session: Any, *parts: str, params: str = "") -> bytes:
             return response.read()
     except urllib.error.HTTPError as exc:
         detail = exc.read()[:500].decode("utf-8", "replace")
-        raise RuntimeError(f"the hub refused GET {'/'.join(parts)}: HTTP {exc.code} {detail}") from None
+        raise RuntimeError(
+            f"the hub refused GET {'/'.join(parts)}: HTTP {exc.code} {detail}"
+        ) from None
 
 
 def _hub_export(session: Any) -> bytes:
@@ -1224,7 +1450,15 @@ def _hub_item_audio(session: Any, item_id: str) -> tuple[np.ndarray, int] | None
     import wave
 
     try:
-        data = _hub_get(session, "realtime", "sessions", str(session.id), "items", urllib.parse.quote(item_id, safe=""), "audio")
+        data = _hub_get(
+            session,
+            "realtime",
+            "sessions",
+            str(session.id),
+            "items",
+            urllib.parse.quote(item_id, safe=""),
+            "audio",
+        )
     except RuntimeError:
         return None
     with wave.open(io.BytesIO(data)) as w:
@@ -1234,7 +1468,9 @@ def _hub_item_audio(session: Any, item_id: str) -> tuple[np.ndarray, int] | None
 # ---------------------------------------------------------------------- entry points
 
 
-def open_session(session: str | os.PathLike[str], *, log_dir: str | os.PathLike[str] | None = None) -> SessionFrames:
+def open_session(
+    session: str | os.PathLike[str], *, log_dir: str | os.PathLike[str] | None = None
+) -> SessionFrames:
     """A stored session, reopened from its log: a session id (looked for in ``log_dir``,
     else :func:`log_dirs`), a session directory, or its ``events.jsonl``."""
     path = Path(session)
@@ -1265,4 +1501,6 @@ def frames(session: Any, *, log_dir: str | os.PathLike[str] | None = None) -> Se
         return SessionFrames.of(session)
     if isinstance(session, (str, os.PathLike)):
         return open_session(session, log_dir=log_dir)
-    raise TypeError(f"frames(): expected a Session, a session id or a log directory, got {type(session).__name__}")
+    raise TypeError(
+        f"frames(): expected a Session, a session id or a log directory, got {type(session).__name__}"
+    )

@@ -27,12 +27,20 @@ def _plt() -> Any:
     try:
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ImportError("the timeline plot needs matplotlib: pip install 'realtime-widget[plot]'") from None
+        raise ImportError(
+            "the timeline plot needs matplotlib: pip install 'realtime-widget[plot]'"
+        ) from None
     return plt
 
 
-def timeline(frames: Any, ax: Any = None, *, start_s: float | None = None, end_s: float | None = None,
-             title: str | None = None) -> Any:
+def timeline(
+    frames: Any,
+    ax: Any = None,
+    *,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    title: str | None = None,
+) -> Any:
     """Draw the session's timeline on ``ax`` (a new figure when None); returns the Axes."""
     plt = _plt()
     from .core import _cat_mask
@@ -43,7 +51,13 @@ def timeline(frames: Any, ax: Any = None, *, start_s: float | None = None, end_s
     t = df["t_ms"].to_numpy() / 1000.0
     server = _cat_mask(df, "direction", ("server",))
     lanes = {"errors": 0, "tools": 1, "assistant": 2, "user": 3}
-    colors = {"user": "#1e88e5", "assistant": "#43a047", "cut": "#e53935", "tool": "#fb8c00", "error": "#b71c1c"}
+    colors = {
+        "user": "#1e88e5",
+        "assistant": "#43a047",
+        "cut": "#e53935",
+        "tool": "#fb8c00",
+        "error": "#b71c1c",
+    }
 
     # user speech
     started = np.flatnonzero(_cat_mask(df, "type", ("input_audio_buffer.speech_started",)) & server)
@@ -52,14 +66,33 @@ def timeline(frames: Any, ax: Any = None, *, start_s: float | None = None, end_s
     stop_at = {items[i]: t[i] for i in stopped}
     for i in started:
         end = stop_at.get(items[i], t[-1] if len(t) else t[i])
-        ax.broken_barh([(t[i], max(end - t[i], 0.02))], (lanes["user"] - 0.3, 0.6), color=colors["user"], alpha=0.8)
+        ax.broken_barh(
+            [(t[i], max(end - t[i], 0.02))],
+            (lanes["user"] - 0.3, 0.6),
+            color=colors["user"],
+            alpha=0.8,
+        )
     # typed user messages and tool outputs: client conversation.item.create, told apart by their payload
     creates = np.flatnonzero(_cat_mask(df, "type", ("conversation.item.create",)) & ~server)
-    kinds = [((r.get("event") or {}).get("item") or {}).get("type") for r in frames.records(df["seq"].to_numpy()[creates].tolist())] if len(creates) else []
+    kinds = (
+        [
+            ((r.get("event") or {}).get("item") or {}).get("type")
+            for r in frames.records(df["seq"].to_numpy()[creates].tolist())
+        ]
+        if len(creates)
+        else []
+    )
     typed = np.array([i for i, k in zip(creates, kinds) if k == "message"], dtype=int)
     outs = np.array([i for i, k in zip(creates, kinds) if k == "function_call_output"], dtype=int)
     if len(typed):
-        ax.plot(t[typed], np.full(len(typed), lanes["user"]), "|", color=colors["user"], markersize=16, mew=2)
+        ax.plot(
+            t[typed],
+            np.full(len(typed), lanes["user"]),
+            "|",
+            color=colors["user"],
+            markersize=16,
+            mew=2,
+        )
 
     # responses
     lat = frames.latency()
@@ -69,29 +102,70 @@ def timeline(frames: Any, ax: Any = None, *, start_s: float | None = None, end_s
             ends.append((row.first_audio_ms + row.audio_ms) / 1000)
         if row.created_ms != row.created_ms:  # NaN
             continue
-        done = row.done_ms if row.done_ms == row.done_ms else (t[-1] * 1000 if len(t) else row.created_ms)
+        done = (
+            row.done_ms
+            if row.done_ms == row.done_ms
+            else (t[-1] * 1000 if len(t) else row.created_ms)
+        )
         cut = bool(row.interrupted) or row.status in ("cancelled", "incomplete", "failed")
         color = colors["cut"] if cut else colors["assistant"]
-        ax.broken_barh([(row.created_ms / 1000, max((done - row.created_ms) / 1000, 0.02))],
-                       (lanes["assistant"] - 0.3, 0.6), color=color, alpha=0.25)
+        ax.broken_barh(
+            [(row.created_ms / 1000, max((done - row.created_ms) / 1000, 0.02))],
+            (lanes["assistant"] - 0.3, 0.6),
+            color=color,
+            alpha=0.25,
+        )
         if row.first_audio_ms == row.first_audio_ms and row.audio_ms > 0:
-            ax.broken_barh([(row.first_audio_ms / 1000, row.audio_ms / 1000)], (lanes["assistant"] - 0.2, 0.4), color=color, alpha=0.9)
+            ax.broken_barh(
+                [(row.first_audio_ms / 1000, row.audio_ms / 1000)],
+                (lanes["assistant"] - 0.2, 0.4),
+                color=color,
+                alpha=0.9,
+            )
         elif row.first_text_ms == row.first_text_ms:
-            ax.broken_barh([(row.first_text_ms / 1000, max((done - row.first_text_ms) / 1000, 0.02))],
-                           (lanes["assistant"] - 0.2, 0.4), color=color, alpha=0.9)
+            ax.broken_barh(
+                [(row.first_text_ms / 1000, max((done - row.first_text_ms) / 1000, 0.02))],
+                (lanes["assistant"] - 0.2, 0.4),
+                color=color,
+                alpha=0.9,
+            )
         if cut:
-            ax.plot([done / 1000], [lanes["assistant"]], "x", color=colors["cut"], markersize=10, mew=2)
+            ax.plot(
+                [done / 1000], [lanes["assistant"]], "x", color=colors["cut"], markersize=10, mew=2
+            )
 
     # tools
-    calls = np.flatnonzero(_cat_mask(df, "type", ("response.function_call_arguments.done",)) & server)
+    calls = np.flatnonzero(
+        _cat_mask(df, "type", ("response.function_call_arguments.done",)) & server
+    )
     if len(calls):
-        ax.plot(t[calls], np.full(len(calls), lanes["tools"]), ">", color=colors["tool"], markersize=8, label="tool call")
+        ax.plot(
+            t[calls],
+            np.full(len(calls), lanes["tools"]),
+            ">",
+            color=colors["tool"],
+            markersize=8,
+            label="tool call",
+        )
     if len(outs):
-        ax.plot(t[outs], np.full(len(outs), lanes["tools"]), "<", color=colors["tool"], markersize=8, label="tool output")
+        ax.plot(
+            t[outs],
+            np.full(len(outs), lanes["tools"]),
+            "<",
+            color=colors["tool"],
+            markersize=8,
+            label="tool output",
+        )
     # errors
     errors = np.flatnonzero(_cat_mask(df, "type", ("error",)))
     if len(errors):
-        ax.plot(t[errors], np.full(len(errors), lanes["errors"]), "X", color=colors["error"], markersize=9)
+        ax.plot(
+            t[errors],
+            np.full(len(errors), lanes["errors"]),
+            "X",
+            color=colors["error"],
+            markersize=9,
+        )
 
     ax.set_yticks(list(lanes.values()))
     ax.set_yticklabels(list(lanes.keys()))
@@ -103,10 +177,17 @@ def timeline(frames: Any, ax: Any = None, *, start_s: float | None = None, end_s
     ax.grid(axis="x", alpha=0.3)
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(color=colors["user"], label="user speech (VAD)"),
-                       Patch(color=colors["assistant"], alpha=0.25, label="response generated"),
-                       Patch(color=colors["assistant"], label="assistant audio, played in real time"),
-                       Patch(color=colors["cut"], label="cut short")],
-              loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    ax.legend(
+        handles=[
+            Patch(color=colors["user"], label="user speech (VAD)"),
+            Patch(color=colors["assistant"], alpha=0.25, label="response generated"),
+            Patch(color=colors["assistant"], label="assistant audio, played in real time"),
+            Patch(color=colors["cut"], label="cut short"),
+        ],
+        loc="upper left",
+        bbox_to_anchor=(1.0, 1.0),
+        fontsize=8,
+        frameon=False,
+    )
     ax.set_title(title if title is not None else f"session {frames.name}")
     return ax

@@ -71,7 +71,19 @@ _PATHS: dict[str, tuple[str, ...]] = {
     "error_code": ("event", "error", "code"),
     "error_message": ("event", "error", "message"),
 }
-_HEAD = ("seq", "t", "mono", "dir", "source", "client", "type", "event_id", "item_id", "response_id", "quiet")
+_HEAD = (
+    "seq",
+    "t",
+    "mono",
+    "dir",
+    "source",
+    "client",
+    "type",
+    "event_id",
+    "item_id",
+    "response_id",
+    "quiet",
+)
 
 
 def audio_ms_per_byte(fmt: Any) -> float:
@@ -88,7 +100,12 @@ def _pa() -> Any:
 
 
 def _arrow_type(pa: Any, name: str) -> Any:
-    return {"int64": pa.int64(), "float64": pa.float64(), "string": pa.string(), "bool": pa.bool_()}[name]
+    return {
+        "int64": pa.int64(),
+        "float64": pa.float64(),
+        "string": pa.string(),
+        "bool": pa.bool_(),
+    }[name]
 
 
 def flat_schema() -> Any:
@@ -149,7 +166,9 @@ def _fast_chunk(buf: Any) -> Any:
         table = pj.read_json(
             pa.BufferReader(buf),
             read_options=pj.ReadOptions(use_threads=True, block_size=4 * 1024 * 1024),
-            parse_options=pj.ParseOptions(explicit_schema=_READ_SCHEMA, unexpected_field_behavior="ignore"),
+            parse_options=pj.ParseOptions(
+                explicit_schema=_READ_SCHEMA, unexpected_field_behavior="ignore"
+            ),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
         raise _Refused(str(exc)) from None
@@ -157,7 +176,11 @@ def _fast_chunk(buf: Any) -> Any:
     cols: dict[str, Any] = {}
     for name in _HEAD:
         cols[name] = table.column(name)
-    event = table.column("event").combine_chunks() if table.num_rows else pa.array([], type=_READ_SCHEMA.field("event").type)
+    event = (
+        table.column("event").combine_chunks()
+        if table.num_rows
+        else pa.array([], type=_READ_SCHEMA.field("event").type)
+    )
 
     def get(path: tuple[str, ...]) -> Any:
         arr = event
@@ -170,7 +193,11 @@ def _fast_chunk(buf: Any) -> Any:
     delta = pc.struct_field(event, "delta")
     cols["delta_len"] = pc.utf8_length(delta).cast(pa.int64())
     # audio milliseconds: sum over a record's audio references
-    audio = table.column("audio").combine_chunks() if n else pa.array([], type=_READ_SCHEMA.field("audio").type)
+    audio = (
+        table.column("audio").combine_chunks()
+        if n
+        else pa.array([], type=_READ_SCHEMA.field("audio").type)
+    )
     flat = pc.list_flatten(audio)
     audio_ms = np.full(n, np.nan)
     if len(flat):
@@ -214,7 +241,11 @@ def _typed(value: Any, kind: str) -> Any:
             return int(value)
         return None
     if kind == "float64":
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        return (
+            float(value)
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+            else None
+        )
     if kind == "bool":
         return value if isinstance(value, bool) else None
     return None
@@ -267,7 +298,9 @@ def _slow_chunk(buf: Any, base: int) -> tuple[Any, np.ndarray]:
         rows.append(record_row(rec))
         offsets.append(base + start)
     schema = flat_schema()
-    arrays = [pa.array([r[name] for r in rows], type=schema.field(name).type) for name, _ in COLUMNS]
+    arrays = [
+        pa.array([r[name] for r in rows], type=schema.field(name).type) for name, _ in COLUMNS
+    ]
     return pa.table(arrays, schema=schema), np.asarray(offsets, dtype=np.int64)
 
 
@@ -309,7 +342,9 @@ class LogTable:
     reads an export held in memory. :meth:`refresh` reads what was appended since.
     """
 
-    def __init__(self, path: Path | None = None, data: bytes | None = None, *, chunk_bytes: int = CHUNK_BYTES):
+    def __init__(
+        self, path: Path | None = None, data: bytes | None = None, *, chunk_bytes: int = CHUNK_BYTES
+    ):
         self.path = path
         self._data = data
         self.chunk_bytes = chunk_bytes
@@ -395,7 +430,11 @@ class LogTable:
 
         if any(c.slow for c in self._chunks):
             return False
-        meta = {"version": 1, "consumed": self._consumed, "chunks": [[c.start, c.end, c.rows] for c in self._chunks]}
+        meta = {
+            "version": 1,
+            "consumed": self._consumed,
+            "chunks": [[c.start, c.end, c.rows] for c in self._chunks],
+        }
         table = self.table.replace_schema_metadata({b"realtime_widget": json.dumps(meta).encode()})
         path = Path(path)
         tmp = path.with_name(path.name + ".part")
@@ -470,7 +509,9 @@ class LogTable:
                 i = row - int(bounds[ci])
                 start = int(offsets[i])
                 stop = int(offsets[i + 1]) if i + 1 < len(offsets) else chunk.end
-                if f is not None:  # one exact read per record (no mapping: the page cache is not our RSS)
+                if (
+                    f is not None
+                ):  # one exact read per record (no mapping: the page cache is not our RSS)
                     line = os.pread(f.fileno(), stop - start, start)
                 else:
                     line = self._data[start:stop]  # type: ignore[index]
@@ -484,7 +525,7 @@ class LogTable:
 def _rfind_nl(buf: Any) -> int:
     if isinstance(buf, memoryview):
         arr = np.frombuffer(buf, dtype=np.uint8)
-        hits = np.flatnonzero(arr[-(1 << 20):] == 10)
+        hits = np.flatnonzero(arr[-(1 << 20) :] == 10)
         if len(hits):
             return len(arr) - min(len(arr), 1 << 20) + int(hits[-1])
         hits = np.flatnonzero(arr == 10)

@@ -25,9 +25,17 @@ class Option:
 
 
 TURN_OPTIONS = (
-    Option("session", ("-s", "--session"), help="session name, a Session variable, or a hub session id"),
-    Option("provider", ("--provider",), help="local (default), openai, azure or url (when the session is created)"),
-    Option("model", ("--model",), help="model, or the Azure deployment (when the session is created)"),
+    Option(
+        "session", ("-s", "--session"), help="session name, a Session variable, or a hub session id"
+    ),
+    Option(
+        "provider",
+        ("--provider",),
+        help="local (default), openai, azure or url (when the session is created)",
+    ),
+    Option(
+        "model", ("--model",), help="model, or the Azure deployment (when the session is created)"
+    ),
     Option("voice", ("--voice",), help="voice of the spoken answer"),
     Option("modalities", ("--modalities",), help="text or text,audio"),
     Option("instructions", ("--instructions",), help="instructions for the answer"),
@@ -50,14 +58,18 @@ def _unquote_double(text: str) -> str:
 
 
 def usage(magic: str, options: tuple[Option, ...], positional: str = "") -> str:
-    flags = " ".join(f"[{o.flags[0]}{' ' + o.dest.upper() if o.takes_value else ''}]" for o in options)
+    flags = " ".join(
+        f"[{o.flags[0]}{' ' + o.dest.upper() if o.takes_value else ''}]" for o in options
+    )
     lines = [f"usage: {magic} {flags} {positional}".rstrip()]
     for o in options:
         lines.append(f"  {', '.join(o.flags):<22} {o.help}")
     return "\n".join(lines)
 
 
-def parse_options(line: str, options: tuple[Option, ...], *, magic: str, positional: str = "") -> tuple[dict[str, Any], str]:
+def parse_options(
+    line: str, options: tuple[Option, ...], *, magic: str, positional: str = ""
+) -> tuple[dict[str, Any], str]:
     """(options by dest, the rest of the line). Raises ``UsageError`` for an unknown
     option or a missing value."""
     by_flag = {f: o for o in options for f in o.flags}
@@ -79,7 +91,10 @@ def parse_options(line: str, options: tuple[Option, ...], *, magic: str, positio
         option = by_flag.get(flag)
         if option is None:
             known = ", ".join(f for o in options for f in o.flags)
-            raise UsageError(f"{magic}: unknown option {flag} (known: {known}; '--' ends the options)\n" + usage(magic, options, positional))
+            raise UsageError(
+                f"{magic}: unknown option {flag} (known: {known}; '--' ends the options)\n"
+                + usage(magic, options, positional)
+            )
         pos += m.end()
         if not option.takes_value:
             if m.group(2):
@@ -103,7 +118,9 @@ def parse_options(line: str, options: tuple[Option, ...], *, magic: str, positio
     return values, line[pos:].strip()
 
 
-def parse_args(line: str, options: tuple[Option, ...], *, magic: str, positional: str = "") -> tuple[dict[str, Any], list[str]]:
+def parse_args(
+    line: str, options: tuple[Option, ...], *, magic: str, positional: str = ""
+) -> tuple[dict[str, Any], list[str]]:
     """Options and positional words in any order (for the query magics, whose arguments
     are words, not free text)."""
     import shlex
@@ -122,14 +139,18 @@ def parse_args(line: str, options: tuple[Option, ...], *, magic: str, positional
         if token.startswith("-") and len(token) > 1 and not re.match(r"^-\d", token):
             option = by_flag.get(flag)
             if option is None:
-                raise UsageError(f"{magic}: unknown option {flag}\n" + usage(magic, options, positional))
+                raise UsageError(
+                    f"{magic}: unknown option {flag}\n" + usage(magic, options, positional)
+                )
             if not option.takes_value:
                 values[option.dest] = True
             elif eq:
                 values[option.dest] = inline
             else:
                 if i + 1 >= len(tokens):
-                    raise UsageError(f"{magic}: {flag} needs a value\n" + usage(magic, options, positional))
+                    raise UsageError(
+                        f"{magic}: {flag} needs a value\n" + usage(magic, options, positional)
+                    )
                 i += 1
                 values[option.dest] = tokens[i]
         else:

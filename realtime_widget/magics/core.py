@@ -43,7 +43,12 @@ def _session_of(obj: Any, *, connect: bool = False) -> Any:
     inner = getattr(obj, "session", None)
     if inner is not None and not callable(inner) and _is_session(inner):
         return inner
-    if connect and inner is None and hasattr(obj, "session") and callable(getattr(obj, "connect", None)):
+    if (
+        connect
+        and inner is None
+        and hasattr(obj, "session")
+        and callable(getattr(obj, "connect", None))
+    ):
         inner = obj.connect()
         if _is_session(inner) and not getattr(inner, "closed", False):
             return inner
@@ -80,8 +85,13 @@ class RealtimeMagics(Magics):
 
     def _known(self) -> str:
         names = [f"{n} ({s.id})" for n, s in self.sessions.items()]
-        names += [k for k, v in self.shell.user_ns.items()
-                  if not k.startswith("_") and (_is_session(v) or type(v).__name__.endswith("Widget")) and _session_of(v) is not None]
+        names += [
+            k
+            for k, v in self.shell.user_ns.items()
+            if not k.startswith("_")
+            and (_is_session(v) or type(v).__name__.endswith("Widget"))
+            and _session_of(v) is not None
+        ]
         return ", ".join(names) if names else "none yet"
 
     def _find(self, name: str) -> Any:
@@ -100,18 +110,26 @@ class RealtimeMagics(Magics):
         if session is not None:
             return session
         for summary in self._hub_sessions():
-            if name in (summary.get("id"), summary.get("name")) and summary.get("status") in ("open", "connecting", "reconnecting"):
+            if name in (summary.get("id"), summary.get("name")) and summary.get("status") in (
+                "open",
+                "connecting",
+                "reconnecting",
+            ):
                 session = self._new_session(id=summary["id"])
                 self.sessions[name] = session
                 return session
         return None
 
-    def _session_for_turn(self, opts: dict[str, Any], config: dict[str, Any], tools: list[Callable[..., Any]]) -> tuple[str, Any, bool]:
+    def _session_for_turn(
+        self, opts: dict[str, Any], config: dict[str, Any], tools: list[Callable[..., Any]]
+    ) -> tuple[str, Any, bool]:
         """(name, session, created now)."""
         name = opts.get("session") or self.current or "default"
         if opts.get("session"):
             session = self._find(name)
-        elif self.current_session is not None and not getattr(self.current_session, "closed", False):
+        elif self.current_session is not None and not getattr(
+            self.current_session, "closed", False
+        ):
             session = self.current_session  # no -s: the session used last
         else:
             session = self.sessions.get(name)
@@ -120,15 +138,23 @@ class RealtimeMagics(Magics):
                 del self.sessions[name]
                 session = None
             else:
-                raise UsageError(f"session {name!r} is closed; use another -s name to start a new one")
+                raise UsageError(
+                    f"session {name!r} is closed; use another -s name to start a new one"
+                )
         if session is not None:
             provider = opts.get("provider")
-            current = (getattr(getattr(session, "transport", None), "summary", None) or {}).get("provider")
+            current = (getattr(getattr(session, "transport", None), "summary", None) or {}).get(
+                "provider"
+            )
             if provider and current and provider != current:
-                raise UsageError(f"session {name!r} already uses provider {current!r}; pass another -s name for a {provider} session")
+                raise UsageError(
+                    f"session {name!r} already uses provider {current!r}; pass another -s name for a {provider} session"
+                )
             return name, session, False
         if _ID.match(name):
-            raise UsageError(f"no live session {name!r} (known: {self._known()}; see %realtime_sessions)")
+            raise UsageError(
+                f"no live session {name!r} (known: {self._known()}; see %realtime_sessions)"
+            )
         provider = opts.get("provider") or "local"
         kwargs: dict[str, Any] = {"provider": provider, "name": name}
         if opts.get("model"):
@@ -147,7 +173,12 @@ class RealtimeMagics(Magics):
     def _explain_create_error(self, provider: str, exc: Exception) -> str:
         message = str(exc)
         text = f"could not start a {provider} session: {message}"
-        if "provider_not_configured" in message or "not configured" in message or "no API key" in message or "no endpoint" in message:
+        if (
+            "provider_not_configured" in message
+            or "not configured" in message
+            or "no API key" in message
+            or "no endpoint" in message
+        ):
             text += "\n\n" + credentials_help(provider)
         elif "deployment name is required" in message:
             text += "\n\nPass the deployment with --model NAME, or set AZURE_OPENAI_DEPLOYMENT / c.RealtimeWidgetApp.azure_deployment on the server."
@@ -165,7 +196,9 @@ class RealtimeMagics(Magics):
                 continue
             fn = self.shell.user_ns.get(tool_name)
             if fn is None:
-                raise UsageError(f"--tools: no function named {tool_name!r} in the notebook (define it in a cell first)")
+                raise UsageError(
+                    f"--tools: no function named {tool_name!r} in the notebook (define it in a cell first)"
+                )
             if not callable(fn):
                 raise UsageError(f"--tools: {tool_name!r} is a {type(fn).__name__}, not a function")
             out.append(fn)
@@ -213,24 +246,34 @@ class RealtimeMagics(Magics):
         it is created; on later cells voice, modalities and instructions apply to that
         answer only.
         """
-        opts, rest = parse_options(line, TURN_OPTIONS, magic="%%realtime" if cell is not None else "%realtime",
-                                   positional="" if cell is not None else "MESSAGE")
+        opts, rest = parse_options(
+            line,
+            TURN_OPTIONS,
+            magic="%%realtime" if cell is not None else "%realtime",
+            positional="" if cell is not None else "MESSAGE",
+        )
         if cell is not None:
             if rest:
-                raise UsageError(f"%%realtime: unexpected {rest!r} on the magic line (the message is the cell body)\n"
-                                 + usage("%%realtime", TURN_OPTIONS))
+                raise UsageError(
+                    f"%%realtime: unexpected {rest!r} on the magic line (the message is the cell body)\n"
+                    + usage("%%realtime", TURN_OPTIONS)
+                )
             text = cell.strip()
         else:
             text = rest
         if not text:
-            raise UsageError("%realtime: no message (%%realtime takes it from the cell body, %realtime from the rest of the line)")
+            raise UsageError(
+                "%realtime: no message (%%realtime takes it from the cell body, %realtime from the rest of the line)"
+            )
         response = self._response_options(opts)
         timeout = 120.0
         if opts.get("timeout") is not None:
             try:
                 timeout = float(opts["timeout"])
             except ValueError:
-                raise UsageError(f"--timeout: a number of seconds, got {opts['timeout']!r}") from None
+                raise UsageError(
+                    f"--timeout: a number of seconds, got {opts['timeout']!r}"
+                ) from None
             if timeout <= 0:
                 raise UsageError("--timeout: must be > 0")
         tools = self._tools(opts.get("tools"))
@@ -244,7 +287,13 @@ class RealtimeMagics(Magics):
                 if known is None or getattr(known, "fn", None) is not fn:
                     session.add_tool(fn)
         self.current, self.current_session = name, session
-        return run_turn(session, text, response if not created else {}, timeout=timeout, show_audio=not opts.get("no_audio"))
+        return run_turn(
+            session,
+            text,
+            response if not created else {},
+            timeout=timeout,
+            show_audio=not opts.get("no_audio"),
+        )
 
     # ------------------------------------------------------------------ queries
 
@@ -253,7 +302,9 @@ class RealtimeMagics(Magics):
 
         if not name:
             if self.current_session is None:
-                raise UsageError("no realtime session yet: run %%realtime first, or pass a session name or id (see %realtime_sessions)")
+                raise UsageError(
+                    "no realtime session yet: run %%realtime first, or pass a session name or id (see %realtime_sessions)"
+                )
             return frames(self.current_session)
         obj = self.shell.user_ns.get(name)
         if obj is not None:
@@ -265,7 +316,9 @@ class RealtimeMagics(Magics):
             if session is not None:
                 return frames(session)
             if hasattr(obj, "session") and callable(getattr(obj, "connect", None)):
-                raise UsageError(f"{name} has no session yet: click its Connect button, or run %%realtime -s {name}")
+                raise UsageError(
+                    f"{name} has no session yet: click its Connect button, or run %%realtime -s {name}"
+                )
         if name in self.sessions:
             return frames(self.sessions[name])
         for summary in self._hub_sessions():
@@ -278,15 +331,22 @@ class RealtimeMagics(Magics):
             return open_session(name)
         except FileNotFoundError:
             pass
-        raise UsageError(f"unknown realtime session {name!r} (known: {self._known()}; see %realtime_sessions)")
+        raise UsageError(
+            f"unknown realtime session {name!r} (known: {self._known()}; see %realtime_sessions)"
+        )
 
     @line_magic
     def realtime_events(self, line: str) -> Any:
         """``%realtime_events [NAME] [--type PATTERN] [--last N] [--direction client|server]``:
         the session's events as a DataFrame (one row per event, both directions)."""
-        opts, words = parse_args(line, EVENTS_OPTIONS, magic="%realtime_events", positional="[NAME]")
+        opts, words = parse_args(
+            line, EVENTS_OPTIONS, magic="%realtime_events", positional="[NAME]"
+        )
         if len(words) > 1:
-            raise UsageError(f"%realtime_events: one session name at most, got {' '.join(words)!r}\n" + usage("%realtime_events", EVENTS_OPTIONS, "[NAME]"))
+            raise UsageError(
+                f"%realtime_events: one session name at most, got {' '.join(words)!r}\n"
+                + usage("%realtime_events", EVENTS_OPTIONS, "[NAME]")
+            )
         rest = words[0] if words else ""
         last = None
         if opts.get("last") is not None:
@@ -316,12 +376,25 @@ class RealtimeMagics(Magics):
         for name, session in self.sessions.items():
             rows[session.id].setdefault("magic_names", []).append(name)
         for var, obj in self.shell.user_ns.items():
-            holder = not var.startswith("_") and (_is_session(obj) or type(obj).__name__.endswith("Widget"))
+            holder = not var.startswith("_") and (
+                _is_session(obj) or type(obj).__name__.endswith("Widget")
+            )
             session = _session_of(obj) if holder else None
             if session is not None and getattr(session, "id", None) in rows:
                 rows[session.id].setdefault("variables", []).append(var)
         df = pd.DataFrame(list(rows.values()))
-        cols = ["name", "id", "provider", "model", "status", "created_at", "n_events", "n_clients", "magic_names", "variables"]
+        cols = [
+            "name",
+            "id",
+            "provider",
+            "model",
+            "status",
+            "created_at",
+            "n_events",
+            "n_clients",
+            "magic_names",
+            "variables",
+        ]
         for c in cols:
             if c not in df.columns:
                 df[c] = None
@@ -353,7 +426,13 @@ class RealtimeConfig(dict):
     """``%realtime_config``'s answer: a dict (``session``, ``config``, ``providers``) with
     an HTML view."""
 
-    def __init__(self, meta: dict[str, Any], config: dict[str, Any], providers: dict[str, Any], mode: str | None):
+    def __init__(
+        self,
+        meta: dict[str, Any],
+        config: dict[str, Any],
+        providers: dict[str, Any],
+        mode: str | None,
+    ):
         super().__init__(session=meta, config=config, providers=providers, mode=mode)
 
     def _repr_html_(self) -> str:
@@ -366,20 +445,41 @@ class RealtimeConfig(dict):
             parts.append(f"<h4>session {esc(meta.get('name') or meta.get('id'))}</h4><table>")
             for key in ("id", "provider", "model", "status", "mode"):
                 if meta.get(key) is not None:
-                    parts.append(f"<tr><td class='rtw-muted'>{key}</td><td>{esc(meta.get(key))}</td></tr>")
-            for key in ("modalities", "voice", "instructions", "turn_detection", "input_audio_transcription",
-                        "input_audio_format", "output_audio_format", "temperature"):
+                    parts.append(
+                        f"<tr><td class='rtw-muted'>{key}</td><td>{esc(meta.get(key))}</td></tr>"
+                    )
+            for key in (
+                "modalities",
+                "voice",
+                "instructions",
+                "turn_detection",
+                "input_audio_transcription",
+                "input_audio_format",
+                "output_audio_format",
+                "temperature",
+            ):
                 if key in cfg:
-                    parts.append(f"<tr><td class='rtw-muted'>{key}</td><td>{esc(cfg[key])}</td></tr>")
+                    parts.append(
+                        f"<tr><td class='rtw-muted'>{key}</td><td>{esc(cfg[key])}</td></tr>"
+                    )
             tools = [t.get("name") for t in cfg.get("tools") or [] if isinstance(t, dict)]
-            parts.append(f"<tr><td class='rtw-muted'>tools</td><td>{esc(', '.join(tools) or '-')}</td></tr></table>")
+            parts.append(
+                f"<tr><td class='rtw-muted'>tools</td><td>{esc(', '.join(tools) or '-')}</td></tr></table>"
+            )
         parts.append("<h4 style='margin-top:8px'>providers</h4><table>")
         for provider, info in providers.items():
             ok = "available" if (info or {}).get("available") else "not configured"
-            where = "; ".join(f"{what}: {env if env != '-' else trait}" for what, env, trait in CREDENTIALS.get(provider, []))
-            parts.append(f"<tr><td><b>{esc(provider)}</b></td><td>{ok}</td><td class='rtw-muted'>{esc(where)}</td></tr>")
-        parts.append("</table><div class='rtw-muted' style='margin-top:6px'>Credentials live on the Jupyter server "
-                     "(its environment or jupyter_server_config.py), never in a notebook.</div></div>")
+            where = "; ".join(
+                f"{what}: {env if env != '-' else trait}"
+                for what, env, trait in CREDENTIALS.get(provider, [])
+            )
+            parts.append(
+                f"<tr><td><b>{esc(provider)}</b></td><td>{ok}</td><td class='rtw-muted'>{esc(where)}</td></tr>"
+            )
+        parts.append(
+            "</table><div class='rtw-muted' style='margin-top:6px'>Credentials live on the Jupyter server "
+            "(its environment or jupyter_server_config.py), never in a notebook.</div></div>"
+        )
         return "".join(parts)
 
     def __repr__(self) -> str:

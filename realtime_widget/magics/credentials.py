@@ -16,19 +16,39 @@ CREDENTIALS: dict[str, list[tuple[str, str, str]]] = {
     "local": [],
     "openai": [
         ("API key", "OPENAI_API_KEY", "c.RealtimeWidgetApp.openai_api_key"),
-        ("endpoint (optional)", "OPENAI_REALTIME_URL (direct mode only)", "c.RealtimeWidgetApp.openai_url"),
+        (
+            "endpoint (optional)",
+            "OPENAI_REALTIME_URL (direct mode only)",
+            "c.RealtimeWidgetApp.openai_url",
+        ),
         ("default model (optional)", "-", "c.RealtimeWidgetApp.openai_model"),
     ],
     "azure": [
         ("endpoint", "AZURE_OPENAI_ENDPOINT", "c.RealtimeWidgetApp.azure_endpoint"),
-        ("API key (or Entra ID with azure-identity)", "AZURE_OPENAI_API_KEY", "c.RealtimeWidgetApp.azure_api_key"),
-        ("deployment (or --model)", "AZURE_OPENAI_DEPLOYMENT", "c.RealtimeWidgetApp.azure_deployment"),
-        ("preview API version (optional)", "REALTIME_WIDGET_AZURE_API_VERSION", "c.RealtimeWidgetApp.azure_api_version"),
+        (
+            "API key (or Entra ID with azure-identity)",
+            "AZURE_OPENAI_API_KEY",
+            "c.RealtimeWidgetApp.azure_api_key",
+        ),
+        (
+            "deployment (or --model)",
+            "AZURE_OPENAI_DEPLOYMENT",
+            "c.RealtimeWidgetApp.azure_deployment",
+        ),
+        (
+            "preview API version (optional)",
+            "REALTIME_WIDGET_AZURE_API_VERSION",
+            "c.RealtimeWidgetApp.azure_api_version",
+        ),
         ("auth: key, entra or auto (optional)", "-", "c.RealtimeWidgetApp.azure_auth"),
     ],
     "url": [
         ("bearer key (optional)", "REALTIME_WIDGET_URL_API_KEY", "c.RealtimeWidgetApp.url_api_key"),
-        ("the URL prefix that key is for", "REALTIME_WIDGET_URL_API_KEY_URL", "c.RealtimeWidgetApp.url_api_key_url"),
+        (
+            "the URL prefix that key is for",
+            "REALTIME_WIDGET_URL_API_KEY_URL",
+            "c.RealtimeWidgetApp.url_api_key_url",
+        ),
         ("keys per URL prefix (optional)", "-", "c.RealtimeWidgetApp.url_api_keys"),
         ("allowed URLs (regexes)", "-", "c.RealtimeWidgetApp.url_allowlist"),
     ],
@@ -43,9 +63,15 @@ def credentials_help(provider: str, mode: str | None = None) -> str:
     lines = [f"The {provider} credentials are read by the Jupyter server, never from the notebook:"]
     for what, env, trait in rows:
         env_part = f"environment variable {env}" if env != "-" else ""
-        lines.append(f"  - {what}: {env_part + ' or ' if env_part else ''}{trait} in jupyter_server_config.py")
-    lines.append("Set them where `jupyter lab` starts (its environment or config file) and restart it.")
-    lines.append("With no Jupyter server extension (direct mode: VS Code, Colab, plain IPython) the kernel")
+        lines.append(
+            f"  - {what}: {env_part + ' or ' if env_part else ''}{trait} in jupyter_server_config.py"
+        )
+    lines.append(
+        "Set them where `jupyter lab` starts (its environment or config file) and restart it."
+    )
+    lines.append(
+        "With no Jupyter server extension (direct mode: VS Code, Colab, plain IPython) the kernel"
+    )
     lines.append("process reads the same environment variables: set them before the kernel starts.")
     if mode:
         lines.append(f"(this kernel's sessions run in {mode} mode)")
@@ -68,7 +94,9 @@ def provider_status(session: Any = None) -> dict[str, dict[str, Any]]:
             import json
             import urllib.request
 
-            request = urllib.request.Request(server.api("realtime", "status"), headers=server.headers())
+            request = urllib.request.Request(
+                server.api("realtime", "status"), headers=server.headers()
+            )
             with urllib.request.urlopen(request, timeout=10) as response:
                 return dict(json.loads(response.read()).get("providers") or {})
         except Exception:

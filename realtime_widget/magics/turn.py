@@ -80,13 +80,22 @@ def _label(item: dict[str, Any]) -> str:
     return f"{item.get('name')}({args})"
 
 
-def run_turn(session: Any, text: str, response: dict[str, Any], *, timeout: float = 120.0,
-             show_audio: bool = True, out: Any = None) -> TurnResult:
+def run_turn(
+    session: Any,
+    text: str,
+    response: dict[str, Any],
+    *,
+    timeout: float = 120.0,
+    show_audio: bool = True,
+    out: Any = None,
+) -> TurnResult:
     """Send ``text`` as a user message and ask for a response (with ``response`` options),
     streaming the answer's text to ``out`` (stdout) as it arrives."""
     out = out or sys.stdout
     events: queue.Queue = queue.Queue()
-    remove = session.on("*", events.put)  # registered on the session's loop before the message is sent
+    remove = session.on(
+        "*", events.put
+    )  # registered on the session's loop before the message is sent
     first_seq = int(session.last_seq)
     box: dict[str, Any] = {}
 
@@ -141,13 +150,19 @@ def run_turn(session: Any, text: str, response: dict[str, Any], *, timeout: floa
                 resp = ev.get("response") or {}
                 if resp.get("status") not in ("completed", None):
                     details = resp.get("status_details") or {}
-                    reason = details.get("reason") or (details.get("error") or {}).get("message") or ""
-                    out.write(f"[response {resp.get('status')}{': ' + str(reason) if reason else ''}]\n")
+                    reason = (
+                        details.get("reason") or (details.get("error") or {}).get("message") or ""
+                    )
+                    out.write(
+                        f"[response {resp.get('status')}{': ' + str(reason) if reason else ''}]\n"
+                    )
                     out.flush()
             elif etype == "error":
                 newline()
                 err = ev.get("error") or {}
-                sys.stderr.write(f"realtime error {err.get('code') or err.get('type')}: {err.get('message')}\n")
+                sys.stderr.write(
+                    f"realtime error {err.get('code') or err.get('type')}: {err.get('message')}\n"
+                )
                 sys.stderr.flush()
     except KeyboardInterrupt:
         interrupted = True
@@ -167,8 +182,15 @@ def run_turn(session: Any, text: str, response: dict[str, Any], *, timeout: floa
     reply = box["reply"]
     samples = np.asarray(getattr(reply, "audio", np.zeros(0, np.int16)), dtype=np.int16)
     audio = AudioArray(samples, getattr(reply, "sample_rate", 24000) or 24000, label="answer")
-    result = TurnResult(text=reply.text, audio=audio, reply=reply, session=session, first_seq=first_seq,
-                        last_seq=int(session.last_seq), interrupted=interrupted)
+    result = TurnResult(
+        text=reply.text,
+        audio=audio,
+        reply=reply,
+        session=session,
+        first_seq=first_seq,
+        last_seq=int(session.last_seq),
+        interrupted=interrupted,
+    )
     if show_audio and len(audio):
         try:
             from IPython.display import display

@@ -56,7 +56,9 @@ def parse_events_opt_in(values: str | Iterable[str] | None) -> frozenset[str]:
     return frozenset(names)
 
 
-def server_event_allowed(event_type: str, dialect: str, opt_in: frozenset[str] = frozenset()) -> bool:
+def server_event_allowed(
+    event_type: str, dialect: str, opt_in: frozenset[str] = frozenset()
+) -> bool:
     """May a server event of ``event_type`` go to a client of ``dialect``
     (``"preview"`` or ``"ga"``) that opted in to ``opt_in``?"""
     if dialect != "preview" or event_type in SPEC_SERVER_EVENT_TYPES or "all" in opt_in:

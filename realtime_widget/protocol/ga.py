@@ -918,7 +918,10 @@ def _server_item_to_preview(item: Any) -> Any:
 
 # -- error params: the field the client sent, in its own dialect -------------------------
 
-_PARAM_TABLES: dict[str, tuple[_Field, ...]] = {"session": _SESSION_FIELDS, "response": _RESPONSE_PARAM_FIELDS}
+_PARAM_TABLES: dict[str, tuple[_Field, ...]] = {
+    "session": _SESSION_FIELDS,
+    "response": _RESPONSE_PARAM_FIELDS,
+}
 _PARAM_HEAD = re.compile(r"^(session|response)\.([A-Za-z_]+)((?:[.\[].*)?)$")
 
 
@@ -943,8 +946,10 @@ def param_ga_to_preview(param: Any) -> Any:
     best: tuple[int, str] | None = None
     for pkey, path, _, _ in _PARAM_TABLES.get(head, ()):
         dotted = ".".join(path)
-        if (rest == dotted or rest.startswith((dotted + ".", dotted + "["))) and (best is None or len(dotted) > best[0]):
-            best = (len(dotted), f"{head}.{pkey}{rest[len(dotted):]}")
+        if (rest == dotted or rest.startswith((dotted + ".", dotted + "["))) and (
+            best is None or len(dotted) > best[0]
+        ):
+            best = (len(dotted), f"{head}.{pkey}{rest[len(dotted) :]}")
     return best[1] if best else param
 
 

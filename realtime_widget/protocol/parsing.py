@@ -85,7 +85,9 @@ def loads_json(text: str | bytes) -> Any:
         return json.loads(text)
 
 
-def load_json_event(raw: str | bytes | bytearray | memoryview, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, Any]:
+def load_json_event(
+    raw: str | bytes | bytearray | memoryview, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> dict[str, Any]:
     """One event's JSON text -> dict, refused exactly where ``parse_client_event`` refuses
     it at the JSON level, with the same ``ProtocolError``: ``payload_too_large``,
     ``invalid_json`` (broken JSON, bytes that are not UTF-8, lone surrogates, NaN or
@@ -99,7 +101,9 @@ def load_json_event(raw: str | bytes | bytearray | memoryview, *, max_bytes: int
         data = from_json(raw, allow_inf_nan=False)  # NaN refused by the parse itself: no extra cost
     except ValueError as exc:
         _check_finite_text(raw)  # a clearer message when NaN / Infinity was the problem
-        raise ProtocolError(_json_error_message(str(exc)), INVALID_JSON, event_id=sniff_event_id(raw)) from None
+        raise ProtocolError(
+            _json_error_message(str(exc)), INVALID_JSON, event_id=sniff_event_id(raw)
+        ) from None
     if not isinstance(data, dict):
         raise ProtocolError(f"expected a JSON object, got {_json_kind(data)}", INVALID_TYPE)
     return data
@@ -114,7 +118,9 @@ def check_json_value(data: Any, event_id: str | None = None) -> None:
     while stack:
         value, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
-            raise ProtocolError(_json_error_message("recursion limit exceeded"), INVALID_JSON, event_id=event_id)
+            raise ProtocolError(
+                _json_error_message("recursion limit exceeded"), INVALID_JSON, event_id=event_id
+            )
         if isinstance(value, Mapping):
             for key in value:
                 if type(key) is str and not key.isascii() and _SURROGATE.search(key):
@@ -139,7 +145,9 @@ def check_json_value(data: Any, event_id: str | None = None) -> None:
                 stack.append((child, depth + 1))
 
 
-_SURROGATE_MESSAGE: Final = "invalid JSON: the text is not valid Unicode (a lone surrogate in a string)"
+_SURROGATE_MESSAGE: Final = (
+    "invalid JSON: the text is not valid Unicode (a lone surrogate in a string)"
+)
 _NOT_FINITE_MESSAGE: Final = "invalid JSON: NaN and Infinity are not JSON numbers"
 
 
@@ -185,7 +193,11 @@ class _Side(Generic[E]):
 
 
 _CLIENT: Final = _Side(
-    "client", DiscriminatedClientEvent, CLIENT_EVENT_TYPES, UnknownClientEvent, InputAudioBufferAppend
+    "client",
+    DiscriminatedClientEvent,
+    CLIENT_EVENT_TYPES,
+    UnknownClientEvent,
+    InputAudioBufferAppend,
 )
 _SERVER: Final = _Side(
     "server", DiscriminatedServerEvent, SERVER_EVENT_TYPES, UnknownServerEvent, ResponseAudioDelta

@@ -35,10 +35,20 @@ class RealtimeWidgetApp(ExtensionApp):
     version = __version__
 
     # -- storage ---------------------------------------------------------------------
-    log_dir = Unicode(help="Directory of the session logs (default: <jupyter data dir>/realtime_widget/sessions).").tag(config=True)
-    retention_days = Float(30.0, help="Delete closed session logs not written for this many days (0: keep forever).").tag(config=True)
-    max_total_log_bytes = Int(8 * 1024**3, help="Delete the oldest closed session logs above this total size (0: no limit).").tag(config=True)
-    max_session_log_bytes = Int(1024**3, help="Stop storing a session's audio above this size (its events are still logged; 0: no limit).").tag(config=True)
+    log_dir = Unicode(
+        help="Directory of the session logs (default: <jupyter data dir>/realtime_widget/sessions)."
+    ).tag(config=True)
+    retention_days = Float(
+        30.0, help="Delete closed session logs not written for this many days (0: keep forever)."
+    ).tag(config=True)
+    max_total_log_bytes = Int(
+        8 * 1024**3,
+        help="Delete the oldest closed session logs above this total size (0: no limit).",
+    ).tag(config=True)
+    max_session_log_bytes = Int(
+        1024**3,
+        help="Stop storing a session's audio above this size (its events are still logged; 0: no limit).",
+    ).tag(config=True)
     log_flush_interval = Float(
         0.2,
         help="Seconds between writes of the logs to the OS (0: after every event-loop iteration). "
@@ -46,66 +56,138 @@ class RealtimeWidgetApp(ExtensionApp):
         "reads (REST, catch-up) flush first. Each write is 3 system calls per session: at 50 sessions, "
         "0.05 s costs the hub about 3% more CPU than 0.2 s (benchmarks/README.md).",
     ).tag(config=True)
-    export_dir = Unicode(help="Directory that POST .../export writes into (default: the server's root_dir). Exports cannot leave it.").tag(config=True)
+    export_dir = Unicode(
+        help="Directory that POST .../export writes into (default: the server's root_dir). Exports cannot leave it."
+    ).tag(config=True)
 
     # -- limits ----------------------------------------------------------------------
     max_sessions_per_user = Int(8, help="Live sessions one user may have at once.").tag(config=True)
-    max_clients_per_session = Int(16, help="Clients attached to one session at once.").tag(config=True)
-    max_message_bytes = Int(24 * 1024**2, help="Largest WebSocket frame a client may send (a 15 MiB audio append is ~20 MiB of base64).").tag(config=True)
-    client_buffer_bytes = Int(64 * 1024**2, help="Unsent bytes a slow client may hold before it is disconnected (it can reattach and catch up).").tag(config=True)
+    max_clients_per_session = Int(16, help="Clients attached to one session at once.").tag(
+        config=True
+    )
+    max_message_bytes = Int(
+        24 * 1024**2,
+        help="Largest WebSocket frame a client may send (a 15 MiB audio append is ~20 MiB of base64).",
+    ).tag(config=True)
+    client_buffer_bytes = Int(
+        64 * 1024**2,
+        help="Unsent bytes a slow client may hold before it is disconnected (it can reattach and catch up).",
+    ).tag(config=True)
     max_kept_audio_ms = Int(
         30 * 60_000,
         help="Audio (ms) each session's conversation holds in memory; past it the oldest items' audio is released "
         "(the log keeps it: export it to get it back; 0: no cap).",
     ).tag(config=True)
-    max_input_buffer_ms = Int(15 * 60_000, help="Uncommitted input audio (ms) a session may hold; the local engine refuses "
-                              "appends beyond it (error input_audio_buffer_full; 0: no cap).").tag(config=True)
-    local_max_item_bytes = Int(16 * 1024**2, help="Local engine: largest item (text + audio bytes; error item_too_large; 0: no cap).").tag(config=True)
-    local_max_conversation_items = Int(4096, help="Local engine: items per conversation (error conversation_too_large; 0: no cap).").tag(config=True)
-    local_max_conversation_bytes = Int(64 * 1024**2, help="Local engine: text bytes per conversation (error conversation_too_large; 0: no cap).").tag(config=True)
-    local_max_reply_tokens = Int(4096, help="Local engine: output tokens per response (error reply_too_long; 0: no cap).").tag(config=True)
-    strict_origin = Bool(True, help="Refuse a foreign Origin even on token-authenticated requests (requests without an Origin, e.g. from a kernel, are not affected).").tag(config=True)
+    max_input_buffer_ms = Int(
+        15 * 60_000,
+        help="Uncommitted input audio (ms) a session may hold; the local engine refuses "
+        "appends beyond it (error input_audio_buffer_full; 0: no cap).",
+    ).tag(config=True)
+    local_max_item_bytes = Int(
+        16 * 1024**2,
+        help="Local engine: largest item (text + audio bytes; error item_too_large; 0: no cap).",
+    ).tag(config=True)
+    local_max_conversation_items = Int(
+        4096, help="Local engine: items per conversation (error conversation_too_large; 0: no cap)."
+    ).tag(config=True)
+    local_max_conversation_bytes = Int(
+        64 * 1024**2,
+        help="Local engine: text bytes per conversation (error conversation_too_large; 0: no cap).",
+    ).tag(config=True)
+    local_max_reply_tokens = Int(
+        4096, help="Local engine: output tokens per response (error reply_too_long; 0: no cap)."
+    ).tag(config=True)
+    strict_origin = Bool(
+        True,
+        help="Refuse a foreign Origin even on token-authenticated requests (requests without an Origin, e.g. from a kernel, are not affected).",
+    ).tag(config=True)
 
     # -- reconnection ------------------------------------------------------------------
-    reconnect_initial_delay = Float(0.5, help="First delay before reconnecting a dropped upstream (s); doubles each attempt.").tag(config=True)
-    reconnect_max_delay = Float(20.0, help="Longest delay between reconnect attempts (s).").tag(config=True)
-    reconnect_max_attempts = Int(10, help="Reconnect attempts before a session is marked failed.").tag(config=True)
-    restore_audio = Bool(False, help="Also replay the user's input audio when restoring a conversation (transcripts are always replayed).").tag(config=True)
-    reconnect_buffer_bytes = Int(16 * 1024**2, help="Client events kept while the upstream reconnects.").tag(config=True)
+    reconnect_initial_delay = Float(
+        0.5, help="First delay before reconnecting a dropped upstream (s); doubles each attempt."
+    ).tag(config=True)
+    reconnect_max_delay = Float(20.0, help="Longest delay between reconnect attempts (s).").tag(
+        config=True
+    )
+    reconnect_max_attempts = Int(
+        10, help="Reconnect attempts before a session is marked failed."
+    ).tag(config=True)
+    restore_audio = Bool(
+        False,
+        help="Also replay the user's input audio when restoring a conversation (transcripts are always replayed).",
+    ).tag(config=True)
+    reconnect_buffer_bytes = Int(
+        16 * 1024**2, help="Client events kept while the upstream reconnects."
+    ).tag(config=True)
 
     # -- providers ----------------------------------------------------------------------
-    local_speech = Bool(True, help="Load the offline speech models for the local provider (else it is text-only).").tag(config=True)
+    local_speech = Bool(
+        True, help="Load the offline speech models for the local provider (else it is text-only)."
+    ).tag(config=True)
     preload_local_engine = Bool(
         help="Start loading the local engine's offline speech models (a few seconds) in a worker thread when the "
         "server starts, so that the first local session does not wait for them. Default: on when the [local] extra "
         "is installed and local_speech is on.",
     ).tag(config=True)
-    local_model = Unicode("local-realtime", help="Model name the local engine reports.").tag(config=True)
-    openai_api_key = Unicode(None, allow_none=True, help="OpenAI API key (default: $OPENAI_API_KEY).").tag(config=True)
-    openai_url = Unicode("wss://api.openai.com/v1/realtime", help="OpenAI realtime endpoint (GA dialect).").tag(config=True)
+    local_model = Unicode("local-realtime", help="Model name the local engine reports.").tag(
+        config=True
+    )
+    openai_api_key = Unicode(
+        None, allow_none=True, help="OpenAI API key (default: $OPENAI_API_KEY)."
+    ).tag(config=True)
+    openai_url = Unicode(
+        "wss://api.openai.com/v1/realtime", help="OpenAI realtime endpoint (GA dialect)."
+    ).tag(config=True)
     openai_model = Unicode("gpt-realtime", help="Default OpenAI realtime model.").tag(config=True)
-    azure_endpoint = Unicode(None, allow_none=True, help="Azure OpenAI resource endpoint, e.g. https://NAME.openai.azure.com (default: $AZURE_OPENAI_ENDPOINT).").tag(config=True)
-    azure_api_key = Unicode(None, allow_none=True, help="Azure OpenAI key (default: $AZURE_OPENAI_API_KEY); without one, an Entra ID token (azure-identity).").tag(config=True)
-    azure_deployment = Unicode(None, allow_none=True, help="Default Azure realtime deployment (default: $AZURE_OPENAI_DEPLOYMENT).").tag(config=True)
-    azure_api_version = Unicode(None, allow_none=True, help="Set to use the preview route /openai/realtime?api-version=... (default: the GA route; $REALTIME_WIDGET_AZURE_API_VERSION).").tag(config=True)
-    azure_auth = Unicode("auto", help="'key', 'entra' or 'auto' (the key when one is set).").tag(config=True)
-    url_allowlist = List(Unicode(), default_value=list(DEFAULT_URL_ALLOWLIST), help="Regular expressions a provider='url' URL must match (default: loopback only).").tag(config=True)
+    azure_endpoint = Unicode(
+        None,
+        allow_none=True,
+        help="Azure OpenAI resource endpoint, e.g. https://NAME.openai.azure.com (default: $AZURE_OPENAI_ENDPOINT).",
+    ).tag(config=True)
+    azure_api_key = Unicode(
+        None,
+        allow_none=True,
+        help="Azure OpenAI key (default: $AZURE_OPENAI_API_KEY); without one, an Entra ID token (azure-identity).",
+    ).tag(config=True)
+    azure_deployment = Unicode(
+        None,
+        allow_none=True,
+        help="Default Azure realtime deployment (default: $AZURE_OPENAI_DEPLOYMENT).",
+    ).tag(config=True)
+    azure_api_version = Unicode(
+        None,
+        allow_none=True,
+        help="Set to use the preview route /openai/realtime?api-version=... (default: the GA route; $REALTIME_WIDGET_AZURE_API_VERSION).",
+    ).tag(config=True)
+    azure_auth = Unicode("auto", help="'key', 'entra' or 'auto' (the key when one is set).").tag(
+        config=True
+    )
+    url_allowlist = List(
+        Unicode(),
+        default_value=list(DEFAULT_URL_ALLOWLIST),
+        help="Regular expressions a provider='url' URL must match (default: loopback only).",
+    ).tag(config=True)
     url_api_key = Unicode(
-        None, allow_none=True,
+        None,
+        allow_none=True,
         help="Key sent as a bearer token to provider='url' upstreams under url_api_key_url, and to no other URL "
         "(default: $REALTIME_WIDGET_URL_API_KEY).",
     ).tag(config=True)
     url_api_key_url = Unicode(
-        None, allow_none=True,
+        None,
+        allow_none=True,
         help="The URL prefix (scheme://host:port[/path]) url_api_key is for (default: $REALTIME_WIDGET_URL_API_KEY_URL). "
         "Unset, url_api_key is sent nowhere.",
     ).tag(config=True)
     url_api_keys = Dict(
-        key_trait=Unicode(), value_trait=Unicode(),
+        key_trait=Unicode(),
+        value_trait=Unicode(),
         help="URL prefix -> bearer key for provider='url' upstreams: a URL gets the key of the longest prefix it is "
         "under (same scheme, host and port), none otherwise. Example: {'wss://rt.example.com/v1/realtime': 'sk-...'}.",
     ).tag(config=True)
-    url_dialect = Unicode("preview", help="Dialect of provider='url' upstreams: 'preview' or 'ga'.").tag(config=True)
+    url_dialect = Unicode(
+        "preview", help="Dialect of provider='url' upstreams: 'preview' or 'ga'."
+    ).tag(config=True)
 
     @default("log_dir")
     def _default_log_dir(self) -> str:
@@ -206,7 +288,9 @@ class RealtimeWidgetApp(ExtensionApp):
                 "nowhere. Set REALTIME_WIDGET_URL_API_KEY_URL (url_api_key_url) to the URL it is for, or use url_api_keys."
             )
         self.hub = Hub(self.hub_config())
-        root = self.export_dir or (self.serverapp.root_dir if self.serverapp is not None else os.getcwd())
+        root = self.export_dir or (
+            self.serverapp.root_dir if self.serverapp is not None else os.getcwd()
+        )
         self.settings.update(
             {
                 "realtime_widget_hub": self.hub,

@@ -49,7 +49,6 @@ from .handlers import SessionSocket
 __all__ = ["ClientRouteSocket", "client_routes"]
 
 
-
 class ClientRouteSocket(SessionSocket):
     """A hub session's socket for a third-party client (see the module docs)."""
 
@@ -60,7 +59,11 @@ class ClientRouteSocket(SessionSocket):
 
     def prepare(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         headers = self.request.headers
-        if self.route.startswith("azure") and "api-key" in headers and "Authorization" not in headers:
+        if (
+            self.route.startswith("azure")
+            and "api-key" in headers
+            and "Authorization" not in headers
+        ):
             headers["Authorization"] = "token " + headers["api-key"].strip()
         return super().prepare(*args, **kwargs)
 
@@ -72,7 +75,10 @@ class ClientRouteSocket(SessionSocket):
     def _read_route(self) -> None:
         if self.session is not None and not self.session.live:
             # nothing could happen on it: say so at the handshake, as a service would
-            raise web.HTTPError(409, f"the session is {self.session.status}: resume it first (POST realtime/sessions/<id>/resume)")
+            raise web.HTTPError(
+                409,
+                f"the session is {self.session.status}: resume it first (POST realtime/sessions/<id>/resume)",
+            )
         raw = self.get_query_argument("after", None)
         try:
             self._after = None if raw in (None, "") else max(0, int(raw))
@@ -85,7 +91,9 @@ class ClientRouteSocket(SessionSocket):
         return offered_subprotocols(self.request.headers.get("Sec-WebSocket-Protocol", ""))
 
     def _dialect(self) -> str:
-        return dialect_of_handshake(self.route, self.request.headers.get("OpenAI-Beta", ""), self._offered_subprotocols())
+        return dialect_of_handshake(
+            self.route, self.request.headers.get("OpenAI-Beta", ""), self._offered_subprotocols()
+        )
 
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
         # browsers require the server to pick one they offered (as the services do)
@@ -96,7 +104,15 @@ def client_routes() -> list[tuple[str, type, dict[str, Any]]]:
     sid = r"(?P<session_id>[^/]+)"
     return [
         (rf"/realtime/sessions/{sid}/v1/realtime/?", ClientRouteSocket, {"route": "openai"}),
-        (rf"/realtime/sessions/{sid}/openai/realtime/?", ClientRouteSocket, {"route": "azure-preview"}),
-        (rf"/realtime/sessions/{sid}/openai/v1/realtime/?", ClientRouteSocket, {"route": "azure-ga"}),
+        (
+            rf"/realtime/sessions/{sid}/openai/realtime/?",
+            ClientRouteSocket,
+            {"route": "azure-preview"},
+        ),
+        (
+            rf"/realtime/sessions/{sid}/openai/v1/realtime/?",
+            ClientRouteSocket,
+            {"route": "azure-ga"},
+        ),
         (r"/openai/realtime/?", ClientRouteSocket, {"route": "azure-preview"}),
     ]

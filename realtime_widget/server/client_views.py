@@ -116,7 +116,9 @@ def client_frame(session: Any, client: Any, message: str | bytes) -> Awaitable[N
             error[ga.MARKER] = "ga"  # already in the client's terms: not respelled for GA clients
         session.refuse_client_event(client, event, error)
         return None
-    if dialect == "preview" or (event["type"] in ga.CLIENT_SHARED_EVENTS and isinstance(message, str)):
+    if dialect == "preview" or (
+        event["type"] in ga.CLIENT_SHARED_EVENTS and isinstance(message, str)
+    ):
         return session.client_message(client, message)  # the exact text: the same in both dialects
     translated = ga.client_ga_to_preview(event)
     native = NativeGA(message) if len(translated) == 1 and isinstance(message, str) else None
@@ -126,20 +128,29 @@ def client_frame(session: Any, client: Any, message: str | bytes) -> Awaitable[N
 def _may_be_other_dialect(message: str) -> bool:
     """Only these preview frames can hold the other dialect's events or fields (quoted
     names and dots cannot occur in base64 audio, so appends never match)."""
-    return '"session.update"' in message or '"response.create"' in message or "item.retrieve" in message or "output_audio_buffer" in message
+    return (
+        '"session.update"' in message
+        or '"response.create"' in message
+        or "item.retrieve" in message
+        or "output_audio_buffer" in message
+    )
 
 
 def _parsed(message: str | bytes) -> dict[str, Any] | None:
     if not isinstance(message, str):
         return None  # binary frames: the hub refuses them
     try:
-        event = load_json_event(message)  # never raises anything but ProtocolError (deep nesting included)
+        event = load_json_event(
+            message
+        )  # never raises anything but ProtocolError (deep nesting included)
     except ProtocolError:
         return None
     return event if isinstance(event, dict) and isinstance(event.get("type"), str) else None
 
 
-def _in_order(session: Any, client: Any, events: list[dict[str, Any]], native: str | None) -> Awaitable[None] | None:
+def _in_order(
+    session: Any, client: Any, events: list[dict[str, Any]], native: str | None
+) -> Awaitable[None] | None:
     """Hand several events over in order: once one has to wait, the rest wait behind it."""
     for n, event in enumerate(events):
         waiting = session.client_message(client, event, native=native)

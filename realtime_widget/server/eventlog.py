@@ -103,7 +103,9 @@ TOP_LEVEL_AUDIO = {
     ("client", "input_audio_buffer.append"): "audio",
     ("server", "response.audio.delta"): "delta",
 }
-_dumps = json.JSONEncoder(separators=(",", ":")).encode  # ASCII: lone surrogates cannot break a line
+_dumps = json.JSONEncoder(
+    separators=(",", ":")
+).encode  # ASCII: lone surrogates cannot break a line
 _str = json.encoder.encode_basestring_ascii  # one JSON string (C implementation)
 
 
@@ -143,7 +145,11 @@ def _cut_last_member(text: str, field: str, encoded: str) -> str | None:
     ``,"field":"`` right before the final value and its closing '"}' can only be that
     top-level member (and the comparison with ``encoded`` rules out escapes in it)."""
     value_start = len(text) - 2 - len(encoded)
-    if not text.endswith('"}') or text[value_start - 1 : value_start] != '"' or not text.startswith(encoded, value_start):
+    if (
+        not text.endswith('"}')
+        or text[value_start - 1 : value_start] != '"'
+        or not text.startswith(encoded, value_start)
+    ):
         return None
     key = '"' + field + '":'
     key_end = value_start - 1
@@ -197,7 +203,9 @@ def _cut_field(text: str, field: str, encoded: str) -> str | None:
     return None
 
 
-def _audio_ref(stream: str, raw: bytes, fmt: str, path: list[Any], offset: int | None) -> dict[str, Any]:
+def _audio_ref(
+    stream: str, raw: bytes, fmt: str, path: list[Any], offset: int | None
+) -> dict[str, Any]:
     """A record's reference to its audio (``dropped`` instead of an offset when not stored)."""
     ref: dict[str, Any] = {"path": path, "file": stream, "nbytes": len(raw), "format": fmt}
     if offset is None:
@@ -227,7 +235,9 @@ class Appended(NamedTuple):
 
     seq: int
     wire: str  # the whole event as JSON text (audio included), as it goes on the wire
-    audio: bytes | None  # the decoded bytes of a hot event's audio field (TOP_LEVEL_AUDIO), else None
+    audio: (
+        bytes | None
+    )  # the decoded bytes of a hot event's audio field (TOP_LEVEL_AUDIO), else None
 
 
 # Appended(seq, wire, audio) without NamedTuple's Python-level __new__ (once per event).
@@ -238,7 +248,13 @@ class EventLog:
     """The log of one session. Appends happen on the event loop (cheap buffered writes,
     flushed once per loop iteration); reads of old records happen in a worker thread."""
 
-    def __init__(self, directory: str | os.PathLike[str], *, max_bytes: int | None = None, flush_interval: float = 0.0):
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        max_bytes: int | None = None,
+        flush_interval: float = 0.0,
+    ):
         self.dir = Path(directory)
         self.max_bytes = max_bytes
         # Records reach the OS at most this long after they were appended (0: at the end of
@@ -310,7 +326,12 @@ class EventLog:
                         self._types.append("")
                         self._flags.append(_FLAG_LOST | _FLAG_QUIET)
                 if seq == len(self._offsets) + 1:
-                    self._add_index(offset, rec.get("type") or "", rec.get("dir") == "server", bool(rec.get("quiet")))
+                    self._add_index(
+                        offset,
+                        rec.get("type") or "",
+                        rec.get("dir") == "server",
+                        bool(rec.get("quiet")),
+                    )
                 offset = end
                 good_end = end
         if path.stat().st_size != good_end:
@@ -418,19 +439,42 @@ class EventLog:
             if type(response) is dict:
                 response_id = response.get("id")
         body = stripped if stripped is not None else (text if text is not None else _dumps(event))
-        if "\n" in body or "\r" in body:  # pretty-printed JSON from a client: one record must stay one line
-            body = _dumps({k: v for k, v in event.items() if not (audio_json and k == TOP_LEVEL_AUDIO.get((direction, etype)))})
+        if (
+            "\n" in body or "\r" in body
+        ):  # pretty-printed JSON from a client: one record must stay one line
+            body = _dumps(
+                {
+                    k: v
+                    for k, v in event.items()
+                    if not (audio_json and k == TOP_LEVEL_AUDIO.get((direction, etype)))
+                }
+            )
         seq = self._write_record(
-            etype, direction, source, client,
-            _id_member("event_id", event_id) + _id_member("item_id", item_id) + _id_member("response_id", response_id),
-            quiet, audio_json, body,
+            etype,
+            direction,
+            source,
+            client,
+            _id_member("event_id", event_id)
+            + _id_member("item_id", item_id)
+            + _id_member("response_id", response_id),
+            quiet,
+            audio_json,
+            body,
         )
         if wire is None:
             wire = text if text is not None else (body if stripped is None else _dumps(event))
         return _appended(Appended, (seq, wire, raw))
 
     def _write_record(
-        self, etype: str, direction: str, source: str, client: str | None, ids: str, quiet: bool, audio_json: str, body: str
+        self,
+        etype: str,
+        direction: str,
+        source: str,
+        client: str | None,
+        ids: str,
+        quiet: bool,
+        audio_json: str,
+        body: str,
     ) -> int:
         """Write one record (``ids``: its ``,"event_id":...`` members, ``audio_json``: its
         ``,"audio":[...]`` member or ""); its sequence number."""
@@ -442,7 +486,12 @@ class EventLog:
         line = (
             '{"seq":%d,"t":%.6f,"mono":%.6f,"dir":"%s","source":"%s","type":%s%s%s%s%s,"event":%s}\n'
             % (
-                seq, time.time(), time.monotonic(), direction, source, _str(etype),
+                seq,
+                time.time(),
+                time.monotonic(),
+                direction,
+                source,
+                _str(etype),
                 "" if client is None else ',"client":' + _str(client),
                 ids,
                 ',"quiet":true' if quiet else "",
@@ -452,8 +501,12 @@ class EventLog:
         ).encode("utf-8")
         self._events_file.write(line)
         self._offsets.append(self._size)
-        self._types.append(self._type_names.setdefault(etype, etype))  # one string per type, not per event
-        self._flags.append((_FLAG_SERVER if direction == "server" else 0) | (_FLAG_QUIET if quiet else 0))
+        self._types.append(
+            self._type_names.setdefault(etype, etype)
+        )  # one string per type, not per event
+        self._flags.append(
+            (_FLAG_SERVER if direction == "server" else 0) | (_FLAG_QUIET if quiet else 0)
+        )
         self._size += len(line)
         if not self._flush_pending:
             self._schedule_flush()
@@ -462,9 +515,15 @@ class EventLog:
     def _top_ref(self, stream: str, raw: bytes, fmt: str, field: str) -> str:
         """Store the audio of a top-level field: the record's ``,"audio":[ref]`` member."""
         offset = self._store_audio(stream, raw)
-        if offset is not None:  # the usual reference, formatted by hand: this runs 50 times a second each way
+        if (
+            offset is not None
+        ):  # the usual reference, formatted by hand: this runs 50 times a second each way
             return ',"audio":[{"path":["%s"],"file":%s,"nbytes":%d,"format":%s,"offset":%d}]' % (
-                field, _str(stream), len(raw), _str(fmt), offset,
+                field,
+                _str(stream),
+                len(raw),
+                _str(fmt),
+                offset,
             )
         return ',"audio":' + _dumps([_audio_ref(stream, raw, fmt, [field], None)])
 
@@ -480,14 +539,20 @@ class EventLog:
                 stream, fmt = INPUT_STREAM, self.input_format
             else:
                 item_id = event.get("item_id")
-                if item_id != self._last_item_id or type(item_id) is not str:  # a reply's deltas share one item
+                if (
+                    item_id != self._last_item_id or type(item_id) is not str
+                ):  # a reply's deltas share one item
                     self._last_item_id, self._last_item_stream = item_id, _stream_for_item(item_id)
                 stream, fmt = self._last_item_stream, self.output_format
             return self._take_top(event, field, stream, fmt, text)
         item = event.get("item")
         if isinstance(item, dict) and isinstance(item.get("content"), list):
             parts = item["content"]
-            paths = [i for i, p in enumerate(parts) if isinstance(p, dict) and isinstance(p.get("audio"), str)]
+            paths = [
+                i
+                for i, p in enumerate(parts)
+                if isinstance(p, dict) and isinstance(p.get("audio"), str)
+            ]
             if paths:
                 refs, stripped, wire = self._take_item_audio(event, item, paths)
                 return (',"audio":' + _dumps(refs) if refs else ""), stripped, wire, None
@@ -523,7 +588,9 @@ class EventLog:
             if raw is None:
                 continue
             offset = self._store_audio(stream, raw)
-            refs.append(_audio_ref(stream, raw, self.input_format, ["item", "content", i, "audio"], offset))
+            refs.append(
+                _audio_ref(stream, raw, self.input_format, ["item", "content", i, "audio"], offset)
+            )
             new_parts[i] = {k: v for k, v in new_parts[i].items() if k != "audio"}
         if not refs:
             return [], None, None
@@ -645,7 +712,9 @@ class EventLog:
                 break
         return out
 
-    def read(self, seqs: list[int], *, audio: str = "ref", flush: bool = True) -> list[dict[str, Any]]:
+    def read(
+        self, seqs: list[int], *, audio: str = "ref", flush: bool = True
+    ) -> list[dict[str, Any]]:
         """The records ``seqs`` (blocking file reads: call it in a worker thread).
 
         ``audio``: ``"ref"`` leaves the references, ``"inline"`` puts the base64 back
@@ -697,7 +766,11 @@ class EventLog:
 
     def read_audio(self, ref: dict[str, Any]) -> bytes | None:
         """The raw audio bytes a reference points to (None if not stored)."""
-        if "offset" not in ref or not isinstance(ref.get("file"), str) or not _SAFE_NAME.match(ref["file"]):
+        if (
+            "offset" not in ref
+            or not isinstance(ref.get("file"), str)
+            or not _SAFE_NAME.match(ref["file"])
+        ):
             return None
         try:
             with open(self.dir / AUDIO_DIR / ref["file"], "rb") as f:
@@ -719,7 +792,9 @@ class EventLog:
         """Every record in order (blocking)."""
         last = self.last_seq
         for start in range(1, last + 1, chunk):
-            yield from self.read(list(range(start, min(start + chunk, last + 1))), audio=audio, flush=False)
+            yield from self.read(
+                list(range(start, min(start + chunk, last + 1))), audio=audio, flush=False
+            )
 
 
 # ---------------------------------------------------------------------- directory level
@@ -786,7 +861,12 @@ def apply_retention(
     deleted: list[str] = []
     remaining = []
     for s in sessions:
-        if s.id not in keep and retention_days is not None and retention_days > 0 and now - s.mtime > retention_days * 86400:
+        if (
+            s.id not in keep
+            and retention_days is not None
+            and retention_days > 0
+            and now - s.mtime > retention_days * 86400
+        ):
             shutil.rmtree(s.path, ignore_errors=True)
             deleted.append(s.id)
         else:

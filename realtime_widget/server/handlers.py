@@ -77,7 +77,9 @@ async def _owned_session(handler: JupyterHandler, session_id: str) -> HubSession
     session = await _hub(handler).get(session_id)
     if not _may_see(handler, session.owner):
         handler.log.warning(
-            "realtime-widget: user %r was refused session %s of another user", _user(handler), session_id
+            "realtime-widget: user %r was refused session %s of another user",
+            _user(handler),
+            session_id,
         )
         raise HubError(404, "session_not_found", "no such session")
     return session
@@ -99,7 +101,9 @@ class RealtimeAPIHandler(_StrictOrigin, APIHandler):
     auth_resource = AUTH_RESOURCE
 
     async def prepare(self) -> None:  # type: ignore[override]
-        await JupyterHandler.prepare(self)  # authentication (APIHandler's 404 on origin is replaced below)
+        await JupyterHandler.prepare(
+            self
+        )  # authentication (APIHandler's 404 on origin is replaced below)
         if not self.check_origin():
             raise web.HTTPError(403, "cross-origin request refused")
 
@@ -109,7 +113,13 @@ class RealtimeAPIHandler(_StrictOrigin, APIHandler):
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, HubError):  # a refused request, not a server bug
-            self.log.info("realtime-widget: %s %s -> %s %s", self.request.method, self.request.path, value.status, value.code)
+            self.log.info(
+                "realtime-widget: %s %s -> %s %s",
+                self.request.method,
+                self.request.path,
+                value.status,
+                value.code,
+            )
             return
         super().log_exception(typ, value, tb)
 
@@ -124,7 +134,9 @@ class RealtimeAPIHandler(_StrictOrigin, APIHandler):
             message = exc.log_message or exc.reason or message
         elif exc is not None:
             message = "internal error"
-        self._json({"error": {"code": f"http_{status_code}", "message": self._redact(str(message))}})
+        self._json(
+            {"error": {"code": f"http_{status_code}", "message": self._redact(str(message))}}
+        )
 
     def _redact(self, text: str) -> str:
         return redact(text, self.hub.config.providers.secrets())
@@ -185,7 +197,9 @@ class SessionsHandler(RealtimeAPIHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self._json({"sessions": [s for s in await self.hub.list() if _may_see(self, s.get("owner"))]})
+        self._json(
+            {"sessions": [s for s in await self.hub.list() if _may_see(self, s.get("owner"))]}
+        )
 
     @web.authenticated
     @authorized
@@ -228,7 +242,9 @@ class EventsHandler(RealtimeAPIHandler):
         limit = self._int_arg("limit", 100, 1, 1000)
         types = [t for arg in self.get_query_arguments("type") for t in arg.split(",") if t]
         await _owned_session(self, session_id)
-        result = await self.hub.events(session_id, after=after, limit=limit, types=types or None, audio=self._audio_arg("ref"))
+        result = await self.hub.events(
+            session_id, after=after, limit=limit, types=types or None, audio=self._audio_arg("ref")
+        )
         self._json(result)
 
 
@@ -256,7 +272,9 @@ class ExportHandler(RealtimeAPIHandler):
         root = Path(self.settings["realtime_widget_export_dir"]).resolve()
         target = safe_export_path(root, body.get("path"))
         if target.exists() and not body.get("overwrite"):
-            raise HubError(409, "exists", "path: the file exists (send overwrite: true to replace it)")
+            raise HubError(
+                409, "exists", "path: the file exists (send overwrite: true to replace it)"
+            )
         chunks = [chunk async for chunk in self.hub.export(session_id, audio=audio)]
 
         def write() -> int:
@@ -287,7 +305,9 @@ def safe_export_path(root: Path, path: Any) -> Path:
     try:
         target.relative_to(root)
     except ValueError:
-        raise HubError(403, "path_not_allowed", "path: must stay inside the export directory") from None
+        raise HubError(
+            403, "path_not_allowed", "path: must stay inside the export directory"
+        ) from None
     if target == root:
         raise HubError(400, "invalid_value", "path: names the export directory itself")
     return target
@@ -335,7 +355,9 @@ class SessionSocket(_StrictOrigin, WebSocketMixin, WebSocketHandler, JupyterHand
     @ws_authenticated
     async def get(self, session_id: str) -> None:  # type: ignore[override]
         user = self.current_user
-        if not await ensure_async(self.authorizer.is_authorized(self, user, "write", AUTH_RESOURCE)):
+        if not await ensure_async(
+            self.authorizer.is_authorized(self, user, "write", AUTH_RESOURCE)
+        ):
             raise web.HTTPError(403, "not authorized")
         try:
             self.session = await _owned_session(self, session_id)
@@ -365,7 +387,9 @@ class SessionSocket(_StrictOrigin, WebSocketMixin, WebSocketHandler, JupyterHand
         close_invalid_utf8_with_1007(self.ws_connection)
         assert self.session is not None
         try:
-            self.client = self.session.attach(self, source=self._source, after=self._after, view=self.view)
+            self.client = self.session.attach(
+                self, source=self._source, after=self._after, view=self.view
+            )
         except HubError as exc:
             self.close(1008, exc.message)
 

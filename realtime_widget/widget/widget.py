@@ -36,8 +36,13 @@ MODES = ("hands-free", "push-to-talk")
 TRANSCRIPTION_MODEL = "whisper-1"
 
 
-def _turn_detection(turn_detection: Any, vad_threshold: float | None, silence_duration_ms: int | None,
-                    prefix_padding_ms: int | None, eagerness: str | None) -> dict[str, Any] | None:
+def _turn_detection(
+    turn_detection: Any,
+    vad_threshold: float | None,
+    silence_duration_ms: int | None,
+    prefix_padding_ms: int | None,
+    eagerness: str | None,
+) -> dict[str, Any] | None:
     """The session's ``turn_detection`` from the widget's arguments (None: push-to-talk)."""
     if turn_detection is None or turn_detection in ("none", "push-to-talk", False):
         return None
@@ -46,9 +51,15 @@ def _turn_detection(turn_detection: Any, vad_threshold: float | None, silence_du
     elif turn_detection in ("server_vad", "semantic_vad"):
         td = {"type": turn_detection}
     else:
-        raise ValueError("turn_detection: 'server_vad', 'semantic_vad', None (push-to-talk) or a dict")
+        raise ValueError(
+            "turn_detection: 'server_vad', 'semantic_vad', None (push-to-talk) or a dict"
+        )
     if td.get("type") == "server_vad":
-        for key, value in (("threshold", vad_threshold), ("silence_duration_ms", silence_duration_ms), ("prefix_padding_ms", prefix_padding_ms)):
+        for key, value in (
+            ("threshold", vad_threshold),
+            ("silence_duration_ms", silence_duration_ms),
+            ("prefix_padding_ms", prefix_padding_ms),
+        ):
             if value is not None:
                 td[key] = value
     elif td.get("type") == "semantic_vad" and eagerness is not None:
@@ -121,9 +132,15 @@ class RealtimeWidget(anywidget.AnyWidget):
     prebuffer_ms = t.Int(60).tag(sync=True)
     vad = t.Dict().tag(sync=True)  # turn_detection used in hands-free mode
     provider = t.Unicode("local").tag(sync=True)
-    input_format = t.Unicode("pcm16").tag(sync=True)  # what the microphone captures before the session says
-    show_stats = t.Bool(True).tag(sync=True)  # the line with the last turn's latency, tokens and cost
-    prices = t.Dict().tag(sync=True)  # USD per 1M tokens by kind (frames.PRICE_KEYS); empty: no cost shown
+    input_format = t.Unicode("pcm16").tag(
+        sync=True
+    )  # what the microphone captures before the session says
+    show_stats = t.Bool(True).tag(
+        sync=True
+    )  # the line with the last turn's latency, tokens and cost
+    prices = t.Dict().tag(
+        sync=True
+    )  # USD per 1M tokens by kind (frames.PRICE_KEYS); empty: no cost shown
     # -- both ways
     mode = t.Enum(MODES, default_value="hands-free").tag(sync=True)
     # -- set by the front end
@@ -177,7 +194,9 @@ class RealtimeWidget(anywidget.AnyWidget):
         idle_timeout: float | None = 600.0,
         **kwargs: Any,
     ):
-        td = _turn_detection(turn_detection, vad_threshold, silence_duration_ms, prefix_padding_ms, eagerness)
+        td = _turn_detection(
+            turn_detection, vad_threshold, silence_duration_ms, prefix_padding_ms, eagerness
+        )
         if prices is not None:
             from ..frames.core import _price_table
 
@@ -198,8 +217,13 @@ class RealtimeWidget(anywidget.AnyWidget):
             **kwargs,
         )
         config: dict[str, Any] = dict(session_config or {})
-        for key, value in (("voice", voice), ("instructions", instructions), ("modalities", modalities),
-                           ("input_audio_format", input_audio_format), ("output_audio_format", output_audio_format)):
+        for key, value in (
+            ("voice", voice),
+            ("instructions", instructions),
+            ("modalities", modalities),
+            ("input_audio_format", input_audio_format),
+            ("output_audio_format", output_audio_format),
+        ):
             if value is not None:
                 config[key] = value
         config["turn_detection"] = td
@@ -207,8 +231,15 @@ class RealtimeWidget(anywidget.AnyWidget):
             config.setdefault("input_audio_transcription", {"model": TRANSCRIPTION_MODEL})
         else:
             config.setdefault("input_audio_transcription", None)
-        self._create_args: dict[str, Any] = {"provider": provider, "model": model, "session": config, "name": name, "url": url,
-                                             "tools": list(tools or []), "idle_timeout": idle_timeout}
+        self._create_args: dict[str, Any] = {
+            "provider": provider,
+            "model": model,
+            "session": config,
+            "name": name,
+            "url": url,
+            "tools": list(tools or []),
+            "idle_timeout": idle_timeout,
+        }
         self._existing = session
         self.session: Any = None  # the kernel-side realtime_widget.Session, once connected
         self._lock = threading.Lock()
@@ -246,7 +277,10 @@ class RealtimeWidget(anywidget.AnyWidget):
             return existing
         args = dict(self._create_args)
         # the mode may have changed (UI or Python) since the widget was made
-        args["session"] = {**args["session"], "turn_detection": None if self.mode == "push-to-talk" else dict(self.vad)}
+        args["session"] = {
+            **args["session"],
+            "turn_detection": None if self.mode == "push-to-talk" else dict(self.vad),
+        }
         if isinstance(existing, str):
             return Session(id=existing, tools=args["tools"] or None, timeout=timeout)
         return Session(
@@ -355,7 +389,11 @@ class RealtimeWidget(anywidget.AnyWidget):
                 break
             for rec in records:
                 cursor = max(cursor, int(rec.get("seq") or 0))
-                if rec.get("dir") == "server" and not rec.get("quiet") and isinstance(rec.get("event"), dict):
+                if (
+                    rec.get("dir") == "server"
+                    and not rec.get("quiet")
+                    and isinstance(rec.get("event"), dict)
+                ):
                     event = dict(rec["event"])
                     event.setdefault("x_seq", rec.get("seq"))
                     history.append(event)

@@ -95,7 +95,9 @@ class Endpoint:
             return f"{self.openai_ws_base()}/realtime?{urlencode({'model': self.model})}"
         if route == AZURE_GA:
             return f"{self.azure_ga_ws_base()}/realtime?{urlencode({'model': self.model})}"
-        query = urlencode({"api-version": AZURE_PREVIEW_API_VERSION, "deployment": self.deployment_name})
+        query = urlencode(
+            {"api-version": AZURE_PREVIEW_API_VERSION, "deployment": self.deployment_name}
+        )
         return f"{_ws(self.azure_endpoint())}/openai/realtime?{query}"
 
     def origin(self) -> tuple[str, int]:

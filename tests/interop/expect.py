@@ -113,9 +113,15 @@ def expect_spoken_turn(seen: Seen, *, user_transcript: bool = True) -> None:
     _no_errors(seen)
     if user_transcript:
         assert seen.user_transcript is not None, f"{seen.label()}: no input transcription"
-        assert wer([SPOKEN], [seen.user_transcript]) <= MAX_WER, (seen.label(), seen.user_transcript)
+        assert wer([SPOKEN], [seen.user_transcript]) <= MAX_WER, (
+            seen.label(),
+            seen.user_transcript,
+        )
     assert seen.transcript.startswith("You said: "), f"{seen.label()}: {seen.transcript!r}"
-    assert wer([SPOKEN], [seen.transcript.removeprefix("You said: ")]) <= MAX_WER, (seen.label(), seen.transcript)
+    assert wer([SPOKEN], [seen.transcript.removeprefix("You said: ")]) <= MAX_WER, (
+        seen.label(),
+        seen.transcript,
+    )
     _speech_like(seen)
     assert seen.status == "completed", f"{seen.label()}: status {seen.status}"
 
@@ -132,13 +138,17 @@ def expect_cancelled(seen: Seen) -> None:
 def expect_truncated(seen: Seen, at_ms: int) -> None:
     _no_errors(seen)
     _speech_like(seen)
-    assert seen.truncated_ms == at_ms, f"{seen.label()}: truncated at {seen.truncated_ms}, wanted {at_ms}"
+    assert seen.truncated_ms == at_ms, (
+        f"{seen.label()}: truncated at {seen.truncated_ms}, wanted {at_ms}"
+    )
 
 
 def expect_tool_call(seen: Seen, output: str | None = None) -> None:
     """The tool was called with the user's place, and its result is in the answer."""
     _no_errors(seen)
-    assert seen.tool_calls == [("get_weather", TOOL_ARGUMENTS)], f"{seen.label()}: {seen.tool_calls}"
+    assert seen.tool_calls == [("get_weather", TOOL_ARGUMENTS)], (
+        f"{seen.label()}: {seen.tool_calls}"
+    )
     output = output if output is not None else json.dumps(TOOL_RESULT)
     assert seen.text == tool_answer(output), f"{seen.label()}: {seen.text!r}"
 

@@ -51,7 +51,12 @@ def _node_flags() -> list[str]:
     exposes without a flag from version 19 (Debian 12 ships Node 18)."""
     import subprocess
 
-    major = int(subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout.strip().lstrip("v").split(".")[0])
+    major = int(
+        subprocess.run(["node", "--version"], capture_output=True, text=True, check=True)
+        .stdout.strip()
+        .lstrip("v")
+        .split(".")[0]
+    )
     return ["--experimental-global-webcrypto"] if major < 19 else []
 
 
@@ -74,16 +79,31 @@ async def run(endpoint: Endpoint, route: str, scenario: str) -> Seen:
             "inputs": _inputs(audio_file),
         }
         proc = await asyncio.create_subprocess_exec(
-            "node", *_node_flags(), "driver.mjs", json.dumps(spec), cwd=node_dir,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            "node",
+            *_node_flags(),
+            "driver.mjs",
+            json.dumps(spec),
+            cwd=node_dir,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         out, err = await asyncio.wait_for(proc.communicate(), TIMEOUT_S + 30)
     lines = out.decode().strip().splitlines()
     if proc.returncode != 0 or not lines:
-        raise AssertionError(f"{NAME} driver failed ({proc.returncode}): {err.decode()[-2000:]}{out.decode()[-500:]}")
+        raise AssertionError(
+            f"{NAME} driver failed ({proc.returncode}): {err.decode()[-2000:]}{out.decode()[-500:]}"
+        )
     result = json.loads(lines[-1])
     seen = Seen(NAME, route)
-    for key in ("text", "transcript", "user_transcript", "status", "truncated_ms", "errors", "notes"):
+    for key in (
+        "text",
+        "transcript",
+        "user_transcript",
+        "status",
+        "truncated_ms",
+        "errors",
+        "notes",
+    ):
         setattr(seen, key, result[key])
     seen.tool_calls = [tuple(call) for call in result["tool_calls"]]
     seen.audio = base64.b64decode(result["audio_b64"])
@@ -102,6 +122,10 @@ SCENARIOS = {
     "server_vad_audio": partial(_scenario, "server_vad_audio", expect.expect_spoken_turn),
     "manual_commit_audio": partial(_scenario, "manual_commit_audio", expect.expect_spoken_turn),
     "cancel": partial(_scenario, "cancel", expect.expect_cancelled),
-    "truncate": partial(_scenario, "truncate", lambda seen: expect.expect_truncated(seen, expect.truncate_point(seen))),
+    "truncate": partial(
+        _scenario,
+        "truncate",
+        lambda seen: expect.expect_truncated(seen, expect.truncate_point(seen)),
+    ),
     "tool_call": partial(_scenario, "tool_call", expect.expect_tool_call),
 }

@@ -51,7 +51,9 @@ def _agent():
         assert location == expect.TOOL_ARGUMENTS["location"], location
         return json.dumps(expect.TOOL_RESULT)
 
-    return realtime.RealtimeAgent(name="Assistant", instructions="Answer briefly.", tools=[get_weather])
+    return realtime.RealtimeAgent(
+        name="Assistant", instructions="Answer briefly.", tools=[get_weather]
+    )
 
 
 class Watcher:
@@ -74,7 +76,9 @@ class Watcher:
         elif event.type == "history_updated":
             self.history = list(event.history)
         elif event.type == "history_added":
-            self.history = [i for i in self.history if getattr(i, "item_id", None) != event.item.item_id] + [event.item]
+            self.history = [
+                i for i in self.history if getattr(i, "item_id", None) != event.item.item_id
+            ] + [event.item]
         elif event.type == "tool_start":
             seen.tool_calls.append((event.tool.name, json.loads(event.arguments)))
         elif event.type == "raw_model_event" and event.data.type == "raw_server_event":
@@ -119,7 +123,9 @@ def _model_config(endpoint: Endpoint, route: str) -> dict[str, Any]:
 async def _run(endpoint: Endpoint, route: str, settings: dict[str, Any], body) -> Seen:
     _, realtime = _agents()
     seen = Seen(name(), route)
-    runner = realtime.RealtimeRunner(_agent(), config={"model_settings": {"model_name": endpoint.model, **settings}})
+    runner = realtime.RealtimeRunner(
+        _agent(), config={"model_settings": {"model_name": endpoint.model, **settings}}
+    )
     session = await runner.run(model_config=_model_config(endpoint, route))
     async with session:
         watcher = Watcher(session, seen)
@@ -167,6 +173,7 @@ async def server_vad_audio(endpoint: Endpoint, route: str) -> Seen:
 
 async def semantic_vad_audio(endpoint: Endpoint, route: str) -> Seen:
     """The runner's own default turn detection (semantic VAD)."""
+
     async def body(session, w: Watcher) -> None:
         await _spoken(session, w, trailing_s=2.5)
 
@@ -178,6 +185,7 @@ async def semantic_vad_audio(endpoint: Endpoint, route: str) -> Seen:
 async def cancel(endpoint: Endpoint, route: str) -> Seen:
     """``session.interrupt()`` once the first audio chunk has arrived: the runner cancels
     the response and truncates the item at what was played."""
+
     async def body(session, w: Watcher) -> None:
         await session.send_message(expect.LONG_PROMPT)
         await w.until("audio")

@@ -23,7 +23,15 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import expect
-from .endpoint import AZURE_GA, AZURE_PREVIEW, AZURE_PREVIEW_API_VERSION, OPENAI_GA, OPENAI_PREVIEW, Endpoint, dialect
+from .endpoint import (
+    AZURE_GA,
+    AZURE_PREVIEW,
+    AZURE_PREVIEW_API_VERSION,
+    OPENAI_GA,
+    OPENAI_PREVIEW,
+    Endpoint,
+    dialect,
+)
 from .expect import Seen
 from .thirdparty import missing
 
@@ -95,7 +103,9 @@ class StrictSdkModels:
             adapter.validate_python(raw)
         except ValidationError as exc:
             problems = [
-                e for e in exc.errors() if not (e["loc"][-1:] == ("model",) and e["type"] == "literal_error")
+                e
+                for e in exc.errors()
+                if not (e["loc"][-1:] == ("model",) and e["type"] == "literal_error")
             ]
             if problems:
                 return f"the SDK's {raw['type']} model rejects the event: {problems[:3]}"
@@ -106,11 +116,15 @@ def _client(endpoint: Endpoint, route: str) -> Any:
     openai = _sdk()
     if route == OPENAI_GA or route == OPENAI_PREVIEW:
         return openai.AsyncOpenAI(
-            api_key=endpoint.api_key, base_url="http://127.0.0.1:9/unused", websocket_base_url=endpoint.openai_ws_base()
+            api_key=endpoint.api_key,
+            base_url="http://127.0.0.1:9/unused",
+            websocket_base_url=endpoint.openai_ws_base(),
         )
     if route == AZURE_GA:
         return openai.AsyncOpenAI(
-            api_key=endpoint.api_key, base_url="http://127.0.0.1:9/unused", websocket_base_url=endpoint.azure_ga_ws_base()
+            api_key=endpoint.api_key,
+            base_url="http://127.0.0.1:9/unused",
+            websocket_base_url=endpoint.azure_ga_ws_base(),
         )
     # Without websocket_base_url the Azure client always dials wss:// (TLS); a loopback
     # server speaks plain ws://, so the same URL is given with the ws scheme.
@@ -184,7 +198,10 @@ class Conn:
                 "audio": {"input": audio_input},
             }
         else:
-            session = {"modalities": ["text"] if text_only else ["text", "audio"], "turn_detection": turn}
+            session = {
+                "modalities": ["text"] if text_only else ["text", "audio"],
+                "turn_detection": turn,
+            }
             if transcription:
                 session["input_audio_transcription"] = transcription
         if tools is not None:
@@ -197,7 +214,11 @@ class Conn:
 
     async def say(self, text: str) -> None:
         await self.conn.conversation.item.create(
-            item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+            item={
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": text}],
+            }
         )
 
     async def respond(self) -> Any:
@@ -215,7 +236,9 @@ class Driver:
     def connect(self, endpoint: Endpoint, route: str):
         client = _client(endpoint, route)
         api = client.beta.realtime if self.beta else client.realtime
-        return api.connect(model=endpoint.deployment_name if route == AZURE_PREVIEW else endpoint.model)
+        return api.connect(
+            model=endpoint.deployment_name if route == AZURE_PREVIEW else endpoint.model
+        )
 
     async def _run(self, endpoint: Endpoint, route: str, body: Callable[[Conn], Any]) -> Seen:
         seen = Seen(f"{self.NAME} {version()}", route)
@@ -288,7 +311,9 @@ class Driver:
             done = await c.respond()
             at.append(expect.truncate_point(c.seen))
             item_id = done.response.output[0].id
-            await c.conn.conversation.item.truncate(item_id=item_id, content_index=0, audio_end_ms=at[0])
+            await c.conn.conversation.item.truncate(
+                item_id=item_id, content_index=0, audio_end_ms=at[0]
+            )
             await c.until("conversation.item.truncated")
 
         seen = await self._run(endpoint, route, body)
@@ -302,7 +327,11 @@ class Driver:
             done = await c.respond()
             call = next(o for o in done.response.output if o.type == "function_call")
             await c.conn.conversation.item.create(
-                item={"type": "function_call_output", "call_id": call.call_id, "output": json.dumps(expect.TOOL_RESULT)}
+                item={
+                    "type": "function_call_output",
+                    "call_id": call.call_id,
+                    "output": json.dumps(expect.TOOL_RESULT),
+                }
             )
             await c.respond()
 
@@ -316,4 +345,6 @@ class Driver:
 
 
 GA = Driver("openai_ga", "openai SDK realtime (GA)", (OPENAI_GA, AZURE_GA), beta=False)
-BETA = Driver("openai_beta", "openai SDK beta.realtime (preview)", (OPENAI_PREVIEW, AZURE_PREVIEW), beta=True)
+BETA = Driver(
+    "openai_beta", "openai SDK beta.realtime (preview)", (OPENAI_PREVIEW, AZURE_PREVIEW), beta=True
+)

@@ -235,7 +235,11 @@ async def truncate(endpoint: Endpoint, route: str) -> Seen:
     seen = Seen(NAME, route)
     with _azure_path(endpoint):
         async with low_level_client(endpoint, route) as c:
-            await c.send(rt.SessionUpdateMessage(session=rt.SessionUpdateParams(turn_detection=rt.NoTurnDetection())))
+            await c.send(
+                rt.SessionUpdateMessage(
+                    session=rt.SessionUpdateParams(turn_detection=rt.NoTurnDetection())
+                )
+            )
             await c.send(rt.ItemCreateMessage(item=_user_text(rt, expect.TEXT_PROMPT)))
             await c.send(rt.ResponseCreateMessage())
             item_id = None
@@ -249,7 +253,9 @@ async def truncate(endpoint: Endpoint, route: str) -> Seen:
                     seen.status = message.response.status
                     break
             at_ms = expect.truncate_point(seen)
-            await c.send(rt.ItemTruncateMessage(item_id=item_id, content_index=0, audio_end_ms=at_ms))
+            await c.send(
+                rt.ItemTruncateMessage(item_id=item_id, content_index=0, audio_end_ms=at_ms)
+            )
             async for message in _messages(c):
                 if message.type == "error":
                     seen.errors.append(message.error.message)
@@ -273,14 +279,18 @@ async def tool_call(endpoint: Endpoint, route: str) -> Seen:
     rt = import_rtclient()
     seen = Seen(NAME, route)
     async with connected(endpoint, route) as c:
-        await c.configure(modalities={"text"}, turn_detection=rt.NoTurnDetection(), tools=[expect.WEATHER_TOOL])
+        await c.configure(
+            modalities={"text"}, turn_detection=rt.NoTurnDetection(), tools=[expect.WEATHER_TOOL]
+        )
         await c.send_item(_user_text(rt, expect.TOOL_PROMPT))
         first = await c.generate_response()
         calls = Seen(NAME, route)
         await read_response(first, calls)
         seen.tool_calls = calls.tool_calls
         call = next(o for o in first.output if o.type == "function_call")
-        await c.send_item(rt.FunctionCallOutputItem(call_id=call.call_id, output=json.dumps(expect.TOOL_RESULT)))
+        await c.send_item(
+            rt.FunctionCallOutputItem(call_id=call.call_id, output=json.dumps(expect.TOOL_RESULT))
+        )
         await read_response(await c.generate_response(), seen)
     expect.expect_tool_call(seen)
     return seen

@@ -37,7 +37,11 @@ def _shared_candidates() -> list[Path]:
     try:
         common = subprocess.run(
             ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
-            cwd=REPO, capture_output=True, text=True, timeout=10, check=True,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout.strip()
         found.append(Path(common).parent.parent / "shared")
     except (OSError, subprocess.SubprocessError):
@@ -82,7 +86,9 @@ def import_rtclient():
         _metadata_dir = tempfile.mkdtemp(prefix="rtclient-metadata-")
         info = Path(_metadata_dir) / f"rtclient-{version}.dist-info"
         info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: rtclient\nVersion: {version}\n")
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: rtclient\nVersion: {version}\n"
+        )
         sys.path.insert(0, _metadata_dir)
     if str(source) not in sys.path:
         sys.path.insert(0, str(source))

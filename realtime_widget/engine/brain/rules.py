@@ -51,7 +51,9 @@ def choose_tool(request: BrainRequest, user_text: str) -> dict[str, Any] | None:
         return None
     if isinstance(choice, dict):
         function = choice.get("function")  # {"name": f} (spec), f (rtclient) or absent (OpenAI)
-        wanted = (function.get("name") if isinstance(function, dict) else function) or choice.get("name")
+        wanted = (function.get("name") if isinstance(function, dict) else function) or choice.get(
+            "name"
+        )
         return next((t for t in tools if t.get("name") == wanted), None)
     said = {w.lower() for w in re.findall(r"[A-Za-z]+", user_text)}
     for tool in tools:
@@ -107,7 +109,10 @@ def compose_reply(request: BrainRequest) -> tuple[str, dict[str, Any] | None]:
     last = messages[-1] if messages else None
     if last is not None and last.get("role") == "tool":
         name = last.get("name") or "The tool"
-        return f"{name} says: {_text_of(last).strip().rstrip('.') or 'nothing'}.", None  # one final "."
+        return (
+            f"{name} says: {_text_of(last).strip().rstrip('.') or 'nothing'}.",
+            None,
+        )  # one final "."
     user = _last(messages, "user")
     user_text = _text_of(user).strip() if user else ""
     tool = choose_tool(request, user_text)
@@ -133,7 +138,9 @@ class RuleBrain:
             for piece in _chunks(json.dumps(call["arguments"]), 8):
                 yield ToolCallDelta(index=0, arguments=piece)
             return
-        for word in re.finditer(r"\S+\s*", text):  # lazily: a 1 MiB echo is 200k words, cut at the reply cap
+        for word in re.finditer(
+            r"\S+\s*", text
+        ):  # lazily: a 1 MiB echo is 200k words, cut at the reply cap
             await asyncio.sleep(0)  # let cancellation and other sessions in between tokens
             yield TextDelta(word.group())
 

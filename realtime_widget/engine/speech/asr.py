@@ -107,11 +107,16 @@ def _trim_silence(x: np.ndarray, keep_s: float = 0.3, below_peak_db: float = 40.
     if n < 2:
         return x
     rms = np.sqrt((x[: n * hop].reshape(n, hop) ** 2).mean(axis=1))
-    loud = np.flatnonzero(rms >= max(float(rms.max()) * 10 ** (-below_peak_db / 20), 2.0 * float(np.percentile(rms, 10))))
+    loud = np.flatnonzero(
+        rms
+        >= max(float(rms.max()) * 10 ** (-below_peak_db / 20), 2.0 * float(np.percentile(rms, 10)))
+    )
     if not loud.size:
         return x
     keep = int(keep_s * 100)
-    return x[max(0, (int(loud[0]) - keep) * hop) : min(x.shape[0], (int(loud[-1]) + 1 + keep) * hop)]
+    return x[
+        max(0, (int(loud[0]) - keep) * hop) : min(x.shape[0], (int(loud[-1]) + 1 + keep) * hop)
+    ]
 
 
 class Transcriber:
@@ -128,7 +133,9 @@ class Transcriber:
 
     def __init__(self, encoder: Any, decoder: Any, tokenizer: MoonshineTokenizer) -> None:
         # the encoder's activations grow with the audio (up to a 20 s window): give them back
-        self.encoder = encoder if isinstance(encoder, ShrinkingSession) else ShrinkingSession(encoder)
+        self.encoder = (
+            encoder if isinstance(encoder, ShrinkingSession) else ShrinkingSession(encoder)
+        )
         self.decoder = decoder
         self.tokenizer = tokenizer
         self._past_names = [

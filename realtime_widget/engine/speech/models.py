@@ -122,7 +122,9 @@ class SpeechModels:
             threshold, prefix_padding_ms, silence_duration_ms, sample_rate_in, vad=self.new_vad()
         )
 
-    def new_semantic_segmenter(self, eagerness: str = "auto", sample_rate_in: int = 24000) -> SemanticVadSegmenter:
+    def new_semantic_segmenter(
+        self, eagerness: str = "auto", sample_rate_in: int = 24000
+    ) -> SemanticVadSegmenter:
         """A semantic_vad segmenter (loads the Smart Turn model on first use: blocking)."""
         return SemanticVadSegmenter(get_turn_model(), eagerness, sample_rate_in, vad=self.new_vad())
 

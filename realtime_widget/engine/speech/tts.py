@@ -170,7 +170,9 @@ class Synthesizer:
 
         config = PiperConfig.from_dict(json.loads(Path(config_path).read_text(encoding="utf-8")))
         return cls(
-            piper.PiperVoice(session=ShrinkingSession(make_session(model_path, threads=threads)), config=config)
+            piper.PiperVoice(
+                session=ShrinkingSession(make_session(model_path, threads=threads)), config=config
+            )
         )
 
     # -- public -----------------------------------------------------------------------

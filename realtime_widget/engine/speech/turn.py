@@ -73,7 +73,9 @@ def _slaney_mel_filters() -> np.ndarray:
         f = np.asarray(f, dtype=np.float64)
         mel = 3.0 * f / 200.0
         log_region = f >= 1000.0
-        return np.where(log_region, 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) * 27.0 / np.log(6.4), mel)
+        return np.where(
+            log_region, 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) * 27.0 / np.log(6.4), mel
+        )
 
     def mel_to_hz(m: np.ndarray) -> np.ndarray:
         hz = 200.0 * m / 3.0
@@ -119,7 +121,9 @@ def log_mel_features(window: np.ndarray) -> np.ndarray:
     return ((mel + 4.0) / 4.0).astype(np.float32)
 
 
-def prepare_turn(audio16k: np.ndarray, *, below_peak_db: float = 30.0, keep_gap_ms: int = 150) -> np.ndarray:
+def prepare_turn(
+    audio16k: np.ndarray, *, below_peak_db: float = 30.0, keep_gap_ms: int = 150
+) -> np.ndarray:
     """What the model hears: ``audio16k`` with its trailing silence cut and every inner
     silence longer than ``keep_gap_ms`` shortened to it. Quiet = 10 ms frames below the
     turn's peak minus ``below_peak_db`` (and below twice its quiet floor, so noise does
@@ -145,7 +149,9 @@ def prepare_turn(audio16k: np.ndarray, *, below_peak_db: float = 30.0, keep_gap_
     # position of each quiet frame inside its run of quiet frames (0, 1, 2, ...)
     run_start = np.maximum.accumulate(np.where(~quiet, np.arange(last + 1), -1))
     pos_in_run = np.arange(last + 1) - run_start - 1
-    keep = ~quiet | (pos_in_run < keep_gap_ms // 10) | (run_start < 0)  # leading silence: left as is
+    keep = (
+        ~quiet | (pos_in_run < keep_gap_ms // 10) | (run_start < 0)
+    )  # leading silence: left as is
     return frames[: last + 1][keep].reshape(-1)
 
 
@@ -217,7 +223,12 @@ class SemanticVadSegmenter(ServerVadSegmenter):
     """
 
     def __init__(
-        self, model: SmartTurnModel, eagerness: str = "auto", sample_rate_in: int = 24000, *, vad: Any = None
+        self,
+        model: SmartTurnModel,
+        eagerness: str = "auto",
+        sample_rate_in: int = 24000,
+        *,
+        vad: Any = None,
     ) -> None:
         if eagerness not in EAGERNESS:
             raise ValueError(f"eagerness must be one of {', '.join(EAGERNESS)}, got {eagerness!r}")
@@ -235,7 +246,9 @@ class SemanticVadSegmenter(ServerVadSegmenter):
 
     def _remember(self, x16k: np.ndarray) -> None:
         """Keep the last RING_SECONDS of 16 kHz audio (amortised trim: no per-call copy of it all)."""
-        self._ring = np.concatenate((self._ring, x16k)) if self._ring.size else x16k.astype(np.float32)
+        self._ring = (
+            np.concatenate((self._ring, x16k)) if self._ring.size else x16k.astype(np.float32)
+        )
         keep = RING_SECONDS * SAMPLE_RATE
         if self._ring.shape[0] > 2 * keep:
             drop = self._ring.shape[0] - keep
@@ -278,11 +291,18 @@ class SemanticVadSegmenter(ServerVadSegmenter):
                 # judged early, so the inference overlaps the probe wait (not at the very
                 # first silent frame: one-frame dips between words would call it constantly)
                 self._judged_frame = silence
-                turn = prepare_turn(self._turn_audio(self._onset_frame - ONSET_LEAD_FRAMES, silence))
+                turn = prepare_turn(
+                    self._turn_audio(self._onset_frame - ONSET_LEAD_FRAMES, silence)
+                )
                 prob = self.model.probability(turn)
                 self.last_judgement = (round(speech_end), prob)
-            complete = self.last_judgement is not None and self.last_judgement[1] >= self.eagerness.threshold
-            ended = silent_ms >= self.silence_duration_ms or (complete and silent_ms >= self.eagerness.probe_ms)
+            complete = (
+                self.last_judgement is not None
+                and self.last_judgement[1] >= self.eagerness.threshold
+            )
+            ended = silent_ms >= self.silence_duration_ms or (
+                complete and silent_ms >= self.eagerness.probe_ms
+            )
             if ended:
                 # audio_end_ms is where speech ended: the wait that confirmed it is not
                 # part of the turn (so a log can tell when the user stopped talking)
