@@ -255,7 +255,7 @@ async def test_a_notebook_points_the_openai_sdk_at_its_hub_session(jp_fetch, ker
         cfg = s.client_settings()
         client = AsyncOpenAI(api_key=cfg["api_key"], websocket_base_url=cfg["openai_websocket_base_url"])
         said = ""
-        async with client.realtime.connect(model="gpt-realtime") as conn:
+        async with client, client.realtime.connect(model="gpt-realtime") as conn:
             await conn.session.update(session={"type": "realtime", "output_modalities": ["text"]})
             await conn.conversation.item.create(item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi from the SDK"}]})
             await conn.response.create()

@@ -13,6 +13,8 @@ import pytest
 
 pytest.importorskip("websockets")  # openai[realtime]; test_engine_openai_sdk fails loudly on CI
 
+from contextlib import asynccontextmanager
+
 from engine_client import user_text
 from interop import expect
 from interop.openai_sdk import StrictSdkModels
@@ -83,17 +85,22 @@ async def conn_recv(conn):
     return await asyncio.wait_for(conn.recv_bytes(), 60)
 
 
-def sdk(server, path: str = "/v1") -> AsyncOpenAI:
-    return AsyncOpenAI(
+@asynccontextmanager
+async def sdk_connect(server, path: str = "/v1"):
+    """An SDK realtime connection whose client is closed with it (an SDK client left open
+    leaks an httpx pool that asyncio reports later, in another test)."""
+    client = AsyncOpenAI(
         api_key=KEY,
         base_url="http://127.0.0.1:9/unused",
         websocket_base_url=f"ws://127.0.0.1:{server.port}{path}",
     )
+    async with client, client.realtime.connect(model="local-realtime") as conn:
+        yield conn
 
 
 async def test_every_ga_session_field_is_accepted_applied_or_echoed(serve):
     server = await serve(api_key=KEY)
-    async with sdk(server).realtime.connect(model="local-realtime") as raw:
+    async with sdk_connect(server) as raw:
         c = Conn(raw)
         await c.until("session.created")
         await raw.session.update(session=GA_SESSION)
@@ -137,7 +144,7 @@ async def _spoken_ms(raw, c: Conn, speed: float) -> float:
 
 
 async def test_audio_output_speed_is_applied(server):
-    async with sdk(server).realtime.connect(model="local-realtime") as raw:
+    async with sdk_connect(server) as raw:
         c = Conn(raw)
         await c.until("session.created")
         normal = await _spoken_ms(raw, c, 1.0)
@@ -177,7 +184,7 @@ async def test_audio_output_speed_is_applied(server):
     ],
 )
 async def test_ga_errors_name_the_field_the_client_sent(server, session, param, code):
-    async with sdk(server).realtime.connect(model="local-realtime") as raw:
+    async with sdk_connect(server) as raw:
         c = Conn(raw)
         await c.until("session.created")
         await raw.session.update(session={"type": "realtime", "instructions": "Kept.", **session})
@@ -200,7 +207,7 @@ async def test_ga_errors_name_the_field_the_client_sent(server, session, param, 
 
 async def test_item_retrieve_returns_the_items_with_their_audio(server):
     pcm = expect.spoken_pcm16()
-    async with sdk(server, "/openai/v1").realtime.connect(model="local-realtime") as raw:
+    async with sdk_connect(server, "/openai/v1") as raw:
         c = Conn(raw)
         await c.until("session.created")
         await raw.session.update(
@@ -284,7 +291,7 @@ async def _heard_in_noise(server, noise_reduction) -> list[str]:
     from speech_fixtures import ESPEAK_SENTENCES, speech_with_silence
 
     heard = []
-    async with sdk(server).realtime.connect(model="local-realtime") as raw:
+    async with sdk_connect(server) as raw:
         c = Conn(raw)
         await c.until("session.created")
         audio_input = {

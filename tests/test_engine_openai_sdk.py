@@ -12,6 +12,7 @@ import base64
 import importlib.util
 import json
 import os
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -77,12 +78,17 @@ def strict_events():
     assert not models.problems, "\n".join(models.problems)
 
 
-def sdk_client(server, key: str = KEY) -> AsyncOpenAI:
-    return AsyncOpenAI(
+@asynccontextmanager
+async def sdk_connect(server, key: str = KEY):
+    """A realtime connection from an SDK client that is closed with it (an SDK client left
+    open leaks an httpx pool that asyncio reports later, in another test)."""
+    client = AsyncOpenAI(
         api_key=key,
         base_url="http://127.0.0.1:9/v1",
         websocket_base_url=f"ws://127.0.0.1:{server.port}/v1",
     )
+    async with client, client.realtime.connect(model="local-realtime") as conn:
+        yield conn
 
 
 async def receive_until(conn, strict_events, *types: str) -> list:
@@ -100,7 +106,7 @@ async def receive_until(conn, strict_events, *types: str) -> list:
 
 async def test_sdk_text_turn(serve, strict_events):
     server = await serve(api_key=KEY)
-    async with sdk_client(server).realtime.connect(model="local-realtime") as conn:
+    async with sdk_connect(server) as conn:
         created = await receive_until(conn, strict_events, "session.created")
         session = created[-1].session
         assert session.type == "realtime" and session.model == "local-realtime"
@@ -137,7 +143,7 @@ async def test_sdk_text_turn(serve, strict_events):
 
 
 async def test_sdk_function_call_turn(server, strict_events):
-    async with sdk_client(server).realtime.connect(model="local-realtime") as conn:
+    async with sdk_connect(server) as conn:
         await receive_until(conn, strict_events, "session.created")
         await conn.session.update(
             session={
@@ -181,7 +187,7 @@ async def test_sdk_function_call_turn(server, strict_events):
 
 async def test_sdk_spoken_turn(server, strict_events, speech_stack):
     sentence = ESPEAK_SENTENCES[3]
-    async with sdk_client(server).realtime.connect(model="local-realtime") as conn:
+    async with sdk_connect(server) as conn:
         await receive_until(conn, strict_events, "session.created")
         await conn.session.update(
             session={
@@ -219,6 +225,6 @@ async def test_sdk_spoken_turn(server, strict_events, speech_stack):
 async def test_sdk_with_a_wrong_key_is_refused(serve):
     server = await serve(api_key=KEY)
     with pytest.raises(Exception) as refused:
-        async with sdk_client(server, key="sk-wrong").realtime.connect(model="local-realtime"):
+        async with sdk_connect(server, key="sk-wrong"):
             pass
     assert "401" in str(refused.value)

@@ -43,18 +43,8 @@ def _tracebacks(caplog) -> list[str]:
     return [
         f"{r.name}: {r.getMessage()}"
         for r in caplog.records
-        if (r.levelno >= logging.ERROR or r.exc_info) and not _foreign(r)
+        if r.levelno >= logging.ERROR or r.exc_info
     ]
-
-
-def _foreign(record) -> bool:
-    """asyncio's "Task exception was never retrieved" for another library's task (an SDK's
-    httpx client an earlier test left open, destroyed during the fuzz): not ours."""
-    return (
-        record.name == "asyncio"
-        and "realtime_widget" not in record.getMessage()
-        and "httpx" in record.getMessage()
-    )
 
 
 def _check(report, rss_before: int, caplog) -> None:

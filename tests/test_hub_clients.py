@@ -7,7 +7,6 @@ every event lands in the session's log and DataFrames (in the log's preview dial
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
@@ -156,7 +155,7 @@ async def test_nothing_a_client_sends_closes_another_clients_socket(
         api_key=token,
         websocket_base_url=f"ws://127.0.0.1:{jp_http_port}/realtime/sessions/{sid}/v1",
     )
-    async with client.realtime.connect(model="m") as conn:
+    async with client, client.realtime.connect(model="m") as conn:
         assert (await conn.recv()).type == "session.created"
         await conn.conversation.item.create(
             item={
@@ -306,7 +305,7 @@ async def test_the_openai_ga_sdk_on_a_hub_session(jp_fetch, jp_http_port, token,
                 return said, events
         raise AssertionError("the connection ended")
 
-    async with client.realtime.connect(model="gpt-realtime") as conn:
+    async with client, client.realtime.connect(model="gpt-realtime") as conn:
         first = await conn.recv()
         assert first.type == "session.created" and first.session.type == "realtime"  # GA shape
         await conn.session.update(
@@ -378,7 +377,7 @@ async def test_a_ga_client_on_a_ga_upstream_is_not_translated_on_the_way_up(
         "tool_choice": {"type": "function", "name": "get_weather"},
         "tools": [WEATHER],
     }
-    async with client.realtime.connect(model="gpt-realtime") as conn:
+    async with client, client.realtime.connect(model="gpt-realtime") as conn:
         assert (await conn.recv()).type == "session.created"
         await conn.session.update(session=update)
         updated = await conn.recv()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -233,12 +234,15 @@ class Driver:
     ROUTES: tuple[str, ...]
     beta: bool
 
-    def connect(self, endpoint: Endpoint, route: str):
-        client = _client(endpoint, route)
-        api = client.beta.realtime if self.beta else client.realtime
-        return api.connect(
-            model=endpoint.deployment_name if route == AZURE_PREVIEW else endpoint.model
-        )
+    @asynccontextmanager
+    async def connect(self, endpoint: Endpoint, route: str):
+        # The client is closed with the connection, as its authors' examples do: an SDK
+        # client left open leaks an httpx pool that asyncio reports later, in another test.
+        async with _client(endpoint, route) as client:
+            api = client.beta.realtime if self.beta else client.realtime
+            model = endpoint.deployment_name if route == AZURE_PREVIEW else endpoint.model
+            async with api.connect(model=model) as conn:
+                yield conn
 
     async def _run(self, endpoint: Endpoint, route: str, body: Callable[[Conn], Any]) -> Seen:
         seen = Seen(f"{self.NAME} {version()}", route)
