@@ -153,7 +153,7 @@ class Relay(RelayBase):
 LEAN_RELAY = _server_script(
     _RELAY_BASE
     + """
-from realtime_widget.server.wsframes import write_text
+from realtime_widget.wsframes import write_text
 
 class Relay(RelayBase):
     async def open(self):

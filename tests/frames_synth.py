@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from realtime_widget.server import eventlog as _eventlog
-from realtime_widget.server.eventlog import EventLog
+from realtime_widget.hub import eventlog as _eventlog
+from realtime_widget.hub.eventlog import EventLog
 
 
 class FakeClock:

@@ -71,7 +71,7 @@ def hub(jp_serverapp):
 @pytest.fixture
 def with_speech(speech_stack):
     """The local provider uses the (once per test session) loaded speech stack."""
-    from realtime_widget.server.providers import set_shared_speech_stack
+    from realtime_widget.hub.upstreams import set_shared_speech_stack
 
     set_shared_speech_stack(speech_stack)
     return speech_stack

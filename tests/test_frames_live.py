@@ -16,7 +16,7 @@ from realtime_widget.frames import frames, open_session
 @pytest.fixture
 def live_session(speech_stack, tmp_path, monkeypatch):
     from realtime_widget import Session
-    from realtime_widget.server.providers import set_shared_speech_stack
+    from realtime_widget.hub.upstreams import set_shared_speech_stack
 
     set_shared_speech_stack(speech_stack)
     monkeypatch.setenv("REALTIME_WIDGET_LOG_DIR", str(tmp_path))
@@ -69,7 +69,6 @@ def test_live_typed_and_spoken_turns(live_session):
     assert lat["response_id"].tolist() == [typed.response["id"], spoken.response["id"]]
 
     # the names on the Session itself are the same tables
-    import pandas as pd
 
     pd.testing.assert_frame_equal(pd.DataFrame(s.events()), pd.DataFrame(f.events()))
     pd.testing.assert_frame_equal(pd.DataFrame(s.transcript()), pd.DataFrame(tr))

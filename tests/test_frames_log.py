@@ -15,7 +15,7 @@ from frames_synth import write_synthetic_log
 from realtime_widget.frames import EVENT_COLUMNS, PRICE_KEYS, open_session, stored_sessions
 from realtime_widget.frames import reader as frames_reader
 from realtime_widget.frames.core import elapsed_ms
-from realtime_widget.server.eventlog import EventLog
+from realtime_widget.hub.eventlog import EventLog
 
 
 @pytest.fixture(scope="module")

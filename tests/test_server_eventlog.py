@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from realtime_widget.server.eventlog import (
+from realtime_widget.hub.eventlog import (
     EventLog,
     apply_retention,
     scan_sessions,
@@ -274,7 +274,7 @@ def test_a_pretty_printed_event_stays_one_record(tmp_path):
 
 
 def test_sequence_numbers_handed_out_before_a_crash_are_never_reused(tmp_path):
-    from realtime_widget.server.eventlog import SEQ_FILE
+    from realtime_widget.hub.eventlog import SEQ_FILE
 
     log = EventLog.create(tmp_path / "s")
     for n in range(3):

@@ -139,7 +139,7 @@ async def test_nan_never_reaches_the_log_and_the_log_is_strict_json(jp_fetch, jp
 
 
 def test_the_log_reads_back_strict_json_even_from_an_old_record_with_nan(tmp_path):
-    from realtime_widget.server.eventlog import EventLog
+    from realtime_widget.hub.eventlog import EventLog
 
     log = EventLog.create(tmp_path / "rts_old")
     log.append(

@@ -412,7 +412,7 @@ async def test_a_url_key_goes_only_to_the_url_it_is_configured_for(
             assert message.endswith("(the reason is in the server's log)")
         # the server's log has the reasons
         reasons = "\n".join(
-            r.getMessage() for r in caplog.records if r.name == "realtime_widget.server.providers"
+            r.getMessage() for r in caplog.records if r.name == "realtime_widget.hub.upstreams"
         )
         assert "HTTP 404" in reasons and "HTTP 401" in reasons and "cannot reach" in reasons
         assert upstream_key not in reasons
@@ -421,7 +421,7 @@ async def test_a_url_key_goes_only_to_the_url_it_is_configured_for(
 
 
 def test_url_key_prefix_binding():
-    from realtime_widget.server.providers import ProviderSettings
+    from realtime_widget.hub.upstreams import ProviderSettings
 
     s = ProviderSettings(
         url_api_keys={"ws://127.0.0.1:8765/v1": "k1", "wss://rt.example.com": "k2"},

@@ -18,7 +18,7 @@ import os
 _ABLATE = set(filter(None, os.environ.get("ABLATE", "").split(",")))
 
 if _ABLATE and "jupyter_server" in open("/proc/self/cmdline").read():
-    import realtime_widget.server.eventlog as E
+    import realtime_widget.hub.eventlog as E
 
     _HOT = {t for _, t in E.TOP_LEVEL_AUDIO}
 

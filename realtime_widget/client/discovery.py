@@ -40,7 +40,7 @@ class ServerInfo:
         return {"Authorization": f"token {self.token}"} if self.token else {}
 
 
-def _normalise(url: str) -> str:
+def normalise_url(url: str) -> str:
     parts = urlparse(url)
     host = parts.hostname or "127.0.0.1"
     if host in ("0.0.0.0", "::", ""):
@@ -48,6 +48,13 @@ def _normalise(url: str) -> str:
         parts = parts._replace(netloc=netloc)
     out = urlunparse(parts._replace(query="", fragment=""))
     return out if out.endswith("/") else out + "/"
+
+
+def server_from_argument(server: Any, token: str | None) -> ServerInfo | None:
+    """The server a caller named: a :class:`ServerInfo`, or a URL (with ``token``)."""
+    if isinstance(server, str):
+        return ServerInfo(normalise_url(server), token or "", "argument")
+    return server if isinstance(server, ServerInfo) else None
 
 
 def ancestor_pids(pid: int | None = None, *, limit: int = 64) -> list[int]:
@@ -100,7 +107,7 @@ def choose_server(
     if chosen is None:
         return None
     token = chosen.get("token") or _token_from_env(env)
-    return ServerInfo(_normalise(str(chosen["url"])), str(token), f"pid {chosen.get('pid')}")
+    return ServerInfo(normalise_url(str(chosen["url"])), str(token), f"pid {chosen.get('pid')}")
 
 
 def find_server(env: Mapping[str, str] | None = None) -> ServerInfo | None:
@@ -109,7 +116,7 @@ def find_server(env: Mapping[str, str] | None = None) -> ServerInfo | None:
         return None
     url = env.get("REALTIME_WIDGET_SERVER_URL")
     if url:
-        return ServerInfo(_normalise(url), _token_from_env(env), "env")
+        return ServerInfo(normalise_url(url), _token_from_env(env), "env")
     try:
         servers = running_servers(env.get("JUPYTER_RUNTIME_DIR") or None)
     except OSError:

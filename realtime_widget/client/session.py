@@ -41,7 +41,7 @@ import numpy as np
 from .. import audio as _audio
 from ..conversation import Conversation
 from ..protocol import loads_json
-from .discovery import ServerInfo, find_server
+from .discovery import ServerInfo, find_server, server_from_argument
 from .tools import Tool, tool_from_callable
 
 log = logging.getLogger(__name__)
@@ -239,9 +239,9 @@ class _HubTransport:
         self.ws = await tornado.websocket.websocket_connect(
             request, max_message_size=512 * 1024 * 1024, ping_interval=20, ping_timeout=60
         )
-        from ..server.providers import _nodelay
+        from ..hub.upstreams import nodelay
 
-        _nodelay(self.ws)
+        nodelay(self.ws)
         self._attached.set()
         self._reader = asyncio.ensure_future(self._read(self.ws))
 
@@ -348,7 +348,7 @@ def _direct_hub() -> Any:
     loop = asyncio.get_running_loop()
     hub = _direct_hubs.get(id(loop))
     if hub is None:
-        from ..server.hub import Hub
+        from ..hub import Hub
 
         hub = _direct_hubs[id(loop)] = Hub(direct_hub_config())
     return hub
@@ -357,32 +357,17 @@ def _direct_hub() -> Any:
 def direct_hub_config() -> Any:
     """Direct mode's hub configuration, from the environment (the same variables the
     server extension reads)."""
-    from ..server.hub import HubConfig
-    from ..server.providers import ProviderSettings
+    from .. import settings
+    from ..hub import HubConfig
+    from ..hub.upstreams import ProviderSettings
 
-    env = os.environ
-    log_dir = env.get("REALTIME_WIDGET_LOG_DIR")
-    if not log_dir:
-        try:
-            from jupyter_core.paths import jupyter_data_dir
-
-            log_dir = str(Path(jupyter_data_dir()) / "realtime_widget" / "sessions")
-        except ImportError:
-            log_dir = str(Path.home() / ".local" / "share" / "realtime_widget" / "sessions")
+    local_speech = os.environ.get("REALTIME_WIDGET_LOCAL_SPEECH", "1").lower()
     providers = ProviderSettings(
-        local_speech=env.get("REALTIME_WIDGET_LOCAL_SPEECH", "1").lower()
-        not in ("0", "false", "no"),
-        openai_api_key=env.get("OPENAI_API_KEY") or None,
-        azure_endpoint=env.get("AZURE_OPENAI_ENDPOINT") or None,
-        azure_api_key=env.get("AZURE_OPENAI_API_KEY") or None,
-        azure_deployment=env.get("AZURE_OPENAI_DEPLOYMENT") or None,
-        azure_api_version=env.get("REALTIME_WIDGET_AZURE_API_VERSION") or None,
-        url_api_key=env.get("REALTIME_WIDGET_URL_API_KEY") or None,
-        url_api_key_url=env.get("REALTIME_WIDGET_URL_API_KEY_URL") or None,
+        local_speech=local_speech not in ("0", "false", "no"), **settings.provider_env()
     )
-    if env.get("OPENAI_REALTIME_URL"):
-        providers.openai_url = env["OPENAI_REALTIME_URL"]
-    return HubConfig(log_dir=Path(log_dir), providers=providers, keep_output_audio=True)
+    if settings.env("OPENAI_REALTIME_URL"):
+        providers.openai_url = os.environ["OPENAI_REALTIME_URL"]
+    return HubConfig(log_dir=settings.log_dir(), providers=providers, keep_output_audio=True)
 
 
 class _DirectTransport:
@@ -412,7 +397,7 @@ class _DirectTransport:
         self.server = None
 
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        from ..server.providers import HubError
+        from ..hub.upstreams import HubError
 
         # the session lives in this kernel, with the widget's comm as its only window:
         # it ends with the kernel, an idle timeout would close it under an open widget
@@ -542,11 +527,7 @@ class Session:
         self._ready = asyncio.Event()
         transport: Any = None
         if mode in ("auto", "hub"):
-            info = server if isinstance(server, ServerInfo) else None
-            if isinstance(server, str):
-                from .discovery import _normalise
-
-                info = ServerInfo(_normalise(server), token or "", "argument")
+            info = server_from_argument(server, token)
             if info is None:
                 info = find_server()
             if info is not None and token is not None:
@@ -1340,7 +1321,7 @@ class Session:
         audio: str = "omit",
     ) -> list[dict[str, Any]]:
         """Records of the session's event log (both directions): see
-        :mod:`realtime_widget.server.eventlog` for their fields. ``type`` takes
+        :mod:`realtime_widget.hub.eventlog` for their fields. ``type`` takes
         globs (``"response.*"``); ``audio``: ``omit``, ``ref`` or ``inline``."""
         return self._lt.run(self._log(after, limit, type, audio), 120)["events"]
 
@@ -1426,11 +1407,7 @@ def list_sessions(
     """The sessions of the Jupyter server's hub (or of this kernel's direct hub)."""
 
     async def run() -> list[dict[str, Any]]:
-        info = server if isinstance(server, ServerInfo) else None
-        if isinstance(server, str):
-            from .discovery import _normalise
-
-            info = ServerInfo(_normalise(server), token or "", "argument")
+        info = server_from_argument(server, token)
         info = info or find_server()
         if info is not None:
             transport = _HubTransport(info, lambda f: None, lambda r: None)

@@ -51,7 +51,7 @@ from ..protocol import (
     wrong_dialect,
 )
 from ..protocol.dialects import dialect_of_handshake, offered_subprotocols
-from ..server.wsframes import close_invalid_utf8_with_1007
+from ..wsframes import close_invalid_utf8_with_1007
 from .brain import Brain
 from .limits import SessionLimits
 from .scheduler import InferenceScheduler

@@ -9,7 +9,7 @@
 >>> old = open_session("rts_...")  # a stored session, reopened from its log
 
 Everything is computed from the session's event log (``events.jsonl``, see
-:mod:`realtime_widget.server.eventlog`): what the DataFrames show is what went over the
+:mod:`realtime_widget.hub.eventlog`): what the DataFrames show is what went over the
 wire, in both directions, with the hub's sequence numbers and clocks.
 
 Where the log is read from:
@@ -23,7 +23,7 @@ Where the log is read from:
 
 from __future__ import annotations
 
-import base64
+import copy
 import fnmatch
 import json
 import os
@@ -35,15 +35,18 @@ from typing import Any
 
 import numpy as np
 
+from ..hub.logreader import AudioFiles, conversation_from_log, inline_audio, read_records
+from ..settings import log_dirs
+from .columns import category_mask
 from .display import STYLE, AudioArray, esc
-from .reader import LogTable, _loads
+from .reader import LogTable
 
 __all__ = [
     "EVENT_COLUMNS",
     "PRICE_KEYS",
-    "EventsFrame",
+    "EventsFrame",  # noqa: F822 (built by the module __getattr__ once pandas is imported)
     "SessionFrames",
-    "TranscriptFrame",
+    "TranscriptFrame",  # noqa: F822 (likewise)
     "frames",
     "log_dirs",
     "open_session",
@@ -147,7 +150,7 @@ def _frame_classes() -> tuple[type, type]:
         one call away: :meth:`payload` / :meth:`payloads` / :meth:`records`."""
 
         def records(self) -> list[dict[str, Any]]:
-            """The full LogRecords of these rows (see :mod:`realtime_widget.server.eventlog`)."""
+            """The full LogRecords of these rows (see :mod:`realtime_widget.hub.eventlog`)."""
             src = self.source
             if src is None:
                 raise ValueError("this frame is not attached to a session any more")
@@ -272,28 +275,6 @@ def __getattr__(name: str) -> Any:  # EventsFrame / TranscriptFrame, built when 
 # ---------------------------------------------------------------------- log locations
 
 
-def log_dirs() -> list[Path]:
-    """Where stored session logs are looked for, in order: ``REALTIME_WIDGET_LOG_DIR``,
-    then the Jupyter data directory's ``realtime_widget/sessions`` (the default of both
-    the server extension and direct mode)."""
-    out: list[Path] = []
-    env = os.environ.get("REALTIME_WIDGET_LOG_DIR")
-    if env:
-        out.append(Path(env).expanduser())
-    try:
-        from jupyter_core.paths import jupyter_data_dir
-
-        out.append(Path(jupyter_data_dir()) / "realtime_widget" / "sessions")
-    except ImportError:  # pragma: no cover
-        out.append(Path.home() / ".local" / "share" / "realtime_widget" / "sessions")
-    seen, unique = set(), []
-    for p in out:
-        if str(p) not in seen:
-            seen.add(str(p))
-            unique.append(p)
-    return unique
-
-
 def _find_log(session_id: str, extra: Iterable[Path] = ()) -> Path | None:
     for root in [*extra, *log_dirs()]:
         path = Path(root) / session_id
@@ -304,7 +285,7 @@ def _find_log(session_id: str, extra: Iterable[Path] = ()) -> Path | None:
 
 def stored_sessions(log_dir: str | os.PathLike[str] | None = None) -> Any:
     """A DataFrame of the session logs under ``log_dir`` (default: :func:`log_dirs`)."""
-    from ..server.eventlog import scan_sessions  # the log's own reader of its directories
+    from ..hub.eventlog import scan_sessions  # the log's own reader of its directories
 
     pd = _pd()
 
@@ -510,40 +491,15 @@ class SessionFrames:
                 event["x_audio_refs"] = refs
             return event
         if audio == "inline":
-            for ref in refs:
-                raw = self._read_audio_ref(ref)
-                if raw is None:
-                    continue
-                target: Any = event
-                path = list(ref.get("path") or [])
-                try:
-                    for key in path[:-1]:
-                        target[key] = (
-                            dict(target[key])
-                            if isinstance(target[key], dict)
-                            else list(target[key])
-                        )
-                        target = target[key]
-                    target[path[-1]] = base64.b64encode(raw).decode("ascii")
-                except (KeyError, IndexError, TypeError):
-                    continue
-            return event
+            if self._path is None:
+                return event
+            # a copy: the record's own event stays as it was read
+            rec = {"event": copy.deepcopy(event), "audio": refs}
+            with AudioFiles(self._path) as files:
+                return inline_audio(rec, files)["event"]
         if audio != "omit":
             raise ValueError("audio: one of 'omit', 'ref', 'inline'")
         return event
-
-    def _read_audio_ref(self, ref: dict[str, Any]) -> bytes | None:
-        if self._path is None or "offset" not in ref:
-            return None
-        name = str(ref.get("file") or "")
-        if not name or "/" in name or name.startswith("."):
-            return None
-        try:
-            with open(self._path / "audio" / name, "rb") as f:
-                f.seek(int(ref["offset"]))
-                return f.read(int(ref["nbytes"]))
-        except (OSError, ValueError, KeyError):
-            return None
 
     def _base(self) -> Any:
         """The events DataFrame of every row read so far (cached by row count)."""
@@ -621,7 +577,9 @@ class SessionFrames:
             return self._session.conversation
         table = self._ensure()
         if self._conv is None or self._conv_rows != table.num_rows:
-            self._conv = _rebuild_conversation(self._path, self)  # type: ignore[arg-type]
+            # the log is only read; a line that is not a record is skipped, as the tables do
+            records = read_records(self._path, corrupt="skip")  # type: ignore[arg-type]
+            self._conv = conversation_from_log(records)
             self._conv_rows = table.num_rows
         return self._conv
 
@@ -704,7 +662,7 @@ class SessionFrames:
         cached = getattr(self, "_done_cache", None)
         if cached is not None and cached[0] == len(df):
             return cached[1]
-        done = df[_cat_mask(df, "type", ("response.done",))]
+        done = df[category_mask(df, "type", ("response.done",))]
         out: dict[str, dict[str, Any]] = {}
         for rec in self.records(done["seq"].tolist()):
             resp = (rec.get("event") or {}).get("response") or {}
@@ -736,12 +694,12 @@ class SessionFrames:
         pd = _pd()
         self._ensure()
         df = self._base()
-        server = _cat_mask(df, "direction", ("server",))
-        client = _cat_mask(df, "direction", ("client",))
+        server = category_mask(df, "direction", ("server",))
+        client = category_mask(df, "direction", ("client",))
         sel = np.flatnonzero(
-            (_cat_mask(df, "type", ("input_audio_buffer.speech_stopped",)) & server)
-            | (_cat_mask(df, "type", ("response.create",)) & client)
-            | (_cat_mask(df, "type", ("response.created",)) & server)
+            (category_mask(df, "type", ("input_audio_buffer.speech_stopped",)) & server)
+            | (category_mask(df, "type", ("response.create",)) & client)
+            | (category_mask(df, "type", ("response.created",)) & server)
         )
         t_all = df["t_ms"].to_numpy()
         types = df["type"].iloc[sel].astype(object).to_numpy()
@@ -784,11 +742,11 @@ class SessionFrames:
                 return sub.groupby("response_id")[name].min()
 
             lat = lat.set_index("response_id")
-            is_text = _cat_mask(df, "type", TEXT_DELTAS) & server
-            is_audio = _cat_mask(df, "type", (AUDIO_DELTA,)) & server
+            is_text = category_mask(df, "type", TEXT_DELTAS) & server
+            is_audio = category_mask(df, "type", (AUDIO_DELTA,)) & server
             lat["first_text_ms"] = first(is_text, "first_text_ms")
             lat["first_audio_ms"] = first(is_audio, "first_audio_ms")
-            lat["done_ms"] = first(_cat_mask(df, "type", ("response.done",)) & server, "done_ms")
+            lat["done_ms"] = first(category_mask(df, "type", ("response.done",)) & server, "done_ms")
             idx = np.flatnonzero(is_audio)
             audio_sum = pd.DataFrame(
                 {
@@ -877,16 +835,16 @@ class SessionFrames:
         stops = [i for i in range(len(sel)) if types[i] == "input_audio_buffer.speech_stopped"]
         if not stops:
             return out
-        client = _cat_mask(df, "direction", ("client",))
-        appends = np.flatnonzero(client & _cat_mask(df, "type", ("input_audio_buffer.append",)))
+        client = category_mask(df, "direction", ("client",))
+        appends = np.flatnonzero(client & category_mask(df, "type", ("input_audio_buffer.append",)))
         if not len(appends):
             return out
         t_all = df["t_ms"].to_numpy()
         cum = np.cumsum(np.nan_to_num(df["audio_ms"].to_numpy()[appends]))
         t_app = t_all[appends]
         sessions = np.flatnonzero(
-            _cat_mask(df, "type", ("session.created", "session.updated"))
-            & _cat_mask(df, "direction", ("server",))
+            category_mask(df, "type", ("session.created", "session.updated"))
+            & category_mask(df, "direction", ("server",))
         )
         recs = self.records(df["seq"].iloc[sessions].tolist()) if len(sessions) else []
         waits = []
@@ -934,7 +892,7 @@ class SessionFrames:
         pd = _pd()
         self._ensure()
         df = self._base()
-        order = df[_cat_mask(df, "type", ("response.done",))]["response_id"].astype(object).tolist()
+        order = df[category_mask(df, "type", ("response.done",))]["response_id"].astype(object).tolist()
         done = self._response_records()
         rows = []
         for r in order:
@@ -1083,8 +1041,8 @@ class SessionFrames:
         self._ensure()
         df = self._base()
         meta = self.meta()
-        n_resp = int(_cat_mask(df, "type", ("response.done",)).sum())
-        errors = int(_cat_mask(df, "type", ("error",)).sum())
+        n_resp = int(category_mask(df, "type", ("response.done",)).sum())
+        errors = int(category_mask(df, "type", ("error",)).sum())
         return {
             "id": self.id,
             "name": meta.get("name") or self.id,
@@ -1118,19 +1076,6 @@ class SessionFrames:
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _cat_mask(df: Any, column: str, names: Iterable[str]) -> np.ndarray:
-    """Rows whose categorical ``column`` is one of ``names`` (on the codes: fast)."""
-    col = df[column]
-    cats = list(col.cat.categories)
-    wanted = [cats.index(n) for n in names if n in cats]
-    codes = col.cat.codes.to_numpy()
-    if not wanted:
-        return np.zeros(len(codes), dtype=bool)
-    if len(wanted) == 1:
-        return codes == wanted[0]
-    return np.isin(codes, wanted)
 
 
 def _num(value: Any) -> float | None:
@@ -1221,9 +1166,9 @@ def _item_times(df: Any, ids: list[str]) -> tuple[dict[str, float], dict[str, fl
     if not len(df) or not ids:
         return {}, {}
     mask = (
-        _cat_mask(df, "direction", ("server",))
+        category_mask(df, "direction", ("server",))
         & df["item_id"].notna().to_numpy()
-        & ~_cat_mask(df, "type", _LATE_ITEM_EVENTS)
+        & ~category_mask(df, "type", _LATE_ITEM_EVENTS)
     )
     sub = df.loc[mask, ["item_id", "t_ms"]]
     g = sub.groupby(sub["item_id"].astype(object))["t_ms"]
@@ -1237,18 +1182,18 @@ def _item_sources(df: Any, ids: list[str]) -> dict[str, str]:
     if not len(df) or not ids:
         return {}
     seq = df["seq"].to_numpy()
-    client = _cat_mask(df, "direction", ("client",))
-    server = _cat_mask(df, "direction", ("server",))
+    client = category_mask(df, "direction", ("client",))
+    server = category_mask(df, "direction", ("server",))
     makers = np.flatnonzero(
         client
-        & _cat_mask(
+        & category_mask(
             df,
             "type",
             ("conversation.item.create", "input_audio_buffer.commit", "input_audio_buffer.append"),
         )
     )
-    created = np.flatnonzero(server & _cat_mask(df, "type", ("conversation.item.created",)))
-    added = np.flatnonzero(server & _cat_mask(df, "type", ("response.output_item.added",)))
+    created = np.flatnonzero(server & category_mask(df, "type", ("conversation.item.created",)))
+    added = np.flatnonzero(server & category_mask(df, "type", ("response.output_item.added",)))
     source = df["source"].iloc[makers].astype(object).to_numpy()
     item_created = df["item_id"].iloc[created].astype(object).to_numpy()
     out: dict[str, str] = {}
@@ -1263,65 +1208,6 @@ def _item_sources(df: Any, ids: list[str]) -> dict[str, str]:
         if k >= 0:
             out[iid] = source[k]
     return out
-
-
-def _iter_records(path: Path) -> Iterable[dict[str, Any]]:
-    with open(path / "events.jsonl", "rb") as f:
-        for line in f:
-            if not line.endswith(b"\n"):
-                break  # a line being written
-            try:
-                rec = _loads(line)
-            except ValueError:
-                continue
-            if isinstance(rec, dict):
-                yield rec
-
-
-def _rebuild_conversation(path: Path, frames: SessionFrames) -> Any:
-    """The conversation of a stored log, as the hub rebuilds it (read-only: the log is
-    never modified), with the audio of every item."""
-    from ..conversation import Conversation
-
-    conv = Conversation()
-    handles: dict[str, Any] = {}
-    try:
-        for rec in _iter_records(path):
-            if rec.get("quiet"):
-                continue
-            event = rec.get("event")
-            if not isinstance(event, dict):
-                continue
-            for ref in rec.get("audio") or ():
-                if not isinstance(ref, dict) or "offset" not in ref:
-                    continue
-                name = str(ref.get("file") or "")
-                if not name or "/" in name:
-                    continue
-                f = handles.get(name)
-                if f is None:
-                    try:
-                        f = handles[name] = open(path / "audio" / name, "rb")
-                    except OSError:
-                        continue
-                try:
-                    f.seek(int(ref["offset"]))
-                    raw = f.read(int(ref["nbytes"]))
-                    target: Any = event
-                    keys = list(ref.get("path") or [])
-                    for key in keys[:-1]:
-                        target = target[key]
-                    target[keys[-1]] = base64.b64encode(raw).decode("ascii")
-                except (OSError, ValueError, KeyError, IndexError, TypeError):
-                    continue
-            if rec.get("dir") == "server":
-                conv.apply(event)
-            else:
-                conv.apply_client(event)
-    finally:
-        for f in handles.values():
-            f.close()
-    return conv
 
 
 # ---------------------------------------------------------------------- the table cache

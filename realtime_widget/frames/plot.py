@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from .columns import category_mask
+
 __all__ = ["timeline"]
 
 
@@ -43,13 +45,12 @@ def timeline(
 ) -> Any:
     """Draw the session's timeline on ``ax`` (a new figure when None); returns the Axes."""
     plt = _plt()
-    from .core import _cat_mask
 
     df = frames.events()
     if ax is None:
         _, ax = plt.subplots(figsize=(11, 2.8))
     t = df["t_ms"].to_numpy() / 1000.0
-    server = _cat_mask(df, "direction", ("server",))
+    server = category_mask(df, "direction", ("server",))
     lanes = {"errors": 0, "tools": 1, "assistant": 2, "user": 3}
     colors = {
         "user": "#1e88e5",
@@ -60,8 +61,8 @@ def timeline(
     }
 
     # user speech
-    started = np.flatnonzero(_cat_mask(df, "type", ("input_audio_buffer.speech_started",)) & server)
-    stopped = np.flatnonzero(_cat_mask(df, "type", ("input_audio_buffer.speech_stopped",)) & server)
+    started = np.flatnonzero(category_mask(df, "type", ("input_audio_buffer.speech_started",)) & server)
+    stopped = np.flatnonzero(category_mask(df, "type", ("input_audio_buffer.speech_stopped",)) & server)
     items = df["item_id"].astype(object).to_numpy()
     stop_at = {items[i]: t[i] for i in stopped}
     for i in started:
@@ -73,7 +74,7 @@ def timeline(
             alpha=0.8,
         )
     # typed user messages and tool outputs: client conversation.item.create, told apart by their payload
-    creates = np.flatnonzero(_cat_mask(df, "type", ("conversation.item.create",)) & ~server)
+    creates = np.flatnonzero(category_mask(df, "type", ("conversation.item.create",)) & ~server)
     kinds = (
         [
             ((r.get("event") or {}).get("item") or {}).get("type")
@@ -136,7 +137,7 @@ def timeline(
 
     # tools
     calls = np.flatnonzero(
-        _cat_mask(df, "type", ("response.function_call_arguments.done",)) & server
+        category_mask(df, "type", ("response.function_call_arguments.done",)) & server
     )
     if len(calls):
         ax.plot(
@@ -157,7 +158,7 @@ def timeline(
             label="tool output",
         )
     # errors
-    errors = np.flatnonzero(_cat_mask(df, "type", ("error",)))
+    errors = np.flatnonzero(category_mask(df, "type", ("error",)))
     if len(errors):
         ax.plot(
             t[errors],

@@ -1,4 +1,4 @@
-"""Reading a session's event log (``events.jsonl``, see :mod:`realtime_widget.server.eventlog`)
+"""Reading a session's event log (``events.jsonl``, see :mod:`realtime_widget.hub.eventlog`)
 into one flat Arrow table, fast.
 
 The log is parsed in chunks of whole lines. Each chunk goes through pyarrow's
@@ -278,7 +278,7 @@ def record_row(rec: dict[str, Any]) -> dict[str, Any]:
 
 def _slow_chunk(buf: Any, base: int) -> tuple[Any, np.ndarray]:
     """(flat table, absolute line offsets) of one chunk, record by record; damaged lines
-    are skipped (as :class:`~realtime_widget.server.eventlog.EventLog` does)."""
+    are skipped (as :class:`~realtime_widget.hub.eventlog.EventLog` does)."""
     pa = _pa()
     data = bytes(buf)
     rows: list[dict[str, Any]] = []

@@ -14,18 +14,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Float, Int, List, Unicode, default
 
 from .._version import __version__
-from .hub import Hub, HubConfig
-from .providers import DEFAULT_URL_ALLOWLIST, ProviderSettings
-
-
-def _env(name: str) -> str | None:
-    value = os.environ.get(name)
-    return value or None
+from ..hub import Hub, HubConfig
+from ..hub.upstreams import DEFAULT_URL_ALLOWLIST, ProviderSettings
+from ..settings import PROVIDER_ENV, default_log_dir, env
 
 
 class RealtimeWidgetApp(ExtensionApp):
@@ -191,39 +186,39 @@ class RealtimeWidgetApp(ExtensionApp):
 
     @default("log_dir")
     def _default_log_dir(self) -> str:
-        return str(Path(jupyter_data_dir()) / "realtime_widget" / "sessions")
+        return str(default_log_dir())
 
     @default("openai_api_key")
     def _default_openai_key(self) -> str | None:
-        return _env("OPENAI_API_KEY")
+        return env(PROVIDER_ENV["openai_api_key"])
 
     @default("azure_endpoint")
     def _default_azure_endpoint(self) -> str | None:
-        return _env("AZURE_OPENAI_ENDPOINT")
+        return env(PROVIDER_ENV["azure_endpoint"])
 
     @default("azure_api_key")
     def _default_azure_key(self) -> str | None:
-        return _env("AZURE_OPENAI_API_KEY")
+        return env(PROVIDER_ENV["azure_api_key"])
 
     @default("azure_deployment")
     def _default_azure_deployment(self) -> str | None:
-        return _env("AZURE_OPENAI_DEPLOYMENT")
+        return env(PROVIDER_ENV["azure_deployment"])
 
     @default("azure_api_version")
     def _default_azure_api_version(self) -> str | None:
-        return _env("REALTIME_WIDGET_AZURE_API_VERSION")
+        return env(PROVIDER_ENV["azure_api_version"])
 
     @default("url_api_key")
     def _default_url_key(self) -> str | None:
-        return _env("REALTIME_WIDGET_URL_API_KEY")
+        return env(PROVIDER_ENV["url_api_key"])
 
     @default("url_api_key_url")
     def _default_url_key_url(self) -> str | None:
-        return _env("REALTIME_WIDGET_URL_API_KEY_URL")
+        return env(PROVIDER_ENV["url_api_key_url"])
 
     @default("preload_local_engine")
     def _default_preload(self) -> bool:
-        from .providers import speech_extra_installed
+        from ..hub.upstreams import speech_extra_installed
 
         return speech_extra_installed()
 
@@ -306,7 +301,7 @@ class RealtimeWidgetApp(ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         if self.preload_local_engine and self.local_speech:
-            from .providers import shared_speech_stack
+            from ..hub.upstreams import shared_speech_stack
 
             # in the default executor: the event loop keeps serving while the models load
             self._preload = asyncio.ensure_future(shared_speech_stack())

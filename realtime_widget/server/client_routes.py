@@ -42,8 +42,8 @@ from typing import Any
 
 from tornado import web
 
+from ..hub.views import View
 from ..protocol.dialects import dialect_of_handshake, offered_subprotocols
-from .client_views import View
 from .handlers import SessionSocket
 
 __all__ = ["ClientRouteSocket", "client_routes"]

@@ -31,11 +31,11 @@ from tornado import web
 from tornado.websocket import WebSocketHandler
 
 from .._version import __version__
+from ..hub import Hub, HubSession
+from ..hub.upstreams import HubError, redact
+from ..hub.views import HUB_VIEW, View, client_frame
 from ..protocol.audience import EVENTS_QUERY_PARAM, parse_events_opt_in
-from .client_views import HUB_VIEW, View, client_frame
-from .hub import Hub, HubSession
-from .providers import HubError, redact
-from .wsframes import close_invalid_utf8_with_1007, write_text
+from ..wsframes import close_invalid_utf8_with_1007, write_text
 
 AUTH_RESOURCE = "realtime"
 _SID = r"(?P<session_id>[^/]+)"

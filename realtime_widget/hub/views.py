@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 from ..protocol import ProtocolError, ga, load_json_event
 from ..protocol.audience import server_event_allowed
 from ..protocol.dialects import wrong_dialect
-from .providers import NativeGA
+from .upstreams import NativeGA
 
 __all__ = ["HUB_VIEW", "View", "client_frame", "live_frames", "replay_frames"]
 
@@ -157,7 +157,7 @@ def _in_order(
         if waiting is not None:
             rest = events[n + 1 :]
 
-            async def finish() -> None:
+            async def finish(waiting: Awaitable[None] = waiting, rest: list = rest) -> None:
                 await waiting
                 for later in rest:
                     more = session.client_message(client, later, native=native)

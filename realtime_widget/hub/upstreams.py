@@ -42,7 +42,7 @@ import tornado.httpclient
 import tornado.websocket
 
 from ..protocol import ga, loads_json
-from .wsframes import write_text
+from ..wsframes import write_text
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,8 @@ class ProviderSettings:
     azure_auth: str = "auto"  # "key", "entra" or "auto" (key when one is set)
     url_allowlist: list[str] = field(default_factory=lambda: list(DEFAULT_URL_ALLOWLIST))
     url_api_key: str | None = None
-    # The one URL prefix ``url_api_key`` is sent to (REALTIME_WIDGET_URL_API_KEY_URL); unset, it is sent nowhere.
+    # The one URL prefix ``url_api_key`` is sent to (REALTIME_WIDGET_URL_API_KEY_URL); unset, it
+    # is sent nowhere.
     url_api_key_url: str | None = None
     url_api_keys: dict[str, str] = field(default_factory=dict)  # URL prefix -> key
     url_dialect: str = "preview"
@@ -244,7 +245,8 @@ def speech_stack_status() -> dict[str, Any]:
 
 
 def speech_extra_installed() -> bool:
-    """Whether the ``[local]`` extra (the offline speech stack) is installed, without importing it."""
+    """Whether the ``[local]`` extra (the offline speech stack) is installed, without
+    importing it."""
     import importlib.util
 
     return all(
@@ -421,7 +423,8 @@ class WebSocketUpstream(Upstream):
         except tornado.httpclient.HTTPClientError as exc:
             permanent = exc.code in (400, 401, 403, 404)
             raise UpstreamError(
-                f"{self.describe()} refused the connection: HTTP {exc.code} {exc.message or ''}".strip(),
+                f"{self.describe()} refused the connection: "
+                f"HTTP {exc.code} {exc.message or ''}".strip(),
                 permanent=permanent,
                 status=exc.code,
             ) from None
@@ -433,7 +436,7 @@ class WebSocketUpstream(Upstream):
             raise UpstreamError(
                 f"cannot connect to {self.describe()}: {type(exc).__name__}: {exc}"
             ) from None
-        _nodelay(self._ws)
+        nodelay(self._ws)
         self._reader = asyncio.ensure_future(self._watch_close(self._ws))
 
     def _on_message(self, message: str | bytes | None) -> None:
@@ -539,7 +542,7 @@ def _consume_error(future: Any) -> None:
         future.exception()  # a failed write is seen by the reader as a closed connection
 
 
-def _nodelay(ws: Any) -> None:
+def nodelay(ws: Any) -> None:
     """Send small realtime frames at once (no Nagle delay)."""
     protocol = getattr(ws, "protocol", None)
     if protocol is not None:

@@ -38,7 +38,8 @@ number of a block is used, the block's end is written to ``seq.reserved`` (one `
 that reaches the OS at once, i.e. survives the death of the process; it is not fsynced,
 so a power cut or kernel panic is not covered). A clean close writes back the last number
 used, and so does every flush (every number used is then in a record the OS has; the
-next append reserves a new block). When a log is next appended to and ``seq.reserved`` is above its last record (the
+next append reserves a new block). When a log is next appended to and ``seq.reserved``
+is above its last record (the
 process died), the numbers in between are skipped: one quiet record ``x_hub.seq_gap``
 (``{"first_seq", "last_seq"}``: the numbers that may have been lost) is written with the
 next number, and the log goes on after it. Readers skip the missing numbers.
@@ -52,7 +53,6 @@ events exactly as they were on the wire.
 from __future__ import annotations
 
 import asyncio
-import base64
 import binascii
 import fnmatch
 import hashlib
@@ -71,6 +71,15 @@ from typing import Any, NamedTuple
 
 import pybase64
 
+from .logreader import (
+    AUDIO_DIR,
+    EVENTS_FILE,
+    SAFE_NAME,
+    AudioFiles,
+    inline_audio,
+    not_a_json_number,
+)
+
 __all__ = [
     "TOP_LEVEL_AUDIO",
     "Appended",
@@ -83,11 +92,9 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-EVENTS_FILE = "events.jsonl"
 META_FILE = "meta.json"
 SEQ_FILE = "seq.reserved"
 SEQ_BLOCK = 1024  # sequence numbers reserved at once (one small write per block)
-AUDIO_DIR = "audio"
 INPUT_STREAM = "input.pcm"
 
 _FLAG_SERVER = 1
@@ -95,7 +102,6 @@ _FLAG_QUIET = 2
 _FLAG_LOST = 4  # a sequence number skipped after a crash: no record has it
 
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,79}$")
 _MAX_OPEN_AUDIO = 16
 
 # The hot events: (direction, type) -> the top-level field carrying base64 audio.
@@ -109,19 +115,13 @@ _dumps = json.JSONEncoder(
 _str = json.encoder.encode_basestring_ascii  # one JSON string (C implementation)
 
 
-def _not_a_json_number(word: str) -> None:
-    """NaN / Infinity in a record (a log written before they were refused at the input):
-    read back as null, so that every answer is JSON a browser's ``JSON.parse`` reads."""
-    return None
-
-
 def valid_session_id(session_id: Any) -> bool:
     """True for ids the hub makes (and only those can name a directory)."""
     return isinstance(session_id, str) and bool(_SESSION_ID.match(session_id))
 
 
 def _stream_for_item(item_id: Any) -> str:
-    if isinstance(item_id, str) and _SAFE_NAME.match(item_id):
+    if isinstance(item_id, str) and SAFE_NAME.match(item_id):
         return f"item-{item_id}.pcm"
     digest = hashlib.sha1(str(item_id).encode("utf-8", "replace")).hexdigest()[:20]
     return f"item-x{digest}.pcm"
@@ -222,12 +222,6 @@ def _id_member(key: str, value: Any) -> str:
     if type(value) is int:
         return ',"%s":%d' % (key, value)
     return ""
-
-
-def _set_path(obj: Any, path: list[Any], value: Any) -> None:
-    for key in path[:-1]:
-        obj = obj[key]
-    obj[path[-1]] = value
 
 
 class Appended(NamedTuple):
@@ -723,13 +717,13 @@ class EventLog:
         if flush:
             self.flush()
         out = []
-        for rec in self._raw_records(seqs):
-            refs = rec.get("audio")
-            if refs and audio == "inline":
-                self._inline(rec, refs)
-            elif refs and audio == "omit":
-                del rec["audio"]
-            out.append(rec)
+        with AudioFiles(self.dir) as files:
+            for rec in self._raw_records(seqs):
+                if audio == "inline":
+                    inline_audio(rec, files)
+                elif audio == "omit":
+                    rec.pop("audio", None)
+                out.append(rec)
         return out
 
     def wire_frames(self, seqs: list[int], flush: bool = True) -> list[str]:
@@ -750,34 +744,12 @@ class EventLog:
                 if not 1 <= seq <= self.last_seq or self._flags[seq - 1] & _FLAG_LOST:
                     continue
                 f.seek(self._offsets[seq - 1])
-                yield json.loads(f.readline(), parse_constant=_not_a_json_number)
-
-    def _inline(self, rec: dict[str, Any], refs: list[dict[str, Any]]) -> None:
-        event = rec["event"]
-        for ref in refs:
-            raw = self.read_audio(ref)
-            if raw is None:
-                continue
-            try:
-                _set_path(event, ref["path"], base64.b64encode(raw).decode("ascii"))
-            except (KeyError, IndexError, TypeError):
-                continue
-        del rec["audio"]
+                yield json.loads(f.readline(), parse_constant=not_a_json_number)
 
     def read_audio(self, ref: dict[str, Any]) -> bytes | None:
         """The raw audio bytes a reference points to (None if not stored)."""
-        if (
-            "offset" not in ref
-            or not isinstance(ref.get("file"), str)
-            or not _SAFE_NAME.match(ref["file"])
-        ):
-            return None
-        try:
-            with open(self.dir / AUDIO_DIR / ref["file"], "rb") as f:
-                f.seek(int(ref["offset"]))
-                return f.read(int(ref["nbytes"]))
-        except (OSError, ValueError):
-            return None
+        with AudioFiles(self.dir) as files:
+            return files.read(ref)
 
     def item_audio(self, item_id: Any, nbytes: int) -> bytes:
         """The first ``nbytes`` of the audio stored for item ``item_id``, as it came in
