@@ -170,7 +170,7 @@ def test_shared_conversation_with_a_session_and_another_client(kc):
         """
         import asyncio, json
         from realtime_widget import Session
-        from realtime_widget.client.session import _lt
+        from realtime_widget.client.loop import loop_thread
         from realtime_widget.frames import frames
         s = Session(session={"modalities": ["text"]})
         s.say("typed through the Session")
@@ -202,7 +202,7 @@ def test_shared_conversation_with_a_session_and_another_client(kc):
                 "type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}}))
             await hub_session.client_event(client, json.dumps({"type": "response.create", "response": {}}))
 
-        asyncio.run_coroutine_threadsafe(widget_says("spoken into the widget"), _lt().loop).result(30)
+        asyncio.run_coroutine_threadsafe(widget_says("spoken into the widget"), loop_thread().loop).result(30)
         s.wait_for("response.done", timeout=60)
         tr = frames(s).transcript()
         users = tr[tr["role"] == "user"]

@@ -22,13 +22,11 @@ before the call to ``wait_for`` is not missed.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import itertools
 import json
 import logging
 import os
 import queue
-import threading
 import wave
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -42,7 +40,10 @@ from .. import audio as _audio
 from ..conversation import Conversation
 from ..protocol import loads_json
 from .discovery import ServerInfo, find_server, server_from_argument
+from .loop import blocking, loop_thread, on_client_loop
+from .rest import HubRest
 from .tools import Tool, tool_from_callable
+from .transports import DirectTransport, HubTransport, SessionClosed, Transport, direct_hub
 
 log = logging.getLogger(__name__)
 
@@ -51,70 +52,6 @@ __all__ = ["Reply", "Session", "SessionClosed", "list_sessions"]
 HISTORY = 5000
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 _event_ids = itertools.count(1)
-
-
-class SessionClosed(RuntimeError):
-    """The session ended (closed, failed, or its connection could not be restored)."""
-
-
-# ---------------------------------------------------------------------- the loop thread
-
-
-class _LoopThread:
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=4, thread_name_prefix="realtime-widget-tool"
-        )
-        self.thread = threading.Thread(target=self._run, name="realtime-widget-client", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-
-    def in_loop(self) -> bool:
-        return threading.current_thread() is self.thread
-
-    def submit(self, coro: Any) -> concurrent.futures.Future:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
-
-    def run(self, coro: Any, timeout: float | None = None) -> Any:
-        if self.in_loop():
-            coro.close()
-            raise RuntimeError(
-                "blocking Session methods cannot be called from a Session callback: use the a* forms"
-            )
-        future = self.submit(coro)
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise TimeoutError("timed out waiting for the realtime session") from None
-
-    async def arun(self, coro: Any) -> Any:
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is self.loop:
-            return await coro
-        return await asyncio.wrap_future(self.submit(coro))
-
-
-_loop_lock = threading.Lock()
-_loop_thread: _LoopThread | None = None
-
-
-def _lt() -> _LoopThread:
-    global _loop_thread
-    with _loop_lock:
-        if _loop_thread is None or not _loop_thread.thread.is_alive():
-            _loop_thread = _LoopThread()
-        return _loop_thread
-
-
-# ---------------------------------------------------------------------- replies
 
 
 @dataclass
@@ -139,308 +76,6 @@ class Reply:
 
     def __str__(self) -> str:
         return self.text
-
-
-# ---------------------------------------------------------------------- transports
-
-
-class _HubTransport:
-    """A session of the Jupyter server's hub, over REST + WebSocket (loop thread only)."""
-
-    mode = "hub"
-
-    def __init__(
-        self, server: ServerInfo, on_frame: Callable[[str], None], on_gone: Callable[[str], None]
-    ):
-        import tornado.httpclient
-
-        self.server = server
-        self.on_frame = on_frame
-        self.on_gone = on_gone
-        self.http = tornado.httpclient.AsyncHTTPClient(force_instance=True)
-        self.ws: Any = None
-        self.summary: dict[str, Any] = {}
-        self.closing = False
-        self._reader: asyncio.Task | None = None
-        self.last_seq = 0
-        # Set while a socket is attached (or for good, once the session is gone): a send
-        # during a reattach waits for it instead of failing.
-        self._attached = asyncio.Event()
-        self.gone = False
-
-    async def request(
-        self,
-        method: str,
-        *parts: str,
-        body: Any = None,
-        params: Mapping[str, Any] | None = None,
-        timeout: float = 120,
-    ) -> Any:
-        from urllib.parse import urlencode
-
-        import tornado.httpclient
-
-        url = self.server.api(*parts)
-        if params:
-            url += "?" + urlencode([(k, v) for k, v in params.items() if v is not None], doseq=True)
-        request = tornado.httpclient.HTTPRequest(
-            url,
-            method=method,
-            headers={**self.server.headers(), "Content-Type": "application/json"},
-            body=None
-            if body is None and method in ("GET", "DELETE")
-            else _dumps(body if body is not None else {}),
-            connect_timeout=min(timeout, 20),
-            request_timeout=timeout,
-        )
-        try:
-            response = await self.http.fetch(request)
-        except tornado.httpclient.HTTPClientError as exc:
-            detail = ""
-            if exc.response is not None and exc.response.body:
-                try:
-                    detail = json.loads(exc.response.body).get("error", {}).get("message", "")
-                except (ValueError, AttributeError):
-                    detail = ""
-            raise RuntimeError(
-                f"the hub refused {method} {'/'.join(parts)}: HTTP {exc.code} {detail}".strip()
-            ) from None
-        return json.loads(response.body) if response.body else None
-
-    async def probe(self) -> bool:
-        try:
-            await self.request("GET", "realtime", "status", timeout=15)
-            return True
-        except Exception:
-            return False
-
-    async def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        self.summary = await self.request("POST", "realtime", "sessions", body=body)
-        return self.summary
-
-    async def lookup(self, session_id: str) -> dict[str, Any]:
-        self.summary = await self.request("GET", "realtime", "sessions", session_id)
-        return self.summary
-
-    async def connect(self, after: int) -> None:
-        from urllib.parse import urlencode
-
-        import tornado.httpclient
-        import tornado.websocket
-
-        url = (
-            self.server.ws(self.summary["ws_path"])
-            + "?"
-            + urlencode({"source": "kernel", "after": after, "x_events": "all"})
-        )
-        request = tornado.httpclient.HTTPRequest(
-            url, headers=self.server.headers(), connect_timeout=30, request_timeout=30
-        )
-        self.ws = await tornado.websocket.websocket_connect(
-            request, max_message_size=512 * 1024 * 1024, ping_interval=20, ping_timeout=60
-        )
-        from ..hub.upstreams import nodelay
-
-        nodelay(self.ws)
-        self._attached.set()
-        self._reader = asyncio.ensure_future(self._read(self.ws))
-
-    async def _read(self, ws: Any) -> None:
-        while True:
-            message = await ws.read_message()
-            if message is None:
-                break
-            if isinstance(message, bytes):
-                message = message.decode("utf-8", "replace")
-            self.on_frame(message)
-        if not self.closing and ws is self.ws:
-            reason = ws.close_reason or ""
-            if ws.close_code == 1000 and reason.startswith("session "):
-                self._gone(reason)
-                return
-            self._attached.clear()
-            await self._reattach()
-
-    def _gone(self, reason: str) -> None:
-        self.gone = True
-        self._attached.set()  # nothing to wait for any more: senders fail at once
-        self.on_gone(reason)
-
-    async def _reattach(self) -> None:
-        """The socket to the hub dropped: reattach and catch up from the last x_seq."""
-        delay = 0.25
-        for _ in range(12):
-            await asyncio.sleep(delay)
-            if self.closing:
-                return
-            try:
-                summary = await self.lookup(self.summary["id"])
-                if summary.get("status") in ("closed", "failed"):
-                    if not summary.get("interrupted"):
-                        self._gone(f"session {summary.get('status')}")
-                        return
-                    # The Jupyter server died with the session live and has come back:
-                    # reopen it. Its new events carry x_seq numbers above every one sent
-                    # before the crash (the hub never reuses them), so none is taken for
-                    # a duplicate below.
-                    await self.request(
-                        "POST", "realtime", "sessions", self.summary["id"], "resume", body={}
-                    )
-                await self.connect(self.last_seq)
-                return
-            except Exception as exc:
-                log.info("realtime-widget: reattaching failed (%s); retrying", exc)
-                delay = min(delay * 2, 10.0)
-        self._gone("the connection to the Jupyter server was lost")
-
-    async def send(self, text: str) -> None:
-        import tornado.websocket
-
-        if self.ws is None:
-            raise SessionClosed("not connected")
-        for _ in range(2):  # once more if the socket dropped under this send
-            await self._attached.wait()  # a reattach in progress (e.g. the server restarts)
-            try:
-                await self.ws.write_message(text)
-                return
-            except tornado.websocket.WebSocketClosedError:
-                if self.closing or self.gone:
-                    raise SessionClosed("closed") from None
-                self._attached.clear()  # the reader sees the drop too and reattaches
-        raise SessionClosed("the connection to the Jupyter server was lost")
-
-    async def events(self, **params: Any) -> dict[str, Any]:
-        return await self.request(
-            "GET", "realtime", "sessions", self.summary["id"], "events", params=params
-        )
-
-    async def close(self, end: bool) -> None:
-        self.closing = True
-        if end:
-            try:
-                await self.request("DELETE", "realtime", "sessions", self.summary["id"])
-            except Exception as exc:
-                log.info("realtime-widget: closing the hub session failed: %s", exc)
-        if self.ws is not None:
-            self.ws.close()
-        if self._reader is not None:
-            self._reader.cancel()
-        self.http.close()
-
-
-class _DirectSink:
-    def __init__(self, transport: _DirectTransport):
-        self.transport = transport
-
-    def send_text(self, frame: str) -> None:
-        self.transport.on_frame(frame)
-
-    def close(self, code: int, reason: str) -> None:
-        if not self.transport.closing:
-            self.transport.on_gone(reason)
-
-
-_direct_hubs: dict[int, Any] = {}
-
-
-def _direct_hub() -> Any:
-    """The hub that runs sessions inside this process (one per loop)."""
-    loop = asyncio.get_running_loop()
-    hub = _direct_hubs.get(id(loop))
-    if hub is None:
-        from ..hub import Hub
-
-        hub = _direct_hubs[id(loop)] = Hub(direct_hub_config())
-    return hub
-
-
-def direct_hub_config() -> Any:
-    """Direct mode's hub configuration, from the environment (the same variables the
-    server extension reads)."""
-    from .. import settings
-    from ..hub import HubConfig
-    from ..hub.upstreams import ProviderSettings
-
-    local_speech = os.environ.get("REALTIME_WIDGET_LOCAL_SPEECH", "1").lower()
-    providers = ProviderSettings(
-        local_speech=local_speech not in ("0", "false", "no"), **settings.provider_env()
-    )
-    if settings.env("OPENAI_REALTIME_URL"):
-        providers.openai_url = os.environ["OPENAI_REALTIME_URL"]
-    return HubConfig(log_dir=settings.log_dir(), providers=providers, keep_output_audio=True)
-
-
-class _DirectTransport:
-    """The same hub core, inside this process (loop thread only)."""
-
-    mode = "direct"
-
-    def __init__(
-        self,
-        on_frame: Callable[[str], None],
-        on_gone: Callable[[str], None],
-        *,
-        speech: bool | None = None,
-    ):
-        self.on_frame = on_frame
-        self.on_gone = on_gone
-        self.hub = _direct_hub()
-        # The environment as it is now: a notebook may set a key after its first session.
-        self.hub.config.providers = direct_hub_config().providers
-        if speech is not None:
-            self.hub.config.providers.local_speech = speech
-        self.session: Any = None
-        self.client: Any = None
-        self.summary: dict[str, Any] = {}
-        self.closing = False
-        self.last_seq = 0
-        self.server = None
-
-    async def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        from ..hub.upstreams import HubError
-
-        # the session lives in this kernel, with the widget's comm as its only window:
-        # it ends with the kernel, an idle timeout would close it under an open widget
-        body = {k: v for k, v in body.items() if k != "idle_timeout"}
-        try:
-            self.session = await self.hub.create("kernel", body)
-        except HubError as exc:
-            raise RuntimeError(f"cannot create the session: {exc.message}") from None
-        self.summary = self.session.summary()
-        return self.summary
-
-    async def lookup(self, session_id: str) -> dict[str, Any]:
-        self.session = await self.hub.get(session_id)
-        self.summary = self.session.summary()
-        return self.summary
-
-    async def connect(self, after: int) -> None:
-        self.client = self.session.attach(_DirectSink(self), source="kernel", after=after)
-
-    async def send(self, text: str) -> None:
-        if self.client is None or self.client.closed:
-            raise SessionClosed("not attached")
-        await self.session.client_event(self.client, text)
-
-    async def events(self, **params: Any) -> dict[str, Any]:
-        types = params.get("type")
-        return await self.hub.events(
-            self.summary["id"],
-            after=int(params.get("after") or 0),
-            limit=int(params.get("limit") or 100),
-            types=types.split(",") if isinstance(types, str) else types,
-            audio=params.get("audio") or "ref",
-        )
-
-    async def close(self, end: bool) -> None:
-        self.closing = True
-        if self.client is not None:
-            self.session.detach(self.client)
-        if end and self.session is not None:
-            await self.session.close("closed by the kernel")
-
-
-# ---------------------------------------------------------------------- the session
 
 
 class Session:
@@ -474,7 +109,7 @@ class Session:
         timeout: float = 120.0,
         idle_timeout: float | None = None,
     ):
-        self._lt = _lt()
+        self._lt = loop_thread()
         self.conversation = Conversation()
         self._history: deque[dict[str, Any]] = deque(maxlen=HISTORY)
         self._count = 0  # events received so far
@@ -489,7 +124,7 @@ class Session:
         self._ready: asyncio.Event | None = None
         self._ready_frame: dict[str, Any] | None = None
         self._gone: str | None = None
-        self.transport: Any = None
+        self.transport: Transport | None = None
         mode = (mode or os.environ.get("REALTIME_WIDGET_MODE") or "auto").lower()
         if mode not in ("auto", "hub", "direct"):
             raise ValueError("mode: 'auto', 'hub' or 'direct'")
@@ -533,7 +168,7 @@ class Session:
             if info is not None and token is not None:
                 info = ServerInfo(info.url, token, info.how)
             if info is not None:
-                candidate = _HubTransport(info, self._on_frame, self._on_gone)
+                candidate = HubTransport(info, self._on_frame, self._on_gone)
                 if mode == "hub" or await candidate.probe():
                     transport = candidate
                 else:
@@ -543,7 +178,7 @@ class Session:
                     "no Jupyter server with the realtime-widget extension was found (mode='hub')"
                 )
         if transport is None:
-            transport = _DirectTransport(self._on_frame, self._on_gone, speech=speech)
+            transport = DirectTransport(self._on_frame, self._on_gone, speech=speech)
         self.transport = transport
         if session_id is not None:
             summary = await transport.lookup(session_id)
@@ -582,9 +217,12 @@ class Session:
 
             s = Session()
             cfg = s.client_settings()
-            AsyncOpenAI(api_key=cfg["api_key"], websocket_base_url=cfg["openai_websocket_base_url"])
-            RealtimeRunner(agent).run(model_config={"url": cfg["agents_url"], "api_key": cfg["api_key"]})
-            RTClient(url=cfg["azure_endpoint"], key_credential=AzureKeyCredential(cfg["api_key"]),
+            AsyncOpenAI(api_key=cfg["api_key"],
+                        websocket_base_url=cfg["openai_websocket_base_url"])
+            RealtimeRunner(agent).run(
+                model_config={"url": cfg["agents_url"], "api_key": cfg["api_key"]})
+            RTClient(url=cfg["azure_endpoint"],
+                     key_credential=AzureKeyCredential(cfg["api_key"]),
                      azure_deployment=cfg["azure_deployment"])   # rtclient; rt-client alike
 
         ``azure_endpoint`` works when the server's ``base_url`` is ``/`` (Jupyter's
@@ -595,7 +233,8 @@ class Session:
         server = self.server
         if self.mode != "hub" or server is None:
             raise RuntimeError(
-                "client_settings: the session runs in this kernel (direct mode); start Jupyter with realtime-widget for hub mode"
+                "client_settings: the session runs in this kernel (direct mode); "
+                "start Jupyter with realtime-widget for hub mode"
             )
         base = server.ws(f"realtime/sessions/{self.id}")
         root = urlsplit(server.url)
@@ -603,7 +242,8 @@ class Session:
             "api_key": server.token,
             "openai_websocket_base_url": base + "/v1",
             "agents_url": base + "/v1/realtime",
-            "azure_endpoint": f"{root.scheme}://{root.netloc}",  # rt-client and rtclient append /openai/realtime to the origin
+            # rt-client and rtclient append /openai/realtime to the origin
+            "azure_endpoint": f"{root.scheme}://{root.netloc}",
             "azure_deployment": self.id,
         }
 
@@ -626,20 +266,17 @@ class Session:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def close(self, *, end: bool = True) -> None:
-        """Detach; with ``end`` (default) also close the session on the hub (its log stays)."""
-        self._lt.run(self.aclose(end=end), 60)
-
+    @on_client_loop
     async def aclose(self, *, end: bool = True) -> None:
-        await self._lt.arun(self._close(end))
-
-    async def _close(self, end: bool) -> None:
+        """Detach; with ``end`` (default) also close the session on the hub (its log stays)."""
         for task in [*self._follow_ups, *(t for ts in self._tool_tasks.values() for t in ts)]:
             task.cancel()
         await self.transport.close(end)
         if self._gone is None:
             self._gone = "closed"
         self._wake()
+
+    close = blocking(aclose, limit=60)
 
     # ------------------------------------------------------------------ incoming events
 
@@ -764,12 +401,16 @@ class Session:
             base = what
         else:
             kinds = {what} if isinstance(what, str) else set(what)
-            base = lambda ev: ev.get("type") in kinds
+
+            def base(ev: dict[str, Any]) -> bool:
+                return ev.get("type") in kinds
+
         if not where:
             return base
         return lambda ev: base(ev) and all(ev.get(k) == v for k, v in where.items())
 
-    def wait_for(
+    @on_client_loop
+    async def await_event(
         self,
         what: str | list[str] | Callable[[dict[str, Any]], bool],
         *,
@@ -780,21 +421,9 @@ class Session:
         """The first event of type ``what`` (a type, a list of types, or a predicate),
         with fields equal to ``where``, that arrived after the last event sent (or
         after event number ``since``, see :meth:`mark`)."""
-        return self._lt.run(
-            self._wait_for(self._matcher(what, where), timeout, since),
-            None if timeout is None else timeout + 5,
-        )
+        return await self._wait_for(self._matcher(what, where), timeout, since)
 
-    async def await_event(
-        self,
-        what: str | list[str] | Callable[[dict[str, Any]], bool],
-        *,
-        timeout: float | None = 60.0,
-        since: int | None = None,
-        **where: Any,
-    ) -> dict[str, Any]:
-        """Awaitable :meth:`wait_for`."""
-        return await self._lt.arun(self._wait_for(self._matcher(what, where), timeout, since))
+    wait_for = blocking(await_event, slack=5, name="wait_for")
 
     def mark(self) -> int:
         """The number of events received so far (for ``since=``)."""
@@ -944,9 +573,20 @@ class Session:
             responses=responses,
         )
 
-    async def _say(
-        self, text: str, respond: bool, wait: bool, timeout: float | None, response: dict[str, Any]
+    @on_client_loop
+    async def asay(
+        self,
+        text: str,
+        *,
+        respond: bool = True,
+        wait: bool = True,
+        timeout: float | None = 120.0,
+        **response: Any,
     ) -> Reply | str:
+        """Add a user text message and (``respond``) ask for a response. With ``wait``
+        (default) returns the :class:`Reply` once the turn is over (tool calls of this
+        Session included); else the ``event_id`` of the message at once. Extra keyword
+        arguments are ``response.create`` options (``modalities=["text"]``, ...)."""
         item_event = self._prepare(
             {
                 "type": "conversation.item.create",
@@ -966,58 +606,24 @@ class Session:
             return item_event["event_id"]
         return await self._wait_turn(since, timeout)
 
-    def say(
-        self,
-        text: str,
-        *,
-        respond: bool = True,
-        wait: bool = True,
-        timeout: float | None = 120.0,
-        **response: Any,
-    ) -> Reply | str:
-        """Add a user text message and (``respond``) ask for a response. With ``wait``
-        (default) returns the :class:`Reply` once the turn is over (tool calls of this
-        Session included); else the ``event_id`` of the message at once. Extra keyword
-        arguments are ``response.create`` options (``modalities=["text"]``, ...)."""
-        return self._lt.run(
-            self._say(text, respond, wait, timeout, response),
-            None if timeout is None else timeout + 10,
-        )
+    say = blocking(asay, slack=10)
 
-    async def asay(
-        self,
-        text: str,
-        *,
-        respond: bool = True,
-        wait: bool = True,
-        timeout: float | None = 120.0,
-        **response: Any,
+    @on_client_loop
+    async def arespond(
+        self, *, wait: bool = False, timeout: float | None = 120.0, **response: Any
     ) -> Reply | str:
-        return await self._lt.arun(self._say(text, respond, wait, timeout, response))
-
-    async def _respond(
-        self, wait: bool, timeout: float | None, response: dict[str, Any]
-    ) -> Reply | str:
+        """``response.create`` with these options; with ``wait`` returns the :class:`Reply`."""
         event = self._prepare({"type": "response.create", "response": response})
         await self._send(event)
         if not wait:
             return event["event_id"]
         return await self._wait_turn(self._mark, timeout)
 
-    def respond(
-        self, *, wait: bool = False, timeout: float | None = 120.0, **response: Any
-    ) -> Reply | str:
-        """``response.create`` with these options; with ``wait`` returns the :class:`Reply`."""
-        return self._lt.run(
-            self._respond(wait, timeout, response), None if timeout is None else timeout + 10
-        )
+    respond = blocking(arespond, slack=10)
 
-    async def arespond(
-        self, *, wait: bool = False, timeout: float | None = 120.0, **response: Any
-    ) -> Reply | str:
-        return await self._lt.arun(self._respond(wait, timeout, response))
-
-    async def _cancel(self) -> str | None:
+    @on_client_loop
+    async def acancel(self) -> str | None:
+        """Cancel the response in progress, if any; returns the cancel's ``event_id``."""
         active = self.conversation.active_response
         if active is None:
             return None
@@ -1025,14 +631,12 @@ class Session:
             self._prepare({"type": "response.cancel", "response_id": active.id})
         )
 
-    def cancel(self) -> str | None:
-        """Cancel the response in progress, if any; returns the cancel's ``event_id``."""
-        return self._lt.run(self._cancel(), 30)
+    cancel = blocking(acancel, limit=30)
 
-    async def acancel(self) -> str | None:
-        return await self._lt.arun(self._cancel())
-
-    async def _update(self, fields: dict[str, Any], timeout: float | None) -> dict[str, Any]:
+    @on_client_loop
+    async def aupdate(self, *, timeout: float | None = 60.0, **fields: Any) -> dict[str, Any]:
+        """``session.update`` with these fields; returns the updated session (raises
+        ``ValueError`` with the server's message when refused)."""
         event = self._prepare({"type": "session.update", "session": fields})
         await self._send(event)
         eid = event["event_id"]
@@ -1050,13 +654,7 @@ class Session:
             )
         return answer.get("session") or {}
 
-    def update(self, *, timeout: float | None = 60.0, **fields: Any) -> dict[str, Any]:
-        """``session.update`` with these fields; returns the updated session (raises
-        ``ValueError`` with the server's message when refused)."""
-        return self._lt.run(self._update(fields, timeout), None if timeout is None else timeout + 5)
-
-    async def aupdate(self, *, timeout: float | None = 60.0, **fields: Any) -> dict[str, Any]:
-        return await self._lt.arun(self._update(fields, timeout))
+    update = blocking(aupdate, slack=5)
 
     # ------------------------------------------------------------------ audio
 
@@ -1091,18 +689,25 @@ class Session:
         pcm = _audio.float32_to_pcm16(samples)
         return _audio.from_pcm16(pcm, fmt), target
 
-    async def _send_audio(
+    @on_client_loop
+    async def asend_audio(
         self,
-        data: Any,
-        sample_rate: int | None,
-        end_turn: bool,
-        respond: bool | None,
-        wait: bool,
-        chunk_ms: int,
-        realtime: bool,
-        timeout: float | None,
+        audio: Any,
+        *,
+        sample_rate: int | None = None,
+        end_turn: bool = True,
+        respond: bool | None = None,
+        wait: bool = False,
+        chunk_ms: int = 100,
+        realtime: bool = False,
+        timeout: float | None = 120.0,
     ) -> Reply | str | None:
-        encoded, _rate = self._input_pcm(data, sample_rate)
+        """Send speech: a numpy array (int or float samples, mono or (n, channels)), PCM16
+        bytes, or a 16-bit WAV file path; resampled to the session's input format.
+        With ``end_turn`` the turn is ended: with server VAD by trailing silence (the
+        server then answers by itself), without it by ``commit`` and (``respond``,
+        default True) ``response.create``. With ``wait`` returns the :class:`Reply`."""
+        encoded, _rate = self._input_pcm(audio, sample_rate)
         fmt = self.conversation.input_audio_format
         step = _audio.bytes_for_ms(chunk_ms, fmt)
         since = self._count
@@ -1141,47 +746,7 @@ class Session:
             return await self._wait_turn(since, timeout)
         return last_id
 
-    def send_audio(
-        self,
-        audio: Any,
-        *,
-        sample_rate: int | None = None,
-        end_turn: bool = True,
-        respond: bool | None = None,
-        wait: bool = False,
-        chunk_ms: int = 100,
-        realtime: bool = False,
-        timeout: float | None = 120.0,
-    ) -> Reply | str | None:
-        """Send speech: a numpy array (int or float samples, mono or (n, channels)), PCM16
-        bytes, or a 16-bit WAV file path; resampled to the session's input format.
-        With ``end_turn`` the turn is ended: with server VAD by trailing silence (the
-        server then answers by itself), without it by ``commit`` and (``respond``,
-        default True) ``response.create``. With ``wait`` returns the :class:`Reply`."""
-        return self._lt.run(
-            self._send_audio(
-                audio, sample_rate, end_turn, respond, wait, chunk_ms, realtime, timeout
-            ),
-            None if timeout is None else timeout + 60,
-        )
-
-    async def asend_audio(
-        self,
-        audio: Any,
-        *,
-        sample_rate: int | None = None,
-        end_turn: bool = True,
-        respond: bool | None = None,
-        wait: bool = False,
-        chunk_ms: int = 100,
-        realtime: bool = False,
-        timeout: float | None = 120.0,
-    ) -> Reply | str | None:
-        return await self._lt.arun(
-            self._send_audio(
-                audio, sample_rate, end_turn, respond, wait, chunk_ms, realtime, timeout
-            )
-        )
+    send_audio = blocking(asend_audio, slack=60)
 
     # ------------------------------------------------------------------ tools
 
@@ -1195,8 +760,8 @@ class Session:
         return others + [t.definition() for t in self._tools.values()]
 
     async def _advertise_tools(self) -> dict[str, Any]:
-        return await self._update(
-            {"tools": self._merged_tools(self.conversation.session.get("tools"))}, 60
+        return await self.aupdate(
+            timeout=60, tools=self._merged_tools(self.conversation.session.get("tools"))
         )
 
     def tool(
@@ -1233,7 +798,7 @@ class Session:
             current = [
                 t for t in (self.conversation.session.get("tools") or []) if t.get("name") != name
             ]
-            await self._update({"tools": current}, 60)
+            await self.aupdate(timeout=60, tools=current)
 
         self._lt.run(remove(), 70)
 
@@ -1294,7 +859,7 @@ class Session:
             eid = event["event_id"]
             await self._send(event)
             answer = await self._wait_for(
-                lambda ev: (
+                lambda ev, eid=eid: (
                     ev.get("type") == "response.created"
                     or (
                         ev.get("type") == "error" and (ev.get("error") or {}).get("event_id") == eid
@@ -1312,7 +877,8 @@ class Session:
 
     # ------------------------------------------------------------------ the log
 
-    def log(
+    @on_client_loop
+    async def alog(
         self,
         *,
         after: int = 0,
@@ -1323,22 +889,11 @@ class Session:
         """Records of the session's event log (both directions): see
         :mod:`realtime_widget.hub.eventlog` for their fields. ``type`` takes
         globs (``"response.*"``); ``audio``: ``omit``, ``ref`` or ``inline``."""
-        return self._lt.run(self._log(after, limit, type, audio), 120)["events"]
+        types = ",".join(type) if isinstance(type, (list, tuple)) else type
+        page = await self.transport.events(after=after, limit=limit, type=types, audio=audio)
+        return page["events"]
 
-    async def alog(
-        self,
-        *,
-        after: int = 0,
-        limit: int = 100,
-        type: str | list[str] | None = None,
-        audio: str = "omit",
-    ) -> list[dict[str, Any]]:
-        return (await self._lt.arun(self._log(after, limit, type, audio)))["events"]
-
-    async def _log(self, after: int, limit: int, types: Any, audio: str) -> dict[str, Any]:
-        if isinstance(types, (list, tuple)):
-            types = ",".join(types)
-        return await self.transport.events(after=after, limit=limit, type=types, audio=audio)
+    log = blocking(alog, limit=120)
 
     @property
     def items(self) -> list[Any]:
@@ -1407,15 +962,14 @@ def list_sessions(
     """The sessions of the Jupyter server's hub (or of this kernel's direct hub)."""
 
     async def run() -> list[dict[str, Any]]:
-        info = server_from_argument(server, token)
-        info = info or find_server()
+        info = server_from_argument(server, token) or find_server()
         if info is not None:
-            transport = _HubTransport(info, lambda f: None, lambda r: None)
+            rest = HubRest(info)
             try:
-                if await transport.probe():
-                    return (await transport.request("GET", "realtime", "sessions"))["sessions"]
+                if await rest.probe():
+                    return (await rest.request("GET", "realtime", "sessions"))["sessions"]
             finally:
-                transport.http.close()
-        return await _direct_hub().list()
+                rest.close()
+        return await direct_hub().list()
 
-    return _lt().run(run(), 60)
+    return loop_thread().run(run(), 60)

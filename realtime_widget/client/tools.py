@@ -27,7 +27,8 @@ import pydantic
 __all__ = ["Tool", "parse_docstring", "tool_from_callable"]
 
 _SECTION = re.compile(
-    r"^\s*(Args|Arguments|Parameters|Params|Returns|Return|Raises|Yields|Examples?|Notes?|See Also)\s*:?\s*$",
+    r"^\s*(Args|Arguments|Parameters|Params|Returns|Return|Raises|Yields|Examples?|Notes?"
+    r"|See Also)\s*:?\s*$",
     re.IGNORECASE,
 )
 _SPHINX_PARAM = re.compile(r"^\s*:param\s+(?:[^:]*\s)?(\w+)\s*:\s*(.*)$")

@@ -1307,27 +1307,17 @@ def _live_log_path(session: Any) -> Path | None:
     return None
 
 
-def _hub_get(session: Any, *parts: str, params: str = "") -> bytes:
-    import urllib.error
-    import urllib.request
+def _hub_get(session: Any, *parts: str, **params: str) -> bytes:
+    from ..client.rest import fetch_blocking
 
     server = getattr(session, "server", None)
     if server is None:
         raise RuntimeError("the session is not attached to a Jupyter server")
-    url = server.api(*parts) + (("?" + params) if params else "")
-    request = urllib.request.Request(url, headers=server.headers())
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.read()
-    except urllib.error.HTTPError as exc:
-        detail = exc.read()[:500].decode("utf-8", "replace")
-        raise RuntimeError(
-            f"the hub refused GET {'/'.join(parts)}: HTTP {exc.code} {detail}"
-        ) from None
+    return fetch_blocking(server, "GET", *parts, params=params)
 
 
 def _hub_export(session: Any) -> bytes:
-    return _hub_get(session, "realtime", "sessions", str(session.id), "export", params="audio=ref")
+    return _hub_get(session, "realtime", "sessions", str(session.id), "export", audio="ref")
 
 
 def _hub_item_audio(session: Any, item_id: str) -> tuple[np.ndarray, int] | None:

@@ -92,15 +92,13 @@ def provider_status(session: Any = None) -> dict[str, dict[str, Any]]:
     if server is not None:
         try:
             import json
-            import urllib.request
 
-            request = urllib.request.Request(
-                server.api("realtime", "status"), headers=server.headers()
-            )
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return dict(json.loads(response.read()).get("providers") or {})
+            from ..client.rest import fetch_blocking
+
+            status = json.loads(fetch_blocking(server, "GET", "realtime", "status", timeout=10))
+            return dict(status.get("providers") or {})
         except Exception:
             pass
-    from ..client.session import direct_hub_config
+    from ..client.transports import direct_hub_config
 
     return direct_hub_config().providers.available()
