@@ -22,7 +22,6 @@ import base64
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import time

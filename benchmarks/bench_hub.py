@@ -533,7 +533,7 @@ async def main() -> None:
         pairs = paired(rounds, "bare", "hub")
         bare_cpu = [b["relay_cpu_s"] for b, _ in pairs]
         hub_cpu = [h["relay_cpu_s"] for _, h in pairs]
-        ratios = [h / b for b, h in zip(bare_cpu, hub_cpu)]
+        ratios = [h / b for b, h in zip(bare_cpu, hub_cpu, strict=True)]
         print(
             f"\nhub CPU / bare relay CPU: {float(np.median(ratios)):.2f}x (goal <= 1.2x)"
             + (f"; per round: {', '.join(f'{x:.2f}' for x in ratios)}" if len(ratios) > 1 else "")
@@ -580,7 +580,7 @@ def ratio_interval(
 def median_result(name: str, runs: list[dict]) -> dict:
     """Per-field median over the rounds of one configuration."""
     out: dict = {"config": name}
-    for key, value in runs[0].items():
+    for key in runs[0]:
         if key in ("config", "round"):
             continue
         values = [r[key] for r in runs if r[key] is not None]

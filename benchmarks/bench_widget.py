@@ -143,7 +143,7 @@ def bench_stop(server, browser, stops: int) -> dict:
         box.press("Enter")
         wait_until(
             page,
-            lambda s: any(
+            lambda s, before=before: any(
                 i not in before and it["played"] > 24000 * 0.5
                 for i, it in s["itemsPlayback"].items()
             ),
@@ -153,7 +153,7 @@ def bench_stop(server, browser, stops: int) -> dict:
         stop.click()
         wait_until(
             page,
-            lambda s: len(s["stops"]) > n and s["truncated"] and len(s["truncated"]) > n,
+            lambda s, n=n: len(s["stops"]) > n and s["truncated"] and len(s["truncated"]) > n,
             "the stop and the truncation",
         )
         wait_until(

@@ -146,7 +146,7 @@ def audio_turn(
             "part": {"type": "audio", "transcript": ""},
         },
     ]
-    for chunk, words in zip(chunks, transcript):
+    for chunk, words in zip(chunks, transcript, strict=True):
         events.append(
             {"type": "response.audio_transcript.delta", "event_id": "e4", **common, "delta": words}
         )

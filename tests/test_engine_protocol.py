@@ -82,7 +82,9 @@ async def test_preview_routes_send_only_the_spec_events_unless_asked(serve, spee
         await client.append_audio(pcm)
         await client.wait_for("response.done")
         await eventually(
-            lambda: client.of_type("conversation.item.input_audio_transcription.completed"),
+            lambda client=client: client.of_type(
+                "conversation.item.input_audio_transcription.completed"
+            ),
             "the transcript",
         )
         assert set(client.types()) <= SPEC_SERVER_EVENT_TYPES, (

@@ -69,8 +69,6 @@ def test_live_typed_and_spoken_turns(live_session):
     assert lat["response_id"].tolist() == [typed.response["id"], spoken.response["id"]]
 
     # the names on the Session itself are the same tables
-    import pandas as pd
-
     pd.testing.assert_frame_equal(pd.DataFrame(s.events()), pd.DataFrame(f.events()))
     pd.testing.assert_frame_equal(pd.DataFrame(s.transcript()), pd.DataFrame(tr))
     pd.testing.assert_frame_equal(pd.DataFrame(s.latency()), pd.DataFrame(lat))

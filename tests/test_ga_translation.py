@@ -1295,7 +1295,7 @@ def test_ga_turn_survives_ga_preview_ga() -> None:
     response.output_item.done)."""
     back = chain(server_preview_to_ga, chain(server_ga_to_preview, GA_TURN))
     assert [e["type"] for e in back] == [e["type"] for e in GA_TURN]
-    for original, got in zip(GA_TURN, back):
+    for original, got in zip(GA_TURN, back, strict=True):
         if original["type"] == "conversation.item.done":
             assert got["item"] == pv_item(**original["item"])
             continue

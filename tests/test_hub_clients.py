@@ -7,7 +7,6 @@ every event lands in the session's log and DataFrames (in the log's preview dial
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys

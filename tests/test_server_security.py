@@ -406,7 +406,7 @@ async def test_a_url_key_goes_only_to_the_url_it_is_configured_for(
         assert generic == {
             (502, "could not connect to url (<url>) (the reason is in the server's log)")
         }, failures
-        for url, code, message in failures.values():
+        for url, _code, message in failures.values():
             for tell in ("401", "404", "refused", "Errno", "HTTP", "Connection"):
                 assert tell not in message, (url, message)
             assert message.endswith("(the reason is in the server's log)")

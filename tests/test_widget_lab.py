@@ -226,12 +226,11 @@ def test_text_box_tool_card_and_stop_button(env, page):
     assert root.locator(".rtw-msg.rtw-user", has_text="What is the weather in Paris?").count() == 1
 
     # a long reply, stopped while it plays (once the tool's answer was played to its end)
-    done = lambda s: (
-        s["itemsPlayback"]
-        and all(
+    def done(s):
+        return s["itemsPlayback"] and all(
             it["ended"] and it["played"] == it["received"] for it in s["itemsPlayback"].values()
         )
-    )  # noqa: E731
+
     before = set(wait_until(page, done, "the answer to be played")["itemsPlayback"])
     long_text = " ".join(
         ["The library opens at nine in the morning and closes at six in the evening."] * 4
