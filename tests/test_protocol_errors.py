@@ -23,6 +23,7 @@ from realtime_widget.protocol import (
     InputAudioBufferAppend,
     ProtocolError,
     WireModel,
+    dumps_json,
     loads_json,
     parse_client_event,
     parse_server_event,
@@ -910,6 +911,15 @@ def test_loads_json_reads_what_the_standard_library_reads(text):
     expected = json.dumps(json.loads(text))  # compared as JSON text: NaN != NaN as a float
     assert json.dumps(loads_json(text)) == expected
     assert json.dumps(loads_json(text.encode())) == expected
+
+
+def test_dumps_json_is_compact_ascii_text_that_reads_back():
+    event = {"type": "x", "text": "caf\u00e9\u2028\ud83d", "n": [1, 2.5, None, True]}
+    text = dumps_json(event)
+    # one line of ASCII without spaces: a log line or a wire frame that nothing can split
+    assert text.isascii() and " " not in text and "\n" not in text
+    assert text.startswith('{"type":"x","text":"caf\\u00e9')
+    assert json.loads(text) == event
 
 
 @pytest.mark.parametrize("text", ["", "{", '{"a":1,}', "[1,2]x", "\x00"])
