@@ -93,7 +93,7 @@ def _scheduler(args: argparse.Namespace):
 
 async def _serve(args: argparse.Namespace) -> None:
     from .engine.server import start_server
-    from .engine.speech_stack import SpeechStack
+    from .engine.speech.stack import SpeechStack
 
     speech = None
     if not args.no_speech:

@@ -10,7 +10,7 @@ import random
 import pytest
 from test_widget_bundle import _run_node
 
-from realtime_widget.conversation.items import cut_transcript
+from realtime_widget.conversation.records import cut_transcript
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -56,7 +56,7 @@ from .brain import Brain
 from .limits import SessionLimits
 from .scheduler import InferenceScheduler
 from .session import EngineSession
-from .speech_stack import SpeechStack
+from .speech.stack import SpeechStack
 
 log = logging.getLogger(__name__)
 

@@ -39,13 +39,13 @@ from .config import (
 )
 from .ids import new_id
 from .input_audio import InputAudioBuffer
-from .items import accept_request_item, chat_messages, retrieved_item
+from .item_conversion import accept_request_item, chat_messages, retrieved_item
 from .limits import SessionLimits, conversation_text_bytes, wire_item_bytes
 from .memory import release_memory_soon
 from .noise_reduction import reduce_noise
 from .response import ResponseParams, ResponseRun
 from .scheduler import InferenceScheduler, default_scheduler
-from .speech_stack import SpeechStack
+from .speech.stack import SpeechStack
 from .usage import RateLimiter, TokenCount, audio_tokens, text_tokens
 
 log = logging.getLogger(__name__)
