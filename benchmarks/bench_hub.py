@@ -447,7 +447,8 @@ async def run_config(name: str, args, upstream_url: str, tmp: Path) -> dict:
         "rtt_p99_ms": pct(load.rtts, 99),
         "samples": len(load.rtts),
         "relay_cpu_s": relay_cpu,
-        "relay_system_s": relay_sys,  # the kernel's share (system calls: sends, receives, log writes)
+        # the kernel's share (system calls: sends, receives, log writes)
+        "relay_system_s": relay_sys,
         "upstream_cpu_s": upstream_cpu,
         "relay_cpu_ms_per_audio_s": 1000 * relay_cpu / audio_seconds if relay_proc else 0.0,
         "relay_events_per_cpu_s": events / relay_cpu if relay_cpu else float("nan"),
@@ -512,20 +513,24 @@ async def main() -> None:
     direct = next((r for r in results if r["config"] == "direct"), None)
     bare = next((r for r in results if r["config"] == "bare"), None)
     print(
-        f"\n{args.sessions} sessions, {args.frame_ms} ms frames both ways, {args.seconds:.0f} s measured, upstream: {args.upstream}, "
+        f"\n{args.sessions} sessions, {args.frame_ms} ms frames both ways, {args.seconds:.0f} s "
+        f"measured, upstream: {args.upstream}, "
         f"{os.cpu_count()} cores, load average before: {LOAD_BEFORE}"
         + (f", medians of {args.repeat} interleaved rounds" if args.repeat > 1 else "")
         + "\n"
     )
     print(
-        f"{'config':<8} {'rtt p50':>8} {'rtt p99':>8} {'+p50':>7} {'+p99':>7} {'relay CPU':>10} {'(system)':>9} {'ms CPU/audio-s':>15} {'events/CPU-s':>13}  lost"
+        f"{'config':<8} {'rtt p50':>8} {'rtt p99':>8} {'+p50':>7} {'+p99':>7} {'relay CPU':>10} "
+        f"{'(system)':>9} {'ms CPU/audio-s':>15} {'events/CPU-s':>13}  lost"
     )
     for r in results:
         add50 = r["rtt_p50_ms"] - direct["rtt_p50_ms"] if direct else float("nan")
         add99 = r["rtt_p99_ms"] - direct["rtt_p99_ms"] if direct else float("nan")
         print(
-            f"{r['config']:<8} {r['rtt_p50_ms']:8.2f} {r['rtt_p99_ms']:8.2f} {add50:7.2f} {add99:7.2f} {r['relay_cpu_s']:9.2f}s {r['relay_system_s']:8.2f}s "
-            f"{r['relay_cpu_ms_per_audio_s']:15.2f} {r['relay_events_per_cpu_s']:13.0f}  {r['lost']}"
+            f"{r['config']:<8} {r['rtt_p50_ms']:8.2f} {r['rtt_p99_ms']:8.2f} {add50:7.2f} "
+            f"{add99:7.2f} {r['relay_cpu_s']:9.2f}s {r['relay_system_s']:8.2f}s "
+            f"{r['relay_cpu_ms_per_audio_s']:15.2f} {r['relay_events_per_cpu_s']:13.0f}  "
+            f"{r['lost']}"
         )
     hub = next((r for r in results if r["config"] == "hub"), None)
     if hub and bare and bare["relay_cpu_s"]:
@@ -541,7 +546,8 @@ async def main() -> None:
         if len(ratios) >= 5:
             low, high = ratio_interval(hub_cpu, bare_cpu)
             print(
-                f"  ratio of the medians: {float(np.median(hub_cpu) / np.median(bare_cpu)):.2f}x, 95% bootstrap interval {low:.2f}-{high:.2f}x; "
+                f"  ratio of the medians: {float(np.median(hub_cpu) / np.median(bare_cpu)):.2f}x, "
+                f"95% bootstrap interval {low:.2f}-{high:.2f}x; "
                 f"{sum(x <= 1.2 for x in ratios)} of {len(ratios)} rounds <= 1.2x; "
                 f"round-to-round correlation of hub and bare CPU: {float(np.corrcoef(hub_cpu, bare_cpu)[0, 1]):+.2f}"
             )

@@ -232,7 +232,8 @@ async def main() -> None:
         : args.item_bytes
     ]
     print(
-        f"{args.sessions} sessions x {args.rounds} rounds; per session a {len(big_text) >> 10} KiB item + 2 text replies, "
+        f"{args.sessions} sessions x {args.rounds} rounds; per session a {len(big_text) >> 10} "
+        "KiB item + 2 text replies, "
         f"{args.speech_seconds:.0f} s of speech committed, one audio reply"
     )
     print(

@@ -118,7 +118,7 @@ def build_utterances(voices: int, per_kind: int) -> list[Utterance]:
         items: list[tuple[str, list[np.ndarray], float | None]] = []
         for text in COMPLETE[:per_kind]:
             items.append((text, [say(engine, voice, text)], None))
-        for (a, b), pause in list(zip(PAUSED, PAUSES_S, strict=True))[:per_kind]:
+        for (a, b), pause in list(zip(PAUSED, PAUSES_S))[:per_kind]:
             items.append((f"{a} {b}", [say(engine, voice, a), say(engine, voice, b)], pause))
         for text, parts, pause in items:
             lead = np.zeros(int(LEAD_S * RATE), np.int16)

@@ -20,7 +20,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--api-key",
         default=os.environ.get("REALTIME_WIDGET_SERVE_API_KEY"),
-        help="key clients must present (Authorization: Bearer / api-key); env REALTIME_WIDGET_SERVE_API_KEY",
+        help=(
+            "key clients must present (Authorization: Bearer / api-key); "
+            "env REALTIME_WIDGET_SERVE_API_KEY"
+        ),
     )
     serve.add_argument(
         "--brain-url",

@@ -435,7 +435,8 @@ def wait_until(
     summary = {k: v for k, v in (last or {}).items() if k != "log"}
     types = [e["type"] for e in (last or {}).get("log", [])][-40:]
     raise AssertionError(
-        f"timed out waiting for {what}; widget stats: {json.dumps(summary)[:3000]}; last events: {types}; console: {getattr(page, 'console_messages_seen', [])[-20:]}"
+        f"timed out waiting for {what}; widget stats: {json.dumps(summary)[:3000]}; last events: "
+        f"{types}; console: {getattr(page, 'console_messages_seen', [])[-20:]}"
     )
 
 

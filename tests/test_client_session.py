@@ -115,7 +115,8 @@ async def test_kernel_session_finds_its_server_and_runs_turns_and_tools(
     first = _check_turns(out)
     assert first["mode"] == "hub" and first["how"] == f"pid {os.getpid()}"
     sid = first["id"]
-    # the same session, seen from the server: the kernel's events, the tool outputs, no active-response race
+    # the same session, seen from the server: the kernel's events, the tool outputs,
+    # no active-response race
     records = (await get_json(jp_fetch, "realtime", "sessions", sid, "events", limit="1000"))[
         "events"
     ]

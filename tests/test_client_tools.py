@@ -74,7 +74,8 @@ def test_schema_from_signature_hints_and_google_docstring():
             ("Sum.", {"a": "first", "b": "second continued"}),
         ),
         (
-            "Sum.\n\nParameters\n----------\na : int\n    first\nb : int\n    second\n\nReturns\n-------\nint",
+            "Sum.\n\nParameters\n----------\na : int\n    first\nb : int\n    "
+            "second\n\nReturns\n-------\nint",
             ("Sum.", {"a": "first", "b": "second"}),
         ),
         ("Only a summary\non two lines.", ("Only a summary on two lines.", {})),

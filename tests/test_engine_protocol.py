@@ -525,7 +525,7 @@ async def test_usage_is_consistent_and_second_turn_is_cached(client):
     assert created["status"] == "in_progress" and created["output"] == []
 
 
-# --------------------------------------------------------------------------- response.create options
+# -------------------------------------------------------------------------- response.create options
 
 
 async def test_modalities_text_only_versus_audio(client):

@@ -122,7 +122,8 @@ def test_barge_in_shows_as_an_interruption(live_session):
     s = live_session()
     long = ". ".join(
         [
-            "Please read me a rather long sentence about the history of the city of Paris and its bridges"
+            "Please read me a rather long sentence about the history of the city of Paris and its "
+            "bridges"
         ]
         * 12
     )

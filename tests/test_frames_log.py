@@ -297,7 +297,8 @@ def test_odd_records_only_cost_their_own_chunk(tmp_path):
     # the line being written is finished: the next read picks it up, and only it
     with open(path / "events.jsonl", "ab") as fh:
         fh.write(
-            b': 1.0, "dir": "server", "source": "upstream", "type": "finished", "event": {"type": "finished"}}\n'
+            b': 1.0, "dir": "server", "source": "upstream", "type": "finished", "event": {"type": '
+            b'"finished"}}\n'
         )
     assert table.refresh() == 1 and table.num_rows == 303
     assert f.events(last=1)["type"].iloc[0] == "finished"

@@ -475,7 +475,8 @@ FIELD_ERRORS: list[tuple[str, dict[str, Any], str, str, str]] = [
         {"type": "conversation.item.create", "item": {"type": "note"}},
         "invalid_value",
         "item.type",
-        "item.type: expected one of 'message', 'function_call' or 'function_call_output', got 'note'",
+        "item.type: expected one of 'message', 'function_call' or 'function_call_output', got "
+        "'note'",
     ),
     (
         "client",
@@ -485,7 +486,8 @@ FIELD_ERRORS: list[tuple[str, dict[str, Any], str, str, str]] = [
         },
         "invalid_value",
         "item.content[0].type",
-        "item.content[0].type: expected one of 'input_text', 'input_audio', 'text' or 'audio', got 'input_image'",
+        "item.content[0].type: expected one of 'input_text', 'input_audio', 'text' or 'audio', "
+        "got 'input_image'",
     ),
     (
         "client",
@@ -513,7 +515,8 @@ FIELD_ERRORS: list[tuple[str, dict[str, Any], str, str, str]] = [
         {"type": "response.create", "response": {"output_audio_format": "mp3"}},
         "invalid_value",
         "response.output_audio_format",
-        "response.output_audio_format: expected one of 'pcm16', 'g711_ulaw', 'g711_alaw', 'g711-ulaw' or 'g711-alaw', got 'mp3'",
+        "response.output_audio_format: expected one of 'pcm16', 'g711_ulaw', 'g711_alaw', "
+        "'g711-ulaw' or 'g711-alaw', got 'mp3'",
     ),
     (
         "client",
@@ -536,7 +539,8 @@ FIELD_ERRORS: list[tuple[str, dict[str, Any], str, str, str]] = [
         {"type": "response.done", "response": {"id": "r", "status": "paused"}},
         "invalid_value",
         "response.status",
-        "response.status: expected one of 'in_progress', 'completed', 'cancelled', 'incomplete' or 'failed', got 'paused'",
+        "response.status: expected one of 'in_progress', 'completed', 'cancelled', 'incomplete' "
+        "or 'failed', got 'paused'",
     ),
     (
         "server",
@@ -550,7 +554,8 @@ FIELD_ERRORS: list[tuple[str, dict[str, Any], str, str, str]] = [
         },
         "invalid_value",
         "response.status_details.reason",
-        "response.status_details.reason: expected 'turn_detected' or 'client_cancelled', got 'bored'",
+        "response.status_details.reason: expected 'turn_detected' or 'client_cancelled', got "
+        "'bored'",
     ),
     (
         "server",

@@ -275,7 +275,8 @@ async def test_client_routes_need_the_token_and_a_same_origin_caller(
     assert await status(Authorization=f"Bearer {token}", Origin=FOREIGN) == 403
     assert await status(**{"api-key": "not-the-token"}) == 403
     assert await status(**{"api-key": token, "Origin": FOREIGN}) == 403
-    # the api-key header is read only on the Azure-style routes, and never over an Authorization header
+    # the api-key header is read only on the Azure-style routes, and never over an Authorization
+    # header
     assert await status(**{"api-key": token}) == (101 if azure else 403)
     assert await status(**{"api-key": token, "Authorization": "Bearer not-the-token"}) == 403
     assert await status(Authorization=f"Bearer {token}") == 101  # the control: the token opens it
@@ -384,7 +385,8 @@ async def test_a_url_key_goes_only_to_the_url_it_is_configured_for(
         ] == "completed"
         await ws.close()
 
-        # any other allowed URL a client names gets no key (neither the bound one nor the unbound env key)
+        # any other allowed URL a client names gets no key (neither the bound one nor the unbound
+        # env key)
         failures = {}
         for what, url in [
             ("another server", f"ws://127.0.0.1:{other_port}/v1/realtime"),

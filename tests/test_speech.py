@@ -120,7 +120,8 @@ def test_models_are_process_wide_singletons(models):
 def test_import_does_not_load_onnxruntime():
     code = (
         "import sys, realtime_widget.engine.speech as s; "
-        "assert 'onnxruntime' not in sys.modules and 'piper' not in sys.modules, sorted(sys.modules)"
+        "assert 'onnxruntime' not in sys.modules and 'piper' not in sys.modules, "
+        "sorted(sys.modules)"
     )
     subprocess.run(
         [sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1]

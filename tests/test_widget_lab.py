@@ -269,7 +269,8 @@ def test_text_box_tool_card_and_stop_button(env, page):
         for i in rep["items"]
     ), (truncated, rep)
 
-    # an error caused by the kernel's client reaches the widget: the banner shows the server's message
+    # an error caused by the kernel's client reaches the widget: the banner shows the server's
+    # message
     nb.run(3)
     banner = root.get_by_role("alert")
     banner.filter(has_text="no active response").wait_for()
@@ -347,19 +348,23 @@ def test_push_to_talk_with_the_keyboard(env, page):
     )
     assert rep["traits"]["mode"] == "push-to-talk"
 
-    # removing the view (the cell runs again) releases the microphone, the audio graph and the socket
+    # removing the view (the cell runs again) releases the microphone, the audio graph and the
+    # socket
     page.evaluate(
-        "() => { const v = globalThis.__realtime_widget.views.at(-1); window.__old = {view: v, stream: v.audio.stream}; }"
+        "() => { const v = globalThis.__realtime_widget.views.at(-1); window.__old = {view: v, "
+        "stream: v.audio.stream}; }"
     )
     assert (
         server.api("GET", f"realtime/sessions/{rep['session_id']}")["n_clients"] == 2
     )  # the kernel and the widget
     nb.run(1)
     page.wait_for_function(
-        "() => window.__old.view.destroyed && !globalThis.__realtime_widget.views.includes(window.__old.view)"
+        "() => window.__old.view.destroyed && "
+        "!globalThis.__realtime_widget.views.includes(window.__old.view)"
     )
     released = page.evaluate(
-        "() => ({tracks: window.__old.stream.getTracks().map(t => t.readyState), ctx: window.__old.view.audio.ctx, conn: window.__old.view.conn})"
+        "() => ({tracks: window.__old.stream.getTracks().map(t => t.readyState), ctx: "
+        "window.__old.view.audio.ctx, conn: window.__old.view.conn})"
     )
     assert released == {"tracks": ["ended"], "ctx": None, "conn": None}
     for _ in range(100):

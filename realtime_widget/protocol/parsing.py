@@ -177,7 +177,10 @@ def _check_finite_text(raw: str | bytes | bytearray) -> None:
 
 def _json_error_message(detail: str) -> str:
     if "recursion limit exceeded" in detail:
-        return f"invalid JSON: objects and arrays nested more than {MAX_JSON_DEPTH} levels deep ({detail})"
+        return (
+            f"invalid JSON: objects and arrays nested more than {MAX_JSON_DEPTH} levels deep "
+            f"({detail})"
+        )
     return f"invalid JSON: {detail}"
 
 
