@@ -22,7 +22,7 @@ own) and reports wall time, CPU time (user+sys, all threads) and peak RSS:
 5. the per-record Python path (the fallback when the fast reader refuses a chunk), for
    comparison, on a 100,000-event slice.
 
-    python benchmarks/bench_frames.py                  # 1,000,000 events, ~1-2 minutes the first time
+    python benchmarks/bench_frames.py          # 1,000,000 events, ~1-2 minutes the first time
     python benchmarks/bench_frames.py --events 200000 --repeat 3
 """
 
@@ -71,7 +71,8 @@ if what == "all":
     u = f.usage(total=True)
     mark("usage", w, c)
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"rows": rows, "marks": marks, "peak_rss_mb": rss, "slow_chunks": f._table.slow_chunks,
+print(json.dumps({"rows": rows, "marks": marks, "peak_rss_mb": rss,
+                  "slow_chunks": f._table.slow_chunks,
                   "frame_mb": float(df.memory_usage(deep=True).sum()) / 1e6}))
 """
 

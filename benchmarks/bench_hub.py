@@ -22,7 +22,8 @@ audio in each direction), and events relayed per CPU-second (events per second p
 
     python benchmarks/bench_hub.py                      # 50 sessions x 10 s per configuration
     python benchmarks/bench_hub.py --sessions 10 --seconds 5
-    python benchmarks/bench_hub.py --configs bare,hub --repeat 5   # interleaved rounds, medians (noisy machines)
+    # interleaved rounds, medians (for noisy machines)
+    python benchmarks/bench_hub.py --configs bare,hub --repeat 5
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ def _server_script(body: str, handler: str, route: str) -> str:
     return textwrap.dedent(body) + textwrap.dedent(
         f'''
         async def main():
-            app = tornado.web.Application([(r"{route}", {handler})], websocket_max_message_size=64 << 20)
+            app = tornado.web.Application(
+                [(r"{route}", {handler})], websocket_max_message_size=64 << 20
+            )
             app.listen(int(sys.argv[1]), "127.0.0.1")
             print("ready", flush=True)
             await asyncio.Event().wait()
@@ -69,15 +72,21 @@ ECHO_SERVER = _server_script(
     import asyncio, json, sys
     import tornado.web, tornado.websocket
 
+    ITEM = {"id": "item_bench", "object": "realtime.item", "type": "message",
+            "role": "assistant", "status": "in_progress", "content": []}
     HEAD = [
-        {"type": "session.created", "session": {"id": "sess_bench", "object": "realtime.session", "model": "echo",
-         "modalities": ["text", "audio"], "input_audio_format": "pcm16", "output_audio_format": "pcm16", "turn_detection": None}},
-        {"type": "response.created", "response": {"id": "resp_bench", "object": "realtime.response", "status": "in_progress", "output": []}},
+        {"type": "session.created", "session": {
+            "id": "sess_bench", "object": "realtime.session", "model": "echo",
+            "modalities": ["text", "audio"], "input_audio_format": "pcm16",
+            "output_audio_format": "pcm16", "turn_detection": None}},
+        {"type": "response.created", "response": {
+            "id": "resp_bench", "object": "realtime.response", "status": "in_progress",
+            "output": []}},
         {"type": "response.output_item.added", "response_id": "resp_bench", "output_index": 0,
-         "item": {"id": "item_bench", "object": "realtime.item", "type": "message", "role": "assistant", "status": "in_progress", "content": []}},
-        {"type": "conversation.item.created", "previous_item_id": None,
-         "item": {"id": "item_bench", "object": "realtime.item", "type": "message", "role": "assistant", "status": "in_progress", "content": []}},
-        {"type": "response.content_part.added", "response_id": "resp_bench", "item_id": "item_bench", "output_index": 0, "content_index": 0,
+         "item": ITEM},
+        {"type": "conversation.item.created", "previous_item_id": None, "item": ITEM},
+        {"type": "response.content_part.added", "response_id": "resp_bench",
+         "item_id": "item_bench", "output_index": 0, "content_index": 0,
          "part": {"type": "audio", "transcript": ""}},
     ]
 
@@ -94,8 +103,9 @@ ECHO_SERVER = _server_script(
             ev = json.loads(message)
             if ev.get("type") == "input_audio_buffer.append":
                 self.write_message(json.dumps({
-                    "type": "response.audio.delta", "event_id": "e" + str(ev.get("x_n")), "response_id": "resp_bench",
-                    "item_id": "item_bench", "output_index": 0, "content_index": 0, "delta": ev["audio"], "x_t0": ev.get("x_t0"),
+                    "type": "response.audio.delta", "event_id": "e" + str(ev.get("x_n")),
+                    "response_id": "resp_bench", "item_id": "item_bench", "output_index": 0,
+                    "content_index": 0, "delta": ev["audio"], "x_t0": ev.get("x_t0"),
                 }))
     """,
     "Echo",
@@ -158,7 +168,9 @@ from realtime_widget.server.wsframes import write_text
 class Relay(RelayBase):
     async def open(self):
         self.set_nodelay(True)
-        self.up = await tornado.websocket.websocket_connect(upstream_request(), on_message_callback=self.from_upstream)
+        self.up = await tornado.websocket.websocket_connect(
+            upstream_request(), on_message_callback=self.from_upstream
+        )
         self.up.protocol.set_nodelay(True)
 
     def from_upstream(self, msg):
@@ -549,7 +561,8 @@ async def main() -> None:
                 f"  ratio of the medians: {float(np.median(hub_cpu) / np.median(bare_cpu)):.2f}x, "
                 f"95% bootstrap interval {low:.2f}-{high:.2f}x; "
                 f"{sum(x <= 1.2 for x in ratios)} of {len(ratios)} rounds <= 1.2x; "
-                f"round-to-round correlation of hub and bare CPU: {float(np.corrcoef(hub_cpu, bare_cpu)[0, 1]):+.2f}"
+                "round-to-round correlation of hub and bare CPU: "
+                f"{float(np.corrcoef(hub_cpu, bare_cpu)[0, 1]):+.2f}"
             )
     if hub and any(r["config"] == "lean" for r in results):
         ratios = [h["relay_cpu_s"] / b["relay_cpu_s"] for b, h in paired(rounds, "lean", "hub")]

@@ -15,7 +15,7 @@ Configurations (``--configs``): ``engine`` (defaults: caps, malloc_trim after a 
 the ORT CPU arena on), ``engine-notrim`` (REALTIME_WIDGET_MALLOC_TRIM=0),
 ``engine-noarena`` (REALTIME_WIDGET_ORT_ARENA=0), ``hub``, ``hub-notrim``.
 
-    python benchmarks/bench_memory.py                       # 8 sessions, 2 rounds, every configuration
+    python benchmarks/bench_memory.py        # 8 sessions, 2 rounds, every configuration
     python benchmarks/bench_memory.py --sessions 4 --rounds 1 --configs engine,hub
 """
 

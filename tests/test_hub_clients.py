@@ -35,7 +35,8 @@ WEATHER = {
 
 
 def _rtclient_dir() -> Path | None:
-    """The spec repository's Python rtclient (pure Python; not on PyPI): shared/ next to the checkout."""
+    """The spec repository's Python rtclient (pure Python; not on PyPI): shared/ next to the
+    checkout."""
     here = Path(__file__).resolve().parent.parent
     for candidate in (
         os.environ.get("RTCLIENT_PATH"),

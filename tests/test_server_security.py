@@ -166,7 +166,8 @@ def _cookies(response, jar: dict[str, str]) -> dict[str, str]:
 async def test_a_browser_logged_in_by_cookie_needs_the_xsrf_token_to_change_anything(
     jp_fetch, jp_serverapp, jp_http_port, jp_base_url
 ):
-    """The path a browser takes (login form -> cookie; writes carry X-XSRFToken), not a token header."""
+    """The path a browser takes (login form -> cookie; writes carry X-XSRFToken), not a
+    token header."""
     client = tornado.httpclient.AsyncHTTPClient()
     origin = f"http://127.0.0.1:{jp_http_port}"
     base = origin + jp_base_url

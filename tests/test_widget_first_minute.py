@@ -51,7 +51,11 @@ COLD = {
 TRACK_STREAMS = """
 window.__streams = [];
 const gum = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
-navigator.mediaDevices.getUserMedia = async (c) => { const s = await gum(c); window.__streams.push(s); return s; };
+navigator.mediaDevices.getUserMedia = async (c) => {
+  const s = await gum(c);
+  window.__streams.push(s);
+  return s;
+};
 """
 
 
@@ -61,7 +65,8 @@ def status_text(root) -> str:
 
 def view_state(page, expr: str):
     return page.evaluate(
-        f"() => {{ const v = globalThis.__realtime_widget.views.at(-1); return JSON.parse(JSON.stringify({expr})); }}"
+        "() => { const v = globalThis.__realtime_widget.views.at(-1); "
+        f"return JSON.parse(JSON.stringify({expr})); }}"
     )
 
 

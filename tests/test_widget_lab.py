@@ -282,7 +282,10 @@ def test_push_to_talk_with_the_keyboard(env, page):
     server, browser = env
     # the browser's noise suppression and gain control off (echo cancellation stays on):
     # the options reach getUserMedia, and the ASR gets the speech as spoken
-    cell = "w = RealtimeWidget(turn_detection=None, noise_suppression=False, auto_gain_control=False)\nw"
+    cell = (
+        "w = RealtimeWidget(turn_detection=None, noise_suppression=False, "
+        "auto_gain_control=False)\nw"
+    )
     nb = Notebook(
         server,
         page,
@@ -381,7 +384,10 @@ def test_without_a_microphone_the_widget_says_so_and_still_offers_text(env):
     itself (no hub reachable): events are relayed through the widget's comm."""
     server, browser = env
     page = browser.new_page(
-        init_script="Object.defineProperty(Navigator.prototype, 'mediaDevices', {get() { return undefined; }, configurable: true});"
+        init_script=(
+            "Object.defineProperty(Navigator.prototype, 'mediaDevices', "
+            "{get() { return undefined; }, configurable: true});"
+        )
     )
     try:
         cells = [
