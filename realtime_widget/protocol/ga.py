@@ -821,7 +821,7 @@ class _Direction:
         kind = ev.get("type")
         marker = ev.get(MARKER)
         if marker == self.target:  # an event of the target dialect, coming back
-            if kind in self.dropped_when_back:
+            if isinstance(kind, str) and kind in self.dropped_when_back:
                 return []
             del ev[MARKER]
             return [ev]
