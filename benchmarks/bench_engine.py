@@ -169,7 +169,8 @@ async def run(args) -> None:
         client.close()
         print(
             f"\n1. spoken turn, speech_stopped -> first audio delta, {len(turns)} turns:"
-            f" p50 {pct(turns, 50):.0f} ms, p95 {pct(turns, 95):.0f} ms, min {min(turns):.0f}, max {max(turns):.0f}"
+            f" p50 {pct(turns, 50):.0f} ms, p95 {pct(turns, 95):.0f} ms, min {min(turns):.0f}, "
+            f"max {max(turns):.0f}"
         )
 
         client = await Client.connect(port)
@@ -190,7 +191,8 @@ async def run(args) -> None:
             for c in clients:
                 c.close()
             print(
-                f"   {n:3d} sessions: p50 {pct(lat, 50):.0f} ms, p95 {pct(lat, 95):.0f} ms, max {max(lat):.0f} ms"
+                f"   {n:3d} sessions: p50 {pct(lat, 50):.0f} ms, p95 {pct(lat, 95):.0f} ms, max "
+                f"{max(lat):.0f} ms"
             )
 
         await asyncio.sleep(0.5)

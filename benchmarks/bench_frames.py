@@ -22,7 +22,7 @@ own) and reports wall time, CPU time (user+sys, all threads) and peak RSS:
 5. the per-record Python path (the fallback when the fast reader refuses a chunk), for
    comparison, on a 100,000-event slice.
 
-    python benchmarks/bench_frames.py                  # 1,000,000 events, ~1-2 minutes the first time
+    python benchmarks/bench_frames.py          # 1,000,000 events, ~1-2 minutes the first time
     python benchmarks/bench_frames.py --events 200000 --repeat 3
 """
 
@@ -71,7 +71,8 @@ if what == "all":
     u = f.usage(total=True)
     mark("usage", w, c)
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"rows": rows, "marks": marks, "peak_rss_mb": rss, "slow_chunks": f._table.slow_chunks,
+print(json.dumps({"rows": rows, "marks": marks, "peak_rss_mb": rss,
+                  "slow_chunks": f._table.slow_chunks,
                   "frame_mb": float(df.memory_usage(deep=True).sum()) / 1e6}))
 """
 
@@ -139,26 +140,31 @@ def main() -> None:
     path = make_log(args.dir, args.events)
     size_mb = (path / "events.jsonl").stat().st_size / 1e6
     print(
-        f"log: {args.events:,} events, {size_mb:.0f} MB of JSONL; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}"
+        f"log: {args.events:,} events, {size_mb:.0f} MB of JSONL; {os.cpu_count()} CPUs; load "
+        f"average {os.getloadavg()[0]:.1f}"
     )
 
     runs = [child(path, "all") for _ in range(args.repeat)]
     rows = runs[0]["rows"]
     print(
-        f"\ncold (the log is parsed), {rows:,} rows, {args.repeat} runs (fresh process each): wall s / CPU s (best, median)"
+        f"\ncold (the log is parsed), {rows:,} rows, {args.repeat} runs (fresh process each): "
+        "wall s / CPU s (best, median)"
     )
     for name in ("import", "open", "events", "latency", "usage"):
         walls = sorted(r["marks"][name][0] for r in runs)
         cpus = sorted(r["marks"][name][1] for r in runs)
         print(
-            f"  {name:8} wall {walls[0]:6.2f} / {walls[len(walls) // 2]:6.2f}   cpu {cpus[0]:6.2f} / {cpus[len(cpus) // 2]:6.2f}"
+            f"  {name:8} wall {walls[0]:6.2f} / {walls[len(walls) // 2]:6.2f}   cpu "
+            f"{cpus[0]:6.2f} / {cpus[len(cpus) // 2]:6.2f}"
         )
     totals = sorted(r["marks"]["open"][0] + r["marks"]["events"][0] for r in runs)
     print(
-        f"  open + events(): wall best {totals[0]:.2f} s, median {totals[len(totals) // 2]:.2f} s (goal <= 2 s)"
+        f"  open + events(): wall best {totals[0]:.2f} s, median {totals[len(totals) // 2]:.2f} s "
+        "(goal <= 2 s)"
     )
     print(
-        f"  peak RSS (whole process, all steps): {max(r['peak_rss_mb'] for r in runs):.0f} MB (goal <= 1024 MB); "
+        f"  peak RSS (whole process, all steps): {max(r['peak_rss_mb'] for r in runs):.0f} MB "
+        "(goal <= 1024 MB); "
         f"events frame {runs[0]['frame_mb']:.0f} MB; slow chunks {runs[0]['slow_chunks']}"
     )
 
@@ -166,7 +172,8 @@ def main() -> None:
         child(path, "events", cache)  # the first open of a closed session writes the cache
         warm = [child(path, "all", cache) for _ in range(args.repeat)]
     print(
-        f"\nwarm (a closed session reopened: the parsed table is memory-mapped from the cache), {args.repeat} runs"
+        "\nwarm (a closed session reopened: the parsed table is memory-mapped from the cache), "
+        f"{args.repeat} runs"
     )
     for name in ("open", "events"):
         walls = sorted(r["marks"][name][0] for r in warm)

@@ -22,7 +22,8 @@ audio in each direction), and events relayed per CPU-second (events per second p
 
     python benchmarks/bench_hub.py                      # 50 sessions x 10 s per configuration
     python benchmarks/bench_hub.py --sessions 10 --seconds 5
-    python benchmarks/bench_hub.py --configs bare,hub --repeat 5   # interleaved rounds, medians (noisy machines)
+    # interleaved rounds, medians (for noisy machines)
+    python benchmarks/bench_hub.py --configs bare,hub --repeat 5
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ def _server_script(body: str, handler: str, route: str) -> str:
     return textwrap.dedent(body) + textwrap.dedent(
         f'''
         async def main():
-            app = tornado.web.Application([(r"{route}", {handler})], websocket_max_message_size=64 << 20)
+            app = tornado.web.Application(
+                [(r"{route}", {handler})], websocket_max_message_size=64 << 20
+            )
             app.listen(int(sys.argv[1]), "127.0.0.1")
             print("ready", flush=True)
             await asyncio.Event().wait()
@@ -69,15 +72,21 @@ ECHO_SERVER = _server_script(
     import asyncio, json, sys
     import tornado.web, tornado.websocket
 
+    ITEM = {"id": "item_bench", "object": "realtime.item", "type": "message",
+            "role": "assistant", "status": "in_progress", "content": []}
     HEAD = [
-        {"type": "session.created", "session": {"id": "sess_bench", "object": "realtime.session", "model": "echo",
-         "modalities": ["text", "audio"], "input_audio_format": "pcm16", "output_audio_format": "pcm16", "turn_detection": None}},
-        {"type": "response.created", "response": {"id": "resp_bench", "object": "realtime.response", "status": "in_progress", "output": []}},
+        {"type": "session.created", "session": {
+            "id": "sess_bench", "object": "realtime.session", "model": "echo",
+            "modalities": ["text", "audio"], "input_audio_format": "pcm16",
+            "output_audio_format": "pcm16", "turn_detection": None}},
+        {"type": "response.created", "response": {
+            "id": "resp_bench", "object": "realtime.response", "status": "in_progress",
+            "output": []}},
         {"type": "response.output_item.added", "response_id": "resp_bench", "output_index": 0,
-         "item": {"id": "item_bench", "object": "realtime.item", "type": "message", "role": "assistant", "status": "in_progress", "content": []}},
-        {"type": "conversation.item.created", "previous_item_id": None,
-         "item": {"id": "item_bench", "object": "realtime.item", "type": "message", "role": "assistant", "status": "in_progress", "content": []}},
-        {"type": "response.content_part.added", "response_id": "resp_bench", "item_id": "item_bench", "output_index": 0, "content_index": 0,
+         "item": ITEM},
+        {"type": "conversation.item.created", "previous_item_id": None, "item": ITEM},
+        {"type": "response.content_part.added", "response_id": "resp_bench",
+         "item_id": "item_bench", "output_index": 0, "content_index": 0,
          "part": {"type": "audio", "transcript": ""}},
     ]
 
@@ -94,8 +103,9 @@ ECHO_SERVER = _server_script(
             ev = json.loads(message)
             if ev.get("type") == "input_audio_buffer.append":
                 self.write_message(json.dumps({
-                    "type": "response.audio.delta", "event_id": "e" + str(ev.get("x_n")), "response_id": "resp_bench",
-                    "item_id": "item_bench", "output_index": 0, "content_index": 0, "delta": ev["audio"], "x_t0": ev.get("x_t0"),
+                    "type": "response.audio.delta", "event_id": "e" + str(ev.get("x_n")),
+                    "response_id": "resp_bench", "item_id": "item_bench", "output_index": 0,
+                    "content_index": 0, "delta": ev["audio"], "x_t0": ev.get("x_t0"),
                 }))
     """,
     "Echo",
@@ -158,7 +168,9 @@ from realtime_widget.wsframes import write_text
 class Relay(RelayBase):
     async def open(self):
         self.set_nodelay(True)
-        self.up = await tornado.websocket.websocket_connect(upstream_request(), on_message_callback=self.from_upstream)
+        self.up = await tornado.websocket.websocket_connect(
+            upstream_request(), on_message_callback=self.from_upstream
+        )
         self.up.protocol.set_nodelay(True)
 
     def from_upstream(self, msg):
@@ -447,7 +459,8 @@ async def run_config(name: str, args, upstream_url: str, tmp: Path) -> dict:
         "rtt_p99_ms": pct(load.rtts, 99),
         "samples": len(load.rtts),
         "relay_cpu_s": relay_cpu,
-        "relay_system_s": relay_sys,  # the kernel's share (system calls: sends, receives, log writes)
+        # the kernel's share (system calls: sends, receives, log writes)
+        "relay_system_s": relay_sys,
         "upstream_cpu_s": upstream_cpu,
         "relay_cpu_ms_per_audio_s": 1000 * relay_cpu / audio_seconds if relay_proc else 0.0,
         "relay_events_per_cpu_s": events / relay_cpu if relay_cpu else float("nan"),
@@ -512,20 +525,24 @@ async def main() -> None:
     direct = next((r for r in results if r["config"] == "direct"), None)
     bare = next((r for r in results if r["config"] == "bare"), None)
     print(
-        f"\n{args.sessions} sessions, {args.frame_ms} ms frames both ways, {args.seconds:.0f} s measured, upstream: {args.upstream}, "
+        f"\n{args.sessions} sessions, {args.frame_ms} ms frames both ways, {args.seconds:.0f} s "
+        f"measured, upstream: {args.upstream}, "
         f"{os.cpu_count()} cores, load average before: {LOAD_BEFORE}"
         + (f", medians of {args.repeat} interleaved rounds" if args.repeat > 1 else "")
         + "\n"
     )
     print(
-        f"{'config':<8} {'rtt p50':>8} {'rtt p99':>8} {'+p50':>7} {'+p99':>7} {'relay CPU':>10} {'(system)':>9} {'ms CPU/audio-s':>15} {'events/CPU-s':>13}  lost"
+        f"{'config':<8} {'rtt p50':>8} {'rtt p99':>8} {'+p50':>7} {'+p99':>7} {'relay CPU':>10} "
+        f"{'(system)':>9} {'ms CPU/audio-s':>15} {'events/CPU-s':>13}  lost"
     )
     for r in results:
         add50 = r["rtt_p50_ms"] - direct["rtt_p50_ms"] if direct else float("nan")
         add99 = r["rtt_p99_ms"] - direct["rtt_p99_ms"] if direct else float("nan")
         print(
-            f"{r['config']:<8} {r['rtt_p50_ms']:8.2f} {r['rtt_p99_ms']:8.2f} {add50:7.2f} {add99:7.2f} {r['relay_cpu_s']:9.2f}s {r['relay_system_s']:8.2f}s "
-            f"{r['relay_cpu_ms_per_audio_s']:15.2f} {r['relay_events_per_cpu_s']:13.0f}  {r['lost']}"
+            f"{r['config']:<8} {r['rtt_p50_ms']:8.2f} {r['rtt_p99_ms']:8.2f} {add50:7.2f} "
+            f"{add99:7.2f} {r['relay_cpu_s']:9.2f}s {r['relay_system_s']:8.2f}s "
+            f"{r['relay_cpu_ms_per_audio_s']:15.2f} {r['relay_events_per_cpu_s']:13.0f}  "
+            f"{r['lost']}"
         )
     hub = next((r for r in results if r["config"] == "hub"), None)
     if hub and bare and bare["relay_cpu_s"]:
@@ -533,7 +550,7 @@ async def main() -> None:
         pairs = paired(rounds, "bare", "hub")
         bare_cpu = [b["relay_cpu_s"] for b, _ in pairs]
         hub_cpu = [h["relay_cpu_s"] for _, h in pairs]
-        ratios = [h / b for b, h in zip(bare_cpu, hub_cpu)]
+        ratios = [h / b for b, h in zip(bare_cpu, hub_cpu, strict=True)]
         print(
             f"\nhub CPU / bare relay CPU: {float(np.median(ratios)):.2f}x (goal <= 1.2x)"
             + (f"; per round: {', '.join(f'{x:.2f}' for x in ratios)}" if len(ratios) > 1 else "")
@@ -541,9 +558,11 @@ async def main() -> None:
         if len(ratios) >= 5:
             low, high = ratio_interval(hub_cpu, bare_cpu)
             print(
-                f"  ratio of the medians: {float(np.median(hub_cpu) / np.median(bare_cpu)):.2f}x, 95% bootstrap interval {low:.2f}-{high:.2f}x; "
+                f"  ratio of the medians: {float(np.median(hub_cpu) / np.median(bare_cpu)):.2f}x, "
+                f"95% bootstrap interval {low:.2f}-{high:.2f}x; "
                 f"{sum(x <= 1.2 for x in ratios)} of {len(ratios)} rounds <= 1.2x; "
-                f"round-to-round correlation of hub and bare CPU: {float(np.corrcoef(hub_cpu, bare_cpu)[0, 1]):+.2f}"
+                "round-to-round correlation of hub and bare CPU: "
+                f"{float(np.corrcoef(hub_cpu, bare_cpu)[0, 1]):+.2f}"
             )
     if hub and any(r["config"] == "lean" for r in results):
         ratios = [h["relay_cpu_s"] / b["relay_cpu_s"] for b, h in paired(rounds, "lean", "hub")]
@@ -580,7 +599,7 @@ def ratio_interval(
 def median_result(name: str, runs: list[dict]) -> dict:
     """Per-field median over the rounds of one configuration."""
     out: dict = {"config": name}
-    for key, value in runs[0].items():
+    for key in runs[0]:
         if key in ("config", "round"):
             continue
         values = [r[key] for r in runs if r[key] is not None]

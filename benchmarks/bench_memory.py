@@ -15,7 +15,7 @@ Configurations (``--configs``): ``engine`` (defaults: caps, malloc_trim after a 
 the ORT CPU arena on), ``engine-notrim`` (REALTIME_WIDGET_MALLOC_TRIM=0),
 ``engine-noarena`` (REALTIME_WIDGET_ORT_ARENA=0), ``hub``, ``hub-notrim``.
 
-    python benchmarks/bench_memory.py                       # 8 sessions, 2 rounds, every configuration
+    python benchmarks/bench_memory.py        # 8 sessions, 2 rounds, every configuration
     python benchmarks/bench_memory.py --sessions 4 --rounds 1 --configs engine,hub
 """
 
@@ -232,7 +232,8 @@ async def main() -> None:
         : args.item_bytes
     ]
     print(
-        f"{args.sessions} sessions x {args.rounds} rounds; per session a {len(big_text) >> 10} KiB item + 2 text replies, "
+        f"{args.sessions} sessions x {args.rounds} rounds; per session a {len(big_text) >> 10} "
+        "KiB item + 2 text replies, "
         f"{args.speech_seconds:.0f} s of speech committed, one audio reply"
     )
     print(

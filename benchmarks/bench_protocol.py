@@ -88,7 +88,8 @@ def main() -> None:
     ]
 
     print(
-        f"Python {sys.version.split()[0]}, base64 payload {len(AUDIO_20MS)} chars (20 ms, 24 kHz PCM16), "
+        f"Python {sys.version.split()[0]}, base64 payload {len(AUDIO_20MS)} chars (20 ms, 24 kHz "
+        "PCM16), "
         f"best of {args.repeat} x {args.number:,}"
     )
     print(f"{'benchmark':<46} {'events/s':>12} {'us/event':>9}  goal")

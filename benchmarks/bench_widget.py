@@ -143,7 +143,7 @@ def bench_stop(server, browser, stops: int) -> dict:
         box.press("Enter")
         wait_until(
             page,
-            lambda s: any(
+            lambda s, before=before: any(
                 i not in before and it["played"] > 24000 * 0.5
                 for i, it in s["itemsPlayback"].items()
             ),
@@ -153,7 +153,7 @@ def bench_stop(server, browser, stops: int) -> dict:
         stop.click()
         wait_until(
             page,
-            lambda s: len(s["stops"]) > n and s["truncated"] and len(s["truncated"]) > n,
+            lambda s, n=n: len(s["stops"]) > n and s["truncated"] and len(s["truncated"]) > n,
             "the stop and the truncation",
         )
         wait_until(
@@ -291,18 +291,22 @@ def main() -> None:
             browser.close()
         med = lambda rows, k: pct([x[k] for x in rows], 50)  # noqa: E731
         print(
-            f"5. Connect clicked {args.think_s:g} s after the widget showed -> session.created in the browser "
-            f"(median of {args.rounds} fresh servers each; 'kernel': the kernel had made the session):"
+            f"5. Connect clicked {args.think_s:g} s after the widget showed -> session.created in "
+            f"the browser (median of {args.rounds} fresh servers each; 'kernel': the kernel had "
+            "made the session):"
         )
         for case in ("cold", "warm", "preloaded", "preloaded_at_once"):
             print(
-                f"   {case:17s}: {med(r[case], 'sessionCreated'):7.0f} ms (kernel {med(r[case], 'sessionId'):7.0f} ms, live "
-                f"{med(r[case], 'live'):7.0f} ms)  all: {[round(x['sessionCreated']) for x in r[case]]}"
+                f"   {case:17s}: {med(r[case], 'sessionCreated'):7.0f} ms "
+                f"(kernel {med(r[case], 'sessionId'):7.0f} ms, live {med(r[case], 'live'):7.0f} ms)"
+                f"  all: {[round(x['sessionCreated']) for x in r[case]]}"
             )
         print("   (preloaded_at_once: Connect clicked as soon as the widget showed)")
         print(
-            f"   cold / preloaded: {med(r['cold'], 'sessionCreated') / med(r['preloaded'], 'sessionCreated'):.1f}x; "
-            f"the server loaded the models in {pct(r['preload_s'], 50):.1f} s (median) after it started"
+            "   cold / preloaded: "
+            f"{med(r['cold'], 'sessionCreated') / med(r['preloaded'], 'sessionCreated'):.1f}x; "
+            f"the server loaded the models in {pct(r['preload_s'], 50):.1f} s (median) "
+            "after it started"
         )
     if not sections:
         if args.json:
@@ -317,28 +321,33 @@ def main() -> None:
             results["capture"].append(r)
             print(f"   {frame:3d} ms frames (device {r['rate']} Hz): {summary(r['latency'])}")
             print(
-                f"       frame complete -> sent: {summary(r['overhead'])}  (goal: latency <= {frame + 5} ms)"
+                f"       frame complete -> sent: {summary(r['overhead'])}  (goal: latency <= "
+                f"{frame + 5} ms)"
             )
         if "playback" in sections:
             r = results["playback"] = bench_playback(server, browser, args.turns)
             print(
-                "2. playback latency (audio delta received -> first sample rendered by the worklet):"
+                "2. playback latency (audio delta received -> first sample rendered by the "
+                "worklet):"
             )
             print(f"   first delta of each reply: {summary(r['first'])}")
             print(f"   every delta at an empty buffer: {summary(r['fresh'])}")
             print(
-                f"   + base/output latency reported by the AudioContext: {r['output_latency_ms']:.1f} ms"
+                "   + base/output latency reported by the AudioContext: "
+                f"{r['output_latency_ms']:.1f} ms"
             )
         if "stop" in sections:
             r = results["stop"] = bench_stop(server, browser, args.stops)
             print("3. Stop clicked -> playback worklet silent:")
             print(
-                f"   {summary(r['stop_ms'])}; audible adds {r['output_latency_ms']:.1f} ms; truncate <= played: {r['truncate_within_played']}"
+                f"   {summary(r['stop_ms'])}; audible adds {r['output_latency_ms']:.1f} ms; "
+                f"truncate <= played: {r['truncate_within_played']}"
             )
         if "long" in sections:
             r = results["long"] = bench_long_reply(server, browser, args.long_s)
             print(
-                f"4. a {r['reply_s']:.1f} s reply: {r['underruns']} underruns ({r['starved_ms']:.1f} ms starved), played in {r['wall_s']:.1f} s"
+                f"4. a {r['reply_s']:.1f} s reply: {r['underruns']} underruns "
+                f"({r['starved_ms']:.1f} ms starved), played in {r['wall_s']:.1f} s"
             )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))

@@ -137,12 +137,15 @@ async def main() -> None:
             results.append(result)
             print(json.dumps(result), flush=True)
     print(
-        f"\n{'target':<15} {'frames':>7} {'invalid':>7} {'errors':>7} {'resp':>6} {'hung':>5} {'problems':>8} {'logged':>6} {'wall s':>7} {'RSS MB before/end/closed':>25}"
+        f"\n{'target':<15} {'frames':>7} {'invalid':>7} {'errors':>7} {'resp':>6} {'hung':>5} "
+        f"{'problems':>8} {'logged':>6} {'wall s':>7} {'RSS MB before/end/closed':>25}"
     )
     for r in results:
         print(
-            f"{r['target']:<15} {r['frames']:7d} {r['invalid']:7d} {r['errors']:7d} {r['created']:6d} {r['created'] - r['done']:5d} "
-            f"{len(r['problems']):8d} {r['logged_errors']:6d} {r['wall_s']:7.1f} {r['rss_before_mb']:>9}/{r['rss_end_mb']}/{r['rss_after_close_mb']}"
+            f"{r['target']:<15} {r['frames']:7d} {r['invalid']:7d} {r['errors']:7d} "
+            f"{r['created']:6d} {r['created'] - r['done']:5d} "
+            f"{len(r['problems']):8d} {r['logged_errors']:6d} {r['wall_s']:7.1f} "
+            f"{r['rss_before_mb']:>9}/{r['rss_end_mb']}/{r['rss_after_close_mb']}"
         )
     for r in results:
         for p in r["problems"]:

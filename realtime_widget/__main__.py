@@ -20,7 +20,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--api-key",
         default=os.environ.get("REALTIME_WIDGET_SERVE_API_KEY"),
-        help="key clients must present (Authorization: Bearer / api-key); env REALTIME_WIDGET_SERVE_API_KEY",
+        help=(
+            "key clients must present (Authorization: Bearer / api-key); "
+            "env REALTIME_WIDGET_SERVE_API_KEY"
+        ),
     )
     serve.add_argument(
         "--brain-url",
@@ -93,7 +96,7 @@ def _scheduler(args: argparse.Namespace):
 
 async def _serve(args: argparse.Namespace) -> None:
     from .engine.server import start_server
-    from .engine.speech_stack import SpeechStack
+    from .engine.speech.stack import SpeechStack
 
     speech = None
     if not args.no_speech:

@@ -24,4 +24,6 @@ python -m pip install -q --disable-pip-version-check --no-deps "pipecat-ai==1.14
 # The interop suite's JavaScript client, exactly as pinned in its lock file (rt-client 0.5.1).
 (cd tests/interop/node && npm ci --no-audit --no-fund --loglevel=error)
 
+# Lint first: pyflakes, pycodestyle, import order and bugbear (the rule set is in pyproject.toml).
+python -m ruff check realtime_widget tests benchmarks scripts
 python -m pytest "$@"

@@ -341,9 +341,13 @@ def report(w, *types):
             out["events"][t] = s.wait_for(t, since=0, timeout=30)
         except TimeoutError:
             out["events"][t] = None
-    out["traits"] = {k: getattr(w, k) for k in ("connected", "listening", "user_speaking", "response_active", "mic_available", "mic_message", "events_received", "last_error", "mode")}
-    out["items"] = [{"id": i.id, "type": i.type, "role": getattr(i, "role", None), "text": i.text if i.type == "message" else None,
-                     "truncated": i.truncated, "audio_end_ms": i.audio_end_ms} for i in s.conversation.items]
+    traits = ("connected", "listening", "user_speaking", "response_active", "mic_available",
+              "mic_message", "events_received", "last_error", "mode")
+    out["traits"] = {k: getattr(w, k) for k in traits}
+    out["items"] = [{"id": i.id, "type": i.type, "role": getattr(i, "role", None),
+                     "text": i.text if i.type == "message" else None,
+                     "truncated": i.truncated, "audio_end_ms": i.audio_end_ms}
+                    for i in s.conversation.items]
     print("REPORT" + json.dumps(out))
 print("SETUP-OK")
 """
@@ -415,8 +419,10 @@ def stats(page: Any) -> dict[str, Any]:
         const reg = globalThis.__realtime_widget;
         const v = reg && reg.views[reg.views.length - 1];
         if (!v) return null;
-        return JSON.parse(JSON.stringify({...v.stats, live: v.live, transport: v.transport, worker: !!v.worker, micOn: v.audio.micOn,
-                                          log: v.log.map(e => ({type: e.type, item_id: e.item_id, live: e.live, audio_end_ms: e.audio_end_ms, transcript: e.transcript}))}));
+        const log = v.log.map(e => ({type: e.type, item_id: e.item_id, live: e.live,
+                                     audio_end_ms: e.audio_end_ms, transcript: e.transcript}));
+        return JSON.parse(JSON.stringify({...v.stats, live: v.live, transport: v.transport,
+                                          worker: !!v.worker, micOn: v.audio.micOn, log}));
     }"""
     )
 
@@ -435,7 +441,8 @@ def wait_until(
     summary = {k: v for k, v in (last or {}).items() if k != "log"}
     types = [e["type"] for e in (last or {}).get("log", [])][-40:]
     raise AssertionError(
-        f"timed out waiting for {what}; widget stats: {json.dumps(summary)[:3000]}; last events: {types}; console: {getattr(page, 'console_messages_seen', [])[-20:]}"
+        f"timed out waiting for {what}; widget stats: {json.dumps(summary)[:3000]}; last events: "
+        f"{types}; console: {getattr(page, 'console_messages_seen', [])[-20:]}"
     )
 
 

@@ -25,7 +25,7 @@ from engine_client import EngineClient
 @pytest.fixture(scope="session")
 def speech_stack() -> Any:
     from realtime_widget.engine.speech import SpeechModelsUnavailable
-    from realtime_widget.engine.speech_stack import SpeechStack
+    from realtime_widget.engine.speech.stack import SpeechStack
 
     try:
         return SpeechStack.load(warm_up=True)

@@ -156,7 +156,8 @@ class EngineClient:
                 return result
             if self.closed:
                 raise AssertionError(
-                    f"connection closed ({self.close_code}) while waiting for {what}; got {self.types()}"
+                    f"connection closed ({self.close_code}) while waiting for {what}; got "
+                    f"{self.types()}"
                 )
             self._changed.clear()
             remaining = deadline - loop.time()

@@ -26,7 +26,7 @@ def assert_events_match(df: pd.DataFrame, records: list[dict]) -> None:
         assert got == want, col
     t0 = records[0]["mono"]
     assert np.allclose(df["t_ms"].to_numpy(), [(r["mono"] - t0) * 1000 for r in records], atol=0.01)
-    for row, rec in zip(df.itertuples(index=False), records):
+    for row, rec in zip(df.itertuples(index=False), records, strict=True):
         ev = rec["event"]
         for key in ("output_index", "content_index", "audio_start_ms", "audio_end_ms"):
             assert _v(getattr(row, key)) == ev.get(key), (rec["seq"], key)

@@ -333,20 +333,24 @@ class Report:
         hung = [rid for rid in self.created if rid not in self.done]
         if hung:
             out.append(
-                f"{where}: {len(hung)} of {len(self.created)} responses never got response.done: {hung[:5]}"
+                f"{where}: {len(hung)} of {len(self.created)} responses never got response.done: "
+                f"{hung[:5]}"
             )
         if self.unanswered:
             f = self.unanswered[0]
             out.append(
-                f"{where}: {len(self.unanswered)} invalid frames got no error naming their event_id; first ({f.kind}): {str(f.data[:200])!r}"
+                f"{where}: {len(self.unanswered)} invalid frames got no error naming their "
+                f"event_id; first ({f.kind}): {str(f.data[:200])!r}"
             )
         if self.idless_errors < self.idless_expected:
             out.append(
-                f"{where}: {self.idless_expected} invalid frames without a readable event_id, only {self.idless_errors} errors without one"
+                f"{where}: {self.idless_expected} invalid frames without a readable event_id, "
+                f"only {self.idless_errors} errors without one"
             )
         if self.spec_violations:
             out.append(
-                f"{where}: {len(self.spec_violations)} error events break the spec, first: {self.spec_violations[0]}"
+                f"{where}: {len(self.spec_violations)} error events break the spec, first: "
+                f"{self.spec_violations[0]}"
             )
         if self.closed is not None:
             out.append(f"{where}: the server closed the connection (code {self.closed})")
@@ -356,7 +360,8 @@ class Report:
             or not self.final_turn.get("output")
         ):
             out.append(
-                f"{where}: the normal turn afterwards did not complete: {json.dumps(self.final_turn)[:400]}"
+                f"{where}: the normal turn afterwards did not complete: "
+                f"{json.dumps(self.final_turn)[:400]}"
             )
         return out
 

@@ -53,7 +53,8 @@ def jp_server_config(hub_log_dir, hub_options):
             "RealtimeWidgetApp": {
                 "log_dir": str(hub_log_dir),
                 "local_speech": False,
-                "preload_local_engine": False,  # the speech_stack fixture loads it once per test session
+                # the speech_stack fixture loads it once per test session
+                "preload_local_engine": False,
                 "reconnect_initial_delay": 0.05,
                 "reconnect_max_delay": 0.5,
                 **hub_options,

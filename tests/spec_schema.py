@@ -202,7 +202,8 @@ def load_spec() -> dict[str, Any]:
 
 
 def required_fields(schema: str) -> set[str]:
-    """The ``required`` list of a spec schema, e.g. ``required_fields("RealtimeResponseSession")``."""
+    """The ``required`` list of a spec schema, e.g.
+    ``required_fields("RealtimeResponseSession")``."""
     return set(load_spec()["components"]["schemas"]["Realtime." + schema]["required"])
 
 

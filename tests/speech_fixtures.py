@@ -179,7 +179,7 @@ def wer(references: Sequence[str], hypotheses: Sequence[str]) -> float:
     if len(references) != len(hypotheses):
         raise ValueError("references and hypotheses differ in length")
     errors = words = 0
-    for r, h in zip(references, hypotheses):
+    for r, h in zip(references, hypotheses, strict=True):
         e, n = word_errors(r, h)
         errors += e
         words += n

@@ -80,7 +80,8 @@ weather = s.say("What is the weather in Oslo?")
 boom = s.say("Please explode at level 3")
 log = s.log(limit=1000)
 print(json.dumps({
-    "weather": weather.text, "calls": weather.tool_calls, "boom": boom.text, "boom_calls": boom.tool_calls,
+    "weather": weather.text, "calls": weather.tool_calls,
+    "boom": boom.text, "boom_calls": boom.tool_calls,
     "tools": sorted(t["name"] for t in s.conversation.session["tools"]),
     "n_log": len(log), "sources": sorted({r["source"] for r in log}),
 }))
@@ -115,7 +116,8 @@ async def test_kernel_session_finds_its_server_and_runs_turns_and_tools(
     first = _check_turns(out)
     assert first["mode"] == "hub" and first["how"] == f"pid {os.getpid()}"
     sid = first["id"]
-    # the same session, seen from the server: the kernel's events, the tool outputs, no active-response race
+    # the same session, seen from the server: the kernel's events, the tool outputs,
+    # no active-response race
     records = (await get_json(jp_fetch, "realtime", "sessions", sid, "events", limit="1000"))[
         "events"
     ]
@@ -178,8 +180,10 @@ async def test_kernel_session_sends_speech(
         s = realtime_widget.Session(session={{"input_audio_transcription": {{"model": "local"}}}})
         reply = s.send_audio({str(wav)!r}, wait=True)   # server VAD: trailing silence ends the turn
         user = s.items[0]
-        print(json.dumps({{"mode": s.mode, "reply": reply.text, "audio_s": len(reply.audio) / reply.sample_rate,
-                          "heard": user.content[0].transcript, "user_audio_s": user.audio_ms / 1000}}))
+        print(json.dumps({{"mode": s.mode, "reply": reply.text,
+                          "audio_s": len(reply.audio) / reply.sample_rate,
+                          "heard": user.content[0].transcript,
+                          "user_audio_s": user.audio_ms / 1000}}))
     """,
     )
     result = _last_json(out)
@@ -214,7 +218,8 @@ async def test_direct_mode_where_no_server_is_reachable(kernel_factory, tmp_path
         await asyncio.sleep(0)
         s.respond(modalities=["text"])
         ev = await task
-        print(json.dumps({"status": ev["response"]["status"], "sessions": [x["status"] for x in realtime_widget.client.list_sessions()]}))
+        sessions = [x["status"] for x in realtime_widget.client.list_sessions()]
+        print(json.dumps({"status": ev["response"]["status"], "sessions": sessions}))
         s.close()
     """,
     )
@@ -253,11 +258,16 @@ async def test_a_notebook_points_the_openai_sdk_at_its_hub_session(jp_fetch, ker
         from openai import AsyncOpenAI
         s = realtime_widget.Session()
         cfg = s.client_settings()
-        client = AsyncOpenAI(api_key=cfg["api_key"], websocket_base_url=cfg["openai_websocket_base_url"])
+        client = AsyncOpenAI(
+            api_key=cfg["api_key"], websocket_base_url=cfg["openai_websocket_base_url"]
+        )
         said = ""
         async with client, client.realtime.connect(model="gpt-realtime") as conn:
             await conn.session.update(session={"type": "realtime", "output_modalities": ["text"]})
-            await conn.conversation.item.create(item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi from the SDK"}]})
+            await conn.conversation.item.create(item={
+                "type": "message", "role": "user",
+                "content": [{"type": "input_text", "text": "Hi from the SDK"}],
+            })
             await conn.response.create()
             async for event in conn:
                 if event.type == "response.output_text.delta":

@@ -74,7 +74,8 @@ def test_schema_from_signature_hints_and_google_docstring():
             ("Sum.", {"a": "first", "b": "second continued"}),
         ),
         (
-            "Sum.\n\nParameters\n----------\na : int\n    first\nb : int\n    second\n\nReturns\n-------\nint",
+            "Sum.\n\nParameters\n----------\na : int\n    first\nb : int\n    "
+            "second\n\nReturns\n-------\nint",
             ("Sum.", {"a": "first", "b": "second"}),
         ),
         ("Only a summary\non two lines.", ("Only a summary on two lines.", {})),
@@ -91,7 +92,10 @@ def test_errors_become_outputs_the_model_can_read():
         return a / b
 
     tool = tool_from_callable(divide)
-    run = lambda args: json.loads(asyncio.run(tool.call(args)))
+
+    def run(args):
+        return json.loads(asyncio.run(tool.call(args)))
+
     assert run('{"a": 1, "b": 4}') == 0.25
     assert run('{"a": 1, "b": 0}') == {"error": "ZeroDivisionError: float division by zero"}
     assert run('{"a": "x", "b": 1}')["error"].startswith("invalid arguments: a:")

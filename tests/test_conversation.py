@@ -146,7 +146,7 @@ def audio_turn(
             "part": {"type": "audio", "transcript": ""},
         },
     ]
-    for chunk, words in zip(chunks, transcript):
+    for chunk, words in zip(chunks, transcript, strict=True):
         events.append(
             {"type": "response.audio_transcript.delta", "event_id": "e4", **common, "delta": words}
         )
@@ -995,7 +995,7 @@ def test_input_format_change_drops_old_audio_with_warning(conv: Conversation) ->
 
 
 def test_pcm16_bytes_for_ms() -> None:
-    from realtime_widget.conversation.items import pcm16_bytes_for_ms
+    from realtime_widget.conversation.records import pcm16_bytes_for_ms
 
     assert pcm16_bytes_for_ms(500, 24000) == 24000
     assert pcm16_bytes_for_ms(1000 / 24, 24000) == 2000  # float round-off keeps the sample

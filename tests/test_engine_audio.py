@@ -118,7 +118,7 @@ async def test_server_vad_turns_timing_commit_and_response(client):
     turns = [speech_with_silence((0.8, first, 1.0)), speech_with_silence((0.6, second, 1.0))]
     offset_ms = 0.0
     last_item = None
-    for sentence, signal in zip((first, second), turns):
+    for sentence, signal in zip((first, second), turns, strict=True):
         await client.append_audio(signal.pcm16, chunk_bytes=4800)  # 100 ms chunks
         started = await client.wait_for("input_audio_buffer.speech_started")
         stopped = await client.wait_for("input_audio_buffer.speech_stopped")

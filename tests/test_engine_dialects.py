@@ -385,7 +385,7 @@ async def test_concurrent_spoken_turns_are_isolated(server):
     pcms = [speech_with_silence((0.4, s, 0.9)).pcm16 for s in sentences]
     # interleave the three users' audio frame by frame
     for i in range(0, max(map(len, pcms)), 4800):
-        for c, pcm in zip(clients, pcms):
+        for c, pcm in zip(clients, pcms, strict=True):
             if i < len(pcm):
                 await c.send(
                     {
@@ -394,7 +394,7 @@ async def test_concurrent_spoken_turns_are_isolated(server):
                     }
                 )
     turns = await asyncio.gather(*(c.next_response() for c in clients))
-    for sentence, c, turn in zip(sentences, clients, turns):
+    for sentence, c, turn in zip(sentences, clients, turns, strict=True):
         (completed,) = c.of_type("conversation.item.input_audio_transcription.completed")
         transcript = completed["transcript"]
         assert wer([sentence], [transcript]) <= 0.2, (sentence, transcript)
@@ -405,7 +405,7 @@ async def test_concurrent_spoken_turns_are_isolated(server):
 async def test_many_sessions_at_once(server):
     clients = await asyncio.gather(*(server.connect() for _ in range(12)))
     texts = [f"session number {i}" for i in range(12)]
-    for c, t in zip(clients, texts):
+    for c, t in zip(clients, texts, strict=True):
         await c.send(create_item(user_text(t)))
     turns = await asyncio.gather(*(c.response(modalities=["text"]) for c in clients))
     assert [t.text for t in turns] == [f"You said: {t}." for t in texts]

@@ -82,7 +82,9 @@ async def test_preview_routes_send_only_the_spec_events_unless_asked(serve, spee
         await client.append_audio(pcm)
         await client.wait_for("response.done")
         await eventually(
-            lambda: client.of_type("conversation.item.input_audio_transcription.completed"),
+            lambda client=client: client.of_type(
+                "conversation.item.input_audio_transcription.completed"
+            ),
             "the transcript",
         )
         assert set(client.types()) <= SPEC_SERVER_EVENT_TYPES, (
@@ -523,7 +525,7 @@ async def test_usage_is_consistent_and_second_turn_is_cached(client):
     assert created["status"] == "in_progress" and created["output"] == []
 
 
-# --------------------------------------------------------------------------- response.create options
+# -------------------------------------------------------------------------- response.create options
 
 
 async def test_modalities_text_only_versus_audio(client):

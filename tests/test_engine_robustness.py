@@ -43,7 +43,10 @@ def _bad_frames(eid: str) -> dict[str, str]:
         "lone-surrogate": json.dumps(
             {"type": "conversation.item.create", "event_id": eid, "item": item}
         ),
-        "nan": '{"type": "session.update", "event_id": "%s", "session": {"instructions": "x", "foo": NaN}}'
+        "nan": (
+            '{"type": "session.update", "event_id": "%s", '
+            '"session": {"instructions": "x", "foo": NaN}}'
+        )
         % eid,
         "nesting-500": '{"type": "session.update", "event_id": "%s", "session": {"x": %s}}'
         % (eid, _nested(500)),

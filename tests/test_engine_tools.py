@@ -247,7 +247,7 @@ class FakeChatCompletions:
                     return
                 assert body.get("stream") is True
                 self.set_header("Content-Type", "text/event-stream")
-                for i, delta in enumerate(reply):
+                for delta in reply:
                     if delta == "pause":
                         fake.paused.set()
                         await fake.resume.wait()

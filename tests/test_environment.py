@@ -20,7 +20,8 @@ ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 )
 def test_ci_has_the_offline_speech_stack(module):
     assert importlib.util.find_spec(module) is not None, (
-        f"{module} is not installed: scripts/test.sh must install .[local] (and pipecat-ai --no-deps)"
+        f"{module} is not installed: scripts/test.sh must install .[local] (and pipecat-ai "
+        "--no-deps)"
     )
 
 

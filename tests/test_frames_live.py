@@ -69,7 +69,6 @@ def test_live_typed_and_spoken_turns(live_session):
     assert lat["response_id"].tolist() == [typed.response["id"], spoken.response["id"]]
 
     # the names on the Session itself are the same tables
-
     pd.testing.assert_frame_equal(pd.DataFrame(s.events()), pd.DataFrame(f.events()))
     pd.testing.assert_frame_equal(pd.DataFrame(s.transcript()), pd.DataFrame(tr))
     pd.testing.assert_frame_equal(pd.DataFrame(s.latency()), pd.DataFrame(lat))
@@ -123,7 +122,8 @@ def test_barge_in_shows_as_an_interruption(live_session):
     s = live_session()
     long = ". ".join(
         [
-            "Please read me a rather long sentence about the history of the city of Paris and its bridges"
+            "Please read me a rather long sentence about the history of the city of Paris and its "
+            "bridges"
         ]
         * 12
     )

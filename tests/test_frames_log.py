@@ -56,7 +56,7 @@ def test_events_columns_and_values_match_the_records(synth):
     micros = (df["wall_time"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(microseconds=1)
     assert micros.tolist() == [round(r["t"] * 1e6) for r in records]
     # event fields
-    for row, rec in zip(df.itertuples(index=False), records):
+    for row, rec in zip(df.itertuples(index=False), records, strict=True):
         ev = rec["event"]
         assert (None if pd.isna(row.output_index) else row.output_index) == ev.get("output_index")
         assert (None if pd.isna(row.content_index) else row.content_index) == ev.get(
@@ -107,7 +107,7 @@ def test_filters_and_payloads(synth):
     assert last == records[int(done["seq"].iloc[-1])]["event"]
     assert last["response"]["id"] == synth.turns[-1].response_id
     deltas = f.events("response.audio.delta", last=3)
-    for seq, payload in zip(deltas["seq"], deltas.payloads(audio="inline")):
+    for seq, payload in zip(deltas["seq"], deltas.payloads(audio="inline"), strict=True):
         inline = EventLog.open(synth.path).read([int(seq)], audio="inline", flush=False)[0]["event"]
         assert payload == inline and base64.b64decode(payload["delta"])  # the audio, back in place
     assert "delta" not in deltas.payload()  # omitted by default
@@ -121,7 +121,7 @@ def test_latency_follows_the_schedule(synth):
     lat = open_session(synth.path).latency()
     assert lat["response_id"].tolist() == [t.response_id for t in synth.turns]
     assert set(lat["trigger"]) == {"speech"}
-    for row, plan in zip(lat.itertuples(index=False), synth.turns):
+    for row, plan in zip(lat.itertuples(index=False), synth.turns, strict=True):
         t0 = 0.0
         assert row.to_created_ms == pytest.approx(
             (plan.created_s - plan.speech_stopped_s) * 1000, abs=0.01
@@ -297,7 +297,8 @@ def test_odd_records_only_cost_their_own_chunk(tmp_path):
     # the line being written is finished: the next read picks it up, and only it
     with open(path / "events.jsonl", "ab") as fh:
         fh.write(
-            b': 1.0, "dir": "server", "source": "upstream", "type": "finished", "event": {"type": "finished"}}\n'
+            b': 1.0, "dir": "server", "source": "upstream", "type": "finished", "event": {"type": '
+            b'"finished"}}\n'
         )
     assert table.refresh() == 1 and table.num_rows == 303
     assert f.events(last=1)["type"].iloc[0] == "finished"

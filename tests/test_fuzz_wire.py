@@ -77,7 +77,8 @@ async def test_fuzz_the_engine(target, caplog):
 
     seed = SEED + (1 if dialect == "ga" else 0)
     frames = FrameMaker(seed, dialect=dialect, target="engine").frames(FRAMES)
-    gc.collect()  # earlier tests' garbage (e.g. an SDK's unclosed httpx client) logs its errors now,
+    # earlier tests' garbage (e.g. an SDK's unclosed httpx client) logs its errors now,
+    gc.collect()
     caplog.clear()  # not during the fuzz: only what happens from here on is this target's
     before = rss_bytes()
     try:
@@ -98,7 +99,8 @@ async def test_fuzz_a_hub_session(jp_fetch, jp_ws_fetch, caplog):
 
     seed = SEED + 2
     frames = FrameMaker(seed, dialect="preview", target="hub").frames(FRAMES)
-    gc.collect()  # earlier tests' garbage (e.g. an SDK's unclosed httpx client) logs its errors now,
+    # earlier tests' garbage (e.g. an SDK's unclosed httpx client) logs its errors now,
+    gc.collect()
     caplog.clear()  # not during the fuzz: only what happens from here on is this target's
     before = rss_bytes()
     report = await fuzz_connection(connect, frames, target="hub", seed=seed)

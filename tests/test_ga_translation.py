@@ -1167,6 +1167,12 @@ def test_unknown_server_events_are_marked_with_their_source() -> None:
     assert pure(server_preview_to_ga, {**unknown, M: "preview"}) == [{**unknown, M: "preview"}]
 
 
+def test_marked_events_of_any_type_come_back_without_their_marker() -> None:
+    for kind in (["not", "a", "string"], None, 7):
+        assert server_preview_to_ga({"type": kind, M: "ga"}) == [{"type": kind}]
+        assert client_ga_to_preview({"type": kind, M: "preview"}) == [{"type": kind}]
+
+
 # ======================================================================================
 # server: whole turns, the item lifecycle and the event order
 # ======================================================================================
@@ -1295,7 +1301,7 @@ def test_ga_turn_survives_ga_preview_ga() -> None:
     response.output_item.done)."""
     back = chain(server_preview_to_ga, chain(server_ga_to_preview, GA_TURN))
     assert [e["type"] for e in back] == [e["type"] for e in GA_TURN]
-    for original, got in zip(GA_TURN, back):
+    for original, got in zip(GA_TURN, back, strict=True):
         if original["type"] == "conversation.item.done":
             assert got["item"] == pv_item(**original["item"])
             continue

@@ -35,7 +35,8 @@ WEATHER = {
 
 
 def _rtclient_dir() -> Path | None:
-    """The spec repository's Python rtclient (pure Python; not on PyPI): shared/ next to the checkout."""
+    """The spec repository's Python rtclient (pure Python; not on PyPI): shared/ next to the
+    checkout."""
     here = Path(__file__).resolve().parent.parent
     for candidate in (
         os.environ.get("RTCLIENT_PATH"),
@@ -118,7 +119,8 @@ async def test_the_preview_socket_sends_strict_clients_only_spec_events(jp_fetch
     # our client opted in: the service's extra events and the hub's own, each with an event_id
     assert "conversation.created" in [e["type"] for e in ours.events]
     assert ours.ready["type"] == "x_hub.ready" and ours.ready["event_id"].startswith("event_")
-    # the strict one: only the spec's types, every one with an event_id (rtclient requires it) and x_seq
+    # the strict one: only the spec's types, every one with an event_id (rtclient requires it) and
+    # x_seq
     assert strict.ready is None
     assert {e["type"] for e in strict.events} <= SPEC_SERVER_EVENT_TYPES
     assert all(

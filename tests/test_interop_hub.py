@@ -88,7 +88,7 @@ async def check_logged(jp_fetch, hub_log_dir, sid: str, seen: Seen, scenario: st
     assert (events["source"] == "other").any()  # the client's own events, attributed to it
     assert (events["type"] == "response.done").sum() == len(responses)
     turns = frames.transcript()
-    assistant = [t for r, t in zip(turns["role"], turns["text"]) if r == "assistant"]
+    assistant = [t for r, t in zip(turns["role"], turns["text"], strict=True) if r == "assistant"]
     if seen.text:
         assert assistant[-1] == seen.text
     if seen.transcript:

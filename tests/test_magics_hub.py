@@ -46,7 +46,8 @@ async def test_magics_in_hub_mode(jp_serverapp, jp_fetch, hub, hub_kernel):
         df = f.events()
         assert_events_match(df, r.session.log(limit=1000, audio="ref")[: len(df)])
         tr = f.transcript()
-        print(json.dumps({"mode": r.session.mode, "id": r.session.id, "path": None if f.path is None else str(f.path),
+        print(json.dumps({"mode": r.session.mode, "id": r.session.id,
+                          "path": None if f.path is None else str(f.path),
                           "seqs": df["seq"].tolist(), "types": df["type"].astype(str).tolist(),
                           "transcript": tr["text"].tolist(), "sources": tr["source"].tolist(),
                           "latency": f.latency()["trigger"].tolist()}))

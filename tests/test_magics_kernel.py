@@ -99,8 +99,10 @@ def test_audio_answer_plays_inline(kc):
         item = r.reply.item_ids[0]
         same = bool((f.audio(item) == r.audio).all())
         print(json.dumps({"seconds": r.audio.seconds, "rate": r.audio.rate,
-                          "delta_ms": float(ev[ev["type"] == "response.audio.delta"]["audio_ms"].sum()),
-                          "samples": len(r.audio), "same": same, "voice": r.session.conversation.session["voice"]}))
+                          "delta_ms": float(
+                              ev[ev["type"] == "response.audio.delta"]["audio_ms"].sum()),
+                          "samples": len(r.audio), "same": same,
+                          "voice": r.session.conversation.session["voice"]}))
     """,
         )
         .ok()
@@ -145,8 +147,9 @@ def test_tool_call_runs_in_the_kernel(kc):
             """
         r = _
         ev = r.events
+        created = ev[ev["type"] == "conversation.item.create"].payloads()
         print(json.dumps({"calls": calls, "tool_calls": [c["name"] for c in r.tool_calls],
-                          "outputs": [p["item"]["output"] for p in ev[ev["type"] == "conversation.item.create"].payloads()
+                          "outputs": [p["item"]["output"] for p in created
                                       if p["item"]["type"] == "function_call_output"],
                           "responses": int((ev["type"] == "response.done").sum())}))
     """,
@@ -198,11 +201,15 @@ def test_shared_conversation_with_a_session_and_another_client(kc):
         async def widget_says(text):
             hub_session = s.transport.session
             client = hub_session.attach(Sink(), source="widget")
-            await hub_session.client_event(client, json.dumps({"type": "conversation.item.create", "item": {
-                "type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}}))
-            await hub_session.client_event(client, json.dumps({"type": "response.create", "response": {}}))
+            item = {"type": "message", "role": "user",
+                    "content": [{"type": "input_text", "text": text}]}
+            await hub_session.client_event(
+                client, json.dumps({"type": "conversation.item.create", "item": item}))
+            await hub_session.client_event(
+                client, json.dumps({"type": "response.create", "response": {}}))
 
-        asyncio.run_coroutine_threadsafe(widget_says("spoken into the widget"), loop_thread().loop).result(30)
+        said = widget_says("spoken into the widget")
+        asyncio.run_coroutine_threadsafe(said, loop_thread().loop).result(30)
         s.wait_for("response.done", timeout=60)
         tr = frames(s).transcript()
         users = tr[tr["role"] == "user"]
@@ -211,7 +218,8 @@ def test_shared_conversation_with_a_session_and_another_client(kc):
         df = frames(s).events()
         assert_events_match(df, s.log(limit=100000, audio="ref")[: len(df)])
         print(json.dumps({"texts": users["text"].tolist(), "sources": users["source"].tolist(),
-                          "assistant": tr[tr["role"] == "assistant"]["text"].tolist(), "created": len(ev),
+                          "assistant": tr[tr["role"] == "assistant"]["text"].tolist(),
+                          "created": len(ev),
                           "event_sources": sorted(set(df["source"].astype(str)))}))
     """,
         )
@@ -262,7 +270,8 @@ def test_magic_and_widget_share_a_session(kc):
             """
         result = _
         done = %realtime_events w --type response.done
-        print(json.dumps({"same": result.session is w.session, "id": w.session_id == w.session.id, "rows": len(done)}))
+        print(json.dumps({"same": result.session is w.session,
+                          "id": w.session_id == w.session.id, "rows": len(done)}))
     """,
         )
         .ok()
@@ -280,7 +289,8 @@ def test_queries(kc):
             kc,
             """
         df = %realtime_sessions
-        print(json.dumps({"names": sorted(n for n in df["magic_names"] if n), "variables": sorted(v for v in df["variables"] if v),
+        print(json.dumps({"names": sorted(n for n in df["magic_names"] if n),
+                          "variables": sorted(v for v in df["variables"] if v),
                           "status": sorted(set(df["status"].dropna()))}))
     """,
         )

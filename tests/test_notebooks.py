@@ -67,5 +67,7 @@ def test_notebook_runs_without_errors(path, tmp_path):
     assert not tracebacks, tracebacks
     if skipped:
         warnings.warn(
-            f"{path.name}: {skipped} widget cell(s) skipped: realtime_widget.widget is not importable yet"
+            f"{path.name}: {skipped} widget cell(s) skipped:"
+            " realtime_widget.widget is not importable yet",
+            stacklevel=2,
         )

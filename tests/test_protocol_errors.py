@@ -23,6 +23,7 @@ from realtime_widget.protocol import (
     InputAudioBufferAppend,
     ProtocolError,
     WireModel,
+    dumps_json,
     loads_json,
     parse_client_event,
     parse_server_event,
@@ -474,7 +475,8 @@ FIELD_ERRORS: list[tuple[str, dict[str, Any], str, str, str]] = [
         {"type": "conversation.item.create", "item": {"type": "note"}},
         "invalid_value",
         "item.type",
-        "item.type: expected one of 'message', 'function_call' or 'function_call_output', got 'note'",
+        "item.type: expected one of 'message', 'function_call' or 'function_call_output', got "
+        "'note'",
     ),
     (
         "client",
@@ -484,7 +486,8 @@ FIELD_ERRORS: list[tuple[str, dict[str, Any], str, str, str]] = [
         },
         "invalid_value",
         "item.content[0].type",
-        "item.content[0].type: expected one of 'input_text', 'input_audio', 'text' or 'audio', got 'input_image'",
+        "item.content[0].type: expected one of 'input_text', 'input_audio', 'text' or 'audio', "
+        "got 'input_image'",
     ),
     (
         "client",
@@ -512,7 +515,8 @@ FIELD_ERRORS: list[tuple[str, dict[str, Any], str, str, str]] = [
         {"type": "response.create", "response": {"output_audio_format": "mp3"}},
         "invalid_value",
         "response.output_audio_format",
-        "response.output_audio_format: expected one of 'pcm16', 'g711_ulaw', 'g711_alaw', 'g711-ulaw' or 'g711-alaw', got 'mp3'",
+        "response.output_audio_format: expected one of 'pcm16', 'g711_ulaw', 'g711_alaw', "
+        "'g711-ulaw' or 'g711-alaw', got 'mp3'",
     ),
     (
         "client",
@@ -535,7 +539,8 @@ FIELD_ERRORS: list[tuple[str, dict[str, Any], str, str, str]] = [
         {"type": "response.done", "response": {"id": "r", "status": "paused"}},
         "invalid_value",
         "response.status",
-        "response.status: expected one of 'in_progress', 'completed', 'cancelled', 'incomplete' or 'failed', got 'paused'",
+        "response.status: expected one of 'in_progress', 'completed', 'cancelled', 'incomplete' "
+        "or 'failed', got 'paused'",
     ),
     (
         "server",
@@ -549,7 +554,8 @@ FIELD_ERRORS: list[tuple[str, dict[str, Any], str, str, str]] = [
         },
         "invalid_value",
         "response.status_details.reason",
-        "response.status_details.reason: expected 'turn_detected' or 'client_cancelled', got 'bored'",
+        "response.status_details.reason: expected 'turn_detected' or 'client_cancelled', got "
+        "'bored'",
     ),
     (
         "server",
@@ -910,6 +916,15 @@ def test_loads_json_reads_what_the_standard_library_reads(text):
     expected = json.dumps(json.loads(text))  # compared as JSON text: NaN != NaN as a float
     assert json.dumps(loads_json(text)) == expected
     assert json.dumps(loads_json(text.encode())) == expected
+
+
+def test_dumps_json_is_compact_ascii_text_that_reads_back():
+    event = {"type": "x", "text": "caf\u00e9\u2028\ud83d", "n": [1, 2.5, None, True]}
+    text = dumps_json(event)
+    # one line of ASCII without spaces: a log line or a wire frame that nothing can split
+    assert text.isascii() and " " not in text and "\n" not in text
+    assert text.startswith('{"type":"x","text":"caf\\u00e9')
+    assert json.loads(text) == event
 
 
 @pytest.mark.parametrize("text", ["", "{", '{"a":1,}', "[1,2]x", "\x00"])

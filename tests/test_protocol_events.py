@@ -620,7 +620,7 @@ def test_errata_point_at_existing_spec_nodes() -> None:
         assert erratum.decision.startswith("D") and erratum.reason
 
 
-# --------------------------------------------------------------------------- decisions (NOTES.md rows)
+# ------------------------------------------------------------------------ decisions (NOTES.md rows)
 
 
 def _server(given: dict[str, Any]) -> dict[str, Any]:
@@ -1003,7 +1003,7 @@ def test_null_in_non_nullable_optional_field_means_absent() -> None:
     validate_server_event(err, strict=True)
 
 
-# --------------------------------------------------------------------------- constructors for an engine
+# ----------------------------------------------------------------------- constructors for an engine
 
 
 def test_server_event_ids_are_generated_and_unique() -> None:

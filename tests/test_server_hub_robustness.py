@@ -52,7 +52,8 @@ BAD_FRAMES = [
     ),
     (
         "nan",
-        '{"type": "session.update", "event_id": "evt_nan", "session": {"tools": [{"type": "function", "name": "f", "parameters": {"x": NaN}}]}}',
+        '{"type": "session.update", "event_id": "evt_nan", "session": {"tools": [{"type": '
+        '"function", "name": "f", "parameters": {"x": NaN}}]}}',
         "invalid_json",
     ),
     (
@@ -127,7 +128,8 @@ async def test_nan_never_reaches_the_log_and_the_log_is_strict_json(jp_fetch, jp
     sid = (await create_session(jp_fetch))["id"]
     ws = await HubWS.connect(jp_ws_fetch, sid)
     await ws.send(
-        '{"type": "session.update", "event_id": "evt_nan", "session": {"temperature": 0.8, "x": Infinity}}'
+        '{"type": "session.update", "event_id": "evt_nan", "session": {"temperature": 0.8, "x": '
+        "Infinity}}"
     )
     assert (await ws.wait_for("error"))["error"]["code"] == "invalid_json"
     r = await jp_fetch("realtime", "sessions", sid, "events", params={"limit": "1000"})

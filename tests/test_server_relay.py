@@ -42,7 +42,8 @@ def hub_options(engine_server, upstream_key, request):
         "azure_endpoint": f"http://127.0.0.1:{engine_server.port}",
         "azure_api_key": upstream_key,
         "url_api_key": upstream_key,
-        "url_api_key_url": f"ws://127.0.0.1:{engine_server.port}",  # the key is for this server only
+        # the key is for this server only
+        "url_api_key_url": f"ws://127.0.0.1:{engine_server.port}",
     }
     options.update(getattr(request, "param", {}))
     return options

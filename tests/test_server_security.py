@@ -166,7 +166,8 @@ def _cookies(response, jar: dict[str, str]) -> dict[str, str]:
 async def test_a_browser_logged_in_by_cookie_needs_the_xsrf_token_to_change_anything(
     jp_fetch, jp_serverapp, jp_http_port, jp_base_url
 ):
-    """The path a browser takes (login form -> cookie; writes carry X-XSRFToken), not a token header."""
+    """The path a browser takes (login form -> cookie; writes carry X-XSRFToken), not a
+    token header."""
     client = tornado.httpclient.AsyncHTTPClient()
     origin = f"http://127.0.0.1:{jp_http_port}"
     base = origin + jp_base_url
@@ -275,7 +276,8 @@ async def test_client_routes_need_the_token_and_a_same_origin_caller(
     assert await status(Authorization=f"Bearer {token}", Origin=FOREIGN) == 403
     assert await status(**{"api-key": "not-the-token"}) == 403
     assert await status(**{"api-key": token, "Origin": FOREIGN}) == 403
-    # the api-key header is read only on the Azure-style routes, and never over an Authorization header
+    # the api-key header is read only on the Azure-style routes, and never over an Authorization
+    # header
     assert await status(**{"api-key": token}) == (101 if azure else 403)
     assert await status(**{"api-key": token, "Authorization": "Bearer not-the-token"}) == 403
     assert await status(Authorization=f"Bearer {token}") == 101  # the control: the token opens it
@@ -384,7 +386,8 @@ async def test_a_url_key_goes_only_to_the_url_it_is_configured_for(
         ] == "completed"
         await ws.close()
 
-        # any other allowed URL a client names gets no key (neither the bound one nor the unbound env key)
+        # any other allowed URL a client names gets no key (neither the bound one nor the unbound
+        # env key)
         failures = {}
         for what, url in [
             ("another server", f"ws://127.0.0.1:{other_port}/v1/realtime"),
@@ -406,7 +409,7 @@ async def test_a_url_key_goes_only_to_the_url_it_is_configured_for(
         assert generic == {
             (502, "could not connect to url (<url>) (the reason is in the server's log)")
         }, failures
-        for url, code, message in failures.values():
+        for url, _code, message in failures.values():
             for tell in ("401", "404", "refused", "Errno", "HTTP", "Connection"):
                 assert tell not in message, (url, message)
             assert message.endswith("(the reason is in the server's log)")

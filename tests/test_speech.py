@@ -120,7 +120,8 @@ def test_models_are_process_wide_singletons(models):
 def test_import_does_not_load_onnxruntime():
     code = (
         "import sys, realtime_widget.engine.speech as s; "
-        "assert 'onnxruntime' not in sys.modules and 'piper' not in sys.modules, sorted(sys.modules)"
+        "assert 'onnxruntime' not in sys.modules and 'piper' not in sys.modules, "
+        "sorted(sys.modules)"
     )
     subprocess.run(
         [sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1]
@@ -154,7 +155,7 @@ def test_server_vad_finds_both_sentences(models):
     seg = models.new_segmenter(threshold=0.5, prefix_padding_ms=300, silence_duration_ms=500)
     events = feed_in_chunks(seg, sig.pcm16, [960])  # 20 ms chunks
     assert [type(e) for e in events] == [SpeechStarted, SpeechStopped] * 2, events
-    for (start, end), on, off in zip(sig.boundaries_ms, events[0::2], events[1::2]):
+    for (start, end), on, off in zip(sig.boundaries_ms, events[0::2], events[1::2], strict=True):
         assert abs(on.onset_ms - start) <= 150, (on, start)
         assert on.audio_start_ms == max(0, on.onset_ms - 300)
         # the end of speech is found within a few frames of the truth, then confirmed by
@@ -224,7 +225,7 @@ def test_server_vad_reset_keeps_the_timeline(models):
     second = seg.feed(sig.pcm16)
     assert len(first) == len(second) == 4
     shift = sig.duration_ms
-    for a, b in zip(first[0::2], second[0::2]):
+    for a, b in zip(first[0::2], second[0::2], strict=True):
         assert abs(b.onset_ms - (a.onset_ms + shift)) <= 40  # same frame grid, new origin
 
 

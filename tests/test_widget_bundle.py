@@ -95,7 +95,9 @@ def test_js_g711_matches_python():
 
     x = np.arange(-32768, 32768, 7, dtype=np.int16)
     script = """
-    import { ulawEncodeSample, alawEncodeSample, ulawDecodeSample, alawDecodeSample } from "./src/codec.js";
+    import {
+      ulawEncodeSample, alawEncodeSample, ulawDecodeSample, alawDecodeSample,
+    } from "./src/codec.js";
     const xs = []; for (let v = -32768; v < 32768; v += 7) xs.push(v);
     const codes = [...Array(256).keys()];
     console.log(JSON.stringify({ ulaw: xs.map(ulawEncodeSample), alaw: xs.map(alawEncodeSample),
@@ -127,7 +129,8 @@ def test_js_resampler_keeps_speech_band_and_rejects_aliases(in_rate, out_rate):
       const out = [];
       for (let i = 0; i < n; i += 128) {{
         const block = new Float32Array(Math.min(128, n - i));
-        for (let k = 0; k < block.length; k++) block[k] = 0.5 * Math.sin(2 * Math.PI * freq * (i + k) / {in_rate});
+        for (let k = 0; k < block.length; k++)
+          block[k] = 0.5 * Math.sin(2 * Math.PI * freq * (i + k) / {in_rate});
         out.push(...rs.process(block));
       }}
       return out;

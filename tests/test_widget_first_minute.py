@@ -51,7 +51,11 @@ COLD = {
 TRACK_STREAMS = """
 window.__streams = [];
 const gum = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
-navigator.mediaDevices.getUserMedia = async (c) => { const s = await gum(c); window.__streams.push(s); return s; };
+navigator.mediaDevices.getUserMedia = async (c) => {
+  const s = await gum(c);
+  window.__streams.push(s);
+  return s;
+};
 """
 
 
@@ -61,7 +65,8 @@ def status_text(root) -> str:
 
 def view_state(page, expr: str):
     return page.evaluate(
-        f"() => {{ const v = globalThis.__realtime_widget.views.at(-1); return JSON.parse(JSON.stringify({expr})); }}"
+        "() => { const v = globalThis.__realtime_widget.views.at(-1); "
+        f"return JSON.parse(JSON.stringify({expr})); }}"
     )
 
 
@@ -99,7 +104,8 @@ def test_speech_said_while_the_engine_starts_is_kept_and_answered(env):
             "coldstart",
             [
                 "w = RealtimeWidget()\nw",
-                "report(w, 'conversation.item.input_audio_transcription.completed', 'response.done')",
+                "report(w, 'conversation.item.input_audio_transcription.completed', "
+                "'response.done')",
             ],
         )
         nb.run(1)
@@ -216,7 +222,8 @@ def test_an_interrupted_answer_shows_what_was_heard_and_the_live_numbers(env, pa
             f"w = RealtimeWidget(prices={prices})\nw",
             "report(w, 'conversation.item.truncated')",
             f"u = w.session.usage({prices}, total=True)\nlat = w.session.latency()\n"
-            "print('NUMBERS' + json.dumps({'tokens': int(u['total_tokens'].iloc[0]), 'cost': float(u['cost'].iloc[0]), "
+            "print('NUMBERS' + json.dumps({'tokens': int(u['total_tokens'].iloc[0]), 'cost': "
+            "float(u['cost'].iloc[0]), "
             "'responses': lat[['response_id', 'trigger']].to_dict('records')}))",
         ],
     )
@@ -226,7 +233,8 @@ def test_an_interrupted_answer_shows_what_was_heard_and_the_live_numbers(env, pa
     wait_until(page, lambda s: s["live"], "the widget to attach")
     box = root.get_by_role("textbox", name="Message to the assistant")
     box.fill(
-        "The museum on the hill opens at ten in the morning, and the guided tours start every half hour until four."
+        "The museum on the hill opens at ten in the morning, and the guided tours start every "
+        "half hour until four."
     )
     box.press("Enter")
     s = wait_until(
@@ -263,7 +271,8 @@ def test_an_interrupted_answer_shows_what_was_heard_and_the_live_numbers(env, pa
     # ... and the whole answer was longer than that
     assert len(heard) < len(heard + rest)
 
-    # the live numbers: the turn's latency to the first audio played, the tokens and their cost so far
+    # the live numbers: the turn's latency to the first audio played, the tokens and their cost so
+    # far
     line = root.get_by_role("status", name="Live numbers")
     line.filter(has_text="tokens").wait_for()
     screenshot(page, "widget-first-minute-interrupted-answer")
@@ -281,7 +290,8 @@ def test_an_interrupted_answer_shows_what_was_heard_and_the_live_numbers(env, pa
     assert {"response_id": last["response_id"], "trigger": "client"} in numbers["responses"]
     # optional: the line goes away
     page.evaluate(
-        "() => { const v = globalThis.__realtime_widget.views.at(-1); v.model.set('show_stats', false); }"
+        "() => { const v = globalThis.__realtime_widget.views.at(-1); v.model.set('show_stats', "
+        "false); }"
     )
     line.wait_for(state="hidden")
 
@@ -296,7 +306,8 @@ def test_quick_clicks_leave_one_session_one_microphone_and_no_repeated_audio(env
     before = set(live_sessions(server))
     connect = root.get_by_role("button", name=CONNECT)
     mic = root.get_by_role("button", name=MIC)
-    # five clicks on Connect, five on the microphone (on, off, on, off, on) and Stop, all at once during connect
+    # five clicks on Connect, five on the microphone (on, off, on, off, on) and Stop, all at once
+    # during connect
     connect.evaluate("b => { for (let i = 0; i < 5; i++) b.click(); }")
     mic.evaluate("b => { for (let i = 0; i < 5; i++) b.click(); }")
     root.get_by_role("button", name="Stop the assistant (Escape)").evaluate(
@@ -311,7 +322,8 @@ def test_quick_clicks_leave_one_session_one_microphone_and_no_repeated_audio(env
     assert s["connect"]["clicks"] >= 1 and s["connect"]["requests"] == 1
     assert view_state(page, "v.audio.micOn") is True
     live_tracks = page.evaluate(
-        "() => window.__streams.filter(s => s.getTracks().some(t => t.readyState === 'live')).length"
+        "() => window.__streams.filter(s => s.getTracks().some(t => t.readyState === "
+        "'live')).length"
     )
     assert (
         live_tracks == 1 and s["micStarts"] == 3
@@ -346,7 +358,8 @@ def test_quick_clicks_leave_one_session_one_microphone_and_no_repeated_audio(env
     )  # the kernel and one widget
     assert (
         page.evaluate(
-            "() => window.__streams.filter(s => s.getTracks().some(t => t.readyState === 'live')).length"
+            "() => window.__streams.filter(s => s.getTracks().some(t => t.readyState === "
+            "'live')).length"
         )
         == 0
     )  # Disconnect released the microphone

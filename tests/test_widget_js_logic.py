@@ -10,7 +10,7 @@ import random
 import pytest
 from test_widget_bundle import _run_node
 
-from realtime_widget.conversation.items import cut_transcript
+from realtime_widget.conversation.records import cut_transcript
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -63,8 +63,12 @@ def test_audio_kept_while_connecting_is_bounded_and_in_order():
     const values = [];
     for (const c of d.chunks) for (let k = 0; k < c.length; k += 960) values.push(c[k]);
     const b64 = (n) => Buffer.from(new Uint8Array(n)).toString("base64");
-    console.log(JSON.stringify({ kept, dropped, sent: d.ms, droppedAfter: d.droppedMs, values, sizes: d.chunks.map((c) => c.length),
-      empty: q.empty, samples: [deltaSamples(b64(4800), "pcm16"), deltaSamples(b64(4801), "g711_ulaw"), deltaSamples(b64(2), "pcm16"), deltaSamples("", "pcm16")] }));
+    const samples = [
+      deltaSamples(b64(4800), "pcm16"), deltaSamples(b64(4801), "g711_ulaw"),
+      deltaSamples(b64(2), "pcm16"), deltaSamples("", "pcm16"),
+    ];
+    console.log(JSON.stringify({ kept, dropped, sent: d.ms, droppedAfter: d.droppedMs, values,
+      sizes: d.chunks.map((c) => c.length), empty: q.empty, samples }));
     """
     out = _run_node(script)
     assert out["kept"] == pytest.approx(15000) and out["dropped"] == pytest.approx(5000)

@@ -226,12 +226,11 @@ def test_text_box_tool_card_and_stop_button(env, page):
     assert root.locator(".rtw-msg.rtw-user", has_text="What is the weather in Paris?").count() == 1
 
     # a long reply, stopped while it plays (once the tool's answer was played to its end)
-    done = lambda s: (
-        s["itemsPlayback"]
-        and all(
+    def done(s):
+        return s["itemsPlayback"] and all(
             it["ended"] and it["played"] == it["received"] for it in s["itemsPlayback"].values()
         )
-    )  # noqa: E731
+
     before = set(wait_until(page, done, "the answer to be played")["itemsPlayback"])
     long_text = " ".join(
         ["The library opens at nine in the morning and closes at six in the evening."] * 4
@@ -270,7 +269,8 @@ def test_text_box_tool_card_and_stop_button(env, page):
         for i in rep["items"]
     ), (truncated, rep)
 
-    # an error caused by the kernel's client reaches the widget: the banner shows the server's message
+    # an error caused by the kernel's client reaches the widget: the banner shows the server's
+    # message
     nb.run(3)
     banner = root.get_by_role("alert")
     banner.filter(has_text="no active response").wait_for()
@@ -282,7 +282,10 @@ def test_push_to_talk_with_the_keyboard(env, page):
     server, browser = env
     # the browser's noise suppression and gain control off (echo cancellation stays on):
     # the options reach getUserMedia, and the ASR gets the speech as spoken
-    cell = "w = RealtimeWidget(turn_detection=None, noise_suppression=False, auto_gain_control=False)\nw"
+    cell = (
+        "w = RealtimeWidget(turn_detection=None, noise_suppression=False, "
+        "auto_gain_control=False)\nw"
+    )
     nb = Notebook(
         server,
         page,
@@ -348,19 +351,23 @@ def test_push_to_talk_with_the_keyboard(env, page):
     )
     assert rep["traits"]["mode"] == "push-to-talk"
 
-    # removing the view (the cell runs again) releases the microphone, the audio graph and the socket
+    # removing the view (the cell runs again) releases the microphone, the audio graph and the
+    # socket
     page.evaluate(
-        "() => { const v = globalThis.__realtime_widget.views.at(-1); window.__old = {view: v, stream: v.audio.stream}; }"
+        "() => { const v = globalThis.__realtime_widget.views.at(-1); window.__old = {view: v, "
+        "stream: v.audio.stream}; }"
     )
     assert (
         server.api("GET", f"realtime/sessions/{rep['session_id']}")["n_clients"] == 2
     )  # the kernel and the widget
     nb.run(1)
     page.wait_for_function(
-        "() => window.__old.view.destroyed && !globalThis.__realtime_widget.views.includes(window.__old.view)"
+        "() => window.__old.view.destroyed && "
+        "!globalThis.__realtime_widget.views.includes(window.__old.view)"
     )
     released = page.evaluate(
-        "() => ({tracks: window.__old.stream.getTracks().map(t => t.readyState), ctx: window.__old.view.audio.ctx, conn: window.__old.view.conn})"
+        "() => ({tracks: window.__old.stream.getTracks().map(t => t.readyState), ctx: "
+        "window.__old.view.audio.ctx, conn: window.__old.view.conn})"
     )
     assert released == {"tracks": ["ended"], "ctx": None, "conn": None}
     for _ in range(100):
@@ -377,7 +384,10 @@ def test_without_a_microphone_the_widget_says_so_and_still_offers_text(env):
     itself (no hub reachable): events are relayed through the widget's comm."""
     server, browser = env
     page = browser.new_page(
-        init_script="Object.defineProperty(Navigator.prototype, 'mediaDevices', {get() { return undefined; }, configurable: true});"
+        init_script=(
+            "Object.defineProperty(Navigator.prototype, 'mediaDevices', "
+            "{get() { return undefined; }, configurable: true});"
+        )
     )
     try:
         cells = [

@@ -93,7 +93,10 @@ def test_push_to_talk_with_the_mouse_and_g711_in_notebook7(env, page):
     ways: the capture worklet resamples to 8 kHz and the widget encodes u-law; the
     reply's u-law audio is decoded and played."""
     server, browser = env
-    cell = "w = RealtimeWidget(input_audio_format='g711_ulaw', output_audio_format='g711_ulaw', noise_suppression=False, auto_gain_control=False)\nw"
+    cell = (
+        "w = RealtimeWidget(input_audio_format='g711_ulaw', output_audio_format='g711_ulaw', "
+        "noise_suppression=False, auto_gain_control=False)\nw"
+    )
     nb = Notebook(server, page, "nb7ptt", [cell, "report(w)"], ui="notebook")
     nb.run(1)
     root = nb.widget(1)

@@ -3,7 +3,8 @@
 Python imports ``sitecustomize`` at start-up from any directory on PYTHONPATH, so this
 patches the ``jupyter server`` that ``bench_hub.py`` starts (and no other process):
 
-    ABLATE=nowrite PYTHONPATH=benchmarks/hub_ablations python benchmarks/bench_hub.py --configs lean,hub --repeat 5
+    ABLATE=nowrite PYTHONPATH=benchmarks/hub_ablations \\
+        python benchmarks/bench_hub.py --configs lean,hub --repeat 5
 
 ABLATE (one or several, comma-separated):
   nowrite  the per-frame records and their audio go to a null writer (no file I/O)

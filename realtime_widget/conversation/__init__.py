@@ -11,7 +11,7 @@
 See :class:`Conversation` for what is kept and how each event is applied.
 """
 
-from .items import ContentPart, Item, Response, cut_transcript
+from .records import ContentPart, Item, Response, cut_transcript
 from .state import Conversation
 
 __all__ = ["ContentPart", "Conversation", "Item", "Response", "cut_transcript"]

@@ -8,10 +8,10 @@ Nothing an event refers to is trusted: an unknown or deleted item, an unknown
 response, undecodable audio or a malformed payload adds a line to ``warnings``
 and the event is skipped; ``apply`` never raises unless ``strict=True``.
 
-Input audio: appended client audio accumulates in an :class:`InputAudioBuffer`
+Input audio: appended client audio accumulates in an :class:`InputAudioMirror`
 (PCM16 at the rate of the session's input format). When the server reports
 ``input_audio_buffer.committed``, the committed audio (see
-:meth:`InputAudioBuffer.take_committed`) becomes the audio of the user item's
+:meth:`InputAudioMirror.take_committed`) becomes the audio of the user item's
 ``input_audio`` part, attached when ``conversation.item.created`` for it arrives (or
 at once if the item already exists). Speech marks (``audio_start_ms`` /
 ``audio_end_ms``, on the session's audio clock as the service counts it: all audio
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import audio
-from .buffer import InputAudioBuffer
-from .items import ContentPart, Item, Response, cut_transcript, pcm16_bytes_for_ms, pcm16_ms
+from .input_audio_mirror import InputAudioMirror
+from .records import ContentPart, Item, Response, cut_transcript, pcm16_bytes_for_ms, pcm16_ms
 
 __all__ = ["Conversation"]
 
@@ -157,7 +157,7 @@ class Conversation:
         self._by_id: dict[str, Item] = {}
         self._deleted: set[str] = set()
         self._pending: dict[str, _PendingInput] = {}
-        self._buffer = InputAudioBuffer()
+        self._buffer = InputAudioMirror()
         self._bad_formats: set[str] = set()
 
     # ------------------------------------------------------------------ public API

@@ -265,7 +265,8 @@ def tool_choice_name(choice: dict[str, Any]) -> Any:
 def merge_session(
     current: dict[str, Any], update: dict[str, Any], param: str = "session"
 ) -> dict[str, Any]:
-    """``current`` with ``update`` applied; raises ``ProtocolError`` and changes nothing on a bad value."""
+    """``current`` with ``update`` applied; raises ``ProtocolError`` and changes nothing on a
+    bad value."""
     merged = copy.deepcopy(current)
     checks = {
         "modalities": check_modalities,

@@ -49,7 +49,8 @@ class InputAudioBuffer:
         """Add audio in the input format; returns it as PCM16 at ``rate``."""
         if self.format == "pcm16" and len(encoded) % 2:
             raise ProtocolError(
-                "audio: pcm16 audio must be a whole number of 16-bit samples (got an odd byte count)",
+                "audio: pcm16 audio must be a whole number of 16-bit samples "
+                "(got an odd byte count)",
                 code="invalid_value",
                 param="audio",
             )
@@ -83,7 +84,8 @@ class InputAudioBuffer:
         if self.duration_ms < MIN_COMMIT_MS:
             raise ProtocolError(
                 "Error committing input audio buffer: buffer too small. Expected at least "
-                f"{MIN_COMMIT_MS}ms of audio, but buffer only has {self.duration_ms:.2f}ms of audio.",
+                f"{MIN_COMMIT_MS}ms of audio, but buffer only has "
+                f"{self.duration_ms:.2f}ms of audio.",
                 code="input_audio_buffer_commit_empty",
                 param=None,
             )

@@ -52,8 +52,8 @@ class SessionLimits:
     def check_item(self, nbytes: int, param: str) -> None:
         if self.max_item_bytes is not None and nbytes > self.max_item_bytes:
             raise ProtocolError(
-                f"{param}: the item holds {nbytes} bytes of text and audio, above this session's cap of "
-                f"{self.max_item_bytes} bytes; send less in one item",
+                f"{param}: the item holds {nbytes} bytes of text and audio, above this "
+                f"session's cap of {self.max_item_bytes} bytes; send less in one item",
                 code="item_too_large",
                 param=param,
             )
@@ -73,8 +73,9 @@ class SessionLimits:
             and text_nbytes + new_nbytes > self.max_conversation_bytes
         ):
             raise ProtocolError(
-                f"{param}: the conversation's text would reach {text_nbytes + new_nbytes} bytes, above this "
-                f"session's cap of {self.max_conversation_bytes}; delete items to make room",
+                f"{param}: the conversation's text would reach {text_nbytes + new_nbytes} bytes, "
+                f"above this session's cap of {self.max_conversation_bytes}; "
+                "delete items to make room",
                 code="conversation_too_large",
                 param=param,
             )
@@ -83,8 +84,9 @@ class SessionLimits:
         if self.max_input_buffer_ms is None or buffered_ms + adding_ms <= self.max_input_buffer_ms:
             return None
         return ProtocolError(
-            f"audio: the input audio buffer holds {buffered_ms / 1000:.1f} s; this append would take it above "
-            f"this session's cap of {self.max_input_buffer_ms / 1000:.0f} s. Commit or clear the buffer first",
+            f"audio: the input audio buffer holds {buffered_ms / 1000:.1f} s; this append would "
+            f"take it above this session's cap of {self.max_input_buffer_ms / 1000:.0f} s. "
+            "Commit or clear the buffer first",
             code="input_audio_buffer_full",
             param="audio",
         )
@@ -97,8 +99,8 @@ class SessionLimits:
 
     def reply_too_long(self, response_id: str) -> ProtocolError:
         return ProtocolError(
-            f"response {response_id} stopped at this session's cap of {self.max_reply_tokens} output tokens "
-            "(it ends 'incomplete'); ask for shorter replies or raise the cap",
+            f"response {response_id} stopped at this session's cap of {self.max_reply_tokens} "
+            "output tokens (it ends 'incomplete'); ask for shorter replies or raise the cap",
             code="reply_too_long",
             param=None,
         )

@@ -141,7 +141,8 @@ class ResponseRun:
         except Exception as exc:  # a bug of ours: the response fails, the session goes on
             log.exception("response %s failed", self.id)
             self._fail(
-                f"the local engine failed while generating this response: {type(exc).__name__}: {exc}"
+                "the local engine failed while generating this response: "
+                f"{type(exc).__name__}: {exc}"
             )
             try:
                 await self._close_all("incomplete")

@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +43,7 @@ import tornado.websocket
 from ..protocol import (
     EVENTS_QUERY_PARAM,
     ProtocolError,
+    dumps_json,
     ga,
     load_json_event,
     parse_events_opt_in,
@@ -56,7 +56,7 @@ from .brain import Brain
 from .limits import SessionLimits
 from .scheduler import InferenceScheduler
 from .session import EngineSession
-from .speech_stack import SpeechStack
+from .speech.stack import SpeechStack
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
         if self._closed:
             return
         try:
-            await self.write_message(json.dumps(event, separators=(",", ":")))
+            await self.write_message(dumps_json(event))
         except tornado.websocket.WebSocketClosedError:
             self._closed = True
 

@@ -39,13 +39,13 @@ from .config import (
 )
 from .ids import new_id
 from .input_audio import InputAudioBuffer
-from .items import accept_request_item, chat_messages, retrieved_item
+from .item_conversion import accept_request_item, chat_messages, retrieved_item
 from .limits import SessionLimits, conversation_text_bytes, wire_item_bytes
 from .memory import release_memory_soon
 from .noise_reduction import reduce_noise
 from .response import ResponseParams, ResponseRun
 from .scheduler import InferenceScheduler, default_scheduler
-from .speech_stack import SpeechStack
+from .speech.stack import SpeechStack
 from .usage import RateLimiter, TokenCount, audio_tokens, text_tokens
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,8 @@ class EngineSession:
         await asyncio.gather(*tasks, return_exceptions=True)
         if self._scheduler is not None:
             self._scheduler.forget(self)
-        self._handlers = {}  # bound methods: the session's one reference cycle (freed now, not at the next GC)
+        # bound methods: the session's one reference cycle (freed now, not at the next GC)
+        self._handlers = {}
         release_memory_soon()  # a closed session's memory goes back to the OS
 
     @staticmethod
@@ -174,7 +175,8 @@ class EngineSession:
             handler = self._handlers.get(data["type"])
             if handler is None:
                 raise ProtocolError(
-                    f"type: unknown client event type {data['type']!r}; supported: {', '.join(self._handlers)}",
+                    f"type: unknown client event type {data['type']!r}; "
+                    f"supported: {', '.join(self._handlers)}",
                     code="invalid_value",
                     param="type",
                 )
@@ -243,8 +245,8 @@ class EngineSession:
         encoded = b64decode_audio(data.get("audio", ""), param="audio")
         if len(encoded) > MAX_APPEND_AUDIO_BYTES:
             raise ProtocolError(
-                f"audio: one append may carry at most {MAX_APPEND_AUDIO_BYTES // 2**20} MiB of audio, "
-                f"got {len(encoded) / 2**20:.1f} MiB; send it in smaller appends",
+                f"audio: one append may carry at most {MAX_APPEND_AUDIO_BYTES // 2**20} MiB of "
+                f"audio, got {len(encoded) / 2**20:.1f} MiB; send it in smaller appends",
                 code="payload_too_large",
                 param="audio",
             )
@@ -276,7 +278,10 @@ class EngineSession:
             return
         if self._turn is None or self._segmenter is None:
             raise full
-        full.message = "audio: the turn in progress reached this session's cap of input audio; it was committed there"
+        full.message = (
+            "audio: the turn in progress reached this session's cap of input audio; "
+            "it was committed there"
+        )
         full.event_id = event_id
         await self.emit(full.to_event())
         self._segmenter.reset()
@@ -440,7 +445,8 @@ class EngineSession:
                     "item_id": item_id,
                     "content_index": content_index,
                     "transcript": heard,
-                    # GA clients (the openai SDK's models) require usage; the service bills by duration
+                    # GA clients (the openai SDK's models) require usage;
+                    # the service bills by duration
                     "usage": {"type": "duration", "seconds": round(seconds, 3)},
                 }
             )
@@ -663,8 +669,8 @@ class EngineSession:
                 await self._wait_response()
             else:
                 raise ProtocolError(
-                    f"Conversation already has an active response ({self.response.id}); cancel it first or "
-                    "send cancel_previous: true",
+                    f"Conversation already has an active response ({self.response.id}); "
+                    "cancel it first or send cancel_previous: true",
                     code="conversation_already_has_active_response",
                     param=None,
                 )

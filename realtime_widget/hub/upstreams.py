@@ -207,7 +207,7 @@ def _load_speech_blocking() -> Any:
         if "stack" not in _speech_state:
             _speech_state.setdefault("since", time.monotonic())
             try:
-                from ..engine.speech_stack import SpeechStack
+                from ..engine.speech.stack import SpeechStack
 
                 _speech_state["stack"] = SpeechStack.load()
             except Exception as exc:  # not installed, or models failed: text-only engine

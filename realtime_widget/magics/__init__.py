@@ -16,7 +16,7 @@ __all__ = ["load_ipython_extension", "unload_ipython_extension"]
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    from .core import RealtimeMagics, session_html
+    from .commands import RealtimeMagics, session_html
 
     magics = RealtimeMagics(ipython)
     ipython.register_magics(magics)

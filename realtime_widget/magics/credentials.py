@@ -64,7 +64,8 @@ def credentials_help(provider: str, mode: str | None = None) -> str:
     for what, env, trait in rows:
         env_part = f"environment variable {env}" if env != "-" else ""
         lines.append(
-            f"  - {what}: {env_part + ' or ' if env_part else ''}{trait} in jupyter_server_config.py"
+            f"  - {what}: {env_part + ' or ' if env_part else ''}"
+            f"{trait} in jupyter_server_config.py"
         )
     lines.append(
         "Set them where `jupyter lab` starts (its environment or config file) and restart it."

@@ -31,7 +31,10 @@ __all__ = ["EVENTS_QUERY_PARAM", "OPT_INS", "parse_events_opt_in", "server_event
 EVENTS_QUERY_PARAM = "x_events"
 #: Every opt-in name and what it means.
 OPT_INS = {
-    "service": "events the preview service sent beyond the spec (conversation.created, transcription deltas)",
+    "service": (
+        "events the preview service sent beyond the spec "
+        "(conversation.created, transcription deltas)"
+    ),
     "x": "realtime-widget's own x_* events (hub status)",
     "all": "every event type",
 }
@@ -50,8 +53,8 @@ def parse_events_opt_in(values: str | Iterable[str] | None) -> frozenset[str]:
     unknown = sorted(names - set(OPT_INS))
     if unknown:
         raise ValueError(
-            f"{EVENTS_QUERY_PARAM}: unknown value {unknown[0]!r}; expected a comma-separated list of "
-            + ", ".join(OPT_INS)
+            f"{EVENTS_QUERY_PARAM}: unknown value {unknown[0]!r}; "
+            "expected a comma-separated list of " + ", ".join(OPT_INS)
         )
     return frozenset(names)
 

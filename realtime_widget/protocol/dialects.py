@@ -23,7 +23,9 @@ __all__ = ["wrong_dialect"]
 _GA_SESSION_FIELDS: dict[str, str | None] = {
     "type": None,
     "output_modalities": "modalities",
-    "audio": "voice, input_audio_format, output_audio_format, input_audio_transcription, turn_detection",
+    "audio": (
+        "voice, input_audio_format, output_audio_format, input_audio_transcription, turn_detection"
+    ),
     "max_output_tokens": "max_response_output_tokens",
     "tracing": None,
     "truncation": None,
@@ -64,7 +66,10 @@ _PREVIEW_RESPONSE_FIELDS: dict[str, str | None] = {
 _OTHER = {"preview": "GA", "ga": "preview"}
 _ROUTES = {  # where the other dialect is spoken (engine and hosted services alike)
     "preview": "/v1/realtime without OpenAI-Beta, or /openai/v1/realtime",
-    "ga": "/v1/realtime with OpenAI-Beta: realtime=v1, or /openai/realtime?api-version=2024-10-01-preview",
+    "ga": (
+        "/v1/realtime with OpenAI-Beta: realtime=v1, "
+        "or /openai/realtime?api-version=2024-10-01-preview"
+    ),
 }
 
 
@@ -81,7 +86,8 @@ def _field_error(
         else f"; the {own} dialect has no such field"
     )
     return ProtocolError(
-        f"{param}: {key!r} belongs to the {_OTHER[dialect]} dialect, but this connection speaks {own}{advice} "
+        f"{param}: {key!r} belongs to the {_OTHER[dialect]} dialect, "
+        f"but this connection speaks {own}{advice} "
         f"(or connect to a {_OTHER[dialect]} route: {_ROUTES[dialect]})",
         code="unknown_parameter",
         param=param,

@@ -1,221 +1,13 @@
-"""Translation between the preview dialect (our spec) and the GA dialect.
+"""Translation of wire dicts between the preview dialect (our spec) and the GA dialect.
 
-Everything inside realtime-widget speaks the *preview* dialect of
-``tests/data/realtime-openapi3.yml``. The hosted services speak only the *GA*
-dialect. This module converts wire dicts between the two. It does not use
-the pydantic models, so it stays independent of them and fast.
+Every public translator is a pure function ``dict -> list[dict]`` (zero, one or several
+events out; the input is never changed). An event with no counterpart in the target
+dialect passes through marked ``MARKER: "<source dialect>"``; a marked event coming back
+to its own dialect loses the marker. ``LOSSY_FIELDS`` and ``NORMALISATIONS`` list what a
+round trip cannot keep or makes canonical.
 
-Every public translator is a pure function ``dict -> list[dict]``. The input
-is never changed, and the output shares no mutable object with it. The result
-is a list because one event can become zero, one or several events. An event
-with no counterpart in the target dialect is passed through unchanged, except
-for one added key, ``"x_untranslated": "<source dialect>"`` (``"ga"`` or
-``"preview"``). When an event marked with the *target* dialect comes back, the
-marker is removed and the event passes through as it is. So a GA-only event
-that goes GA -> preview -> GA comes out exactly as it went in.
-
-Server events (``server_ga_to_preview`` / ``server_preview_to_ga``)
-=====================================================================
-
-==========================================  ==============================================
-preview                                     GA
-==========================================  ==============================================
-``session.created`` / ``session.updated``  same names; the session object is nested (below)
-``conversation.item.created``               ``conversation.item.added``, plus
-                                            ``conversation.item.done`` when the item is
-                                            already complete (see "item lifecycle")
-(no counterpart)                            ``conversation.item.done``: marked ``"ga"``
-``response.created`` / ``response.done``    same names; the response object is changed (below)
-``response.output_item.added``              same; item content types are changed
-``response.output_item.done``               ``conversation.item.done`` then
-                                            ``response.output_item.done``
-``response.content_part.added/done``        same; the part type stays ``text`` / ``audio``
-                                            (this is what the GA service sends in part
-                                            events). ``output_text`` / ``output_audio``
-                                            are still accepted here and changed to the
-                                            plain names.
-``response.text.delta``                     ``response.output_text.delta``
-``response.text.done`` (``text`` +          ``response.output_text.done`` (``text``)
-``value``)
-``response.audio.delta`` / ``.done``        ``response.output_audio.delta`` / ``.done``
-``response.audio_transcript.delta/.done``   ``response.output_audio_transcript.delta/.done``
-``conversation.item.truncated``             same; only ``content_index``
-(``content_index`` + ``index``)
-``error``                                   same; a ``param`` naming a session or
-                                            response field (and the message's leading
-                                            param) is respelled for the target dialect
-                                            (``session.voice`` <->
-                                            ``session.audio.output.voice``)
-unchanged both ways                         ``rate_limits.updated``,
-                                            ``input_audio_buffer.committed/cleared/``
-                                            ``speech_started/speech_stopped``,
-                                            ``conversation.item.deleted``,
-                                            ``conversation.item.input_audio_transcription``
-                                            ``.completed/.failed/.delta``,
-                                            ``response.function_call_arguments.delta/.done``,
-                                            ``conversation.created``
-(marked ``"ga"`` going to preview)          ``output_audio_buffer.started/stopped/cleared``,
-                                            ``input_audio_buffer.timeout_triggered``,
-                                            ``input_audio_buffer.dtmf_event_received``,
-                                            ``conversation.item.input_audio_transcription``
-                                            ``.segment``,
-                                            ``conversation.item.retrieved``,
-                                            ``mcp_list_tools.*``, ``response.mcp_call*``,
-                                            and any unknown type
-==========================================  ==============================================
-
-``conversation.created`` and ``conversation.item.input_audio_transcription.delta``
-are not among the spec's 27 server events. But the preview service sent them,
-and our preview dialect has them (NOTES.md; ``protocol.EXTRA_SERVER_EVENT_TYPES``).
-So they are *shared*: they are not marked.
-
-Content part types inside *items*:
-
-* An assistant ``text`` part becomes ``output_text``, and ``audio`` becomes
-  ``output_audio``. Both directions.
-* An assistant ``input_text`` part becomes ``output_text`` going to GA. The spec
-  uses ``input_text`` for assistant request items. Coming back it is ``text``.
-* User and system ``input_text`` / ``input_audio`` parts stay as they are.
-* Server items coming from GA get ``"object": "realtime.item"`` when it is
-  missing, because the spec requires it.
-
-Client events (``client_preview_to_ga`` / ``client_ga_to_preview``)
-=====================================================================
-
-=============================================  ===========================================
-preview                                        GA
-=============================================  ===========================================
-``session.update`` (flat session)              ``session.update`` (nested session)
-``response.create``                            ``response.create`` (below)
-``conversation.item.create``                   same; assistant part types are changed
-unchanged                                      ``input_audio_buffer.append/commit/clear``,
-                                               ``conversation.item.delete/truncate``,
-                                               ``response.cancel``
-(marked ``"ga"`` going to preview)             ``conversation.item.retrieve``,
-                                               ``output_audio_buffer.clear``, and any
-                                               unknown type
-=============================================  ===========================================
-
-Session object (``session_preview_to_ga`` / ``session_ga_to_preview``)
-=======================================================================
-
-==============================  ===============================================
-preview (flat)                  GA (``"type": "realtime"``, nested)
-==============================  ===============================================
-``modalities``                  ``output_modalities``: ``["text","audio"]`` and
-                                ``["audio"]`` -> ``["audio"]`` (GA allows only one
-                                modality, and GA audio output always includes the
-                                transcript); ``["text"]`` -> ``["text"]``. Going
-                                back, ``["audio"]`` -> ``["text","audio"]``.
-``voice``                       ``audio.output.voice``
-``speed``                       ``audio.output.speed``
-``output_audio_format``         ``audio.output.format``
-``input_audio_format``          ``audio.input.format``
-``input_audio_transcription``   ``audio.input.transcription`` (``{model,
-                                language?, prompt?}`` or ``null``, copied as is)
-``turn_detection``              ``audio.input.turn_detection``. ``null`` and
-                                ``{"type":"none"}`` become ``null``. Numeric
-                                strings in ``*_ms`` fields (``"300"``,
-                                ``"300ms"``, ``"PT0.3S"``) become ints.
-``input_audio_noise_reduction``  ``audio.input.noise_reduction``
-``max_response_output_tokens``  ``max_output_tokens`` (``null`` -> ``"inf"``)
-``tool_choice``                 ``tool_choice``: ``{"type":"function","function":
-                                {"name":N}}`` <-> ``{"type":"function","name":N}``
-``temperature``                 dropped (GA has none; see LOSSY_FIELDS)
-``instructions``, ``model``,    same name. Any other key is passed through
-``tools``, ``id``, ``object``   unchanged in both directions (e.g. GA ``tracing``,
-                                ``truncation``, ``prompt``, ``include``,
-                                ``expires_at``).
-==============================  ===============================================
-
-Audio formats: ``pcm16`` <-> ``{"type":"audio/pcm","rate":24000}``,
-``g711_ulaw`` / ``g711-ulaw`` <-> ``{"type":"audio/pcmu"}``,
-``g711_alaw`` / ``g711-alaw`` <-> ``{"type":"audio/pcma"}``. An unknown value is
-passed through unchanged, so the receiving server reports it.
-
-``session.created/updated`` going to preview are completed to the 14 fields
-the spec requires. A missing field gets a default: ``object``
-``"realtime.session"``, ``id``/``model``/``instructions`` ``""``, ``modalities``
-``["text","audio"]``, ``voice`` ``"alloy"``, both formats ``"pcm16"``,
-``input_audio_transcription`` ``null``, ``turn_detection`` the GA default
-(``server_vad``, 0.5, 300 ms, 500 ms), ``tools`` ``[]``, ``tool_choice``
-``"auto"``, ``temperature`` 0.8 (GA has no temperature), and
-``max_response_output_tokens`` ``"inf"``. A GA session of type
-``"transcription"`` has no preview counterpart, so its event is marked ``"ga"``.
-This is the only case where a marked event keeps a type that the preview
-dialect also uses (``session.created/updated``, ``session.update``). A consumer
-that parses marked events has to check ``x_untranslated`` first.
-
-Response objects and ``response.create``
-=========================================
-
-A response object (``response.created/done``) and the ``response.create``
-parameters map the same way. ``modalities`` <-> ``output_modalities`` (as for
-the session). ``voice`` <-> ``audio.output.voice``. ``output_audio_format`` <->
-``audio.output.format``. ``tool_choice`` as for the session. ``output`` items
-and ``input_items`` <-> ``input`` items have their part types changed, and a
-preview reference ``{"type":"message","id":X}`` <-> ``{"type":"item_reference",
-"id":X}``. ``temperature`` is dropped. Other keys (``instructions``, ``tools``,
-``max_output_tokens``, ``metadata``, ``conversation_id``, ``usage``, ...) pass
-through. A response object going to preview gets the spec's required keys
-when they are missing (``object``, ``status``, ``status_details``, ``output``,
-``usage``). The beta service's ``max_response_output_tokens`` spelling in
-``response.create`` is accepted as ``max_output_tokens``.
-
-``response.create`` only:
-
-* ``commit: false`` -> ``conversation: "none"`` (an out-of-band response whose
-  output is not added to the conversation). ``commit: true`` -> nothing, because
-  GA's default is ``"auto"``. Coming back, ``"none"`` -> ``commit: false``, and
-  anything else -> ``commit: true``. An unknown ``conversation`` value is kept.
-* ``cancel_previous`` has no GA counterpart and is dropped. GA never cancels
-  a response implicitly: a second ``response.create`` is an error. So coming
-  back it is always ``cancel_previous: false``, and that GA behaviour is kept.
-* ``append_input_items`` becomes one ``conversation.item.create`` per item,
-  sent *before* the ``response.create`` (the items are added to the
-  conversation and then the response is created). If ``input_items`` is
-  present too, the appended items are added to the end of ``input`` instead.
-* ``input_items`` <-> ``input``.
-* A GA ``response.create`` without ``response`` comes back with
-  ``{"commit": true, "cancel_previous": false}``. The spec requires those two
-  fields.
-
-Item lifecycle (``conversation.item.created`` vs ``added`` / ``done``)
-======================================================================
-
-GA announces every conversation item twice. ``conversation.item.added`` comes
-when it is inserted, and ``conversation.item.done`` when it is final.
-
-* **preview -> GA.** ``conversation.item.created`` always becomes
-  ``conversation.item.added``. When the item is already complete, a
-  ``conversation.item.done`` with the same item follows at once. An item is
-  complete when its status is not ``in_progress``, and user/system messages
-  and ``function_call_output`` items are always created whole. An assistant
-  message or ``function_call`` created ``in_progress`` at the start of a
-  response gets only ``added``. Its ``conversation.item.done`` is synthesised
-  from the ``response.output_item.done`` for the item, and is emitted *before*
-  that event: ``[conversation.item.done, response.output_item.done]``. This is
-  the order in captured GA traffic, where conversation.item.done comes right
-  after ``response.content_part.done``. The translator keeps no state, so the
-  synthesised done has no ``previous_item_id``. Its event id is derived from
-  the source event's (``<event_id>_done``).
-* **GA -> preview.** ``conversation.item.added`` -> ``conversation.item.created``
-  (``previous_item_id`` kept, ``null`` when absent).
-  ``conversation.item.done`` has no preview counterpart. Everything it says is
-  already in ``conversation.item.created`` (complete items) or in
-  ``response.output_item.done`` (response items). So it is passed through
-  marked ``"ga"``, as the module contract says. Preview consumers ignore it.
-  When a marked ``conversation.item.done`` comes back to
-  ``server_preview_to_ga``, it is *dropped*, because this translator
-  synthesises it again. So GA -> preview -> GA gives exactly one done per item.
-
-Lossy fields and normalisations
-===============================
-
-``LOSSY_FIELDS`` lists the information that cannot cross between the
-dialects. ``NORMALISATIONS`` lists the spellings that are made canonical, so
-a round trip gives the canonical form and not the original one. Both are
-dicts from the place to an explanation. The tests and the docs use them.
+The mapping, event by event and field by field, with the reasons: docs/protocol-decisions.md,
+section "Preview <-> GA translation".
 """
 
 from __future__ import annotations
@@ -294,7 +86,9 @@ NORMALISATIONS: dict[str, str] = {
     "modalities": "['audio'] and ['text','audio'] -> GA ['audio'] -> preview ['text','audio']",
     "turn_detection": "{'type':'none'} -> null; numeric-string *_ms -> int",
     "max_response_output_tokens / max_output_tokens": "null -> 'inf'",
-    "tool_choice": "{'type':'function','name':N} (GA) <-> {'type':'function','function':{'name':N}}",
+    "tool_choice": (
+        "{'type':'function','name':N} (GA) <-> {'type':'function','function':{'name':N}}"
+    ),
     "response.text.done": "preview gets both 'text' and 'value'; GA gets 'text' only",
     "conversation.item.truncated": "preview gets both 'content_index' and 'index'",
     "conversation.item.created": "previous_item_id is null when GA leaves it out",
@@ -1003,42 +797,61 @@ _SERVER_TO_PREVIEW: dict[str, _Handler] = {
 }
 
 
+class _Direction:
+    """One direction of translation: its handlers, and what passes through unchanged."""
+
+    __slots__ = ("handlers", "source", "target", "unchanged", "dropped_when_back")
+
+    def __init__(
+        self,
+        handlers: dict[str, _Handler],
+        source: str,
+        unchanged: frozenset[str],
+        dropped_when_back: frozenset[str] = frozenset(),
+    ):
+        self.handlers = handlers
+        self.source = source
+        self.target = _GA if source == _PREVIEW else _PREVIEW
+        self.unchanged = unchanged
+        # marked events of the target dialect that this direction synthesises itself
+        self.dropped_when_back = dropped_when_back
+
+    def translate(self, event: Mapping[str, Any]) -> list[Event]:
+        ev = _clone(event)
+        kind = ev.get("type")
+        marker = ev.get(MARKER)
+        if marker == self.target:  # an event of the target dialect, coming back
+            if isinstance(kind, str) and kind in self.dropped_when_back:
+                return []
+            del ev[MARKER]
+            return [ev]
+        if marker is not None:  # marked with the source dialect: stays untranslated
+            return [ev]
+        handler = self.handlers.get(kind)  # type: ignore[arg-type]
+        if handler is not None:
+            return handler(ev)
+        if kind in self.unchanged:
+            return [ev]
+        return _mark(ev, self.source)
+
+
+_SERVER_PREVIEW_TO_GA = _Direction(
+    _SERVER_TO_GA,
+    _PREVIEW,
+    SERVER_SHARED_EVENTS | GA_ONLY_SERVER_EVENTS,
+    dropped_when_back=frozenset({"conversation.item.done"}),  # see _output_item_done_to_ga
+)
+_SERVER_GA_TO_PREVIEW = _Direction(_SERVER_TO_PREVIEW, _GA, SERVER_SHARED_EVENTS)
+
+
 def server_preview_to_ga(event: Mapping[str, Any]) -> list[Event]:
     """Translate one preview server event (the engine's output) for a GA client."""
-    ev = _clone(event)
-    kind = ev.get("type")
-    marker = ev.get(MARKER)
-    if marker == _GA:
-        if kind == "conversation.item.done":
-            return []  # synthesised again by this translator (see module docs)
-        del ev[MARKER]
-        return [ev]
-    if marker is not None:
-        return [ev]
-    handler = _SERVER_TO_GA.get(kind)  # type: ignore[arg-type]
-    if handler is not None:
-        return handler(ev)
-    if kind in SERVER_SHARED_EVENTS or kind in GA_ONLY_SERVER_EVENTS:
-        return [ev]
-    return _mark(ev, _PREVIEW)
+    return _SERVER_PREVIEW_TO_GA.translate(event)
 
 
 def server_ga_to_preview(event: Mapping[str, Any]) -> list[Event]:
     """Translate one GA server event (from a hosted service) into the preview dialect."""
-    ev = _clone(event)
-    marker = ev.get(MARKER)
-    if marker == _PREVIEW:
-        del ev[MARKER]
-        return [ev]
-    if marker is not None:
-        return [ev]
-    kind = ev.get("type")
-    handler = _SERVER_TO_PREVIEW.get(kind)  # type: ignore[arg-type]
-    if handler is not None:
-        return handler(ev)
-    if kind in SERVER_SHARED_EVENTS:
-        return [ev]
-    return _mark(ev, _GA)
+    return _SERVER_GA_TO_PREVIEW.translate(event)
 
 
 # --------------------------------------------------------------------------------------
@@ -1099,37 +912,17 @@ _CLIENT_TO_PREVIEW: dict[str, _Handler] = {
 }
 
 
+_CLIENT_PREVIEW_TO_GA = _Direction(
+    _CLIENT_TO_GA, _PREVIEW, CLIENT_SHARED_EVENTS | GA_ONLY_CLIENT_EVENTS
+)
+_CLIENT_GA_TO_PREVIEW = _Direction(_CLIENT_TO_PREVIEW, _GA, CLIENT_SHARED_EVENTS)
+
+
 def client_preview_to_ga(event: Mapping[str, Any]) -> list[Event]:
     """Translate one preview client event for a hosted GA service (the relay side)."""
-    ev = _clone(event)
-    marker = ev.get(MARKER)
-    if marker == _GA:
-        del ev[MARKER]
-        return [ev]
-    if marker is not None:
-        return [ev]
-    kind = ev.get("type")
-    handler = _CLIENT_TO_GA.get(kind)  # type: ignore[arg-type]
-    if handler is not None:
-        return handler(ev)
-    if kind in CLIENT_SHARED_EVENTS or kind in GA_ONLY_CLIENT_EVENTS:
-        return [ev]
-    return _mark(ev, _PREVIEW)
+    return _CLIENT_PREVIEW_TO_GA.translate(event)
 
 
 def client_ga_to_preview(event: Mapping[str, Any]) -> list[Event]:
     """Translate one GA client event for the local (preview) engine."""
-    ev = _clone(event)
-    marker = ev.get(MARKER)
-    if marker == _PREVIEW:
-        del ev[MARKER]
-        return [ev]
-    if marker is not None:
-        return [ev]
-    kind = ev.get("type")
-    handler = _CLIENT_TO_PREVIEW.get(kind)  # type: ignore[arg-type]
-    if handler is not None:
-        return handler(ev)
-    if kind in CLIENT_SHARED_EVENTS:
-        return [ev]
-    return _mark(ev, _GA)
+    return _CLIENT_GA_TO_PREVIEW.translate(event)

@@ -46,6 +46,7 @@ __all__ = [
     "MAX_APPEND_AUDIO_BYTES",
     "MAX_JSON_DEPTH",
     "check_json_value",
+    "dumps_json",
     "load_json_event",
     "loads_json",
     "sniff_event_id",
@@ -73,6 +74,12 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Set by the tests: re-raise internal bugs instead of reporting them as ProtocolError.
 _RAISE_INTERNAL_ERRORS = False
+
+
+#: ``json.dumps`` as the wire and the log want it: compact (no spaces) and ASCII-only, so a
+#: lone surrogate or a U+2028 cannot break a log line. The bound encoder skips ``json.dumps``'
+#: argument handling on the hot path (one call per audio frame).
+dumps_json: Final = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def loads_json(text: str | bytes) -> Any:
@@ -170,7 +177,10 @@ def _check_finite_text(raw: str | bytes | bytearray) -> None:
 
 def _json_error_message(detail: str) -> str:
     if "recursion limit exceeded" in detail:
-        return f"invalid JSON: objects and arrays nested more than {MAX_JSON_DEPTH} levels deep ({detail})"
+        return (
+            f"invalid JSON: objects and arrays nested more than {MAX_JSON_DEPTH} levels deep "
+            f"({detail})"
+        )
     return f"invalid JSON: {detail}"
 
 

@@ -63,10 +63,9 @@ def choose_tool(request: BrainRequest, user_text: str) -> dict[str, Any] | None:
 
 
 def _string_argument(user_text: str) -> str:
-    match = None
-    for match in _STRING_CUE.finditer(user_text):
-        pass  # the last cue is usually the object ("weather in Paris")
-    value = match.group(1) if match else user_text
+    # the last cue is usually the object ("weather in Paris")
+    cues = list(_STRING_CUE.finditer(user_text))
+    value = cues[-1].group(1) if cues else user_text
     return value.strip().strip("'\"").strip()
 
 

@@ -111,7 +111,8 @@ class ShrinkingSession:
 
 
 def release_free_memory() -> None:
-    """Hand freed heap memory back to the OS after a big one-off load (glibc only; no-op elsewhere)."""
+    """Hand freed heap memory back to the OS after a big one-off load (glibc only; no-op
+    elsewhere)."""
     try:
         import ctypes
 

@@ -52,7 +52,8 @@ FOLD_VERSION = 1
 
 
 def cache_dir() -> Path:
-    """``$REALTIME_WIDGET_CACHE_DIR``, else ``$XDG_CACHE_HOME/realtime-widget``, else ``~/.cache/realtime-widget``."""
+    """``$REALTIME_WIDGET_CACHE_DIR``, else ``$XDG_CACHE_HOME/realtime-widget``, else
+    ``~/.cache/realtime-widget``."""
     env = os.environ.get("REALTIME_WIDGET_CACHE_DIR")
     if env:
         return Path(env)

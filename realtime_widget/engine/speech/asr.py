@@ -228,7 +228,7 @@ class Transcriber:
             if _repeating_tail(tokens):
                 break
             input_ids = np.array([[token]], dtype=np.int64)
-            for name, value in zip(self._past_names, out[1:]):
+            for name, value in zip(self._past_names, out[1:], strict=True):
                 # The encoder (cross-attention) cache is computed once, on the first step.
                 if step == 0 or ".decoder." in name:
                     past[name] = value

@@ -200,8 +200,9 @@ class Synthesizer:
 
         ``voice``: a realtime voice name (see module doc) or a :class:`VoiceSettings`;
         ``speed``: 0.25-4, multiplies the speaking rate (the GA ``speed`` setting);
-        ``sample_rate``: output rate (24000 for ``pcm16``). Text with nothing to say yields nothing. Synchronous generator:
-        iterate it in an executor. Stop iterating to cancel; nothing is left running.
+        ``sample_rate``: output rate (24000 for ``pcm16``). Text with nothing to say yields
+        nothing. Synchronous generator: iterate it in an executor. Stop iterating to cancel;
+        nothing is left running.
         """
         if not 0.25 <= speed <= 4.0:
             raise ValueError(f"speed must be in [0.25, 4], got {speed}")

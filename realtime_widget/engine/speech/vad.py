@@ -118,7 +118,8 @@ class SileroVad:
         return float(prob[0])
 
     def process(self, samples: np.ndarray) -> np.ndarray:
-        """Probabilities for every complete frame now available (float32 16 kHz input of any length)."""
+        """Probabilities for every complete frame now available (float32 16 kHz input of any
+        length)."""
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)
         buf = np.concatenate((self._pending, samples)) if self._pending.size else samples
         n = buf.shape[0] // FRAME_SAMPLES

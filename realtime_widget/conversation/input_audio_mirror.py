@@ -1,4 +1,4 @@
-"""The client's input audio buffer, as far as the conversation needs to know it.
+"""The client's mirror of the server's input audio buffer, as far as the conversation needs it.
 
 Appended audio is kept as PCM16 at the rate of the input format. The buffer also
 knows where it starts on the session's audio clock (milliseconds of all audio
@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections import deque
 
 from .. import audio
-from .items import pcm16_bytes_for_ms, pcm16_ms
+from .records import pcm16_bytes_for_ms, pcm16_ms
 
-__all__ = ["InputAudioBuffer"]
+__all__ = ["InputAudioMirror"]
 
 
-class InputAudioBuffer:
+class InputAudioMirror:
     """Uncommitted input audio: ``data`` (PCM16 at ``sample_rate``) in ``format``."""
 
     def __init__(self) -> None:

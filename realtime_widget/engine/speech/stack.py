@@ -1,6 +1,6 @@
 """What a session needs from the offline speech models, on the session's own timeline.
 
-``SpeechStack`` wraps the process-wide models of :mod:`.speech` (loaded once, shared by
+``SpeechStack`` wraps the process-wide models of :mod:`.models` (loaded once, shared by
 every session) and hands each session its own turn segmenter. All methods are
 synchronous; the session calls them through its executor.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from .speech.models import SpeechModels, get_speech_models, get_turn_model
-from .speech.vad import ServerVadSegmenter, SpeechStarted
+from .models import SpeechModels, get_speech_models, get_turn_model
+from .vad import ServerVadSegmenter, SpeechStarted
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,8 @@ def accept_request_item(item: Any, item_id: str, param: str = "item") -> Accepte
         }
         return AcceptedItem(announced, {})
     raise ProtocolError(
-        f"{param}.type: expected 'message', 'function_call' or 'function_call_output', got {kind!r}",
+        f"{param}.type: expected 'message', 'function_call' or 'function_call_output', "
+        f"got {kind!r}",
         code="invalid_value",
         param=f"{param}.type",
     )

@@ -148,7 +148,8 @@ class RealtimeMagics(Magics):
             )
             if provider and current and provider != current:
                 raise UsageError(
-                    f"session {name!r} already uses provider {current!r}; pass another -s name for a {provider} session"
+                    f"session {name!r} already uses provider {current!r}; pass another -s name "
+                    f"for a {provider} session"
                 )
             return name, session, False
         if _ID.match(name):
@@ -181,7 +182,10 @@ class RealtimeMagics(Magics):
         ):
             text += "\n\n" + credentials_help(provider)
         elif "deployment name is required" in message:
-            text += "\n\nPass the deployment with --model NAME, or set AZURE_OPENAI_DEPLOYMENT / c.RealtimeWidgetApp.azure_deployment on the server."
+            text += (
+                "\n\nPass the deployment with --model NAME, or set AZURE_OPENAI_DEPLOYMENT / "
+                "c.RealtimeWidgetApp.azure_deployment on the server."
+            )
         return text
 
     # ------------------------------------------------------------------ options
@@ -197,7 +201,8 @@ class RealtimeMagics(Magics):
             fn = self.shell.user_ns.get(tool_name)
             if fn is None:
                 raise UsageError(
-                    f"--tools: no function named {tool_name!r} in the notebook (define it in a cell first)"
+                    f"--tools: no function named {tool_name!r} in the notebook "
+                    "(define it in a cell first)"
                 )
             if not callable(fn):
                 raise UsageError(f"--tools: {tool_name!r} is a {type(fn).__name__}, not a function")
@@ -241,9 +246,9 @@ class RealtimeMagics(Magics):
         Options: ``-s NAME``, ``--provider local|openai|azure|url``, ``--model M``,
         ``--voice V``, ``--modalities text,audio``, ``--instructions TEXT``,
         ``--tools f,g``, ``--no-audio``, ``--timeout S``. (A one-line message cannot end
-        with ``?``: IPython reads that as a help request; use the cell form.) Options that configure a
-        session (provider, model; voice, modalities and instructions too) apply when
-        it is created; on later cells voice, modalities and instructions apply to that
+        with ``?``: IPython reads that as a help request; use the cell form.) Options that
+        configure a session (provider, model; voice, modalities and instructions too) apply
+        when it is created; on later cells voice, modalities and instructions apply to that
         answer only.
         """
         opts, rest = parse_options(
@@ -255,15 +260,16 @@ class RealtimeMagics(Magics):
         if cell is not None:
             if rest:
                 raise UsageError(
-                    f"%%realtime: unexpected {rest!r} on the magic line (the message is the cell body)\n"
-                    + usage("%%realtime", TURN_OPTIONS)
+                    f"%%realtime: unexpected {rest!r} on the magic line "
+                    "(the message is the cell body)\n" + usage("%%realtime", TURN_OPTIONS)
                 )
             text = cell.strip()
         else:
             text = rest
         if not text:
             raise UsageError(
-                "%realtime: no message (%%realtime takes it from the cell body, %realtime from the rest of the line)"
+                "%realtime: no message (%%realtime takes it from the cell body, %realtime from "
+                "the rest of the line)"
             )
         response = self._response_options(opts)
         timeout = 120.0
@@ -303,7 +309,8 @@ class RealtimeMagics(Magics):
         if not name:
             if self.current_session is None:
                 raise UsageError(
-                    "no realtime session yet: run %%realtime first, or pass a session name or id (see %realtime_sessions)"
+                    "no realtime session yet: run %%realtime first, or pass a session name or id "
+                    "(see %realtime_sessions)"
                 )
             return frames(self.current_session)
         obj = self.shell.user_ns.get(name)
@@ -317,7 +324,8 @@ class RealtimeMagics(Magics):
                 return frames(session)
             if hasattr(obj, "session") and callable(getattr(obj, "connect", None)):
                 raise UsageError(
-                    f"{name} has no session yet: click its Connect button, or run %%realtime -s {name}"
+                    f"{name} has no session yet: click its Connect button, "
+                    f"or run %%realtime -s {name}"
                 )
         if name in self.sessions:
             return frames(self.sessions[name])
@@ -464,7 +472,8 @@ class RealtimeConfig(dict):
                     )
             tools = [t.get("name") for t in cfg.get("tools") or [] if isinstance(t, dict)]
             parts.append(
-                f"<tr><td class='rtw-muted'>tools</td><td>{esc(', '.join(tools) or '-')}</td></tr></table>"
+                "<tr><td class='rtw-muted'>tools</td>"
+                f"<td>{esc(', '.join(tools) or '-')}</td></tr></table>"
             )
         parts.append("<h4 style='margin-top:8px'>providers</h4><table>")
         for provider, info in providers.items():
@@ -474,11 +483,13 @@ class RealtimeConfig(dict):
                 for what, env, trait in CREDENTIALS.get(provider, [])
             )
             parts.append(
-                f"<tr><td><b>{esc(provider)}</b></td><td>{ok}</td><td class='rtw-muted'>{esc(where)}</td></tr>"
+                f"<tr><td><b>{esc(provider)}</b></td><td>{ok}</td>"
+                f"<td class='rtw-muted'>{esc(where)}</td></tr>"
             )
         parts.append(
-            "</table><div class='rtw-muted' style='margin-top:6px'>Credentials live on the Jupyter server "
-            "(its environment or jupyter_server_config.py), never in a notebook.</div></div>"
+            "</table><div class='rtw-muted' style='margin-top:6px'>"
+            "Credentials live on the Jupyter server (its environment or "
+            "jupyter_server_config.py), never in a notebook.</div></div>"
         )
         return "".join(parts)
 
