@@ -7,12 +7,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ..protocol.parsing import dumps_json
 from .discovery import ServerInfo
 from .loop import loop_thread
 
 __all__ = ["HubRest", "fetch_blocking"]
-
-dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class HubRest:
@@ -60,7 +59,7 @@ class HubRest:
             headers={**self.server.headers(), "Content-Type": "application/json"},
             body=None
             if body is None and method in ("GET", "DELETE")
-            else dumps(body if body is not None else {}),
+            else dumps_json(body if body is not None else {}),
             connect_timeout=min(timeout, 20),
             request_timeout=timeout,
         )

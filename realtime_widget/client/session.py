@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import logging
 import os
 import queue
@@ -39,6 +38,7 @@ import numpy as np
 from .. import audio as _audio
 from ..conversation import Conversation
 from ..protocol import loads_json
+from ..protocol.parsing import dumps_json
 from .discovery import ServerInfo, find_server, server_from_argument
 from .loop import blocking, loop_thread, on_client_loop
 from .rest import HubRest
@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 __all__ = ["Reply", "Session", "SessionClosed", "list_sessions"]
 
 HISTORY = 5000
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
 _event_ids = itertools.count(1)
 
 
@@ -363,7 +362,7 @@ class Session:
             "input_audio_buffer.clear",
         ):
             self.conversation.apply_client(event)
-        await self.transport.send(_dumps(event))
+        await self.transport.send(dumps_json(event))
         return event["event_id"]
 
     def send(self, event: dict[str, Any]) -> str:

@@ -71,6 +71,7 @@ from typing import Any, NamedTuple
 
 import pybase64
 
+from ..protocol.parsing import dumps_json
 from .logreader import (
     AUDIO_DIR,
     EVENTS_FILE,
@@ -109,9 +110,6 @@ TOP_LEVEL_AUDIO = {
     ("client", "input_audio_buffer.append"): "audio",
     ("server", "response.audio.delta"): "delta",
 }
-_dumps = json.JSONEncoder(
-    separators=(",", ":")
-).encode  # ASCII: lone surrogates cannot break a line
 _str = json.encoder.encode_basestring_ascii  # one JSON string (C implementation)
 
 
@@ -377,7 +375,7 @@ class EventLog:
             self._types.append("")
             self._flags.append(_FLAG_LOST | _FLAG_QUIET)
         marker = {"type": "x_hub.seq_gap", "first_seq": first, "last_seq": last}
-        self._write_record("x_hub.seq_gap", "server", "hub", None, "", True, "", _dumps(marker))
+        self._write_record("x_hub.seq_gap", "server", "hub", None, "", True, "", dumps_json(marker))
 
     # ------------------------------------------------------------------ properties
 
@@ -432,11 +430,13 @@ class EventLog:
             response = get("response")
             if type(response) is dict:
                 response_id = response.get("id")
-        body = stripped if stripped is not None else (text if text is not None else _dumps(event))
+        body = (
+            stripped if stripped is not None else (text if text is not None else dumps_json(event))
+        )
         if (
             "\n" in body or "\r" in body
         ):  # pretty-printed JSON from a client: one record must stay one line
-            body = _dumps(
+            body = dumps_json(
                 {
                     k: v
                     for k, v in event.items()
@@ -456,7 +456,7 @@ class EventLog:
             body,
         )
         if wire is None:
-            wire = text if text is not None else (body if stripped is None else _dumps(event))
+            wire = text if text is not None else (body if stripped is None else dumps_json(event))
         return _appended(Appended, (seq, wire, raw))
 
     def _write_record(
@@ -519,7 +519,7 @@ class EventLog:
                 _str(fmt),
                 offset,
             )
-        return ',"audio":' + _dumps([_audio_ref(stream, raw, fmt, [field], None)])
+        return ',"audio":' + dumps_json([_audio_ref(stream, raw, fmt, [field], None)])
 
     def _take_audio(
         self, event: dict[str, Any], etype: str, direction: str, text: str | None
@@ -549,7 +549,7 @@ class EventLog:
             ]
             if paths:
                 refs, stripped, wire = self._take_item_audio(event, item, paths)
-                return (',"audio":' + _dumps(refs) if refs else ""), stripped, wire, None
+                return (',"audio":' + dumps_json(refs) if refs else ""), stripped, wire, None
         return "", None, None, None
 
     def _take_top(
@@ -563,7 +563,7 @@ class EventLog:
         stripped_text = _cut_field(text, field, encoded) if text is not None else None
         if stripped_text is None:
             stripped = {k: v for k, v in event.items() if k != field}
-            stripped_text = _dumps(stripped)
+            stripped_text = dumps_json(stripped)
         if text is not None:
             return refs_json, stripped_text, text, raw
         # The wire form: the stripped JSON with the (validated, so escape-free) base64 spliced back.
@@ -590,7 +590,7 @@ class EventLog:
             return [], None, None
         stripped = dict(event)
         stripped["item"] = {**item, "content": new_parts}
-        return refs, _dumps(stripped), None
+        return refs, dumps_json(stripped), None
 
     def _store_audio(self, stream: str, raw: bytes) -> int | None:
         """Append ``raw`` to the audio file ``stream``: its offset there, or None when the
@@ -732,7 +732,7 @@ class EventLog:
         for rec in self.read(seqs, audio="inline", flush=flush):
             event = rec["event"]
             event["x_seq"] = rec["seq"]
-            frames.append(_dumps(event))
+            frames.append(dumps_json(event))
         return frames
 
     def _raw_records(self, seqs: list[int]) -> Iterator[dict[str, Any]]:

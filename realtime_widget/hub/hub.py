@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 import shutil
@@ -12,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..conversation import Conversation
+from ..protocol.parsing import dumps_json
 from .config import IDLE_CHECK_S, HubConfig
 from .eventlog import EventLog, StoredSessionInfo, apply_retention, scan_sessions, valid_session_id
 from .logreader import conversation_from_log
@@ -20,7 +20,6 @@ from .summary import session_summary
 from .upstreams import HubError, make_upstream
 
 log = logging.getLogger(__name__)
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 __all__ = ["Hub"]
 
@@ -353,7 +352,7 @@ class Hub:
             lines = await loop.run_in_executor(
                 None,
                 lambda seqs=seqs: "".join(
-                    _dumps(r) + "\n" for r in session.log.read(seqs, audio=audio, flush=False)
+                    dumps_json(r) + "\n" for r in session.log.read(seqs, audio=audio, flush=False)
                 ).encode(),
             )
             yield lines

@@ -32,7 +32,6 @@ Reconnection and restore: :mod:`.restore`.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 import time
@@ -46,7 +45,7 @@ import tornado.websocket
 from ..audio import to_pcm16
 from ..conversation import Conversation, Item
 from ..protocol.errors import ProtocolError
-from ..protocol.parsing import check_json_value, load_json_event, sniff_event_id
+from ..protocol.parsing import check_json_value, dumps_json, load_json_event, sniff_event_id
 from .clients import AttachedClient, ClientSink
 from .config import SOURCES
 from .errors import error_event, hub_event, protocol_error_event
@@ -62,8 +61,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = ["HubSession"]
-
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _queued_size(event: dict[str, Any]) -> int:
@@ -370,7 +367,7 @@ class HubSession:
                     seq,
                 )  # the fast path: splice x_seq into the text
             else:  # anything else: build the frame from the event, not from the text
-                frame = _dumps({**event, "x_seq": seq})
+                frame = dumps_json({**event, "x_seq": seq})
             shaped: dict[View, list[str]] | None = None  # frames per client view, made once
             for client in tuple(self.clients.values()):
                 if client.sees_everything:
@@ -622,7 +619,7 @@ class HubSession:
         if not self.conversation.session:
             return []  # not connected yet: the upstream's own session.created comes live
         event = hub_event("session.created", session=dict(self.conversation.session))
-        return live_frames(view, event, None, _dumps(event))
+        return live_frames(view, event, None, dumps_json(event))
 
     async def _catch_up(self, client: AttachedClient, after: int | None, upto: int) -> None:
         seqs = (
@@ -670,7 +667,7 @@ class HubSession:
                     last_seq=self.log.last_seq,
                     session=self.summary(),
                 )
-                client._write(_dumps(ready))
+                client._write(dumps_json(ready))
         except Exception:
             log.exception(
                 "realtime-widget: catching up client %s of session %s failed", client.id, self.id

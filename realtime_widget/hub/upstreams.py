@@ -26,7 +26,6 @@ the client gets one generic message, so that it cannot map which loopback ports 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import posixpath
 import re
@@ -42,6 +41,7 @@ import tornado.httpclient
 import tornado.websocket
 
 from ..protocol import ga, loads_json
+from ..protocol.parsing import dumps_json
 from ..wsframes import write_text
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,6 @@ PROVIDERS = ("local", "openai", "azure", "url")
 DEFAULT_URL_ALLOWLIST = (r"^wss?://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(/.*)?$",)
 AZURE_SCOPE = "https://cognitiveservices.azure.com/.default"
 UPSTREAM_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class NativeGA(str):
@@ -486,8 +485,8 @@ class WebSocketUpstream(Upstream):
         if self.dialect == "ga":
             if isinstance(text, NativeGA):
                 return [text]
-            return [_dumps(out) for out in ga.client_preview_to_ga(event)]
-        return [text if text is not None and not isinstance(text, NativeGA) else _dumps(event)]
+            return [dumps_json(out) for out in ga.client_preview_to_ga(event)]
+        return [text if text is not None and not isinstance(text, NativeGA) else dumps_json(event)]
 
     def _write(self, ws: tornado.websocket.WebSocketClientConnection, frame: str) -> None:
         self._last_write = write_text(

@@ -32,11 +32,11 @@ from typing import Any, NamedTuple
 from ..protocol import ProtocolError, ga, load_json_event
 from ..protocol.audience import server_event_allowed
 from ..protocol.dialects import wrong_dialect
+from ..protocol.parsing import dumps_json
 from .upstreams import NativeGA
 
 __all__ = ["HUB_VIEW", "View", "client_frame", "live_frames", "replay_frames"]
 
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
 log = logging.getLogger(__name__)
 
 
@@ -58,7 +58,7 @@ HUB_VIEW = View("preview", frozenset({"all"}))
 
 
 def _with_seq(event: dict[str, Any], seq: int | None) -> str:
-    text = _dumps(event)
+    text = dumps_json(event)
     return text if seq is None else '%s,"x_seq":%d}' % (text[:-1], seq)
 
 
