@@ -42,17 +42,21 @@ class RealtimeWidgetApp(ExtensionApp):
     ).tag(config=True)
     max_session_log_bytes = Int(
         1024**3,
-        help="Stop storing a session's audio above this size (its events are still logged; 0: no limit).",
+        help="Stop storing a session's audio above this size (its events are still logged; 0: no "
+        "limit).",
     ).tag(config=True)
     log_flush_interval = Float(
         0.2,
         help="Seconds between writes of the logs to the OS (0: after every event-loop iteration). "
-        "A crash of the server process loses at most this much; a clean shutdown loses nothing, and "
-        "reads (REST, catch-up) flush first. Each write is 3 system calls per session: at 50 sessions, "
+        "A crash of the server process loses at most this much; a clean shutdown loses nothing, "
+        "and "
+        "reads (REST, catch-up) flush first. Each write is 3 system calls per session: at 50 "
+        "sessions, "
         "0.05 s costs the hub about 3% more CPU than 0.2 s (benchmarks/README.md).",
     ).tag(config=True)
     export_dir = Unicode(
-        help="Directory that POST .../export writes into (default: the server's root_dir). Exports cannot leave it."
+        help="Directory that POST .../export writes into (default: the server's root_dir). Exports "
+        "cannot leave it."
     ).tag(config=True)
 
     # -- limits ----------------------------------------------------------------------
@@ -62,15 +66,18 @@ class RealtimeWidgetApp(ExtensionApp):
     )
     max_message_bytes = Int(
         24 * 1024**2,
-        help="Largest WebSocket frame a client may send (a 15 MiB audio append is ~20 MiB of base64).",
+        help="Largest WebSocket frame a client may send (a 15 MiB audio append is ~20 MiB of "
+        "base64).",
     ).tag(config=True)
     client_buffer_bytes = Int(
         64 * 1024**2,
-        help="Unsent bytes a slow client may hold before it is disconnected (it can reattach and catch up).",
+        help="Unsent bytes a slow client may hold before it is disconnected (it can reattach and "
+        "catch up).",
     ).tag(config=True)
     max_kept_audio_ms = Int(
         30 * 60_000,
-        help="Audio (ms) each session's conversation holds in memory; past it the oldest items' audio is released "
+        help="Audio (ms) each session's conversation holds in memory; past it the oldest items' "
+        "audio is released "
         "(the log keeps it: export it to get it back; 0: no cap).",
     ).tag(config=True)
     max_input_buffer_ms = Int(
@@ -94,7 +101,8 @@ class RealtimeWidgetApp(ExtensionApp):
     ).tag(config=True)
     strict_origin = Bool(
         True,
-        help="Refuse a foreign Origin even on token-authenticated requests (requests without an Origin, e.g. from a kernel, are not affected).",
+        help="Refuse a foreign Origin even on token-authenticated requests (requests without an "
+        "Origin, e.g. from a kernel, are not affected).",
     ).tag(config=True)
 
     # -- reconnection ------------------------------------------------------------------
@@ -109,7 +117,8 @@ class RealtimeWidgetApp(ExtensionApp):
     ).tag(config=True)
     restore_audio = Bool(
         False,
-        help="Also replay the user's input audio when restoring a conversation (transcripts are always replayed).",
+        help="Also replay the user's input audio when restoring a conversation (transcripts are "
+        "always replayed).",
     ).tag(config=True)
     reconnect_buffer_bytes = Int(
         16 * 1024**2, help="Client events kept while the upstream reconnects."
@@ -120,8 +129,10 @@ class RealtimeWidgetApp(ExtensionApp):
         True, help="Load the offline speech models for the local provider (else it is text-only)."
     ).tag(config=True)
     preload_local_engine = Bool(
-        help="Start loading the local engine's offline speech models (a few seconds) in a worker thread when the "
-        "server starts, so that the first local session does not wait for them. Default: on when the [local] extra "
+        help="Start loading the local engine's offline speech models (a few seconds) in a worker "
+        "thread when the "
+        "server starts, so that the first local session does not wait for them. Default: on when "
+        "the [local] extra "
         "is installed and local_speech is on.",
     ).tag(config=True)
     local_model = Unicode("local-realtime", help="Model name the local engine reports.").tag(
@@ -137,12 +148,14 @@ class RealtimeWidgetApp(ExtensionApp):
     azure_endpoint = Unicode(
         None,
         allow_none=True,
-        help="Azure OpenAI resource endpoint, e.g. https://NAME.openai.azure.com (default: $AZURE_OPENAI_ENDPOINT).",
+        help="Azure OpenAI resource endpoint, e.g. https://NAME.openai.azure.com (default: "
+        "$AZURE_OPENAI_ENDPOINT).",
     ).tag(config=True)
     azure_api_key = Unicode(
         None,
         allow_none=True,
-        help="Azure OpenAI key (default: $AZURE_OPENAI_API_KEY); without one, an Entra ID token (azure-identity).",
+        help="Azure OpenAI key (default: $AZURE_OPENAI_API_KEY); without one, an Entra ID token "
+        "(azure-identity).",
     ).tag(config=True)
     azure_deployment = Unicode(
         None,
@@ -152,7 +165,8 @@ class RealtimeWidgetApp(ExtensionApp):
     azure_api_version = Unicode(
         None,
         allow_none=True,
-        help="Set to use the preview route /openai/realtime?api-version=... (default: the GA route; $REALTIME_WIDGET_AZURE_API_VERSION).",
+        help="Set to use the preview route /openai/realtime?api-version=... (default: the GA "
+        "route; $REALTIME_WIDGET_AZURE_API_VERSION).",
     ).tag(config=True)
     azure_auth = Unicode("auto", help="'key', 'entra' or 'auto' (the key when one is set).").tag(
         config=True
@@ -165,20 +179,24 @@ class RealtimeWidgetApp(ExtensionApp):
     url_api_key = Unicode(
         None,
         allow_none=True,
-        help="Key sent as a bearer token to provider='url' upstreams under url_api_key_url, and to no other URL "
+        help="Key sent as a bearer token to provider='url' upstreams under url_api_key_url, and to "
+        "no other URL "
         "(default: $REALTIME_WIDGET_URL_API_KEY).",
     ).tag(config=True)
     url_api_key_url = Unicode(
         None,
         allow_none=True,
-        help="The URL prefix (scheme://host:port[/path]) url_api_key is for (default: $REALTIME_WIDGET_URL_API_KEY_URL). "
+        help="The URL prefix (scheme://host:port[/path]) url_api_key is for (default: "
+        "$REALTIME_WIDGET_URL_API_KEY_URL). "
         "Unset, url_api_key is sent nowhere.",
     ).tag(config=True)
     url_api_keys = Dict(
         key_trait=Unicode(),
         value_trait=Unicode(),
-        help="URL prefix -> bearer key for provider='url' upstreams: a URL gets the key of the longest prefix it is "
-        "under (same scheme, host and port), none otherwise. Example: {'wss://rt.example.com/v1/realtime': 'sk-...'}.",
+        help="URL prefix -> bearer key for provider='url' upstreams: a URL gets the key of the "
+        "longest prefix it is "
+        "under (same scheme, host and port), none otherwise. Example: "
+        "{'wss://rt.example.com/v1/realtime': 'sk-...'}.",
     ).tag(config=True)
     url_dialect = Unicode(
         "preview", help="Dialect of provider='url' upstreams: 'preview' or 'ga'."
@@ -279,8 +297,10 @@ class RealtimeWidgetApp(ExtensionApp):
     def initialize_settings(self) -> None:
         if self.url_api_key and not self.url_api_key_url:
             self.log.warning(
-                "realtime-widget: REALTIME_WIDGET_URL_API_KEY (url_api_key) is set but bound to no URL: it is sent "
-                "nowhere. Set REALTIME_WIDGET_URL_API_KEY_URL (url_api_key_url) to the URL it is for, or use url_api_keys."
+                "realtime-widget: REALTIME_WIDGET_URL_API_KEY (url_api_key) is set but bound to no "
+                "URL: it is sent "
+                "nowhere. Set REALTIME_WIDGET_URL_API_KEY_URL (url_api_key_url) to the URL it is "
+                "for, or use url_api_keys."
             )
         self.hub = Hub(self.hub_config())
         root = self.export_dir or (

@@ -15,7 +15,7 @@ path                                                         dialect    for
                                                              realtime=  beta client
                                                              v1``
 ``realtime/sessions/<id>/openai/realtime?api-version=…``     preview    Azure-style preview clients
-                                                                        that keep the endpoint's path
+                                                                        keeping the endpoint's path
 ``realtime/sessions/<id>/openai/v1/realtime?model=<any>``    GA         Azure-style GA clients
 ``openai/realtime?api-version=…&deployment=<id>``            preview    ``rt-client`` and
                                                                         ``rtclient``: both replace
@@ -77,7 +77,8 @@ class ClientRouteSocket(SessionSocket):
             # nothing could happen on it: say so at the handshake, as a service would
             raise web.HTTPError(
                 409,
-                f"the session is {self.session.status}: resume it first (POST realtime/sessions/<id>/resume)",
+                f"the session is {self.session.status}: resume it first (POST "
+                f"realtime/sessions/<id>/resume)",
             )
         raw = self.get_query_argument("after", None)
         try:
