@@ -1,4 +1,4 @@
-"""semantic_vad: the Smart Turn end-of-turn model (from the pipecat-ai wheel) and the engine around it.
+"""semantic_vad: the Smart Turn end-of-turn model (from the pipecat-ai wheel) and its engine.
 
 Speech is Piper's (the engine's own TTS voices) so the model hears natural prosody.
 """
