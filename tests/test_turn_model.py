@@ -351,3 +351,36 @@ async def test_a_pause_inside_the_turn_emits_nothing_and_answers_once(client: En
     (heard,) = client.of_type("conversation.item.input_audio_transcription.completed")
     assert "boston" in heard["transcript"].lower()
     assert len(client.of_type("response.created")) == 1
+
+
+async def test_noise_alone_never_starts_a_semantic_vad_response(client: EngineClient):
+    """Through the engine: 4 s of silence then 4 s of white noise (-35 dBFS) under
+    semantic_vad: no speech_started, nothing committed, no response."""
+    await client.send(
+        {
+            "type": "session.update",
+            "session": {"turn_detection": {"type": "semantic_vad", "eagerness": "high"}},
+        }
+    )
+    await client.wait_for("session.updated")
+    noise = np.random.default_rng(2).standard_normal(RATE * 4) * 10 ** (-35 / 20) * 32768
+    audio = np.concatenate([silence(4.0), np.clip(noise, -32768, 32767).astype(np.int16)])
+    await client.append_audio(audio.astype("<i2").tobytes(), chunk_bytes=960)
+    await client.sync()
+    assert not client.of_type(
+        "input_audio_buffer.speech_started", "input_audio_buffer.committed", "response.created"
+    )
+
+
+def test_missing_feature_code_names_the_package(tmp_path, monkeypatch):
+    """A pipecat-ai wheel without the log-mel module (another version, a partial copy):
+    loading fails at once, naming the install command, not at the first turn."""
+    from realtime_widget.engine.speech import turn
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / smart_turn_model_path().name).write_bytes(smart_turn_model_path().read_bytes())
+    monkeypatch.setattr(turn, "_smart_turn_dir", lambda: tmp_path)
+    monkeypatch.setattr(turn, "_features", None)
+    with pytest.raises(SpeechModelsUnavailable, match="pip install --no-deps pipecat-ai==1.14.0"):
+        turn.SmartTurnModel.load()
