@@ -248,9 +248,32 @@ def _probe(page) -> dict:
         const reg = globalThis.__realtime_widget;
         const v = reg.views[reg.views.length - 1];
         return {mic: globalThis.__rtwBenchMic, outputLatencyMs: v.stats.outputLatencyMs,
-                turns: Array.from(v.numbers.turns.values())};
+                turns: Array.from(v.numbers.turns.values()), sessionId: v.model.get("session_id")};
     }"""
     )
+
+
+HUB_STEPS = ("input_audio_buffer.speech_stopped", "response.created", "response.audio.delta")
+
+
+def hub_times(server, session_id: str, after_ms: float) -> dict[str, float]:
+    """Wall time (ms, the browser's clock too: one machine) at which the hub logged the
+    first event of each of HUB_STEPS after ``after_ms``."""
+    out: dict[str, float] = {}
+    after = 0
+    while True:
+        page = server.api(
+            "GET",
+            f"realtime/sessions/{session_id}/events?after={after}&limit=1000"
+            f"&type={','.join(HUB_STEPS)}",
+        )
+        for rec in page["events"]:
+            t = rec["t"] * 1000
+            if t >= after_ms and rec["type"] not in out:
+                out[rec["type"]] = t
+        if not page["has_more"]:
+            return out
+        after = page["next_after"]
 
 
 def bench_voice_to_voice(server, browser, turns: int) -> dict:
@@ -276,6 +299,7 @@ def bench_voice_to_voice(server, browser, turns: int) -> dict:
         for name, (page, root) in pages.items():
             browser.set_mic(mic)
             seen = len(_probe(page)["turns"])
+            before = set(stats(page)["itemsPlayback"])
             page.evaluate("() => { globalThis.__rtwBenchMic.lastLoudAt = 0; }")
             button = root.get_by_role("button", name="Microphone on or off")
             button.click()
@@ -292,15 +316,18 @@ def bench_voice_to_voice(server, browser, turns: int) -> dict:
                 raise RuntimeError(f"microphone probe: {p['mic']['error']}")
             turn, last = new[0], p["mic"]["lastLoudAt"]
             rendered = turn["firstAudioAt"] - p["outputLatencyMs"]
+            hub = hub_times(server, p["sessionId"], last - 2000)
             out[name].append(
                 {
                     "kind": turn["kind"],
                     "stopped_ms": turn["at"] - last,
                     "rendered_ms": rendered - last,
                     "audible_ms": turn["firstAudioAt"] - last,
+                    # the same turn as the hub logged it (speech_stopped, response.created,
+                    # first audio delta), from the last speech sample
+                    **{f"hub_{k.split('.')[-1]}_ms": t - last for k, t in hub.items()},
                 }
             )
-            before = set(stats(page)["itemsPlayback"])
             wait_until(
                 page,
                 lambda s, before=before: all(
@@ -477,6 +504,15 @@ def main() -> None:
                     f"  (speech_stopped at the page: p50 "
                     f"{pct([x['stopped_ms'] for x in rows], 50):.0f} ms; audible adds "
                     f"{pct([x['audible_ms'] - x['rendered_ms'] for x in rows], 50):.0f} ms)"
+                )
+            print("   where the time goes, p50 from the last speech sample (ms):")
+            for name, rows in r.items():
+                cols = ["hub_speech_stopped_ms", "hub_created_ms", "hub_delta_ms", "rendered_ms"]
+                print(
+                    f"   {name:18s}: "
+                    + ", ".join(
+                        f"{c[:-3]} {pct([x[c] for x in rows if c in x], 50):.0f}" for c in cols
+                    )
                 )
             names = list(r)
             if len(names) == 2:
