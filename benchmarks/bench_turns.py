@@ -6,20 +6,28 @@ fresh session over a real WebSocket, streams the audio paced in real time in 20 
 frames (frame i leaves at t0 + (i+1) x 20 ms, as a microphone delivers it) and records
 when events arrive.
 
-Utterances: 4 complete questions and 4 sentences with a mid-sentence pause of
-0.4 / 0.7 / 1.0 / 1.5 s ("I'd like to fly to ... Boston on Friday."), each in 4 voices:
-espeak-ng en-us, espeak-ng en-us with white noise at -40 dBFS, Piper "echo", Piper
-"shimmer" with noise at -45 dBFS. (The real-voice WAV of the rtclient tests is not in
-../shared/thirdparty on this machine, so no recorded human voice is included.)
+Utterances, per voice: 4 complete questions and 4 sentences with a mid-sentence pause
+(0.4 / 0.7 / 1.0 / 1.5 s, rotated over the sentences from voice to voice: "I'd like to fly
+to ... Boston on Friday."). Voices: espeak-ng en-us, Piper "echo", espeak-ng + white noise
+at -40 dBFS, Piper "shimmer" + noise at -45 dBFS, and a recorded human voice: the
+``beckett.wav`` test file of the ``moonshine-cpp`` wheel (already a dependency; the
+rtclient test WAV is not in ../shared/thirdparty), cut into its 4 phrases ("Ever tried,
+ever failed." ...) and, for the paused half, "Ever tried, ... ever failed." with each pause.
 
 Per setting:
-  * voice-to-voice: last speech sample (stream time) -> first ``response.audio.delta``;
+  * voice-to-voice: last speech sample (stream time) -> first ``response.audio.delta``,
+    and where that time goes: VAD lag (last speech sample -> ``speech_end_ms``, the start of
+    the silence Silero heard), decision (last speech sample -> ``speech_stopped`` arrives:
+    the lag, the silence wait and the end-of-turn model), then ``speech_stopped`` ->
+    transcript (recognition not yet done when the turn ended) and -> first audio (reply
+    start and first synthesized chunk);
   * premature end-of-turn: paused utterances whose pause ended the turn;
   * missed end-of-turn: the turn never ended, or ended > 2 s after the last speech sample;
-  * WER of the transcripts (``input_audio_transcription``), and the same audio with
-    turn detection off and a manual ``input_audio_buffer.commit`` as the reference path.
+  * WER of the transcripts (``input_audio_transcription``), and the same audio with turn
+    detection off and a manual ``input_audio_buffer.commit`` (streamed at full speed: its
+    timing is not measured) as the reference path.
 
-    python benchmarks/bench_turns.py                 # 32 utterances x 5 settings, ~9 min with --per-kind 2
+    python benchmarks/bench_turns.py                  # 40 utterances x 6 settings, ~17 min
     python benchmarks/bench_turns.py --voices 2 --per-kind 2   # quick look
 """
 
@@ -44,9 +52,11 @@ from tornado.websocket import websocket_connect
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from speech_fixtures import speak, speech_bounds, word_errors  # noqa: E402
 
+from realtime_widget.engine.speech.turn import EAGERNESS  # noqa: E402
+
 RATE = 24000
 FRAME = RATE * 20 // 1000  # samples per 20 ms frame
-LEAD_S, TAIL_S = 0.5, 2.6
+LEAD_S, TAIL_S = 0.5, 2.3  # the tail covers the 2 s 'missed' limit
 MISSED_AFTER_S = 2.0
 COMPLETE = [
     "What is the weather like in Paris?",
@@ -66,11 +76,21 @@ VOICES = [  # (name, engine, voice, noise dBFS)
     ("piper-echo", "piper", "echo", None),
     ("espeak+noise", "espeak", "en-us", -40.0),
     ("piper-shimmer+noise", "piper", "shimmer", -45.0),
+    ("human (beckett.wav)", "recording", "", None),
 ]
+# beckett.wav (16 kHz): its phrases, and where "Ever tried, | ever failed." is split
+RECORDED = [
+    ("Ever tried, ever failed.", 0, 2950),
+    ("No matter.", 2950, 4200),
+    ("Try again.", 4200, 5900),
+    ("Fail again. Fail better.", 6500, 10000),
+]
+RECORDED_PAUSED = ("Ever tried, ever failed.", 0, 1300, 2950)
 SETTINGS = {
     "server_vad": {"type": "server_vad"},
     "semantic high": {"type": "semantic_vad", "eagerness": "high"},
-    # medium has exactly auto's parameters (GA: auto = medium), so it is not run separately
+    # medium has exactly auto's parameters (GA: auto = medium): the pair shows the noise
+    "semantic medium": {"type": "semantic_vad", "eagerness": "medium"},
     "semantic auto": {"type": "semantic_vad", "eagerness": "auto"},
     "semantic low": {"type": "semantic_vad", "eagerness": "low"},
     "manual commit": None,
@@ -91,7 +111,10 @@ class Trial:
     setting: str
     utterance: Utterance
     v2v_ms: float | None = None
-    end_delay_ms: float | None = None
+    end_delay_ms: float | None = None  # last speech sample -> speech_stopped arrives
+    vad_lag_ms: float | None = None  # last speech sample -> speech_end_ms (stream time)
+    asr_wait_ms: float | None = None  # speech_stopped -> transcript, when later
+    reply_ms: float | None = None  # max(speech_stopped, transcript) -> first audio
     premature: bool = False
     transcript: str = ""
     events: list = field(default_factory=list)
@@ -100,6 +123,20 @@ class Trial:
 def _trim(x: np.ndarray) -> np.ndarray:
     a, b = speech_bounds(x, RATE)
     return x[a:b]
+
+
+def _recording() -> np.ndarray:
+    """beckett.wav of the moonshine-cpp wheel (a real voice), int16 at 24 kHz."""
+    import wave
+    from importlib import resources
+
+    import soxr
+
+    with wave.open(str(resources.files("moonshine_cpp") / "test-data" / "beckett.wav")) as w:
+        rate = w.getframerate()
+        x = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+    y = soxr.resample(x.astype(np.float32), rate, RATE, quality="HQ")
+    return np.clip(np.round(y), -32768, 32767).astype(np.int16)
 
 
 def build_utterances(voices: int, per_kind: int) -> list[Utterance]:
@@ -114,12 +151,25 @@ def build_utterances(voices: int, per_kind: int) -> list[Utterance]:
 
     out = []
     rng = np.random.default_rng(7)
-    for vname, engine, voice, noise in VOICES[:voices]:
+    for v, (vname, engine, voice, noise) in enumerate(VOICES[:voices]):
         items: list[tuple[str, list[np.ndarray], float | None]] = []
-        for text in COMPLETE[:per_kind]:
-            items.append((text, [say(engine, voice, text)], None))
-        for (a, b), pause in list(zip(PAUSED, PAUSES_S))[:per_kind]:
-            items.append((f"{a} {b}", [say(engine, voice, a), say(engine, voice, b)], pause))
+        pauses = PAUSES_S[v % 4 :] + PAUSES_S[: v % 4]  # each sentence meets every pause
+        if engine == "recording":
+            rec = _recording()
+
+            def cut(a_ms: int, b_ms: int) -> np.ndarray:
+                return _trim(rec[a_ms * RATE // 1000 : b_ms * RATE // 1000])  # noqa: B023
+
+            for text, a, b in RECORDED[:per_kind]:
+                items.append((text, [cut(a, b)], None))
+            text, a, mid, b = RECORDED_PAUSED
+            for pause in PAUSES_S[:per_kind]:
+                items.append((text, [cut(a, mid), cut(mid, b)], pause))
+        else:
+            for text in COMPLETE[:per_kind]:
+                items.append((text, [say(engine, voice, text)], None))
+            for (a, b), pause in list(zip(PAUSED, pauses, strict=True))[:per_kind]:
+                items.append((f"{a} {b}", [say(engine, voice, a), say(engine, voice, b)], pause))
         for text, parts, pause in items:
             lead = np.zeros(int(LEAD_S * RATE), np.int16)
             segs = [lead, parts[0]]
@@ -135,7 +185,7 @@ def build_utterances(voices: int, per_kind: int) -> list[Utterance]:
             if noise is not None:
                 audio += rng.standard_normal(audio.size) * 10 ** (noise / 20) * 32768
             audio = np.clip(np.round(audio), -32768, 32767).astype(np.int16)
-            kind = "paused" if pause else "complete"
+            kind = f"paused {pause} s" if pause else "complete"
             out.append(
                 Utterance(
                     f"{vname}/{kind}: {text}", text, audio, speech_end * 1000 / RATE, pause_ms
@@ -198,6 +248,8 @@ async def run_trial(port: int, setting: str, utt: Utterance) -> Trial:
     t0 = time.perf_counter()
     for i, off in enumerate(range(0, len(pcm), FRAME * 2)):
         delay = t0 + (i + 1) * 0.02 - time.perf_counter()
+        if td is None:  # the reference path: only its transcript is measured
+            delay = 0 if i % 50 else 0.001
         if delay > 0:
             await asyncio.sleep(delay)
         ws.write_message(
@@ -224,12 +276,33 @@ async def run_trial(port: int, setting: str, utt: Utterance) -> Trial:
     stops = of("input_audio_buffer.speech_stopped")
     if utt.pause_ms is not None:
         trial.premature = any(e["audio_end_ms"] < utt.pause_ms[1] + 100 for _, e in stops)
-    final = [t for t, e in stops if e["audio_end_ms"] >= utt.last_speech_ms - 100]
+    # the turn's end: the last speech_stopped, past the pause, with no speech after it
+    # (not "within x ms of the last loud sample": a real voice fades out for a while)
+    starts = of("input_audio_buffer.speech_started")
+    last_speech_part = utt.pause_ms[1] if utt.pause_ms else LEAD_S * 1000
+    final = [
+        (t, e)
+        for t, e in stops[-1:]
+        if e["audio_end_ms"] > last_speech_part
+        and not any(s["audio_start_ms"] > e["audio_end_ms"] for _, s in starts)
+    ]
     if final:
-        trial.end_delay_ms = (final[0] - t_last) * 1000
-        deltas = [t for t, e in of("response.audio.delta") if t >= final[0]]
+        t_stop, stop = final[0]
+        trial.end_delay_ms = (t_stop - t_last) * 1000
+        silence = EAGERNESS[td["eagerness"]].max_wait_ms if td.get("eagerness") else 500
+        speech_end = stop["audio_end_ms"] - (0 if td.get("eagerness") else silence)
+        trial.vad_lag_ms = speech_end - utt.last_speech_ms
+        heard = [
+            t
+            for t, e in of("conversation.item.input_audio_transcription.completed")
+            if e["item_id"] == stop["item_id"]
+        ]
+        t_heard = max(heard[0], t_stop) if heard else t_stop
+        trial.asr_wait_ms = (t_heard - t_stop) * 1000
+        deltas = [t for t, e in of("response.audio.delta") if t >= t_stop]
         if deltas:
             trial.v2v_ms = (deltas[0] - t_last) * 1000
+            trial.reply_ms = (deltas[0] - t_heard) * 1000
     trial.transcript = " ".join(
         e["transcript"] for _, e in of("conversation.item.input_audio_transcription.completed")
     )
@@ -243,24 +316,96 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def report(trials: list[Trial]) -> None:
+def _wer(ts: list[Trial]) -> float:
+    errs = [word_errors(t.utterance.text, t.transcript) for t in ts]
+    return sum(e for e, _ in errs) / max(1, sum(n for _, n in errs))
+
+
+def _missed(t: Trial) -> bool:
+    return t.end_delay_ms is None or t.end_delay_ms > MISSED_AFTER_S * 1000
+
+
+def report(trials: list[Trial]) -> dict[str, dict]:
+    """Prints the table; returns its figures per setting."""
     print(
-        f"\n{'setting':16s} {'v2v p50':>8s} {'v2v p95':>8s} {'n':>3s} {'premature':>10s} {'missed':>8s} {'WER':>6s}"
+        f"\n{'setting':16s} {'v2v p50':>8s} {'p95':>6s} {'n':>3s} {'premature':>10s} "
+        f"{'missed':>7s} {'WER':>6s} | p50: {'VAD lag':>7s} {'decided':>7s} {'ASR wait':>8s} "
+        f"{'reply':>6s}"
     )
+    figures: dict[str, dict] = {}
     for setting in SETTINGS:
         ts = [t for t in trials if t.setting == setting]
         paused = [t for t in ts if t.utterance.pause_ms]
-        missed = [t for t in ts if t.end_delay_ms is None or t.end_delay_ms > MISSED_AFTER_S * 1000]
-        v2v = [t.v2v_ms for t in ts if t.v2v_ms is not None and t not in missed]
-        errs = [word_errors(t.utterance.text, t.transcript) for t in ts]
-        wer = sum(e for e, _ in errs) / max(1, sum(n for _, n in errs))
+        missed = [t for t in ts if _missed(t)]
+        ok = [t for t in ts if not _missed(t)]
+        v2v = [t.v2v_ms for t in ok if t.v2v_ms is not None]
+        wer = _wer(ok if SETTINGS[setting] is not None else ts)  # a missed turn has no text
+        row = {"n": len(ts), "wer": wer}
         if SETTINGS[setting] is None:
-            print(f"{setting:16s} {'-':>8s} {'-':>8s} {len(ts):3d} {'-':>10s} {'-':>8s} {wer:6.1%}")
+            print(f"{setting:16s} {'-':>8s} {'-':>6s} {len(ts):3d} {'-':>10s} {'-':>7s} {wer:6.1%}")
+            figures[setting] = row
             continue
-        print(
-            f"{setting:16s} {pct(v2v, 50):8.0f} {pct(v2v, 95):8.0f} {len(v2v):3d} "
-            f"{sum(t.premature for t in paused):4d}/{len(paused):<5d} {len(missed):3d}/{len(ts):<4d} {wer:6.1%}"
+
+        def p50(attr: str, ok: list[Trial] = ok) -> float:
+            return pct([getattr(t, attr) for t in ok if getattr(t, attr) is not None], 50)
+
+        row.update(
+            v2v_p50=pct(v2v, 50),
+            v2v_p95=pct(v2v, 95),
+            premature=sum(t.premature for t in paused),
+            paused=len(paused),
+            missed=len(missed),
+            premature_by_pause={
+                p: sum(t.premature for t in paused if _pause(t) == p) for p in PAUSES_S
+            },
+            vad_lag=p50("vad_lag_ms"),
+            decided=p50("end_delay_ms"),
+            asr_wait=p50("asr_wait_ms"),
+            reply=p50("reply_ms"),
         )
+        figures[setting] = row
+        print(
+            f"{setting:16s} {row['v2v_p50']:8.0f} {row['v2v_p95']:6.0f} {len(v2v):3d} "
+            f"{row['premature']:4d}/{len(paused):<5d} {len(missed):3d}/{len(ts):<3d} {wer:6.1%} | "
+            f"     {row['vad_lag']:7.0f} {row['decided']:7.0f} {row['asr_wait']:8.0f} "
+            f"{row['reply']:6.0f}"
+        )
+    print("\npremature by pause length (s):")
+    for setting, row in figures.items():
+        if "premature_by_pause" in row:
+            by = row["premature_by_pause"]
+            print(f"  {setting:16s} " + "  ".join(f"{p}: {by[p]}" for p in PAUSES_S))
+    server, auto = figures.get("server_vad"), figures.get("semantic auto")
+    if server and auto:
+        print(
+            f"\nsemantic auto / server_vad: v2v p50 {auto['v2v_p50'] / server['v2v_p50']:.2f}x, "
+            f"premature {auto['premature']}/{server['premature']}"
+        )
+    if server and "manual commit" in figures:
+        print(
+            f"WER server_vad {server['wer']:.3f} "
+            f"vs manual commit {figures['manual commit']['wer']:.3f}"
+        )
+    return figures
+
+
+def _pause(t: Trial) -> float | None:
+    p = t.utterance.pause_ms
+    return None if p is None else round((p[1] - p[0]) / 1000, 1)
+
+
+def model_call_ms(rounds: int = 15) -> float:
+    """Median time of one end-of-turn model call (4 s of audio) in this process."""
+    from realtime_widget.engine.speech.models import get_turn_model
+
+    model = get_turn_model()
+    x = np.random.default_rng(0).standard_normal(64000).astype(np.float32) * 0.1
+    times = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        model.probability(x)
+        times.append((time.perf_counter() - t) * 1000)
+    return float(np.median(times))
 
 
 async def run(args) -> None:
@@ -283,15 +428,18 @@ async def run(args) -> None:
                 trials.append(trial)
                 if args.verbose:
                     print(
-                        f"{setting:16s} {utt.name[:60]:60s} v2v={trial.v2v_ms} end={trial.end_delay_ms} "
+                        f"{setting:16s} {utt.name[:60]:60s} v2v={trial.v2v_ms} "
+                        f"end={trial.end_delay_ms} "
                         f"premature={trial.premature} heard={trial.transcript!r}",
                         flush=True,
                     )
         print(
-            f"{len(utterances)} utterances ({args.voices} voices x {args.per_kind} complete + {args.per_kind} paused),"
+            f"{len(utterances)} utterances ({args.voices} voices x {args.per_kind} complete"
+            f" + {args.per_kind} paused),"
             f" {len(SETTINGS)} settings, interleaved, one server"
         )
         report(trials)
+        print(f"end-of-turn model call (this process, same machine): {model_call_ms():.0f} ms p50")
         if args.json:
             Path(args.json).write_text(
                 json.dumps(
@@ -301,6 +449,9 @@ async def run(args) -> None:
                             "utterance": t.utterance.name,
                             "v2v_ms": t.v2v_ms,
                             "end_delay_ms": t.end_delay_ms,
+                            "vad_lag_ms": t.vad_lag_ms,
+                            "asr_wait_ms": t.asr_wait_ms,
+                            "reply_ms": t.reply_ms,
                             "premature": t.premature,
                             "transcript": t.transcript,
                         }

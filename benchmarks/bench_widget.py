@@ -15,6 +15,14 @@ Measures (all from the widget's own counters, ``globalThis.__realtime_widget``):
   5. the first minute (issue 15): Connect clicked -> ``session.created`` in the browser, on a
      fresh server whose first local session loads the speech models (cold), on the same
      server again (warm), and on a fresh server that preloaded them at start (preloaded).
+  6. voice-to-voice as heard (issue 14): the last speech sample entering the fake
+     microphone -> the reply's first sample rendered by the playback worklet, for server
+     VAD (defaults) and semantic_vad (auto), spoken turns interleaved. The microphone side
+     is a probe added by this benchmark, not the widget: an init script wraps
+     ``getUserMedia`` and feeds the same stream to its own AudioWorklet, which stamps
+     (``Date.now()``) every render quantum holding speech; the reply side is the widget's
+     live-numbers record (``numbers.turns``: first sample rendered + the context's output
+     latency, which is subtracted again).
 
 Clocks: the worklets have no ``performance.now()``; both sides use ``Date.now()`` (1 ms
 resolution, same clock on both threads). Chrome renders audio in bursts of a few render
@@ -24,6 +32,7 @@ which is reported separately.
     python benchmarks/bench_widget.py                  # ~3 minutes
     python benchmarks/bench_widget.py --frames 20,40 --turns 3 --stops 5 --long-s 60
     python benchmarks/bench_widget.py --sections cold --rounds 3      # only 5., ~3 minutes
+    python benchmarks/bench_widget.py --sections v2v --v2v-turns 6    # only 6., ~4 minutes
 """
 
 from __future__ import annotations
@@ -197,6 +206,144 @@ def bench_long_reply(server, browser, long_s: float) -> dict:
     return out
 
 
+MIC_PROBE_JS = """
+(() => {
+  // Bench-only: stamps when speech from the (fake) microphone reaches an AudioWorklet.
+  const probe = (globalThis.__rtwBenchMic = { lastLoudAt: 0, loudQuanta: 0, error: null });
+  const code = `registerProcessor("rtw-bench-mic-probe", class extends AudioWorkletProcessor {
+    process(inputs) {
+      const ch = inputs[0] && inputs[0][0];
+      if (ch) {
+        let peak = 0;
+        for (let i = 0; i < ch.length; i++) peak = Math.max(peak, Math.abs(ch[i]));
+        if (peak > 0.01) this.port.postMessage(Date.now());
+      }
+      return true;
+    }
+  });`;
+  const md = navigator.mediaDevices;
+  const open = md.getUserMedia.bind(md);
+  md.getUserMedia = async (constraints) => {
+    const stream = await open(constraints);
+    try {
+      const ctx = new AudioContext();
+      const url = URL.createObjectURL(new Blob([code], { type: "application/javascript" }));
+      await ctx.audioWorklet.addModule(url);
+      const node = new AudioWorkletNode(ctx, "rtw-bench-mic-probe");
+      node.port.onmessage = (e) => { probe.lastLoudAt = e.data; probe.loudQuanta++; };
+      const mute = ctx.createGain();
+      mute.gain.value = 0;
+      ctx.createMediaStreamSource(stream).connect(node).connect(mute).connect(ctx.destination);
+      await ctx.resume();
+    } catch (e) { probe.error = String(e); }
+    return stream;
+  };
+})();
+"""
+
+
+def _probe(page) -> dict:
+    return page.evaluate(
+        """() => {
+        const reg = globalThis.__realtime_widget;
+        const v = reg.views[reg.views.length - 1];
+        return {mic: globalThis.__rtwBenchMic, outputLatencyMs: v.stats.outputLatencyMs,
+                turns: Array.from(v.numbers.turns.values()), sessionId: v.model.get("session_id")};
+    }"""
+    )
+
+
+HUB_STEPS = ("input_audio_buffer.speech_stopped", "response.created", "response.audio.delta")
+
+
+def hub_times(server, session_id: str, after_ms: float) -> dict[str, float]:
+    """Wall time (ms, the browser's clock too: one machine) at which the hub logged the
+    first event of each of HUB_STEPS after ``after_ms``."""
+    out: dict[str, float] = {}
+    after = 0
+    while True:
+        page = server.api(
+            "GET",
+            f"realtime/sessions/{session_id}/events?after={after}&limit=1000"
+            f"&type={','.join(HUB_STEPS)}",
+        )
+        for rec in page["events"]:
+            t = rec["t"] * 1000
+            if t >= after_ms and rec["type"] not in out:
+                out[rec["type"]] = t
+        if not page["has_more"]:
+            return out
+        after = page["next_after"]
+
+
+def bench_voice_to_voice(server, browser, turns: int) -> dict:
+    """Spoken turns through the widget, server VAD and semantic_vad interleaved (one page
+    each, the same utterances); per turn: last speech sample at the microphone -> the
+    ``speech_stopped`` reached the page, and -> the reply's first sample rendered."""
+    settings = {
+        "server_vad": "RealtimeWidget(turn_detection='server_vad')",
+        "semantic_vad auto": "RealtimeWidget(turn_detection='semantic_vad', eagerness='auto')",
+    }
+    pages = {}
+    for name, ctor in settings.items():
+        page = browser.new_page(init_script=MIC_PROBE_JS)
+        nb = Notebook(server, page, f"v2v-{name.split()[0]}", [f"w = {ctor}\nw"])
+        nb.run(1)
+        root = nb.widget(1)
+        root.get_by_role("button", name="Connect to the realtime session").click()
+        wait_until(page, lambda s: s["live"], "the widget to attach")
+        pages[name] = (page, root)
+    out: dict = {name: [] for name in settings}
+    for n in range(turns):
+        mic = utterance(SENTENCES[n % len(SENTENCES)], lead_s=0.8, tail_s=3.0)
+        for name, (page, root) in pages.items():
+            browser.set_mic(mic)
+            seen = len(_probe(page)["turns"])
+            before = set(stats(page)["itemsPlayback"])
+            page.evaluate("() => { globalThis.__rtwBenchMic.lastLoudAt = 0; }")
+            button = root.get_by_role("button", name="Microphone on or off")
+            button.click()
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                p = _probe(page)
+                new = [t for t in p["turns"][seen:] if t.get("firstAudioAt")]
+                if new:
+                    break
+                page.wait_for_timeout(50)
+            else:
+                raise RuntimeError(f"{name}: no spoken reply ({p})")
+            if p["mic"]["error"]:
+                raise RuntimeError(f"microphone probe: {p['mic']['error']}")
+            turn, last = new[0], p["mic"]["lastLoudAt"]
+            rendered = turn["firstAudioAt"] - p["outputLatencyMs"]
+            hub = hub_times(server, p["sessionId"], last - 2000)
+            out[name].append(
+                {
+                    "kind": turn["kind"],
+                    "stopped_ms": turn["at"] - last,
+                    "rendered_ms": rendered - last,
+                    "audible_ms": turn["firstAudioAt"] - last,
+                    # the same turn as the hub logged it (speech_stopped, response.created,
+                    # first audio delta), from the last speech sample
+                    **{f"hub_{k.split('.')[-1]}_ms": t - last for k, t in hub.items()},
+                }
+            )
+            wait_until(
+                page,
+                lambda s, before=before: all(
+                    it["ended"] for i, it in s["itemsPlayback"].items() if i not in before
+                ),
+                "the reply to finish playing",
+                timeout_s=120,
+            )
+            button.click()  # off: the next turn opens the microphone (and its file) anew
+            page.wait_for_timeout(300)
+    for page, _ in pages.values():
+        page.context.close()
+    server.shutdown_kernels()
+    return out
+
+
 def connect_times(server, browser, name: str, think_s: float) -> dict:
     """Connect clicked ``think_s`` after the widget showed -> the kernel made the session /
     session.created arrived / the session is live, on the browser's clock (ms)."""
@@ -271,7 +418,12 @@ def main() -> None:
         help="seconds between the widget showing and Connect clicked",
     )
     parser.add_argument(
-        "--sections", default="capture,playback,stop,long,cold", help="which measurements to run"
+        "--sections",
+        default="capture,playback,stop,long,cold,v2v",
+        help="which measurements to run",
+    )
+    parser.add_argument(
+        "--v2v-turns", type=int, default=6, help="spoken turns per setting for voice-to-voice"
     )
     parser.add_argument("--json", help="also write the raw numbers to this file")
     args = parser.parse_args()
@@ -349,6 +501,32 @@ def main() -> None:
                 f"4. a {r['reply_s']:.1f} s reply: {r['underruns']} underruns "
                 f"({r['starved_ms']:.1f} ms starved), played in {r['wall_s']:.1f} s"
             )
+        if "v2v" in sections:
+            r = results["voice_to_voice"] = bench_voice_to_voice(server, browser, args.v2v_turns)
+            print(
+                "6. voice-to-voice as heard: last speech sample into the microphone -> the reply's"
+                " first sample rendered by the playback worklet (-> speech_stopped at the page):"
+            )
+            for name, rows in r.items():
+                print(
+                    f"   {name:18s}: {summary([x['rendered_ms'] for x in rows])}"
+                    f"  (speech_stopped at the page: p50 "
+                    f"{pct([x['stopped_ms'] for x in rows], 50):.0f} ms; audible adds "
+                    f"{pct([x['audible_ms'] - x['rendered_ms'] for x in rows], 50):.0f} ms)"
+                )
+            print("   where the time goes, p50 from the last speech sample (ms):")
+            for name, rows in r.items():
+                cols = ["hub_speech_stopped_ms", "hub_created_ms", "hub_delta_ms", "rendered_ms"]
+                print(
+                    f"   {name:18s}: "
+                    + ", ".join(
+                        f"{c[:-3]} {pct([x[c] for x in rows if c in x], 50):.0f}" for c in cols
+                    )
+                )
+            names = list(r)
+            if len(names) == 2:
+                a, b = (pct([x["rendered_ms"] for x in r[n]], 50) for n in names)
+                print(f"   {names[1]} / {names[0]}: {b / a:.2f}x (p50)")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
 

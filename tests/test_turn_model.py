@@ -1,4 +1,4 @@
-"""semantic_vad: the Smart Turn end-of-turn model (from the pipecat-ai wheel) and the engine around it.
+"""semantic_vad: the Smart Turn end-of-turn model (from the pipecat-ai wheel) and its engine.
 
 Speech is Piper's (the engine's own TTS voices) so the model hears natural prosody.
 """
@@ -270,3 +270,117 @@ async def test_semantic_vad_answers_a_paused_sentence_once(client: EngineClient,
     (transcribed,) = client.of_type("conversation.item.input_audio_transcription.completed")
     heard = transcribed["transcript"].lower()
     assert "fly" in heard and "boston" in heard
+
+
+# -- what the recogniser hears -----------------------------------------------------------
+
+
+def test_recognition_hears_exactly_300_ms_after_the_speech():
+    """Cut at the last loud frame (the VAD's first silent frame): 300 ms of zeros are added;
+    seconds of trailing silence (a manual commit): cut to 300 ms. Leading silence: <= 300 ms."""
+    from realtime_widget.engine.speech.asr import speech_with_margins
+
+    rng = np.random.default_rng(0)
+    word = (0.3 * rng.standard_normal(SAMPLE_RATE)).astype(np.float32)
+    quiet = np.zeros(2 * SAMPLE_RATE, dtype=np.float32)
+    margin = 3 * SAMPLE_RATE // 10
+    cut_short = speech_with_margins(np.concatenate([quiet, word]))
+    assert cut_short.shape[0] == margin + word.size + margin
+    assert np.array_equal(cut_short[margin:-margin], word) and not cut_short[-margin:].any()
+    long_tail = speech_with_margins(np.concatenate([quiet, word, quiet, quiet]))
+    assert np.array_equal(long_tail, cut_short)
+
+
+async def test_server_vad_and_manual_commit_hear_the_same_words(server):
+    """The same question through server VAD (speculative recognition started at the first
+    silent frame) and through a manual commit of a buffer ending in 3 s of silence: both
+    transcripts are right to within two word errors in ten (issue 14, item 5)."""
+    from speech_fixtures import espeak_available, speech_with_silence, wer
+
+    if not espeak_available():
+        pytest.skip("espeak-ng is not installed")
+    text = "What is the weather like in Paris?"
+    signal = speech_with_silence((0.5, text, 3.0))
+    heard = {}
+    for path, td in (("server_vad", {"type": "server_vad"}), ("manual", None)):
+        client = await server.connect()
+        await client.send(
+            {
+                "type": "session.update",
+                "session": {
+                    "modalities": ["text"],
+                    "input_audio_transcription": {"model": "whisper-1"},
+                    "turn_detection": td,
+                },
+            }
+        )
+        await client.wait_for("session.updated")
+        await client.append_audio(signal.pcm16, chunk_bytes=960)
+        if td is None:
+            await client.send({"type": "input_audio_buffer.commit"})
+        event = await client.wait_for("conversation.item.input_audio_transcription.completed")
+        heard[path] = event["transcript"]
+        await client.close()
+    assert wer([text], [heard["server_vad"]]) <= 0.2, heard
+    assert wer([text], [heard["manual"]]) <= 0.2, heard
+
+
+async def test_a_pause_inside_the_turn_emits_nothing_and_answers_once(client: EngineClient):
+    """Speculative recognition starts at each silence; the pause that did not end the turn
+    leaves no trace (one committed item, one transcript, one response)."""
+    from speech_fixtures import espeak_available, speech_with_silence
+
+    if not espeak_available():
+        pytest.skip("espeak-ng is not installed")
+    await client.send(
+        {
+            "type": "session.update",
+            "session": {
+                "modalities": ["text"],
+                "input_audio_transcription": {"model": "whisper-1"},
+                "turn_detection": {"type": "server_vad", "silence_duration_ms": 800},
+            },
+        }
+    )
+    await client.wait_for("session.updated")
+    signal = speech_with_silence((0.5, "I would like to fly to", 0.45, "Boston on Friday.", 2.0))
+    await client.append_audio(signal.pcm16, chunk_bytes=960)
+    await client.wait_for("response.done")
+    await client.sync()
+    assert len(client.of_type("input_audio_buffer.committed")) == 1
+    (heard,) = client.of_type("conversation.item.input_audio_transcription.completed")
+    assert "boston" in heard["transcript"].lower()
+    assert len(client.of_type("response.created")) == 1
+
+
+async def test_noise_alone_never_starts_a_semantic_vad_response(client: EngineClient):
+    """Through the engine: 4 s of silence then 4 s of white noise (-35 dBFS) under
+    semantic_vad: no speech_started, nothing committed, no response."""
+    await client.send(
+        {
+            "type": "session.update",
+            "session": {"turn_detection": {"type": "semantic_vad", "eagerness": "high"}},
+        }
+    )
+    await client.wait_for("session.updated")
+    noise = np.random.default_rng(2).standard_normal(RATE * 4) * 10 ** (-35 / 20) * 32768
+    audio = np.concatenate([silence(4.0), np.clip(noise, -32768, 32767).astype(np.int16)])
+    await client.append_audio(audio.astype("<i2").tobytes(), chunk_bytes=960)
+    await client.sync()
+    assert not client.of_type(
+        "input_audio_buffer.speech_started", "input_audio_buffer.committed", "response.created"
+    )
+
+
+def test_missing_feature_code_names_the_package(tmp_path, monkeypatch):
+    """A pipecat-ai wheel without the log-mel module (another version, a partial copy):
+    loading fails at once, naming the install command, not at the first turn."""
+    from realtime_widget.engine.speech import turn
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / smart_turn_model_path().name).write_bytes(smart_turn_model_path().read_bytes())
+    monkeypatch.setattr(turn, "_smart_turn_dir", lambda: tmp_path)
+    monkeypatch.setattr(turn, "_features", None)
+    with pytest.raises(SpeechModelsUnavailable, match="pip install --no-deps pipecat-ai==1.14.0"):
+        turn.SmartTurnModel.load()

@@ -308,7 +308,11 @@ class EngineSession:
         end = segmenter.pending_speech_end_ms
         if end is None or (turn.early is not None and turn.early[0] == end):
             return
-        pcm = self.input.slice(turn.start_ms, end)
+        # everything heard so far, not just up to the first silent frame: that frame
+        # starts where the VAD's probability fell, often inside the last word's tail
+        pcm = self.input.slice(turn.start_ms, self.input.end_ms)
+        if turn.early is not None:
+            turn.early[1].cancel()  # the user went on: the last guess is dropped unseen
         turn.early = (end, asyncio.ensure_future(self._recognise(pcm, self.input.rate)))
 
     async def _speech_stopped(self, audio_end_ms: int, speech_end_ms: int) -> None:
@@ -324,7 +328,12 @@ class EngineSession:
             }
         )
         pcm = self.input.take(turn.start_ms, audio_end_ms)
-        early = turn.early[1] if turn.early and turn.early[0] == speech_end_ms else None
+        early = None
+        if turn.early is not None:
+            if turn.early[0] == speech_end_ms:
+                early = turn.early[1]
+            else:
+                turn.early[1].cancel()  # a guess at an earlier pause: dropped unseen
         await self._commit_audio(turn.item_id, pcm, early)
         self._track(self._respond_to_turn())
 

@@ -38,7 +38,7 @@ import numpy as np
 
 from ._ort import ShrinkingSession, SpeechModelsUnavailable, make_session, release_free_memory
 
-__all__ = ["MoonshineTokenizer", "Transcriber", "moonshine_model_dir"]
+__all__ = ["MoonshineTokenizer", "Transcriber", "moonshine_model_dir", "speech_with_margins"]
 
 _LOG = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
@@ -96,12 +96,18 @@ class MoonshineTokenizer:
         return raw.decode("utf-8", errors="replace").replace("\u2581", " ").strip()
 
 
-def _trim_silence(x: np.ndarray, keep_s: float = 0.3, below_peak_db: float = 40.0) -> np.ndarray:
-    """``x`` without the silence beyond ``keep_s`` before its first and after its last
-    loud 10 ms frame (louder than peak - ``below_peak_db`` and than twice the quiet floor).
+def speech_with_margins(
+    x: np.ndarray, keep_s: float = 0.3, below_peak_db: float = 40.0
+) -> np.ndarray:
+    """``x`` with at most ``keep_s`` of silence before its first loud 10 ms frame and
+    exactly ``keep_s`` after its last (cut, or padded with zeros). Loud = above peak -
+    ``below_peak_db`` and above twice the quiet floor.
 
-    Measured (benchmarks/README.md, turn taking): a committed buffer with 2.6 s of
-    trailing silence made Moonshine return "" for sentences it read perfectly without it."""
+    Moonshine's words depend on the silence around them. Measured (benchmarks/README.md,
+    turn taking): a committed buffer with 2.6 s of trailing silence came back "" for
+    sentences it read perfectly without it, and audio cut at the VAD's first silent frame
+    (the speculative recognition of server VAD) garbled the last word. With the same
+    margins on every path, server VAD and a manual commit hear the same thing."""
     hop = SAMPLE_RATE // 100
     n = x.shape[0] // hop
     if n < 2:
@@ -113,10 +119,13 @@ def _trim_silence(x: np.ndarray, keep_s: float = 0.3, below_peak_db: float = 40.
     )
     if not loud.size:
         return x
-    keep = int(keep_s * 100)
-    return x[
-        max(0, (int(loud[0]) - keep) * hop) : min(x.shape[0], (int(loud[-1]) + 1 + keep) * hop)
-    ]
+    keep = int(keep_s * SAMPLE_RATE)
+    start = max(0, int(loud[0]) * hop - keep)
+    end = (int(loud[-1]) + 1) * hop + keep
+    out = x[start:end]
+    if end > x.shape[0]:
+        out = np.concatenate((out, np.zeros(end - x.shape[0], dtype=x.dtype)))
+    return out
 
 
 class Transcriber:
@@ -193,7 +202,7 @@ class Transcriber:
         x = self._to_16k(audio, sample_rate)
         if x.size < SAMPLE_RATE // 50 or float(np.max(np.abs(x))) < 1e-4:
             return ""
-        x = _trim_silence(x)
+        x = speech_with_margins(x)
         texts = [self._transcribe_window(w) for w in _split_windows(x)]
         return " ".join(t for t in texts if t)
 

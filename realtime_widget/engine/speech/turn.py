@@ -10,8 +10,11 @@ imported: the file is located through the package's import spec and run with our
 
 Input contract (pipecat's ``LocalSmartTurnAnalyzerV3``): 16 kHz mono float audio, the
 LAST 8 s of the turn (shorter audio is zero-padded at the FRONT), turned into Whisper
-log-mel features (80 mel bins x 800 frames, ``WhisperFeatureExtractor(chunk_length=8)``
-with ``do_normalize=True``). The output is the probability that the turn is complete.
+log-mel features (80 mel bins x 800 frames) by pipecat's own ``_whisper_features.py``,
+a numpy-only copy of ``transformers.WhisperFeatureExtractor(chunk_length=8)``. That file
+imports nothing but numpy, so it is loaded by file path from the same wheel (one copy
+of the log-mel code, the one the model was shipped with). The output is the
+probability that the turn is complete.
 
 All calls are synchronous CPU work (~15-60 ms per call on 2 cores): call from an executor.
 """
@@ -21,12 +24,12 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from ._ort import SpeechModelsUnavailable, make_session
-from .vad import FRAME_SAMPLES, ServerVadSegmenter, SpeechStarted, SpeechStopped, VadEvent
+from .vad import FRAME_SAMPLES, ServerVadSegmenter, SpeechStopped, VadEvent
 
 __all__ = [
     "EAGERNESS",
@@ -42,58 +45,46 @@ SAMPLE_RATE = 16000
 MODEL_SECONDS = 8
 MODEL_SAMPLES = SAMPLE_RATE * MODEL_SECONDS
 INSTALL_HINT = "pip install --no-deps pipecat-ai==1.14.0"
-_MODEL_RELPATH = ("audio", "turn", "smart_turn", "data", "smart-turn-v3.2-cpu.onnx")
+_PACKAGE_RELPATH = ("audio", "turn", "smart_turn")
+_MODEL_FILE = "smart-turn-v3.2-cpu.onnx"
+_FEATURES_FILE = "_whisper_features.py"
 
-# Whisper feature constants (WhisperFeatureExtractor defaults).
-_N_FFT, _HOP, _N_MELS = 400, 160, 80
 
-
-def smart_turn_model_path() -> Path:
-    """Path of the Smart Turn ONNX file inside the installed ``pipecat-ai`` wheel.
+def _smart_turn_dir() -> Path:
+    """``pipecat/audio/turn/smart_turn`` inside the installed ``pipecat-ai`` wheel.
 
     ``find_spec`` of a top-level package locates it without running its ``__init__``
     (which would import pipecat's dependencies)."""
     spec = importlib.util.find_spec("pipecat")
     if spec is None or not spec.submodule_search_locations:
         raise SpeechModelsUnavailable(
-            f"semantic_vad needs the Smart Turn end-of-turn model, which ships in the pipecat-ai wheel: {INSTALL_HINT}"
+            "semantic_vad needs the Smart Turn end-of-turn model, which ships in the "
+            f"pipecat-ai wheel: {INSTALL_HINT}"
         )
-    path = Path(list(spec.submodule_search_locations)[0]).joinpath(*_MODEL_RELPATH)
+    return Path(list(spec.submodule_search_locations)[0]).joinpath(*_PACKAGE_RELPATH)
+
+
+def smart_turn_model_path() -> Path:
+    """Path of the Smart Turn ONNX file inside the installed ``pipecat-ai`` wheel."""
+    path = _smart_turn_dir() / "data" / _MODEL_FILE
     if not path.is_file():
-        raise SpeechModelsUnavailable(
-            f"the installed pipecat package has no {_MODEL_RELPATH[-1]}: {INSTALL_HINT}"
-        )
+        raise SpeechModelsUnavailable(f"pipecat-ai has no {_MODEL_FILE}: {INSTALL_HINT}")
     return path
 
 
-def _slaney_mel_filters() -> np.ndarray:
-    """Slaney-scale, area-normalised triangular filters, shape (n_fft//2+1, 80)."""
-
-    def hz_to_mel(f: np.ndarray) -> np.ndarray:
-        f = np.asarray(f, dtype=np.float64)
-        mel = 3.0 * f / 200.0
-        log_region = f >= 1000.0
-        return np.where(
-            log_region, 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) * 27.0 / np.log(6.4), mel
-        )
-
-    def mel_to_hz(m: np.ndarray) -> np.ndarray:
-        hz = 200.0 * m / 3.0
-        return np.where(m >= 15.0, 1000.0 * np.exp(np.log(6.4) / 27.0 * (m - 15.0)), hz)
-
-    mels = np.linspace(hz_to_mel(0.0), hz_to_mel(SAMPLE_RATE / 2), _N_MELS + 2)
-    edges = mel_to_hz(mels)
-    fft_freqs = np.linspace(0, SAMPLE_RATE // 2, _N_FFT // 2 + 1)
-    slopes = edges[None, :] - fft_freqs[:, None]
-    diff = np.diff(edges)
-    down = -slopes[:, :-2] / diff[:-1]
-    up = slopes[:, 2:] / diff[1:]
-    filters = np.maximum(0.0, np.minimum(down, up))
-    return filters * (2.0 / (edges[2:] - edges[:-2]))[None, :]
+def _load_features() -> Callable[..., np.ndarray]:
+    """pipecat's ``compute_whisper_log_mel_features``, loaded by file path (the module
+    imports only numpy; importing it as ``pipecat....`` would run pipecat's __init__)."""
+    path = _smart_turn_dir() / _FEATURES_FILE
+    if not path.is_file():
+        raise SpeechModelsUnavailable(f"pipecat-ai has no {_FEATURES_FILE}: {INSTALL_HINT}")
+    spec = importlib.util.spec_from_file_location("_realtime_widget_smart_turn_features", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.compute_whisper_log_mel_features
 
 
-_MEL_FILTERS = _slaney_mel_filters()
-_WINDOW = np.hanning(_N_FFT + 1)[:-1]  # periodic Hann, as torch.hann_window
+_features: Callable[..., np.ndarray] | None = None
 
 
 def fit_window(audio: np.ndarray) -> np.ndarray:
@@ -105,20 +96,12 @@ def fit_window(audio: np.ndarray) -> np.ndarray:
 
 
 def log_mel_features(window: np.ndarray) -> np.ndarray:
-    """Whisper log-mel features (80, 800) of an exactly-8-s 16 kHz window, float32.
-
-    Same maths as ``transformers.WhisperFeatureExtractor(chunk_length=8)`` with
-    ``do_normalize=True``: zero-mean unit-variance waveform, centred STFT (reflect pad,
-    400-point periodic Hann, hop 160), power -> Slaney mel, log10 clamped at max - 8,
-    scaled (x + 4) / 4; the last STFT frame is dropped. One batched rFFT, no loops."""
-    x = np.asarray(window, dtype=np.float32)
-    x = (x - x.mean()) / np.sqrt(x.var() + 1e-7)
-    padded = np.pad(x.astype(np.float64), _N_FFT // 2, mode="reflect")
-    frames = np.lib.stride_tricks.sliding_window_view(padded, _N_FFT)[::_HOP]
-    power = np.abs(np.fft.rfft(frames * _WINDOW, axis=-1)) ** 2  # (frames, 201)
-    mel = np.log10(np.maximum(power @ _MEL_FILTERS, 1e-10)).T[:, :-1]  # (80, 800)
-    mel = np.maximum(mel, mel.max() - 8.0)
-    return ((mel + 4.0) / 4.0).astype(np.float32)
+    """Whisper log-mel features (80, 800) float32 of an exactly-8-s 16 kHz window, as the
+    model was trained on them (``do_normalize=True``), computed by pipecat's own code."""
+    global _features
+    if _features is None:
+        _features = _load_features()
+    return _features(np.asarray(window, dtype=np.float32), do_normalize=True)
 
 
 def prepare_turn(
@@ -163,7 +146,10 @@ class SmartTurnModel:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> SmartTurnModel:
-        return cls(make_session(path or smart_turn_model_path()))
+        global _features
+        session = make_session(path or smart_turn_model_path())
+        _features = _features or _load_features()  # fail here, naming the package, not mid-turn
+        return cls(session)
 
     def probability(self, audio16k: np.ndarray) -> float:
         """Probability that the turn in ``audio16k`` (float32 at 16 kHz, the turn so far)
@@ -180,46 +166,47 @@ class SmartTurnModel:
 class Eagerness:
     """How one ``eagerness`` value of GA ``semantic_vad`` is realised locally.
 
-    ``probe_ms``: silence after speech before the model is asked (shorter silences are
-    the gaps inside words); ``threshold``: probability of "complete" that ends the turn;
-    ``max_wait_ms``: silence after which the turn ends whatever the model said. GA
-    documents maximum timeouts (low 8 s, medium 4 s, high 2 s; auto = medium); these are
-    shorter because the model often misjudges finished synthetic sentences (benchmarks/
-    README.md), and a turn that hangs for 4 s is worse than an occasional cut."""
+    ``judge_ms``: silence after speech at which the model is asked, once per pause (shorter
+    silences are the gaps inside words), and the earliest the turn can end;
+    ``threshold``: probability of "complete" that ends the turn there; ``max_wait_ms``:
+    silence after which the turn ends whatever the model said. GA documents maximum
+    timeouts (low 8 s, medium 4 s, high 2 s; auto = medium); these are shorter because the
+    model often misjudges finished synthetic sentences (benchmarks/README.md), and a turn
+    that hangs for 4 s is worse than an occasional cut."""
 
-    probe_ms: int
+    judge_ms: int
     threshold: float
     max_wait_ms: int
 
 
 EAGERNESS = {
-    "low": Eagerness(probe_ms=200, threshold=0.7, max_wait_ms=3000),
-    "medium": Eagerness(probe_ms=64, threshold=0.5, max_wait_ms=1600),
-    "auto": Eagerness(probe_ms=64, threshold=0.5, max_wait_ms=1600),
-    "high": Eagerness(probe_ms=64, threshold=0.3, max_wait_ms=1000),
+    "low": Eagerness(judge_ms=192, threshold=0.7, max_wait_ms=3000),
+    "medium": Eagerness(judge_ms=96, threshold=0.5, max_wait_ms=1600),
+    "auto": Eagerness(judge_ms=96, threshold=0.5, max_wait_ms=1600),
+    "high": Eagerness(judge_ms=96, threshold=0.3, max_wait_ms=1000),
 }
 RING_SECONDS = MODEL_SECONDS + 2  # the model hears 8 s; keep a little more for the onset
-JUDGE_AFTER_MS = 64  # two silent frames
 ONSET_LEAD_FRAMES = 6  # ~200 ms before the detected onset: Silero fires a little late
 
 
 class SemanticVadSegmenter(ServerVadSegmenter):
-    """``turn_detection: semantic_vad``: Silero finds speech and pauses, Smart Turn decides
-    whether a pause ends the turn.
+    """``turn_detection: semantic_vad``: Silero finds speech and pauses (server VAD's frame
+    loop, unchanged), Smart Turn decides whether a pause ends the turn.
 
     Speech starts exactly as in server VAD (``prefix_padding_ms`` 300, threshold 0.5).
-    After two silent frames (64 ms) inside speech the model hears the turn up to the start of
-    that silence (at most its last 8 s: memory stays bounded however long the user
-    talks), once per pause. If it judges the turn complete, :class:`SpeechStopped` is
-    emitted as soon as the silence has lasted ``probe_ms`` (``audio_end_ms`` = where
-    speech ended, unlike server VAD, whose ``audio_end_ms`` includes its silence wait); if not, the turn goes on until speech resumes (a new pause is
-    judged afresh) or the silence reaches ``max_wait_ms``. The model is asked without the trailing silence because silence
-    alone pushes it towards "complete" (measured: an unfinished Piper sentence scores
-    0.01 with no silence, 0.93 with 400 ms).
+    When a silence inside speech reaches the eagerness's ``judge_ms`` (about 100 ms), the
+    model hears the turn up to the start of that silence (at most its last 8 s: memory
+    stays bounded however long the user talks), once per pause. If it judges the turn
+    complete, :class:`SpeechStopped` is emitted at once (``audio_end_ms`` = where speech
+    ended, unlike server VAD, whose ``audio_end_ms`` includes its silence wait); if not, the
+    turn goes on until speech resumes (the next pause is judged afresh) or the silence
+    reaches ``max_wait_ms``. The model hears the turn without its trailing silence
+    (:func:`prepare_turn`): silence alone pushes it towards "complete" (an unfinished
+    Piper sentence: 0.01 with none, 0.93 with 400 ms).
 
     Synchronous like its base class (the model call happens inside :meth:`feed`): call
-    from an executor. :attr:`probes` records ``(speech_end_ms, probability)`` of the
-    latest judgement for inspection.
+    from an executor. :attr:`last_judgement` is ``(speech_end_ms, probability)`` of the
+    latest model call, :attr:`judgements` counts them.
     """
 
     def __init__(
@@ -234,6 +221,7 @@ class SemanticVadSegmenter(ServerVadSegmenter):
             raise ValueError(f"eagerness must be one of {', '.join(EAGERNESS)}, got {eagerness!r}")
         self.model = model
         self.eagerness = EAGERNESS[eagerness]
+        self.judgements = 0
         super().__init__(0.5, 300, self.eagerness.max_wait_ms, sample_rate_in, vad=vad)
 
     def reset(self) -> None:
@@ -245,7 +233,7 @@ class SemanticVadSegmenter(ServerVadSegmenter):
         self.last_judgement: tuple[int, float] | None = None
 
     def _remember(self, x16k: np.ndarray) -> None:
-        """Keep the last RING_SECONDS of 16 kHz audio (amortised trim: no per-call copy of it all)."""
+        """Keep the last RING_SECONDS of 16 kHz audio (amortised trim: no copy per call)."""
         self._ring = (
             np.concatenate((self._ring, x16k)) if self._ring.size else x16k.astype(np.float32)
         )
@@ -260,53 +248,31 @@ class SemanticVadSegmenter(ServerVadSegmenter):
         end = end_frame * FRAME_SAMPLES
         return self._ring[start - self._ring_start : max(end - self._ring_start, 0)]
 
-    def _run(self, x16k: np.ndarray) -> list[VadEvent]:  # noqa: C901 - one frame loop, as in the base class
-        self._remember(x16k)
-        events: list[VadEvent] = []
-        first = self.vad.frames_processed
-        probs = self.vad.process(x16k)
-        for i, p in enumerate(probs):
-            k = first + i
-            p = float(p)
-            self.last_probability = p
-            if not self.in_speech:
-                if p >= self.threshold:
-                    self.in_speech = True
-                    self._silence_start_frame = None
-                    self._judged_frame = None
-                    self._onset_frame = k
-                    onset = round(self._frame_ms(k))
-                    events.append(SpeechStarted(max(0, onset - self.prefix_padding_ms), onset))
-                continue
-            if p >= self.threshold:
-                self._silence_start_frame = None
-            elif p < self.neg_threshold and self._silence_start_frame is None:
-                self._silence_start_frame = k
-            silence = self._silence_start_frame
-            if silence is None:
-                continue
-            speech_end = self._frame_ms(silence)
-            silent_ms = self._frame_ms(k + 1) - speech_end
-            if self._judged_frame != silence and silent_ms >= JUDGE_AFTER_MS:
-                # judged early, so the inference overlaps the probe wait (not at the very
-                # first silent frame: one-frame dips between words would call it constantly)
-                self._judged_frame = silence
-                turn = prepare_turn(
-                    self._turn_audio(self._onset_frame - ONSET_LEAD_FRAMES, silence)
-                )
-                prob = self.model.probability(turn)
-                self.last_judgement = (round(speech_end), prob)
-            complete = (
-                self.last_judgement is not None
-                and self.last_judgement[1] >= self.eagerness.threshold
-            )
-            ended = silent_ms >= self.silence_duration_ms or (
-                complete and silent_ms >= self.eagerness.probe_ms
-            )
-            if ended:
-                # audio_end_ms is where speech ended: the wait that confirmed it is not
-                # part of the turn (so a log can tell when the user stopped talking)
-                events.append(SpeechStopped(round(speech_end), round(speech_end)))
-                self.in_speech = False
-                self._silence_start_frame = None
-        return events
+    def _run(self, x16k: np.ndarray) -> list[VadEvent]:
+        self._remember(x16k)  # frames index the samples fed since reset, as the ring does
+        return super()._run(x16k)
+
+    def _speech_began(self, frame: int) -> None:
+        self._onset_frame = frame
+        self._judged_frame = None
+
+    def _end_of_turn(self, frame: int) -> SpeechStopped | None:
+        silence = self._silence_start_frame
+        speech_end = self._frame_ms(silence)
+        silent_ms = self._frame_ms(frame + 1) - speech_end
+        if self._judged_frame != silence and silent_ms >= self.eagerness.judge_ms:
+            self._judged_frame = silence
+            turn = prepare_turn(self._turn_audio(self._onset_frame - ONSET_LEAD_FRAMES, silence))
+            self.judgements += 1
+            self.last_judgement = (round(speech_end), self.model.probability(turn))
+            if self.last_judgement[1] >= self.eagerness.threshold:
+                return self._stopped(speech_end)
+        if silent_ms >= self.eagerness.max_wait_ms:
+            return self._stopped(speech_end)
+        return None
+
+    @staticmethod
+    def _stopped(speech_end: float) -> SpeechStopped:
+        # audio_end_ms is where speech ended: the wait that confirmed it is not part of
+        # the turn (so a log can tell when the user stopped talking)
+        return SpeechStopped(round(speech_end), round(speech_end))

@@ -295,6 +295,8 @@ class ServerVadSegmenter:
         return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
 
     def _run(self, x16k: np.ndarray) -> list[VadEvent]:
+        """The one frame loop of every turn detector: onset and silence tracking here, the
+        end-of-turn rule in :meth:`_end_of_turn` (subclasses change only that rule)."""
         events: list[VadEvent] = []
         first = self.vad.frames_processed
         probs = self.vad.process(x16k)
@@ -306,6 +308,7 @@ class ServerVadSegmenter:
                 if p >= self.threshold:
                     self.in_speech = True
                     self._silence_start_frame = None
+                    self._speech_began(k)
                     onset = round(self._frame_ms(k))
                     events.append(SpeechStarted(max(0, onset - self.prefix_padding_ms), onset))
                 continue
@@ -314,10 +317,21 @@ class ServerVadSegmenter:
             elif p < self.neg_threshold and self._silence_start_frame is None:
                 self._silence_start_frame = k
             if self._silence_start_frame is not None:
-                speech_end = self._frame_ms(self._silence_start_frame)
-                if self._frame_ms(k + 1) - speech_end >= self.silence_duration_ms:
-                    end = round(speech_end)
-                    events.append(SpeechStopped(end + self.silence_duration_ms, end))
+                stopped = self._end_of_turn(k)
+                if stopped is not None:
+                    events.append(stopped)
                     self.in_speech = False
                     self._silence_start_frame = None
         return events
+
+    def _speech_began(self, frame: int) -> None:
+        """Hook: speech started at ``frame`` (frames counted since :meth:`reset`)."""
+
+    def _end_of_turn(self, frame: int) -> SpeechStopped | None:
+        """Server VAD's rule, asked after each frame ``frame`` of a running silence: the
+        turn ends once the silence has lasted ``silence_duration_ms``."""
+        speech_end = self._frame_ms(self._silence_start_frame)
+        if self._frame_ms(frame + 1) - speech_end < self.silence_duration_ms:
+            return None
+        end = round(speech_end)
+        return SpeechStopped(end + self.silence_duration_ms, end)
