@@ -23,6 +23,9 @@ python -m pip install -q --disable-pip-version-check -e ".[local,test]"
 python -m pip install -q --disable-pip-version-check --no-deps "pipecat-ai==1.14.0"
 # The interop suite's JavaScript client, exactly as pinned in its lock file (rt-client 0.5.1).
 (cd tests/interop/node && npm ci --no-audit --no-fund --loglevel=error)
+# The front end's pinned build tools (esbuild, typescript), and its type check: the files
+# that say `// @ts-check`, against the JSDoc types of the view/worker/worklet messages.
+(cd js && npm ci --no-audit --no-fund --loglevel=error && npm run --silent check)
 
 # Lint first: pyflakes, pycodestyle, import order and bugbear (the rule set is in pyproject.toml).
 python -m ruff check realtime_widget tests benchmarks scripts

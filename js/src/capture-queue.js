@@ -1,3 +1,4 @@
+// @ts-check
 // Microphone audio captured while the session is not live yet (the widget starts, the
 // local engine loads its models, the socket reattaches): kept in order, bounded, and
 // handed over as appends once the session is live, so nothing said then is lost.
@@ -11,7 +12,8 @@ const CHUNK_MS = 500; // queued frames leave in appends of up to this length
 export class CaptureQueue {
   constructor(maxMs = QUEUE_MAX_MS) {
     this.maxMs = maxMs;
-    this.frames = []; // {pcm: Int16Array, rate}
+    /** @type {{ pcm: Int16Array, rate: number }[]} */
+    this.frames = [];
     this.samplesMs = 0;
     this.droppedMs = 0;
   }
@@ -24,6 +26,10 @@ export class CaptureQueue {
     return this.frames.length === 0;
   }
 
+  /**
+   * @param {Int16Array} pcm
+   * @param {number} rate
+   */
   push(pcm, rate) {
     if (!pcm.length) return;
     const ms = (pcm.length * 1000) / rate;
@@ -36,10 +42,14 @@ export class CaptureQueue {
   }
 
   /** Take everything: the frames at `rate` joined into chunks of at most CHUNK_MS (frames at
-   * another rate, from before the session said which format it takes, are dropped and counted). */
+   * another rate, from before the session said which format it takes, are dropped and counted).
+   * @param {number} rate
+   * @returns {{ chunks: Int16Array[], ms: number, droppedMs: number }} */
   drain(rate) {
+    /** @type {Int16Array[]} */
     const chunks = [];
     const limit = Math.round((rate * CHUNK_MS) / 1000);
+    /** @type {Int16Array[]} */
     let parts = [];
     let n = 0;
     const flush = () => {

@@ -1,3 +1,4 @@
+// @ts-check
 // The I/O worker: owns the WebSocket to the hub session, so the audio path never waits
 // for the page's main thread (JupyterLab can block it for hundreds of milliseconds).
 //
@@ -22,23 +23,35 @@
 //   {type: "stats", ...}, {type: "flushed", id, sent, samples},
 //   {type: "queue", ms, droppedMs}   audio kept while the session is not live yet (see capture-queue.js)
 //   {type: "queueSent", ms, droppedMs, appends}   that audio was sent, in order, once it was live
+/** @typedef {import("./messages.js").ClientEvent} ClientEvent */
+/** @typedef {import("./messages.js").ServerEvent} ServerEvent */
+/** @typedef {import("./messages.js").CaptureFrame} CaptureFrame */
+/** @typedef {import("./messages.js").WorkerCommand} WorkerCommand */
 import { CaptureQueue } from "./capture-queue.js";
-import { decodeAudio, encodeAudio, formatRate, normalizeFormat } from "./codec.js";
+import { decodeAudio, formatRate, normalizeFormat } from "./codec.js";
+import { eventId } from "./event-ids.js";
 import { deltaSamples } from "./heard-text.js";
+import { sendKeptAudio, sendMicAudio } from "./mic-sender.js";
 
+/** @type {string | null} */
 let url = null;
+/** @type {WebSocket | null} */
 let ws = null;
 let lastSeq = 0;
 let closing = false;
 let everOpened = false;
 let retries = 0;
-let timer = null;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let timer = undefined;
 let live = false;
+/** @type {MessagePort | null} */
 let capPort = null;
+/** @type {MessagePort | null} */
 let playPort = null;
 let inFmt = "pcm16";
 let outFmt = "pcm16";
 let gate = false;
+/** @type {{ id: number, events: ClientEvent[], minSamples: number } | null} */
 let pending = null;
 let gateSamples = 0;
 let eventSeq = 0;
@@ -46,19 +59,23 @@ let chunk = 0;
 const firstSeen = new Set();
 const stoppedItems = new Set();
 const stoppedResponses = new Set();
+/** @type {[ServerEvent, number][]} */
 let outbox = [];
 let stats = fresh();
 const queue = new CaptureQueue();
 
+/** @returns {{ appendsSent: number, audioSentMs: number, captureLatencyMs: number[], captureOverheadMs: number[], audioDeltasReceived: number, audioReceivedSamples: number }} */
 function fresh() {
   return { appendsSent: 0, audioSentMs: 0, captureLatencyMs: [], captureOverheadMs: [], audioDeltasReceived: 0, audioReceivedSamples: 0 };
 }
 
+/** @param {string} s @param {CloseEvent} [e] */
 function state(s, e) {
   self.postMessage({ type: "state", state: s, code: e && e.code, reason: e && e.reason });
 }
 
 function open() {
+  if (url === null) return;
   closing = false;
   const sep = url.includes("?") ? "&" : "?";
   const sock = new WebSocket(`${url}${sep}after=${lastSeq}`);
@@ -84,13 +101,15 @@ function open() {
   };
 }
 
+/** @param {ClientEvent} event @returns {boolean} */
 function send(event) {
   if (!ws || ws.readyState !== WebSocket.OPEN) return false;
-  if (!event.event_id) event.event_id = `event_widget_io_${Date.now().toString(36)}_${++eventSeq}`;
+  if (!event.event_id) event.event_id = eventId("io", ++eventSeq);
   ws.send(JSON.stringify(event));
   return true;
 }
 
+/** @param {string} data @param {number} at */
 function onServer(data, at) {
   let ev;
   try {
@@ -114,6 +133,7 @@ function onServer(data, at) {
   }
   if (ev.type === "response.audio.delta") {
     // samples: the item's audio length counts also when it is not played (interrupted answers)
+    /** @type {ServerEvent & { samples: number, chunk?: number, first?: boolean }} */
     const out = { type: ev.type, item_id: ev.item_id, response_id: ev.response_id, content_index: ev.content_index, x_seq: ev.x_seq, samples: deltaSamples(ev.delta, outFmt) };
     if (live && ev.delta && playPort && !stoppedItems.has(ev.item_id) && !stoppedResponses.has(ev.response_id)) {
       const pcm = decodeAudio(ev.delta, outFmt);
@@ -142,17 +162,10 @@ function flushOutbox() {
 
 function sendQueued() {
   if (queue.empty) return;
-  const { chunks, ms, droppedMs } = queue.drain(formatRate(inFmt));
-  let appends = 0;
-  for (const pcm of chunks) {
-    if (!send({ type: "input_audio_buffer.append", audio: encodeAudio(pcm, inFmt) })) break;
-    appends++;
-    stats.appendsSent++;
-    stats.audioSentMs += (pcm.length * 1000) / formatRate(inFmt);
-  }
-  self.postMessage({ type: "queueSent", ms, droppedMs, appends });
+  self.postMessage({ type: "queueSent", ...sendKeptAudio(send, queue, inFmt, stats) });
 }
 
+/** @param {{ data: CaptureFrame }} e */
 function onFrame(e) {
   const m = e.data;
   if (!m || m.type !== "frame") return;
@@ -163,11 +176,8 @@ function onFrame(e) {
     return;
   }
   if (m.samples && (gate || mine) && live) {
-    const pcm = new Int16Array(m.pcm);
-    if (send({ type: "input_audio_buffer.append", audio: encodeAudio(pcm, inFmt) })) {
+    if (sendMicAudio(send, new Int16Array(m.pcm), inFmt, stats)) {
       const now = Date.now();
-      stats.appendsSent++;
-      stats.audioSentMs += (m.samples * 1000) / formatRate(inFmt);
       gateSamples += m.samples;
       if (!m.flushed) {
         stats.captureLatencyMs.push(now - m.t0);
@@ -175,7 +185,7 @@ function onFrame(e) {
       }
     }
   }
-  if (mine) {
+  if (mine && pending) {
     const p = pending;
     pending = null;
     gate = false;
@@ -193,6 +203,7 @@ setInterval(() => {
   }
 }, 100);
 
+/** @param {MessageEvent<WorkerCommand>} e */
 self.onmessage = (e) => {
   const m = e.data;
   switch (m.type) {
