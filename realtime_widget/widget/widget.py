@@ -27,6 +27,8 @@ from typing import Any, Callable
 import anywidget
 import traitlets as t
 
+from ..hub.errors import hub_event
+
 log = logging.getLogger(__name__)
 
 __all__ = ["RealtimeWidget"]
@@ -406,7 +408,9 @@ class RealtimeWidget(anywidget.AnyWidget):
             backlog, pending[:] = list(pending), []
         if backlog:
             self._relay_send(backlog)
-        self._relay_send([{"type": "x_hub.ready", "replayed": len(history)}])
+        # the hub's own end-of-catch-up event, as the hub sends it to a WebSocket client
+        ready = hub_event("x_hub.ready", replayed=len(history), last_seq=cursor)
+        self._relay_send([ready])
 
     def _relay_send(self, events: list[dict[str, Any]]) -> None:
         try:
