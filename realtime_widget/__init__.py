@@ -2,7 +2,7 @@
 
 from ._version import __version__
 
-__all__ = ["RealtimeWidget", "Session", "__version__"]
+__all__ = ["RealtimeWidget", "Session", "__version__", "compare", "expect"]
 
 
 def __getattr__(name: str):  # lazy: ``import realtime_widget`` stays light
@@ -14,6 +14,10 @@ def __getattr__(name: str):  # lazy: ``import realtime_widget`` stays light
         from .widget import RealtimeWidget
 
         return RealtimeWidget
+    if name in ("compare", "expect"):
+        from . import replay
+
+        return getattr(replay, name)
     raise AttributeError(f"module 'realtime_widget' has no attribute {name!r}")
 
 

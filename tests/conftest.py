@@ -119,3 +119,25 @@ async def server(serve: Any) -> RunningServer:
 @pytest.fixture
 async def client(server: RunningServer) -> EngineClient:
     return await server.connect()
+
+
+@pytest.fixture
+def live_session(speech_stack, tmp_path, monkeypatch):
+    """``live_session(**Session_kwargs)``: a direct-mode ``Session`` on the local engine
+    with its speech models, logging to the test's own directory; closed after the test."""
+    from realtime_widget import Session
+    from realtime_widget.server.providers import set_shared_speech_stack
+
+    set_shared_speech_stack(speech_stack)
+    monkeypatch.setenv("REALTIME_WIDGET_LOG_DIR", str(tmp_path))
+    sessions = []
+
+    def make(**kwargs):
+        s = Session(mode="direct", **kwargs)
+        sessions.append(s)
+        return s
+
+    yield make
+    for s in sessions:
+        if not s.closed:
+            s.close()
