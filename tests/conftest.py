@@ -124,7 +124,7 @@ async def client(server: RunningServer) -> EngineClient:
 @pytest.fixture
 def live_session(speech_stack, tmp_path, monkeypatch):
     """``live_session(**Session_kwargs)``: a direct-mode ``Session`` on the local engine
-    with its speech models, logging to the test's own directory; closed after the test."""
+    with its speech models; closed after the test."""
     from realtime_widget import Session
     from realtime_widget.server.providers import set_shared_speech_stack
 
@@ -135,6 +135,9 @@ def live_session(speech_stack, tmp_path, monkeypatch):
     def make(**kwargs):
         s = Session(mode="direct", **kwargs)
         sessions.append(s)
+        # the process has one direct hub, made by the first test that needed one: stored
+        # sessions are looked for where it writes
+        monkeypatch.setenv("REALTIME_WIDGET_LOG_DIR", str(s.frames.path.parent))
         return s
 
     yield make

@@ -1078,6 +1078,13 @@ class SessionFrames:
 
         return timeline(self, ax=ax, **kwargs)
 
+    def recording(self, *, as_heard: bool = True) -> AudioArray:
+        """The conversation as one stereo track, user left, assistant right, on the
+        session's timeline (see :mod:`realtime_widget.replay.recording`)."""
+        from ..replay.recording import recording
+
+        return recording(self, as_heard=as_heard)
+
     def summary(self) -> dict[str, Any]:
         """Counts for the session card."""
         self._ensure()
