@@ -12,5 +12,7 @@ first use of one of these names.
 from __future__ import annotations
 
 from .compare import Comparison, compare
+from .expect import Expectations, expect
+from .recording import Recording, recording
 
-__all__ = ["Comparison", "compare"]
+__all__ = ["Comparison", "Expectations", "Recording", "compare", "expect", "recording"]
