@@ -5,6 +5,7 @@
   ``%realtime MESSAGE`` on one line
 * ``%realtime_events [NAME] [--type PATTERN] [--last N]`` -> an events DataFrame
 * ``%realtime_sessions`` -> the sessions this kernel can see
+* ``%realtime_compare A B [--names a,b] [--prices VAR]`` -> sessions side by side, per turn
 * ``%realtime_config [NAME]`` -> configuration, providers and where credentials are read
 """
 
