@@ -82,11 +82,18 @@ def test_compare_lines_up_turns_and_flags_the_one_that_differs(live_session):
         float(np.median(lat["to_first_audio_ms"]))
     )
     assert summary.loc["no-tool", "cost"] == pytest.approx(used["cost"].sum())
+    # spoken turns also have a voice-to-voice time (it includes the VAD's silence wait)
+    assert table[("voice_to_voice_ms", "no-tool")].iloc[0] == pytest.approx(
+        lat["voice_to_voice_ms"].iloc[0], abs=0.01
+    )
+    assert np.isnan(table[("voice_to_voice_ms", "no-tool")].iloc[1])  # typed
+    assert table[("audio_ms", "no-tool")].tolist() == pytest.approx(lat["audio_ms"].tolist())
     assert summary["differing_turns"].tolist() == [1, 1]
 
     # in a notebook: a highlighted table
     html = table._repr_html_()
-    assert "1 differ" in html and "rgba(255, 193, 7" in html
+    assert "1 differ: highlighted where a session differs from the first (with-tool)" in html
+    assert "rgba(255, 193, 7" in html
     assert "get_weather({&#34;city&#34;: &#34;Paris&#34;})" in html
 
     # stored sessions compare the same once closed; a session with fewer turns shows gaps

@@ -334,7 +334,7 @@ def test_compare_magic_puts_sessions_side_by_side(kc):
     assert got["assistant"][0] == ["You said: Hello there.", "You said: Hello where."]
     assert got["differs"] == [True, False] and got["cost"]
     shown = run_cell(kc, "table").ok()
-    assert "1 differ (highlighted)" in shown.html and "You said: Hello where." in shown.html
+    assert "1 differ: highlighted" in shown.html and "You said: Hello where." in shown.html
     named = run_cell(kc, "%realtime_compare left right --names a,b").ok()
     assert "compare: 2 user turns of a, b" in named.html
 

@@ -8,11 +8,14 @@
 
 The columns are ``(field, session)`` pairs; fields: ``user`` (the user's words as that
 backend heard them), ``assistant`` (what it answered, as heard when it was cut short),
-``tools`` (``name(arguments)`` of each call), ``latency_ms`` (the turn's trigger to its
-first audio, as ``latency()`` measures it), ``duration_ms`` (the turn's first response
-created to its last response done), ``tokens``, ``cost`` (with ``prices``), and
-``interrupted``. ``("differs", "")`` is True where the sessions disagree on the words
-heard, the answer, the tool calls or the interruption, or one of them has no such turn.
+``tools`` (``name(arguments)`` of each call), ``latency_ms`` (the turn's trigger, the end
+of speech the VAD detected or ``response.create``, to its first audio, as ``latency()``
+measures it), ``voice_to_voice_ms`` (from the user's last speech sample, so it includes
+the VAD's silence wait; spoken turns only), ``duration_ms`` (the turn's first response
+created to its last response done), ``audio_ms`` (how long the answer speaks),
+``tokens``, ``cost`` (with ``prices``), and ``interrupted``. ``("differs", "")`` is True
+where the sessions disagree on the words heard, the answer, the tool calls or the
+interruption, or one of them has no such turn.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ __all__ = ["Comparison", "compare"]
 TEXT_FIELDS = ("user", "assistant")
 # fields whose disagreement makes a turn "differ" (latency and cost always differ a little)
 DISCRETE_FIELDS = ("user", "assistant", "tools", "interrupted")
+NUMERIC_FIELDS = ("latency_ms", "voice_to_voice_ms", "duration_ms", "audio_ms", "tokens", "cost")
 HIGHLIGHT = "background-color: rgba(255, 193, 7, .35)"
 MISSING = "background-color: rgba(158, 158, 158, .25)"
 
@@ -80,11 +84,11 @@ class Comparison(pd.DataFrame):
 
     def summary(self) -> pd.DataFrame:
         """One row per session: ``turns``, ``median_latency_ms``, ``p95_latency_ms``,
-        ``tokens``, ``cost`` (NaN without prices), ``tool_agreement`` (share of the
-        first session's turns whose tool calls, names and arguments, this session made
-        too: 1.0 for the first), ``user_wer`` (word error rate of this session's user
-        transcripts against the first session's: 0.0 for the first), ``interrupted``
-        (turns cut short) and ``differing_turns``."""
+        ``median_voice_to_voice_ms``, ``tokens``, ``cost`` (NaN without prices),
+        ``tool_agreement`` (share of the first session's turns whose tool calls, names and
+        arguments, this session made too: 1.0 for the first), ``user_wer`` (word error
+        rate of this session's user transcripts against the first session's: 0.0 for the
+        first), ``interrupted`` (turns cut short) and ``differing_turns``."""
         turns = list(getattr(self, "_rtw_turns", []) or [])
         if not turns:
             raise ValueError("this table is not the result of compare() any more")
@@ -93,6 +97,8 @@ class Comparison(pd.DataFrame):
         for name, mine in zip(self.names, turns, strict=True):
             latency = np.array([t.latency_ms for t in mine], dtype=float)
             latency = latency[np.isfinite(latency)]
+            v2v = np.array([t.voice_to_voice_ms for t in mine], dtype=float)
+            v2v = v2v[np.isfinite(v2v)]
             n = len(base)
             agree = sum(
                 1 for i in range(n) if i < len(mine) and mine[i].tool_keys() == base[i].tool_keys()
@@ -109,6 +115,7 @@ class Comparison(pd.DataFrame):
                     "p95_latency_ms": float(np.percentile(latency, 95))
                     if len(latency)
                     else math.nan,
+                    "median_voice_to_voice_ms": float(np.median(v2v)) if len(v2v) else math.nan,
                     "tokens": float(np.nansum([t.tokens for t in mine])),
                     "cost": float(sum(costs)) if costs else math.nan,
                     "tool_agreement": agree / n if n else math.nan,
@@ -145,12 +152,14 @@ class Comparison(pd.DataFrame):
 
         def paint(_: Any) -> pd.DataFrame:
             css = pd.DataFrame("", index=self.index, columns=self.columns)
-            css = css.mask(missing, MISSING)
-            return css.mask(mask, HIGHLIGHT)
+            css = css.mask(missing, MISSING).mask(mask, HIGHLIGHT)
+            if ("differs", "") in css.columns:
+                css[("differs", "")] = np.where(self[("differs", "")], "font-weight: bold", "")
+            return css
 
         fmt: dict[Any, Any] = {}
         for col in self.columns:
-            if col[0] in ("latency_ms", "duration_ms", "tokens"):
+            if col[0] in NUMERIC_FIELDS and col[0] != "cost":
                 fmt[col] = "{:.0f}"
             elif col[0] == "cost":
                 fmt[col] = "{:.5f}"
@@ -173,7 +182,8 @@ class Comparison(pd.DataFrame):
             n_diff = int(self[("differs", "")].sum()) if ("differs", "") in self.columns else 0
             head = (
                 f'<div style="font-size:12px;opacity:.75">compare: {len(self)} user turns of '
-                f"{esc(', '.join(self.names))}; {n_diff} differ (highlighted). "
+                f"{esc(', '.join(self.names))}; {n_diff} differ: highlighted where a session "
+                f"differs from the first ({esc(self.names[0] if self.names else '')}). "
                 "<code>.summary()</code> for latency, cost, tool agreement and WER</div>"
             )
             return head + self.style_differences().to_html()
@@ -227,7 +237,16 @@ def compare(
     labels = _names(tables, names)
     turns = [session_turns(f, prices) for f in tables]
     n = max(len(t) for t in turns)
-    fields = ["user", "assistant", "tools", "latency_ms", "duration_ms", "tokens"]
+    fields = [
+        "user",
+        "assistant",
+        "tools",
+        "latency_ms",
+        "voice_to_voice_ms",
+        "duration_ms",
+        "audio_ms",
+        "tokens",
+    ]
     if prices is not None:
         fields.append("cost")
     fields.append("interrupted")
@@ -246,7 +265,7 @@ def compare(
     data[("differs", "")] = differs
     table = Comparison(data, index=pd.RangeIndex(n, name="turn"))
     table.columns = pd.MultiIndex.from_tuples(table.columns, names=["field", "session"])
-    for field in ("latency_ms", "duration_ms", "tokens", "cost"):
+    for field in NUMERIC_FIELDS:
         for label in labels:
             if (field, label) in table.columns:
                 table[(field, label)] = pd.to_numeric(table[(field, label)]).astype(float)

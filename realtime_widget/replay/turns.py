@@ -56,6 +56,7 @@ class Turn:
     tool_calls: list[ToolCall] = field(default_factory=list)
     response_ids: list[str] = field(default_factory=list)
     latency_ms: float = math.nan  # the turn's trigger -> its first audio
+    voice_to_voice_ms: float = math.nan  # the user's last speech sample -> the first audio
     duration_ms: float = math.nan  # the turn's first response created -> last response done
     audio_ms: float = 0.0  # assistant audio received
     tokens: float = math.nan
@@ -138,8 +139,11 @@ def session_turns(frames: Any, prices: Mapping[str, float] | None = None) -> lis
         if len(rows):
             trigger = float(rows["trigger_ms"].iloc[0])
             first_audio = _finite(rows["first_audio_ms"].tolist())
+            speech_end = float(rows["speech_end_ms"].iloc[0])
             if first_audio and not math.isnan(trigger):
                 turn.latency_ms = round(min(first_audio) - trigger, 3)
+            if first_audio and not math.isnan(speech_end):
+                turn.voice_to_voice_ms = round(min(first_audio) - speech_end, 3)
             done = _finite(rows["done_ms"].tolist())
             if done:
                 turn.duration_ms = round(max(done) - float(rows["created_ms"].iloc[0]), 3)
