@@ -88,12 +88,14 @@ def test_compare_lines_up_turns_and_flags_the_one_that_differs(live_session):
     )
     assert np.isnan(table[("voice_to_voice_ms", "no-tool")].iloc[1])  # typed
     assert table[("audio_ms", "no-tool")].tolist() == pytest.approx(lat["audio_ms"].tolist())
-    assert summary["differing_turns"].tolist() == [1, 1]
+    assert summary["differing_turns"].tolist() == [0, 1]
 
     # in a notebook: a highlighted table
     html = table._repr_html_()
     assert "1 differ: highlighted where a session differs from the first (with-tool)" in html
     assert "rgba(255, 193, 7" in html
+    assert "(no call)" in html  # no tool call, rather than an empty cell
+    assert "1 differ" in table[["tools"]]._repr_html_()  # a selection keeps the highlights
     assert "get_weather({&#34;city&#34;: &#34;Paris&#34;})" in html
 
     # stored sessions compare the same once closed; a session with fewer turns shows gaps

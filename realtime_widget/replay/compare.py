@@ -61,6 +61,12 @@ def _same(a: Turn | None, b: Turn | None, name: str) -> bool:
     return getattr(a, name) == getattr(b, name)
 
 
+def _tools_cell(value: Any) -> str:
+    if value is None or value != value:  # no such turn
+        return "–"
+    return value or "(no call)"
+
+
 class Comparison(pd.DataFrame):
     """The table :func:`compare` returns: a DataFrame with ``.summary()`` and an HTML
     view that highlights where the sessions differ."""
@@ -88,11 +94,13 @@ class Comparison(pd.DataFrame):
         ``tool_agreement`` (share of the first session's turns whose tool calls, names and
         arguments, this session made too: 1.0 for the first), ``user_wer`` (word error
         rate of this session's user transcripts against the first session's: 0.0 for the
-        first), ``interrupted`` (turns cut short) and ``differing_turns``."""
+        first), ``interrupted`` (turns cut short) and ``differing_turns`` (turns where
+        it differs from the first session: 0 for the first)."""
         turns = list(getattr(self, "_rtw_turns", []) or [])
         if not turns:
             raise ValueError("this table is not the result of compare() any more")
         base = turns[0]
+        mask = self.differences()
         rows = []
         for name, mine in zip(self.names, turns, strict=True):
             latency = np.array([t.latency_ms for t in mine], dtype=float)
@@ -106,7 +114,6 @@ class Comparison(pd.DataFrame):
             refs = [t.user for t in base]
             hyps = [mine[i].user if i < len(mine) else "" for i in range(n)]
             costs = [t.cost for t in mine if not math.isnan(t.cost)]
-            differs = self[("differs", "")] if ("differs", "") in self.columns else None
             rows.append(
                 {
                     "session": name,
@@ -121,7 +128,9 @@ class Comparison(pd.DataFrame):
                     "tool_agreement": agree / n if n else math.nan,
                     "user_wer": word_error_rate(refs, hyps),
                     "interrupted": sum(1 for t in mine if t.interrupted),
-                    "differing_turns": int(differs.sum()) if differs is not None else 0,
+                    "differing_turns": int(
+                        mask[[c for c in mask.columns if c[1] == name]].any(axis=1).sum()
+                    ),
                 }
             )
         return pd.DataFrame(rows).set_index("session")
@@ -163,6 +172,8 @@ class Comparison(pd.DataFrame):
                 fmt[col] = "{:.0f}"
             elif col[0] == "cost":
                 fmt[col] = "{:.5f}"
+            elif col[0] == "tools":
+                fmt[col] = _tools_cell
         styler = (
             pd.DataFrame(self)
             .style.apply(paint, axis=None)
@@ -179,7 +190,7 @@ class Comparison(pd.DataFrame):
 
     def _repr_html_(self) -> str | None:
         try:
-            n_diff = int(self[("differs", "")].sum()) if ("differs", "") in self.columns else 0
+            n_diff = int(self.differences().any(axis=1).sum())
             head = (
                 f'<div style="font-size:12px;opacity:.75">compare: {len(self)} user turns of '
                 f"{esc(', '.join(self.names))}; {n_diff} differ: highlighted where a session "
