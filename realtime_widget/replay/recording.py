@@ -148,6 +148,7 @@ def recording(source: Any, *, as_heard: bool = True) -> Recording:
         elif kind == "input_audio_buffer.speech_started":
             barge_ins.append(round((float(t) + shift) * RATE / 1000))
 
+    barge_at = np.sort(np.asarray(barge_ins, dtype=np.int64))
     placed: list[tuple[int, np.ndarray]] = []
     cuts: list[tuple[str, float]] = []
     cursor = 0
@@ -160,9 +161,9 @@ def recording(source: Any, *, as_heard: bool = True) -> Recording:
             if item in truncated:
                 keep = min(keep, round(truncated[item] * RATE / 1000))
             # the user spoke after it arrived and before it ended: playback stops there
-            over = [b for b in barge_ins if received <= b < start + keep]
-            if over:
-                keep = max(0, min(keep, over[0] - start))
+            k = int(np.searchsorted(barge_at, received))
+            if k < len(barge_at) and barge_at[k] < start + keep:
+                keep = max(0, min(keep, int(barge_at[k]) - start))
             if keep < len(x):
                 cuts.append((item, (start + keep) / RATE))
         x = x[:keep]
