@@ -100,3 +100,30 @@ def test_a_session_without_audio_is_an_empty_track(live_session):
     s.say("Hello")
     rec = s.recording()
     assert rec.shape == (0, 2) and rec.cuts == [] and rec.seconds == 0.0
+
+
+@pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
+def test_g711_audio_is_decoded_and_resampled_to_the_track_rate(live_session):
+    s = live_session(
+        session={"input_audio_format": "g711_ulaw", "output_audio_format": "g711_ulaw"}
+    )
+    question = speak("What is the weather in Paris?")
+    reply = s.send_audio(question, wait=True)
+    assert reply.sample_rate == 8000
+    rec = s.recording()
+    assert rec.rate == RATE
+    # the user's speech lasts as long on the track as it did when spoken (not 3x shorter)
+    a, b = speech_bounds(rec.user, RATE)
+    a0, b0 = speech_bounds(np.asarray(question), RATE)
+    assert abs((b - a) - (b0 - a0)) < RATE // 50
+    # the answer: its 8 kHz samples resampled, three times as many at 24 kHz
+    from realtime_widget import audio
+
+    expected = audio.float_to_int16_array(
+        audio.resample(audio.pcm16_to_float32(reply.audio), 8000, RATE)
+    )
+    start = np.flatnonzero(rec.assistant)[0] - np.flatnonzero(expected)[0]
+    placed = rec.assistant[start : start + len(expected)]
+    assert abs(len(expected) - 3 * len(reply.audio)) <= 3 and len(placed) == len(expected)
+    assert np.corrcoef(placed.astype(float), expected.astype(float))[0, 1] > 0.99
+    assert not rec.assistant[start + len(expected) :].any()
