@@ -18,8 +18,8 @@ Where each piece of audio goes, from the session's event log:
   what was received but still queued.
 
 The track is 24 kHz; G.711 audio is decoded and resampled. The audio comes from the log's
-audio files, so the session's log directory must be readable from this kernel (a live
-session in direct mode, a hub on this machine, a stored session).
+audio files; a hub session whose log this kernel cannot read is fetched once through the
+hub's export (``GET .../export``, audio inline).
 """
 
 from __future__ import annotations
@@ -60,14 +60,23 @@ class Recording(AudioArray):
         return AudioArray(np.asarray(self)[:, 1], self.rate, label="assistant")
 
 
-class _Streams:
-    """The log's audio files, each read and decoded once, as 24 kHz int16 arrays."""
+def _to_track_rate(raw: bytes, fmt: str) -> np.ndarray:
+    """Stored audio bytes of ``fmt`` as int16 samples at the track's rate."""
+    rate = _audio.sample_rate(fmt)
+    x = np.frombuffer(_audio.to_pcm16(raw, fmt), dtype="<i2")
+    if rate != RATE and len(x):
+        x = _audio.float_to_int16_array(_audio.resample(_audio.pcm16_to_float32(x), rate, RATE))
+    return x
+
+
+class _FileAudio:
+    """The log's audio files, each read and decoded once."""
 
     def __init__(self, directory: Path):
         self.directory = directory
         self.cache: dict[str, tuple[np.ndarray, int]] = {}
 
-    def samples(self, ref: dict[str, Any]) -> np.ndarray:
+    def samples(self, record: dict[str, Any], ref: dict[str, Any]) -> np.ndarray:
         name = str(ref.get("file") or "")
         if not name or "/" in name or name.startswith(".") or "offset" not in ref:
             return np.zeros(0, np.int16)
@@ -77,17 +86,42 @@ class _Streams:
                 raw = (self.directory / "audio" / name).read_bytes()
             except OSError:
                 raw = b""
-            rate = _audio.sample_rate(fmt)
-            x = np.frombuffer(_audio.to_pcm16(raw, fmt), dtype="<i2")
-            if rate != RATE and len(x):
-                x = _audio.float_to_int16_array(
-                    _audio.resample(_audio.pcm16_to_float32(x), rate, RATE)
-                )
-            self.cache[name] = (x, _audio.bytes_per_sample(fmt) * rate)
+            bytes_per_s = _audio.bytes_per_sample(fmt) * _audio.sample_rate(fmt)
+            self.cache[name] = (_to_track_rate(raw, fmt), bytes_per_s)
         x, bytes_per_s = self.cache[name]
         start = round(int(ref["offset"]) / bytes_per_s * RATE)
         stop = round((int(ref["offset"]) + int(ref["nbytes"])) / bytes_per_s * RATE)
         return x[start:stop]
+
+
+class _ExportedAudio:
+    """A hub session whose log this kernel cannot read: the hub's export with the audio
+    inline, fetched once; each reference's base64 is found at its path in the event."""
+
+    def __init__(self, session: Any, seqs: Iterable[int]):
+        from ..frames.core import _hub_get  # the frames' one HTTP GET to the hub
+        from ..frames.reader import _loads
+
+        wanted = set(seqs)
+        data = _hub_get(session, "realtime", "sessions", str(session.id), "export")
+        self.events: dict[int, Any] = {}
+        for line in data.splitlines():
+            try:
+                rec = _loads(line)
+            except ValueError:
+                continue
+            if isinstance(rec, dict) and rec.get("seq") in wanted:
+                self.events[rec["seq"]] = rec.get("event")
+
+    def samples(self, record: dict[str, Any], ref: dict[str, Any]) -> np.ndarray:
+        value: Any = self.events.get(record.get("seq"))
+        try:
+            for key in ref.get("path") or ():
+                value = value[key]
+            raw = _audio.b64decode_audio(value)
+        except Exception:  # not in the export (a quiet record, a lost line): no audio
+            return np.zeros(0, np.int16)
+        return _to_track_rate(raw, str(ref.get("format") or "pcm16"))
 
 
 def _refs(record: dict[str, Any]) -> Iterable[dict[str, Any]]:
@@ -98,12 +132,6 @@ def recording(source: Any, *, as_heard: bool = True) -> Recording:
     """The conversation of ``source`` (a ``Session``, a widget, ``SessionFrames`` or a
     stored session's id or path) as a stereo :class:`Recording`: see the module docstring."""
     f = _frames(source)
-    if f.path is None:
-        raise ValueError(
-            f"the audio of session {f.id} is not readable from this kernel (its log is on "
-            "another machine): export it with POST .../export and open that"
-        )
-    streams = _Streams(f.path)
     df = f.events(
         [
             *USER_AUDIO,
@@ -114,6 +142,12 @@ def recording(source: Any, *, as_heard: bool = True) -> Recording:
         include_quiet=False,
     )
     records = df.records() if len(df) else []
+    if f.path is not None:
+        audio: Any = _FileAudio(f.path)
+    elif f.session is not None:  # hub mode, the log out of this kernel's reach
+        audio = _ExportedAudio(f.session, (r["seq"] for r in records if r.get("audio")))
+    else:  # pragma: no cover - a stored session always has its directory
+        raise ValueError(f"the audio of session {f.id} is not readable from this kernel")
     t_ms = df["t_ms"].to_numpy() if len(df) else np.zeros(0)
 
     # user audio, back to back; `shift` is how far sending ahead of real time pushed it
@@ -126,7 +160,7 @@ def recording(source: Any, *, as_heard: bool = True) -> Recording:
         kind = rec.get("type")
         if rec.get("dir") == "client" and kind in USER_AUDIO:
             for ref in _refs(rec):
-                x = streams.samples(ref)
+                x = audio.samples(rec, ref)
                 if not len(x):
                     continue
                 dur = len(x) * 1000.0 / RATE
@@ -140,7 +174,7 @@ def recording(source: Any, *, as_heard: bool = True) -> Recording:
         elif rec.get("dir") == "server" and kind == "response.audio.delta":
             item = str(rec.get("item_id") or (rec.get("event") or {}).get("item_id"))
             entry = assistant.setdefault(item, [float(t) + shift, []])
-            entry[1].extend(streams.samples(ref) for ref in _refs(rec))
+            entry[1].extend(audio.samples(rec, ref) for ref in _refs(rec))
         elif kind == "conversation.item.truncated":
             event = rec.get("event") or {}
             if isinstance(event.get("audio_end_ms"), (int, float)):
