@@ -15,9 +15,10 @@ def __getattr__(name: str):  # lazy: ``import realtime_widget`` stays light
 
         return RealtimeWidget
     if name in ("compare", "expect"):
-        from . import replay
+        import importlib
 
-        return getattr(replay, name)
+        # the package, by its module path: the name ``replay`` here is the function
+        return getattr(importlib.import_module(".replay", __name__), name)
     raise AttributeError(f"module 'realtime_widget' has no attribute {name!r}")
 
 

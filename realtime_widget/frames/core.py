@@ -1080,8 +1080,8 @@ class SessionFrames:
 
     def recording(self, *, as_heard: bool = True) -> AudioArray:
         """The conversation as one stereo track, user left, assistant right, on the
-        session's timeline (see :mod:`realtime_widget.replay.recording`)."""
-        from ..replay.recording import recording
+        session's timeline (see :mod:`realtime_widget.replay.recordings`)."""
+        from ..replay.recordings import recording
 
         return recording(self, as_heard=as_heard)
 
