@@ -127,3 +127,19 @@ def test_g711_audio_is_decoded_and_resampled_to_the_track_rate(live_session):
     assert abs(len(expected) - 3 * len(reply.audio)) <= 3 and len(placed) == len(expected)
     assert np.corrcoef(placed.astype(float), expected.astype(float))[0, 1] > 0.99
     assert not rec.assistant[start + len(expected) :].any()
+
+
+@pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
+def test_an_answer_the_server_completed_plays_to_its_end(live_session):
+    """A script that speaks its next turn without waiting for the playback talks over the
+    answer; nothing in the log says the answer stopped, so the track keeps all of it."""
+    s = live_session()
+    answer = s.say("Tell me about the bridges of Paris")
+    s.send_audio(speak("And the museums?"), wait=True)
+    rec = s.recording()
+    assert rec.cuts == []
+    first = np.flatnonzero(rec.assistant)[0]
+    start = first - np.flatnonzero(answer.audio)[0]
+    assert np.array_equal(rec.assistant[start : start + len(answer.audio)], answer.audio)
+    a, _ = speech_bounds(rec.user, RATE)
+    assert a < start + len(answer.audio)  # the user did speak while it played

@@ -13,9 +13,12 @@ Where each piece of audio goes, from the session's event log:
 * **assistant**: each item's audio (``response.audio.delta``) plays from its first delta
   (on the pushed clock), after the previous item has finished, as a player queues it.
 * **as heard** (``as_heard=True``): an item stops where the client truncated it
-  (``conversation.item.truncated``), or when the server VAD said the user started
-  speaking over it (``speech_started``: a player stops there); a barge-in also drops
-  what was received but still queued.
+  (``conversation.item.truncated``: the widget does at the sample it played), or, when
+  the server cut its response for the user's speech (``turn_detected``), where the VAD
+  said the user started (``speech_started``: a player stops there); that also drops what
+  was received but still queued. An answer the server completed and nobody truncated
+  plays to its end, even under the user's next turn (a script that does not wait for
+  the playback talks over it).
 
 The track is 24 kHz; G.711 audio is decoded and resampled. The audio comes from the log's
 audio files; a hub session whose log this kernel cannot read is fetched once through the
@@ -128,6 +131,13 @@ def _refs(record: dict[str, Any]) -> Iterable[dict[str, Any]]:
     return (r for r in record.get("audio") or () if isinstance(r, dict))
 
 
+def _responses_cut_for_speech(f: Any) -> set[str]:
+    """Ids of the responses the server cut short because the user started speaking."""
+    lat = f.latency()
+    cut = lat[lat["status"].isin(["cancelled", "incomplete"]) & (lat["reason"] == "turn_detected")]
+    return {str(r) for r in cut["response_id"]}
+
+
 def recording(source: Any, *, as_heard: bool = True) -> Recording:
     """The conversation of ``source`` (a ``Session``, a widget, ``SessionFrames`` or a
     stored session's id or path) as a stereo :class:`Recording`: see the module docstring."""
@@ -153,7 +163,8 @@ def recording(source: Any, *, as_heard: bool = True) -> Recording:
     # user audio, back to back; `shift` is how far sending ahead of real time pushed it
     user: list[tuple[int, np.ndarray]] = []  # (start sample, samples)
     end = shift = 0.0
-    assistant: dict[str, list[Any]] = {}  # item id -> [first delta on the pushed clock, [samples]]
+    # item id -> [first delta on the pushed clock, [samples], response id]
+    assistant: dict[str, list[Any]] = {}
     truncated: dict[str, float] = {}
     barge_ins: list[int] = []  # track samples where the VAD heard the user start
     for rec, t in zip(records, t_ms, strict=True):
@@ -173,7 +184,7 @@ def recording(source: Any, *, as_heard: bool = True) -> Recording:
                 end = start + dur
         elif rec.get("dir") == "server" and kind == "response.audio.delta":
             item = str(rec.get("item_id") or (rec.get("event") or {}).get("item_id"))
-            entry = assistant.setdefault(item, [float(t) + shift, []])
+            entry = assistant.setdefault(item, [float(t) + shift, [], rec.get("response_id")])
             entry[1].extend(audio.samples(rec, ref) for ref in _refs(rec))
         elif kind == "conversation.item.truncated":
             event = rec.get("event") or {}
@@ -183,10 +194,13 @@ def recording(source: Any, *, as_heard: bool = True) -> Recording:
             barge_ins.append(round((float(t) + shift) * RATE / 1000))
 
     barge_at = np.sort(np.asarray(barge_ins, dtype=np.int64))
+    cut_for_speech = _responses_cut_for_speech(f) if as_heard else set()
     placed: list[tuple[int, np.ndarray]] = []
     cuts: list[tuple[str, float]] = []
     cursor = 0
-    for item, (received_ms, chunks) in sorted(assistant.items(), key=lambda kv: kv[1][0]):
+    for item, (received_ms, chunks, response_id) in sorted(
+        assistant.items(), key=lambda kv: kv[1][0]
+    ):
         x = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
         received = round(received_ms * RATE / 1000)
         start = max(received, cursor)
@@ -196,7 +210,7 @@ def recording(source: Any, *, as_heard: bool = True) -> Recording:
                 keep = min(keep, round(truncated[item] * RATE / 1000))
             # the user spoke after it arrived and before it ended: playback stops there
             k = int(np.searchsorted(barge_at, received))
-            if k < len(barge_at) and barge_at[k] < start + keep:
+            if response_id in cut_for_speech and k < len(barge_at) and barge_at[k] < start + keep:
                 keep = max(0, min(keep, int(barge_at[k]) - start))
             if keep < len(x):
                 cuts.append((item, (start + keep) / RATE))
