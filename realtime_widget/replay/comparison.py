@@ -71,7 +71,7 @@ class Comparison(pd.DataFrame):
     """The table :func:`compare` returns: a DataFrame with ``.summary()`` and an HTML
     view that highlights where the sessions differ."""
 
-    _metadata = ["_rtw_turns", "_rtw_names", "_rtw_priced"]
+    _metadata = ["_rtw_turns", "_rtw_names"]
 
     @property
     def _constructor(self) -> Any:
@@ -282,5 +282,4 @@ def compare(
                 table[(field, label)] = pd.to_numeric(table[(field, label)]).astype(float)
     table._rtw_turns = turns
     table._rtw_names = labels
-    table._rtw_priced = prices is not None
     return table
