@@ -98,23 +98,14 @@ class _FileAudio:
 
 
 class _ExportedAudio:
-    """A hub session whose log this kernel cannot read: the hub's export with the audio
-    inline, fetched once; each reference's base64 is found at its path in the event."""
+    """A hub session whose log this kernel cannot read: its records with the audio
+    inline, as the replay reads a source (``source.read_log``: the hub's export, fetched
+    once); each reference's base64 is found at its path in the event."""
 
-    def __init__(self, session: Any, seqs: Iterable[int]):
-        from ..frames.core import _hub_get  # the frames' one HTTP GET to the hub
-        from ..frames.reader import _loads
+    def __init__(self, frames: Any):
+        from .source import read_log
 
-        wanted = set(seqs)
-        data = _hub_get(session, "realtime", "sessions", str(session.id), "export")
-        self.events: dict[int, Any] = {}
-        for line in data.splitlines():
-            try:
-                rec = _loads(line)
-            except ValueError:
-                continue
-            if isinstance(rec, dict) and rec.get("seq") in wanted:
-                self.events[rec["seq"]] = rec.get("event")
+        self.events = {rec.get("seq"): rec.get("event") for rec in read_log(frames).records}
 
     def samples(self, record: dict[str, Any], ref: dict[str, Any]) -> np.ndarray:
         value: Any = self.events.get(record.get("seq"))
@@ -155,7 +146,7 @@ def recording(source: Any, *, as_heard: bool = True) -> Recording:
     if f.path is not None:
         audio: Any = _FileAudio(f.path)
     elif f.session is not None:  # hub mode, the log out of this kernel's reach
-        audio = _ExportedAudio(f.session, (r["seq"] for r in records if r.get("audio")))
+        audio = _ExportedAudio(f)
     else:  # pragma: no cover - a stored session always has its directory
         raise ValueError(f"the audio of session {f.id} is not readable from this kernel")
     t_ms = df["t_ms"].to_numpy() if len(df) else np.zeros(0)
