@@ -131,3 +131,22 @@ def test_compare_refuses_bad_input(live_session):
         realtime_widget.compare(s, prices={"input_text": 1.0})
     empty = realtime_widget.compare(s)  # no user turn yet: an empty table, not an error
     assert len(empty) == 0 and isinstance(empty, pd.DataFrame)
+
+
+@needs_espeak
+def test_a_replay_without_tool_calls_differs_in_the_tool_turn_only(live_session):
+    """The prototyping loop: record, replay with one change, compare."""
+    original = live_session(session=HEARD, tools=[get_weather], name="original")
+    original.send_audio(speak("What is the weather in Paris?"), wait=True)
+    original.say("Tell me a joke")
+    replayed = realtime_widget.replay(original, tool_choice="none", progress=False)
+    try:
+        table = realtime_widget.compare(original, replayed, names=["original", "replayed"])
+        assert table[("differs", "")].tolist() == [True, False]
+        assert table[("tools", "replayed")].tolist() == ["", ""]
+        assert table[("user", "replayed")].iloc[1] == "Tell me a joke"
+        summary = table.summary()
+        assert summary.loc["replayed", "tool_agreement"] == 0.5
+        assert summary.loc["replayed", "user_wer"] == 0.0  # the same audio, heard the same
+    finally:
+        replayed.close()
