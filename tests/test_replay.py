@@ -462,3 +462,60 @@ async def test_replay_through_the_jupyter_servers_hub(
     finally:
         await asyncio.to_thread(new.close)
         await asyncio.to_thread(src.close)
+
+
+# ---------------------------------------------------------------------- the magic
+
+
+def test_realtime_replay_magic_in_a_kernel(tmp_path):
+    from jupyter_client.manager import start_new_kernel
+    from kernel_testing import kernel_env, run_cell
+
+    km, kc = start_new_kernel(kernel_name="python3", env=kernel_env(tmp_path), startup_timeout=120)
+    try:
+        run_cell(kc, "%load_ext realtime_widget").ok()
+        run_cell(kc, "%%realtime -s chat --no-audio\nHello magic").ok()
+        run_cell(
+            kc,
+            """
+            def get_weather(city: str) -> str:
+                '''The weather in a city.'''
+                return f"foggy in {city}"
+            """,
+        ).ok()
+        line = (
+            '%realtime_replay chat --instructions "Be brief." --voice echo '
+            "--turn-detection none --tools get_weather --no-progress"
+        )
+        run = run_cell(
+            kc,
+            f"""
+            r = {line}
+            import json
+            print(json.dumps({{"instructions": r.conversation.session["instructions"],
+                              "voice": r.conversation.session["voice"],
+                              "td": r.conversation.session["turn_detection"],
+                              "tools": sorted(r.tools), "text": r.transcript_text()}}))
+            """,
+        ).ok()
+        got = run.last_json()
+        assert got["instructions"] == "Be brief." and got["voice"] == "echo"
+        assert got["td"] is None and got["tools"] == ["get_weather"]
+        assert got["text"] == "user: Hello magic\nassistant: You said: Hello magic."
+        # the replay is the magics' current session now
+        events = run_cell(kc, "%realtime_events --type session.update").ok()
+        assert "session.update" in events.text
+        for code, expected in [
+            ("%realtime_replay", "one SOURCE"),
+            ("%realtime_replay nosuch", "unknown realtime session 'nosuch'"),
+            ("%realtime_replay chat --speed warp", "--speed: turns or realtime"),
+            ("%realtime_replay chat --turn-detection sometimes", "--turn-detection"),
+            ("%realtime_replay chat --config [1]", "--config: a JSON object"),
+            ("%realtime_replay chat --bogus 1", "unknown option --bogus"),
+        ]:
+            bad = run_cell(kc, code)
+            assert bad.status == "error" and bad.error["ename"] == "UsageError", bad.error
+            assert expected in bad.error["evalue"]
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
