@@ -48,10 +48,11 @@ class ReplayGrid:
 
 
 def compare_grid(grid: ReplayGrid) -> Any:
-    """The grid's comparison table: per source, :func:`compare` of its cells, named by
-    configuration (the hook where ``replay.compare.compare`` is wired; None until it is)."""
+    """The grid's comparison table: per source, ``compare()`` of its cells, named by
+    configuration. The hook where compare() is wired (``replay/comparison.py``, issue 13's
+    other half): None while that module is missing."""
     try:
-        from .compare import compare  # type: ignore[import-not-found]
+        from .comparison import compare  # type: ignore[import-not-found]
     except ImportError:
         return None
     import pandas as pd
