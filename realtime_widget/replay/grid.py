@@ -93,6 +93,7 @@ def replay_many(
     speed: str = "turns",
     progress: bool = True,
     raise_errors: bool = True,
+    keep_open: bool = False,
     **common: Any,
 ) -> ReplayGrid:
     """Replay every source with every configuration, ``max_concurrency`` at a time.
@@ -102,6 +103,8 @@ def replay_many(
     :func:`~realtime_widget.replay` takes (``provider=``, ``model=``, ``tools=``, session
     fields); ``common`` applies to every cell. Returns a :class:`ReplayGrid`: ``.sessions``
     by ``(source id, config name)`` and ``.table``, one comparison for the whole grid.
+    Each cell's session is closed when its replay is done (its log and DataFrames stay:
+    a hub allows only a few live sessions per user), unless ``keep_open``.
     A cell that fails raises at the end (``raise_errors``), after the others finished;
     with ``raise_errors=False`` it is in ``.errors``. Ctrl-C stops every cell:
     :class:`ReplayInterrupted` has the ``sessions`` so far.
@@ -130,9 +133,11 @@ def replay_many(
             while not stop.is_set():
                 try:
                     future.result(0.2)
-                    return
                 except concurrent.futures.TimeoutError:
                     continue
+                if not keep_open:
+                    new.close()
+                return
         finally:
             with lock:
                 running.pop((sid, name), None)
