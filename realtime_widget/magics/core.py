@@ -1,6 +1,6 @@
 """The IPython magics: ``%%realtime``, ``%realtime``, ``%realtime_events``,
-``%realtime_sessions``, ``%realtime_config``, ``%realtime_compare``. Load them with
-``%load_ext realtime_widget``.
+``%realtime_sessions``, ``%realtime_config``, ``%realtime_replay``, ``%realtime_compare``.
+Load them with ``%load_ext realtime_widget``.
 
 Sessions are named. ``-s NAME`` picks, in order: a ``Session`` (or a widget, or anything
 with a ``.session``) held by the notebook variable ``NAME``; a session these magics
@@ -369,6 +369,16 @@ class RealtimeMagics(Magics):
             raise UsageError(f"--direction: client or server, got {direction!r}")
         f = self._resolve_frames(rest or None)
         return f.events(opts.get("type"), last=last, direction=direction)
+
+    @line_magic
+    def realtime_replay(self, line: str) -> Any:
+        """``%realtime_replay SOURCE [--speed turns|realtime] [--provider P] [--model M]
+        [--voice V] [--instructions TEXT] [--turn-detection none|server_vad|JSON]
+        [--modalities text,audio] [--tools f,g] [--config JSON] [--name N]``: the user side
+        of SOURCE replayed in a new session (see ``realtime_widget.replay``), returned."""
+        from .replay import replay_magic
+
+        return replay_magic(self, line)
 
     @line_magic
     def realtime_sessions(self, line: str) -> Any:

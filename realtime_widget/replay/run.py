@@ -12,7 +12,7 @@ import asyncio
 import concurrent.futures
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import audio as _audio
@@ -81,9 +81,16 @@ class _Replayer:
     """Sends one source's turns to ``session`` (runs on the session's loop thread)."""
 
     def __init__(
-        self, session: Any, side: UserSide, overrides: dict[str, Any], speed: str, timeout: float
+        self,
+        session: Any,
+        side: UserSide,
+        overrides: dict[str, Any],
+        speed: str,
+        timeout: float,
+        definitions: list[dict[str, Any]] | None = None,
     ):
         self.s = session
+        self.definitions = definitions or []  # tool definitions given to replay(tools=[...])
         self.side = side
         self.overrides = overrides
         self.speed = speed
@@ -104,7 +111,7 @@ class _Replayer:
         if etype == "session.update":
             fields = _merge(dict(event.get("session") or {}), self.overrides)
             if "tools" in fields:
-                fields["tools"] = self.s._merged_tools(fields.get("tools"))
+                fields["tools"] = self._tools(fields.get("tools"))
             event["session"] = fields
         elif etype == "conversation.item.create":
             event.pop("previous_item_id", None)  # the source's ids mean nothing here
@@ -114,11 +121,17 @@ class _Replayer:
                 return None
         return event
 
+    def _tools(self, tools: Any) -> list[dict[str, Any]]:
+        """A tools list of the source with the replay's: its definitions, then its callables."""
+        names = {d.get("name") for d in self.definitions}
+        kept = [t for t in tools or [] if isinstance(t, dict) and t.get("name") not in names]
+        return self.s._merged_tools(kept + self.definitions)
+
     async def configure(self) -> None:
         """The source's configuration with the overrides; a refusal raises with the
         backend's error event."""
         fields = _merge(self.side.config, self.overrides)
-        fields["tools"] = self.s._merged_tools(fields.get("tools") or [])
+        fields["tools"] = self._tools(fields.get("tools"))
         if not fields["tools"]:
             del fields["tools"]
         if not fields:
@@ -343,9 +356,13 @@ class _Replayer:
             await self._send_events(self.side.tail)
 
 
-def _install_recorded_tools(session: Any, side: UserSide) -> None:
-    """Functions of the source (declared or called) that no registered tool answers."""
-    definitions = {d.get("name"): d for d in side.tool_definitions if d.get("name")}
+def _install_recorded_tools(
+    session: Any, side: UserSide, extra: list[dict[str, Any]] | None = None
+) -> None:
+    """Functions (declared by the source or the replay, or called by the source) that no
+    registered tool answers."""
+    definitions = {d.get("name"): d for d in [*side.tool_definitions, *(extra or [])]}
+    definitions.pop(None, None)
     for name in set(definitions) | set(side.outputs):
         if name not in session._tools:
             definition = definitions.get(name) or {"type": "function", "name": name}
@@ -389,13 +406,15 @@ def start_replay(
         model = side.model
     from ..client import Session
 
+    definitions = [dict(t) for t in tools or () if isinstance(t, Mapping)]
+    callables = [t for t in tools or () if not isinstance(t, Mapping)]
     options.setdefault("name", f"replay of {side.name}")
-    new = Session(provider, model=model, tools=tools, **options)
+    new = Session(provider, model=model, tools=callables, **options)
     new.replayed_from = side.id
-    replayer = _Replayer(new, side, overrides, speed, timeout)
+    replayer = _Replayer(new, side, overrides, speed, timeout, definitions)
 
     async def begin() -> None:
-        _install_recorded_tools(new, side)
+        _install_recorded_tools(new, side, definitions)
 
     new._lt.run(begin(), 30)
     cancel = threading.Event()
