@@ -108,8 +108,9 @@ class AudioArray(np.ndarray):
 
 
 STYLE = """<style>
-.rtw-card{font-family:var(--jp-ui-font-family,sans-serif);font-size:13px;border:1px solid var(--jp-border-color2,#ddd);
- border-radius:6px;padding:8px 10px;margin:4px 0;max-width:60em}
+.rtw-card{font-family:var(--jp-ui-font-family,sans-serif);font-size:13px;
+ border:1px solid var(--jp-border-color2,#ddd);border-radius:6px;padding:8px 10px;margin:4px 0;
+ max-width:60em}
 .rtw-card h4{margin:0 0 6px 0;font-size:14px}
 .rtw-card table{border-collapse:collapse}.rtw-card td{padding:1px 8px 1px 0;vertical-align:top}
 .rtw-muted{opacity:.65}
