@@ -6,11 +6,11 @@ speech, server VAD), then replays the 10 sources x 3 configurations (new instruc
 another voice, a slower VAD) twice in one run:
 
 * one by one: ``replay(source, **config)`` for each cell, timed; the sum of the 30;
-* as a grid: ``replay_many(sources, configs, max_concurrency=N)``, wall time.
+* as a grid: ``replay_many(sources, configs, max_concurrency=N)``, wall time, for each N.
 
 The ratio sum / grid is what running the cells side by side gains on this machine.
 
-    python benchmarks/bench_replay.py                    # 10 x 3, max_concurrency 8
+    python benchmarks/bench_replay.py                    # 10 x 3, max_concurrency 2, 4, 8
     python benchmarks/bench_replay.py --sources 4 --concurrency 4   # quick look
 """
 
@@ -56,7 +56,7 @@ def record_sources(n: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sources", type=int, default=10)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[2, 4, 8])
     args = parser.parse_args()
 
     os.environ.setdefault("REALTIME_WIDGET_LOG_DIR", tempfile.mkdtemp(prefix="bench-replay-"))
@@ -77,10 +77,12 @@ def main() -> None:
             session.close()
     total = sum(singles)
 
-    t0 = time.perf_counter()
-    grid = replay_many(sources, CONFIGS, max_concurrency=args.concurrency, progress=False)
-    wall = time.perf_counter() - t0
-    grid.close()
+    walls = {}
+    for concurrency in args.concurrency:
+        t0 = time.perf_counter()
+        grid = replay_many(sources, CONFIGS, max_concurrency=concurrency, progress=False)
+        walls[concurrency] = time.perf_counter() - t0
+        grid.close()
 
     cells = len(sources) * len(CONFIGS)
     print(f"cells: {len(sources)} sources x {len(CONFIGS)} configurations = {cells}")
@@ -89,8 +91,11 @@ def main() -> None:
         f"one by one: sum {total:.1f} s (per replay mean {total / cells:.2f} s, "
         f"min {min(singles):.2f} s, max {max(singles):.2f} s)"
     )
-    print(f"replay_many(max_concurrency={args.concurrency}): wall {wall:.1f} s")
-    print(f"ratio sum / grid: {total / wall:.2f}x")
+    for concurrency, wall in walls.items():
+        print(
+            f"replay_many(max_concurrency={concurrency}): wall {wall:.1f} s, "
+            f"ratio sum / grid {total / wall:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import threading
@@ -469,7 +470,7 @@ async def test_replay_through_the_jupyter_servers_hub(
 # ---------------------------------------------------------------------- the magic
 
 
-def test_realtime_replay_magic_in_a_kernel(tmp_path):
+def test_realtime_replay_magic_and_interrupt_kernel(tmp_path):
     from jupyter_client.manager import start_new_kernel
     from kernel_testing import kernel_env, run_cell
 
@@ -518,6 +519,62 @@ def test_realtime_replay_magic_in_a_kernel(tmp_path):
             bad = run_cell(kc, code)
             assert bad.status == "error" and bad.error["ename"] == "UsageError", bad.error
             assert expected in bad.error["evalue"]
+
+        # "interrupt kernel" during a replay: it stops, and its session stays usable
+        spoken = run_cell(
+            kc,
+            """
+            import realtime_widget
+            from speech_fixtures import speak
+            src = realtime_widget.Session()
+            for text in ("My sister plays the piano.", "I would like a cup of coffee."):
+                src.send_audio(speak(text), wait=True, realtime=True)
+            src.close()
+            print(src.id)
+            """,
+        ).ok()
+        source_id = spoken.stdout.strip()
+        logs = tmp_path / "logs"
+        known = {p.name for p in logs.iterdir()}
+        result = {}
+        cell = threading.Thread(
+            target=lambda: result.update(
+                run=run_cell(kc, "r2 = realtime_widget.replay(src, speed='realtime')")
+            )
+        )
+        cell.start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and cell.is_alive():
+            fresh = [p for p in logs.iterdir() if p.name not in known]
+            if any(
+                b"input_audio_buffer.append" in (p / "events.jsonl").read_bytes()
+                for p in fresh
+                if (p / "events.jsonl").exists()
+            ):
+                km.interrupt_kernel()
+                break
+            time.sleep(0.05)
+        cell.join(120)
+        stopped = result["run"]
+        assert stopped.status == "error" and stopped.error["ename"] == "ReplayInterrupted", re.sub(
+            r"\x1b\[[0-9;]*m", "", stopped.error["traceback"]
+        )
+        assert "the new session" in stopped.error["evalue"]
+        after = run_cell(
+            kc,
+            """
+            import sys
+            s2 = sys.last_value.session
+            print(json.dumps({"closed": s2.closed, "idle": s2.conversation.active_response is None,
+                              "from": s2.replayed_from, "reply": s2.say("Hi there").text}))
+            """,
+        ).ok()
+        assert after.last_json() == {
+            "closed": False,
+            "idle": True,
+            "from": source_id,
+            "reply": "You said: Hi there.",
+        }
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)

@@ -194,6 +194,8 @@ class _Replayer:
             for _ in range(max(1, burst // PAD_CHUNK_MS)):
                 await self.send({"type": "input_audio_buffer.append", "audio": b64})
                 padded += PAD_CHUNK_MS
+                if self.speed == "realtime":  # a microphone's silence comes in real time too
+                    await asyncio.sleep(PAD_CHUNK_MS / 1000)
             try:
                 await self.s._wait_for(
                     lambda ev: ev.get("type") == "input_audio_buffer.committed",
@@ -370,11 +372,11 @@ def _install_recorded_tools(
 
 
 def _progress(total: int, description: str, enabled: bool) -> Any:
-    if not enabled:
-        return None
     try:
         from tqdm.auto import tqdm
     except ImportError:  # tqdm is a dependency; without it there is no bar
+        return None
+    if not enabled:
         return None
     return tqdm(total=total, desc=description, unit="turn", leave=True)
 
@@ -463,6 +465,8 @@ def replay(
     backend's error, ``.session`` the new session) and, on Ctrl-C,
     :class:`ReplayInterrupted` whose ``.session`` stays open and usable.
     """
+    if progress:
+        _progress(0, "", False)  # the (slow, in a notebook) import before the replay starts
     new, replayer, future, cancel = start_replay(
         source,
         speed=speed,
@@ -472,9 +476,10 @@ def replay(
         timeout=timeout,
         **session,
     )
-    bar = _progress(len(replayer.side.turns), f"replay {replayer.side.name}", progress)
+    bar = None
     shown = 0
     try:
+        bar = _progress(len(replayer.side.turns), f"replay {replayer.side.name}", progress)
         while True:
             try:
                 future.result(0.2)
