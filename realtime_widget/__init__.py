@@ -1,8 +1,21 @@
 """realtime-widget: speech-to-speech realtime AI inside Jupyter."""
 
+from . import replay as _replay_package
 from ._version import __version__
 
-__all__ = ["RealtimeWidget", "Session", "__version__"]
+# The functions, not the package of the same name (a light import: the work is lazy).
+replay = _replay_package.replay
+replay_many = _replay_package.replay_many
+
+__all__ = [
+    "RealtimeWidget",
+    "Session",
+    "__version__",
+    "compare",
+    "expect",
+    "replay",
+    "replay_many",
+]
 
 
 def __getattr__(name: str):  # lazy: ``import realtime_widget`` stays light
@@ -14,6 +27,11 @@ def __getattr__(name: str):  # lazy: ``import realtime_widget`` stays light
         from .widget import RealtimeWidget
 
         return RealtimeWidget
+    if name in ("compare", "expect"):
+        import importlib
+
+        # the package, by its module path: the name ``replay`` here is the function
+        return getattr(importlib.import_module(".replay", __name__), name)
     raise AttributeError(f"module 'realtime_widget' has no attribute {name!r}")
 
 

@@ -119,3 +119,28 @@ async def server(serve: Any) -> RunningServer:
 @pytest.fixture
 async def client(server: RunningServer) -> EngineClient:
     return await server.connect()
+
+
+@pytest.fixture
+def live_session(speech_stack, tmp_path, monkeypatch):
+    """``live_session(**Session_kwargs)``: a direct-mode ``Session`` on the local engine
+    with its speech models; closed after the test."""
+    from realtime_widget import Session
+    from realtime_widget.hub.upstreams import set_shared_speech_stack
+
+    set_shared_speech_stack(speech_stack)
+    monkeypatch.setenv("REALTIME_WIDGET_LOG_DIR", str(tmp_path))
+    sessions = []
+
+    def make(**kwargs):
+        s = Session(mode="direct", **kwargs)
+        sessions.append(s)
+        # the process has one direct hub, made by the first test that needed one: stored
+        # sessions are looked for where it writes
+        monkeypatch.setenv("REALTIME_WIDGET_LOG_DIR", str(s.frames.path.parent))
+        return s
+
+    yield make
+    for s in sessions:
+        if not s.closed:
+            s.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import io
-import re
 import shutil
 import subprocess
 import wave
@@ -151,27 +150,15 @@ def speech_with_silence(
     return SpeechSignal(_readonly(audio), rate, tuple(bounds))
 
 
-_WORD = re.compile(r"[a-z0-9']+")
-
-
-def _words(text: str) -> list[str]:
-    text = text.lower().replace("-", " ")
-    return [w.strip("'") for w in _WORD.findall(text) if w.strip("'")]
-
-
 def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
     """``(edit distance in words, reference word count)`` after normalization.
 
-    Lower-cased, punctuation dropped, hyphens split ("quick-brown" = "quick brown").
+    Lower-cased, punctuation dropped, hyphens split ("quick-brown" = "quick brown"): the
+    package's own measure (``realtime_widget.replay.wer``), which ``compare()`` reports.
     """
-    ref, hyp = _words(reference), _words(hypothesis)
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1], len(ref)
+    from realtime_widget.replay.wer import word_edits
+
+    return word_edits(reference, hypothesis)
 
 
 def wer(references: Sequence[str], hypotheses: Sequence[str]) -> float:

@@ -13,26 +13,6 @@ from speech_fixtures import espeak_available, speak
 from realtime_widget.frames import frames, open_session
 
 
-@pytest.fixture
-def live_session(speech_stack, tmp_path, monkeypatch):
-    from realtime_widget import Session
-    from realtime_widget.hub.upstreams import set_shared_speech_stack
-
-    set_shared_speech_stack(speech_stack)
-    monkeypatch.setenv("REALTIME_WIDGET_LOG_DIR", str(tmp_path))
-    sessions = []
-
-    def make(**kwargs):
-        s = Session(mode="direct", **kwargs)
-        sessions.append(s)
-        return s
-
-    yield make
-    for s in sessions:
-        if not s.closed:
-            s.close()
-
-
 @pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
 def test_live_typed_and_spoken_turns(live_session):
     s = live_session(session={"input_audio_transcription": {"model": "whisper-1"}})

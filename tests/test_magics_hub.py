@@ -84,3 +84,47 @@ async def test_magics_in_hub_mode(jp_serverapp, jp_fetch, hub, hub_kernel):
     )
     assert closed == {"n": 1}
     assert hub.sessions[check["id"]].status == "closed"
+
+
+@pytest.mark.parametrize("hub_options", [{"local_speech": True}])
+async def test_recording_compare_and_expect_through_the_hub_export(
+    jp_serverapp, jp_fetch, hub, with_speech, hub_kernel, hub_options
+):
+    """The kernel cannot read the server's log directory: the recording's audio comes
+    through the hub's export, and matches the audio the hub sent."""
+    kc = hub_kernel
+    (await arun_cell(kc, "%load_ext realtime_widget")).ok()
+    run = (await arun_cell(kc, "%%realtime -s hubrec\nHello recording")).ok()
+    assert run.stdout.strip() == "You said: Hello recording."
+    got = (
+        (
+            await arun_cell(
+                kc,
+                """
+        import base64, json
+        import numpy as np
+        import realtime_widget
+        from realtime_widget.frames import frames
+        r = _
+        f = frames(r.session)
+        rec = r.session.recording()
+        assert f.path is None  # read through the hub's export
+        deltas = r.session.log(type="response.audio.delta", audio="inline", limit=1000)
+        sent = np.frombuffer(b"".join(base64.b64decode(d["event"]["delta"]) for d in deltas), "<i2")
+        table = realtime_widget.compare(r.session, f, names=["session", "its frames"])
+        realtime_widget.expect(r.session).has_turns(1).turn(0).says("hello recording")
+        print(json.dumps({"channels": rec.shape[1], "user": int(np.count_nonzero(rec.user)),
+                          "assistant": bool(np.array_equal(np.trim_zeros(rec.assistant),
+                                                           np.trim_zeros(sent))),
+                          "seconds": rec.seconds, "sent_seconds": len(sent) / 24000,
+                          "differs": table[("differs", "")].tolist()}))
+    """,
+            )
+        )
+        .ok()
+        .last_json()
+    )
+    assert got["channels"] == 2 and got["user"] == 0  # a typed turn
+    assert got["assistant"] and got["sent_seconds"] > 0.5
+    assert got["seconds"] >= got["sent_seconds"]
+    assert got["differs"] == [False]

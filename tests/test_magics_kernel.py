@@ -315,6 +315,40 @@ def test_queries(kc):
     assert "realtime session" in card.html and "spoken into the widget" in card.html
 
 
+def test_compare_magic_puts_sessions_side_by_side(kc):
+    run_cell(kc, "%%realtime -s left --no-audio\nHello there").ok()
+    run_cell(kc, "%%realtime -s right --no-audio\nHello where").ok()
+    run_cell(kc, "%%realtime -s left --no-audio\nSame words").ok()
+    run_cell(kc, "%%realtime -s right --no-audio\nSame words").ok()
+    got = (
+        run_cell(
+            kc,
+            """
+        prices = {"input_text": 4, "input_audio": 32, "output_text": 16, "output_audio": 64}
+        table = %realtime_compare left right --prices prices
+        import json
+        print(json.dumps({
+            "names": table.names,
+            "user": table["user"].values.tolist(),
+            "assistant": table["assistant"].values.tolist(),
+            "differs": table[("differs", "")].tolist(),
+            "cost": bool((table["cost"] > 0).all().all()),
+        }))
+    """,
+        )
+        .ok()
+        .last_json()
+    )
+    assert got["names"] == ["left", "right"]
+    assert got["user"] == [["Hello there", "Hello where"], ["Same words", "Same words"]]
+    assert got["assistant"][0] == ["You said: Hello there.", "You said: Hello where."]
+    assert got["differs"] == [True, False] and got["cost"]
+    shown = run_cell(kc, "table").ok()
+    assert "1 differ: highlighted" in shown.html and "You said: Hello where." in shown.html
+    named = run_cell(kc, "%realtime_compare left right --names a,b").ok()
+    assert "compare: 2 user turns of a, b" in named.html
+
+
 BAD_CELLS = [
     (
         "%%realtime --provider openai -s cloud\nhi",
@@ -337,6 +371,11 @@ BAD_CELLS = [
     ("%realtime -s chat", ["no message"]),
     ("%%realtime -s chat extra words\nhi", ["the message is the cell body"]),
     ("%realtime_sessions now", ["takes no arguments"]),
+    ("%realtime_compare", ["which sessions?", "usage: %realtime_compare"]),
+    ("%realtime_compare chat nosuch", ["unknown realtime session 'nosuch'"]),
+    ("%realtime_compare chat chat --names a", ["--names: 1 names for 2 sessions"]),
+    ("%realtime_compare chat chat", ["each session needs its own name"]),
+    ("%realtime_compare chat --prices nope", ["--prices: 'nope' is not a notebook dict"]),
 ]
 
 

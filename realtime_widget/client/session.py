@@ -951,6 +951,11 @@ class Session:
         """A plot of who spoke when, response spans and interruptions (matplotlib)."""
         return self.frames.timeline(**kwargs)
 
+    def recording(self, *, as_heard: bool = True) -> Any:
+        """The conversation as one stereo track (user left, assistant right) that plays
+        in a notebook; ``as_heard`` cuts the assistant where the user barged in."""
+        return self.frames.recording(as_heard=as_heard)
+
     def _repr_html_(self) -> str:
         return self.frames._repr_html_()
 

@@ -1036,6 +1036,13 @@ class SessionFrames:
 
         return timeline(self, ax=ax, **kwargs)
 
+    def recording(self, *, as_heard: bool = True) -> AudioArray:
+        """The conversation as one stereo track, user left, assistant right, on the
+        session's timeline (see :mod:`realtime_widget.replay.recordings`)."""
+        from ..replay.recordings import recording
+
+        return recording(self, as_heard=as_heard)
+
     def summary(self) -> dict[str, Any]:
         """Counts for the session card."""
         self._ensure()

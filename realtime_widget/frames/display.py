@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import html
 import io
+import os
 import wave
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,10 +20,11 @@ def esc(value: Any) -> str:
 
 
 def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
-    """Mono 16-bit WAV of int16 samples."""
+    """16-bit WAV of int16 samples: mono ``(n,)`` or interleaved ``(n, channels)``."""
+    samples = np.asarray(samples)
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
+        w.setnchannels(samples.shape[1] if samples.ndim == 2 else 1)
         w.setsampwidth(2)
         w.setframerate(int(rate))
         w.writeframes(np.asarray(samples, dtype="<i2").tobytes())
@@ -29,10 +32,10 @@ def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
 
 
 class AudioArray(np.ndarray):
-    """Mono int16 samples that know their sample rate: a numpy array everywhere, an
-    audio player in a notebook (``_repr_html_``), ``.player()`` for an
-    ``IPython.display.Audio``, ``.seconds`` for the duration, ``.float32()`` for
-    samples in [-1, 1)."""
+    """int16 samples that know their sample rate, mono ``(n,)`` or with channels
+    ``(n, channels)``: a numpy array everywhere, an audio player in a notebook
+    (``_repr_html_``), ``.player()`` for an ``IPython.display.Audio``, ``.save(path)``
+    for a WAV file, ``.seconds`` for the duration, ``.float32()`` for samples in [-1, 1)."""
 
     rate: int
     label: str
@@ -48,14 +51,26 @@ class AudioArray(np.ndarray):
         self.label = getattr(obj, "label", "")
 
     @property
+    def _playable(self) -> bool:
+        return self.ndim == 1 or (self.ndim == 2 and 1 <= self.shape[1] <= 8)
+
+    @property
     def seconds(self) -> float:
-        return float(self.shape[0]) / self.rate if self.ndim == 1 and self.rate else 0.0
+        return float(self.shape[0]) / self.rate if self._playable and self.rate else 0.0
 
     def float32(self) -> np.ndarray:
         return np.asarray(self, dtype=np.float32) / 32768.0
 
     def wav(self) -> bytes:
         return wav_bytes(np.asarray(self), self.rate)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the samples to a 16-bit WAV file; returns its path."""
+        if not self._playable:
+            raise ValueError(f"not audio samples: shape {self.shape}")
+        out = Path(path)
+        out.write_bytes(self.wav())
+        return out
 
     def player(self) -> Any:
         """An ``IPython.display.Audio`` player of these samples."""
@@ -64,19 +79,28 @@ class AudioArray(np.ndarray):
         return Audio(data=self.wav(), rate=self.rate)
 
     def _repr_html_(self) -> str | None:
-        if self.ndim != 1:
+        if not self._playable:
             return None
         b64 = base64.b64encode(self.wav()).decode("ascii")
         label = f"<b>{esc(self.label)}</b> " if self.label else ""
         return (
-            f'<div class="rtw-audio">{label}<span style="opacity:.7">{self.seconds:.2f} s, {self.rate} Hz, '
-            f'{self.shape[0]} samples</span><br><audio controls preload="none" '
+            f'<div class="rtw-audio">{label}<span style="opacity:.7">'
+            f"{self.seconds:.2f} s, {self.rate} Hz, "
+            f"{self.shape[0]} samples{self._channels_note()}</span><br><audio controls "
+            f'preload="none" '
             f'src="data:audio/wav;base64,{b64}"></audio></div>'
         )
 
+    def _channels_note(self) -> str:
+        return f", {self.shape[1]} channels" if self.ndim == 2 else ""
+
     def __repr__(self) -> str:
-        if self.ndim == 1:
-            return f"AudioArray({self.shape[0]} samples, {self.seconds:.2f} s at {self.rate} Hz{', ' + self.label if self.label else ''})"
+        if self._playable:
+            label = f", {self.label}" if self.label else ""
+            return (
+                f"{type(self).__name__}({self.shape[0]} samples{self._channels_note()}, "
+                f"{self.seconds:.2f} s at {self.rate} Hz{label})"
+            )
         return super().__repr__()
 
     def __reduce__(self) -> Any:
@@ -84,8 +108,9 @@ class AudioArray(np.ndarray):
 
 
 STYLE = """<style>
-.rtw-card{font-family:var(--jp-ui-font-family,sans-serif);font-size:13px;border:1px solid var(--jp-border-color2,#ddd);
- border-radius:6px;padding:8px 10px;margin:4px 0;max-width:60em}
+.rtw-card{font-family:var(--jp-ui-font-family,sans-serif);font-size:13px;
+ border:1px solid var(--jp-border-color2,#ddd);border-radius:6px;padding:8px 10px;margin:4px 0;
+ max-width:60em}
 .rtw-card h4{margin:0 0 6px 0;font-size:14px}
 .rtw-card table{border-collapse:collapse}.rtw-card td{padding:1px 8px 1px 0;vertical-align:top}
 .rtw-muted{opacity:.65}

@@ -5,7 +5,10 @@
   ``%realtime MESSAGE`` on one line
 * ``%realtime_events [NAME] [--type PATTERN] [--last N]`` -> an events DataFrame
 * ``%realtime_sessions`` -> the sessions this kernel can see
+* ``%realtime_compare A B [--names a,b] [--prices VAR]`` -> sessions side by side, per turn
 * ``%realtime_config [NAME]`` -> configuration, providers and where credentials are read
+* ``%realtime_replay SOURCE [--instructions T] [--voice V] ...`` -> a new session replaying
+  SOURCE's user side (``realtime_widget.replay``)
 """
 
 from __future__ import annotations

@@ -13,7 +13,14 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-__all__ = ["CONFIG_OPTIONS", "EVENTS_OPTIONS", "TURN_OPTIONS", "Option", "parse_options"]
+__all__ = [
+    "COMPARE_OPTIONS",
+    "CONFIG_OPTIONS",
+    "EVENTS_OPTIONS",
+    "TURN_OPTIONS",
+    "Option",
+    "parse_options",
+]
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,10 @@ EVENTS_OPTIONS = (
     Option("type", ("-t", "--type"), help="event type glob(s): 'response.*' or 'error,*.done'"),
     Option("last", ("-n", "--last"), help="only the last N events"),
     Option("direction", ("--direction",), help="client or server"),
+)
+COMPARE_OPTIONS = (
+    Option("names", ("--names",), help="a column label per session: a,b"),
+    Option("prices", ("--prices",), help="a notebook dict of USD per 1M tokens (adds cost)"),
 )
 CONFIG_OPTIONS: tuple[Option, ...] = ()
 

@@ -1,5 +1,6 @@
 """The IPython magics: ``%%realtime``, ``%realtime``, ``%realtime_events``,
-``%realtime_sessions``, ``%realtime_config``. Load them with ``%load_ext realtime_widget``.
+``%realtime_sessions``, ``%realtime_config``, ``%realtime_replay``, ``%realtime_compare``.
+Load them with ``%load_ext realtime_widget``.
 
 Sessions are named. ``-s NAME`` picks, in order: a ``Session`` (or a widget, or anything
 with a ``.session``) held by the notebook variable ``NAME``; a session these magics
@@ -19,7 +20,14 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 
-from .args import EVENTS_OPTIONS, TURN_OPTIONS, parse_args, parse_options, usage
+from .args import (
+    COMPARE_OPTIONS,
+    EVENTS_OPTIONS,
+    TURN_OPTIONS,
+    parse_args,
+    parse_options,
+    usage,
+)
 from .credentials import credentials_help, provider_status
 from .turn import run_turn
 
@@ -371,6 +379,16 @@ class RealtimeMagics(Magics):
         return f.events(opts.get("type"), last=last, direction=direction)
 
     @line_magic
+    def realtime_replay(self, line: str) -> Any:
+        """``%realtime_replay SOURCE [--speed turns|realtime] [--provider P] [--model M]
+        [--voice V] [--instructions TEXT] [--turn-detection none|server_vad|JSON]
+        [--modalities text,audio] [--tools f,g] [--config JSON] [--name N]``: the user side
+        of SOURCE replayed in a new session (see ``realtime_widget.replay``), returned."""
+        from .replay import replay_magic
+
+        return replay_magic(self, line)
+
+    @line_magic
     def realtime_sessions(self, line: str) -> Any:
         """``%realtime_sessions``: every session this kernel can see (live and stored)."""
         if line.strip():
@@ -428,6 +446,43 @@ class RealtimeMagics(Magics):
             cfg, meta = {}, {}
         status = provider_status(session)
         return RealtimeConfig(meta, cfg, status, getattr(session, "mode", None))
+
+    @line_magic
+    def realtime_compare(self, line: str) -> Any:
+        """``%realtime_compare A B [C ...] [--names a,b] [--prices VAR]``: the sessions
+        side by side, one row per user turn (``realtime_widget.compare``); a session is
+        a name, a notebook variable or a session id, as for ``%realtime_events``."""
+        opts, words = parse_args(
+            line, COMPARE_OPTIONS, magic="%realtime_compare", positional="A B [C ...]"
+        )
+        if not words:
+            raise UsageError(
+                "%realtime_compare: which sessions? e.g. %realtime_compare original replayed\n"
+                + usage("%realtime_compare", COMPARE_OPTIONS, "A B [C ...]")
+            )
+        names = None
+        if opts.get("names"):
+            names = [n.strip() for n in str(opts["names"]).split(",")]
+            if len(names) != len(words):
+                raise UsageError(
+                    f"--names: {len(names)} names for {len(words)} sessions ({' '.join(words)})"
+                )
+        prices = None
+        if opts.get("prices"):
+            prices = self.shell.user_ns.get(opts["prices"])
+            if not isinstance(prices, dict):
+                raise UsageError(
+                    f"--prices: {opts['prices']!r} is not a notebook dict of USD per 1M tokens "
+                    "(e.g. prices = {'input_text': 4, 'input_audio': 32, 'output_text': 16, "
+                    "'output_audio': 64})"
+                )
+        from ..replay import compare
+
+        tables = [self._resolve_frames(word) for word in words]
+        try:
+            return compare(*tables, names=names or words, prices=prices)
+        except ValueError as exc:
+            raise UsageError(f"%realtime_compare: {exc}") from None
 
 
 class RealtimeConfig(dict):
