@@ -394,8 +394,8 @@ def start_replay(
     """Create the new session and start its replay on the session's loop thread."""
     if speed not in SPEEDS:
         raise ValueError(f"replay: speed is 'turns' or 'realtime', not {speed!r}")
-    side = user_side(read_log(source))
     options = {k: session.pop(k) for k in SESSION_OPTIONS if k in session}
+    side = user_side(read_log(source, server=options.get("server"), token=options.get("token")))
     overrides = session
     fmt = side.config.get("input_audio_format")
     if "input_audio_format" in overrides and overrides["input_audio_format"] != (fmt or "pcm16"):
