@@ -287,6 +287,41 @@ def test_manual_turns_barge_in_and_turn_detection_overrides(direct):
     assert "lights" in vad.transcript_text().lower()
 
 
+def test_a_spoken_barge_in_cuts_the_new_answer_where_the_user_heard_it(direct):
+    """Server VAD: the user speaks over the answer, the server cuts its response, the
+    client truncates what was played (what the widget does)."""
+    src = direct()
+    long = ". ".join(["Please read me a long sentence about the bridges of Paris"] * 10)
+    src.say(long, wait=False)
+    first = src.wait_for("response.audio.delta", timeout=60)
+    src.send_audio(speak("Stop please."), wait=False)
+    src.wait_for("input_audio_buffer.speech_started", since=0, timeout=60)
+    src.send(
+        {
+            "type": "conversation.item.truncate",
+            "item_id": first["item_id"],
+            "content_index": 0,
+            "audio_end_ms": 500,
+        }
+    )
+    src.wait_for(  # the answer to what the user said over the first one
+        lambda ev: ev.get("type") == "response.done" and ev["response"]["status"] == "completed",
+        since=0,
+        timeout=60,
+    )
+    src.close()
+    statuses = open_session(src.id).latency()["status"].tolist()
+    assert statuses[0] == "cancelled"  # the engine cut its answer when the user spoke
+
+    new = replay(src.id, progress=False)
+    truncate = next(r for r in user_records(new) if r["type"] == "conversation.item.truncate")
+    assert truncate["event"]["audio_end_ms"] == 500
+    assert len(new.audio(truncate["event"]["item_id"])) == 500 * 24
+    lat = new.latency()
+    assert lat["status"].tolist()[0] == "cancelled" and lat["status"].tolist()[-1] == "completed"
+    assert new.transcript()["role"].tolist().count("assistant") == 2
+
+
 def test_vad_source_replayed_without_vad_ends_turns_where_the_vad_did(direct):
     src = direct()
     src.send_audio(speak("Can you tell me how to get to the train station?"), wait=True)

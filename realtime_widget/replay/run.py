@@ -309,7 +309,10 @@ class _Replayer:
                 if active is None and audio_ms:
                     return True  # the whole answer is shorter than what the user heard
                 return False
-            if interrupt.cancel and active is not None:
+            if active is not None:
+                # the answer is cut here: in the source the user's cancel did it, or the
+                # server's VAD hearing the barge-in (whose audio a turn-by-turn replay only
+                # sends with the next turn)
                 await self.send({"type": "response.cancel", "response_id": active.id})
             await self.send(
                 {

@@ -258,6 +258,8 @@ def user_side(log: SourceLog) -> UserSide:
     follow_up = False  # function outputs were sent: the next response.create is the tool's
     manual_commit = False
     created_at: dict[str, float] = {}  # response id -> when it was created
+    turn_of_response: dict[str, int] = {}  # response id -> the turn it answers
+    response_of_item: dict[str, str] = {}  # output item id -> its response id
 
     def add(rec: dict[str, Any], event: dict[str, Any]) -> None:
         nonlocal start
@@ -280,7 +282,12 @@ def user_side(log: SourceLog) -> UserSide:
         etype = event.get("type")
         if rec.get("dir") == "server":
             if etype == "response.created":
-                created_at[str((event.get("response") or {}).get("id"))] = _when(rec)
+                rid = str((event.get("response") or {}).get("id"))
+                created_at[rid] = _when(rec)
+                turn_of_response[rid] = max(0, len(turns) - 1)
+            elif etype == "response.output_item.added":
+                item = event.get("item") or {}
+                response_of_item[str(item.get("id"))] = str(event.get("response_id"))
             elif etype == "response.output_item.done":
                 item = event.get("item") or {}
                 if item.get("type") == "function_call":
@@ -311,17 +318,23 @@ def user_side(log: SourceLog) -> UserSide:
             close("client")
             continue
         if etype in ("response.cancel", "conversation.item.truncate") and turns:
-            interrupt = turns[-1].interrupt or Interrupt()
+            # the barge-in belongs to the turn whose answer it cut (the next turn's speech
+            # may already be under way, or even committed, when the client sends it)
+            if etype == "response.cancel":
+                rid = str(event.get("response_id") or "") or (
+                    list(created_at)[-1] if created_at else ""
+                )
+            else:
+                rid = response_of_item.get(str(event.get("item_id")), "")
+            target = turns[turn_of_response.get(rid, len(turns) - 1)]
+            interrupt = target.interrupt or Interrupt()
             if etype == "response.cancel":
                 interrupt.cancel = True
-                rid = event.get("response_id")
-                began = created_at.get(str(rid)) if rid else None
-                if began is None and created_at:
-                    began = list(created_at.values())[-1]
+                began = created_at.get(rid)
                 interrupt.after_s = max(0.0, _when(rec) - began) if began is not None else 0.0
             else:
                 interrupt.audio_end_ms = int(event.get("audio_end_ms") or 0)
-            turns[-1].interrupt = interrupt
+            target.interrupt = interrupt
             continue
         if etype == "input_audio_buffer.append":
             current.has_audio = True
