@@ -287,6 +287,41 @@ def test_manual_turns_barge_in_and_turn_detection_overrides(direct):
     assert "lights" in vad.transcript_text().lower()
 
 
+def test_a_spoken_barge_in_cuts_the_new_answer_where_the_user_heard_it(direct):
+    """Server VAD: the user speaks over the answer, the server cuts its response, the
+    client truncates what was played (what the widget does)."""
+    src = direct()
+    long = ". ".join(["Please read me a long sentence about the bridges of Paris"] * 10)
+    src.say(long, wait=False)
+    first = src.wait_for("response.audio.delta", timeout=60)
+    src.send_audio(speak("Stop please."), wait=False)
+    src.wait_for("input_audio_buffer.speech_started", since=0, timeout=60)
+    src.send(
+        {
+            "type": "conversation.item.truncate",
+            "item_id": first["item_id"],
+            "content_index": 0,
+            "audio_end_ms": 500,
+        }
+    )
+    src.wait_for(  # the answer to what the user said over the first one
+        lambda ev: ev.get("type") == "response.done" and ev["response"]["status"] == "completed",
+        since=0,
+        timeout=60,
+    )
+    src.close()
+    statuses = open_session(src.id).latency()["status"].tolist()
+    assert statuses[0] == "cancelled"  # the engine cut its answer when the user spoke
+
+    new = replay(src.id, progress=False)
+    truncate = next(r for r in user_records(new) if r["type"] == "conversation.item.truncate")
+    assert truncate["event"]["audio_end_ms"] == 500
+    assert len(new.audio(truncate["event"]["item_id"])) == 500 * 24
+    lat = new.latency()
+    assert lat["status"].tolist()[0] == "cancelled" and lat["status"].tolist()[-1] == "completed"
+    assert new.transcript()["role"].tolist().count("assistant") == 2
+
+
 def test_vad_source_replayed_without_vad_ends_turns_where_the_vad_did(direct):
     src = direct()
     src.send_audio(speak("Can you tell me how to get to the train station?"), wait=True)
@@ -637,3 +672,74 @@ def test_replay_many_runs_a_grid_concurrently(direct):
             [{"label": "ok"}, {"label": "refused", "turn_detection": {"type": "bogus"}}],
             progress=False,
         )
+
+
+# ---------------------------------------------------------------------- hosted backends
+# The project's own engine server with its speech models stands in for OpenAI and Azure
+# (their handshakes, the GA dialect the hub translates to and from).
+
+
+@pytest.fixture
+async def hosted(upstream_key, speech_stack):
+    server = await start_engine(api_key=upstream_key, speech=speech_stack)  # noqa: F405
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def hub_options(hosted, upstream_key):
+    return {
+        "local_speech": True,
+        "openai_api_key": upstream_key,
+        "openai_url": hosted.url("/v1/realtime"),
+        "azure_endpoint": f"http://127.0.0.1:{hosted.port}",
+        "azure_api_key": upstream_key,
+        "azure_deployment": "rt-deploy",
+    }
+
+
+async def test_replay_of_a_local_session_on_openai_and_azure(
+    jp_fetch, jp_serverapp, jp_http_port, jp_base_url, with_speech, hosted
+):
+    from realtime_widget import Session
+
+    connect = {
+        "mode": "hub",
+        "server": f"http://127.0.0.1:{jp_http_port}{jp_base_url}",
+        "token": jp_serverapp.identity_provider.token,
+    }
+    src = await asyncio.to_thread(lambda: Session("local", **connect))
+    await asyncio.to_thread(src.say, "Hello from the notebook")
+    await asyncio.to_thread(lambda: src.send_audio(speak("Please turn off the light."), wait=True))
+    src_sent = await asyncio.to_thread(src.log, limit=1000, type="input_audio_buffer.append")
+    await asyncio.to_thread(src.close)  # a stored session of the hub, replayed by its id
+    for provider in ("openai", "azure"):
+        new = await asyncio.to_thread(
+            lambda provider=provider: replay(
+                src.id, provider=provider, voice="echo", progress=False, **connect
+            )
+        )
+        try:
+            assert new.transport.summary["provider"] == provider
+            assert new.conversation.session["voice"] == "echo"
+            text = await asyncio.to_thread(new.transcript_text)
+            assert "You said: Hello from the notebook." in text
+            assert "turn off the light" in text.lower()
+            sent = await asyncio.to_thread(new.log, limit=1000, type="input_audio_buffer.append")
+            assert len(sent) >= len(src_sent)
+        finally:
+            await asyncio.to_thread(new.close)
+    # "OpenAI" refuses an override: its error, translated, raises and is in the new log
+    with pytest.raises(ReplayError, match="threshold") as refused:
+        await asyncio.to_thread(
+            lambda: replay(
+                src.id,
+                provider="openai",
+                turn_detection={"type": "server_vad", "threshold": 7},
+                progress=False,
+                **connect,
+            )
+        )
+    assert refused.value.session.closed  # closed by replay; its log is on the server
+    errors = await asyncio.to_thread(refused.value.session.events, "error")
+    assert errors["error_message"].tolist() == [refused.value.event["error"]["message"]]

@@ -309,7 +309,10 @@ class _Replayer:
                 if active is None and audio_ms:
                     return True  # the whole answer is shorter than what the user heard
                 return False
-            if interrupt.cancel and active is not None:
+            if active is not None:
+                # the answer is cut here: in the source the user's cancel did it, or the
+                # server's VAD hearing the barge-in (whose audio a turn-by-turn replay only
+                # sends with the next turn)
                 await self.send({"type": "response.cancel", "response_id": active.id})
             await self.send(
                 {
@@ -394,8 +397,8 @@ def start_replay(
     """Create the new session and start its replay on the session's loop thread."""
     if speed not in SPEEDS:
         raise ValueError(f"replay: speed is 'turns' or 'realtime', not {speed!r}")
-    side = user_side(read_log(source))
     options = {k: session.pop(k) for k in SESSION_OPTIONS if k in session}
+    side = user_side(read_log(source, server=options.get("server"), token=options.get("token")))
     overrides = session
     fmt = side.config.get("input_audio_format")
     if "input_audio_format" in overrides and overrides["input_audio_format"] != (fmt or "pcm16"):

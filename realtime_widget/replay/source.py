@@ -109,28 +109,69 @@ def _inline_audio(rec: dict[str, Any], directory: Path | None, handles: dict[str
             ) from None
 
 
-def read_log(source: Any) -> SourceLog:
+def _hub_of(server: Any, token: str | None) -> Any:
+    """The Jupyter server to ask for a stored session this kernel cannot read."""
+    from ..client.discovery import ServerInfo, _normalise, find_server
+
+    if isinstance(server, ServerInfo):
+        return server
+    if isinstance(server, str):
+        return ServerInfo(_normalise(server), token or "", "argument")
+    return find_server()
+
+
+def _hub_log(session_id: str, server: Any, token: str | None) -> tuple[bytes, dict, str] | None:
+    """(the hub's export of a session, its summary, where) or None without a hub."""
+    from types import SimpleNamespace
+
+    from ..frames.core import _hub_get
+
+    info = _hub_of(server, token)
+    if info is None:
+        return None
+    holder = SimpleNamespace(server=info)
+    try:
+        summary = json.loads(_hub_get(holder, "realtime", "sessions", session_id))
+    except (RuntimeError, OSError, ValueError):
+        return None
+    data = _hub_get(holder, "realtime", "sessions", session_id, "export", params="audio=inline")
+    return data, summary, f"the hub's export of session {session_id}"
+
+
+def read_log(source: Any, *, server: Any = None, token: str | None = None) -> SourceLog:
     """Every record of the source's log, in order, with its audio inline. Read-only.
 
-    The single reader of a source (swap here for the project's one log reader). Raises
-    :class:`ReplayError` naming the line for a damaged log, or for a closed log whose last
-    line was cut off (a live log's last line may still be being written: it is left out).
+    The single reader of a source (swap here for the project's one log reader). A
+    session id this kernel has no log of is asked of the Jupyter server's hub (``server``
+    / ``token``, else the one ``Session()`` would find). Raises :class:`ReplayError`
+    naming the line for a damaged log, or for a closed log whose last line was cut off (a
+    live log's last line may still be being written: it is left out).
     """
     from ..frames.core import _hub_get
     from ..frames.reader import LogTable
 
-    sf = _frames_of(source)
-    sf.refresh()  # a live session: the hub writes out what it buffered first
-    meta = sf.meta()
-    live = sf.live
-    path = sf.path
-    if path is not None:
-        log_file = path / "events.jsonl"
-        data = log_file.read_bytes()
-        where = str(log_file)
-    else:  # a hub session this kernel cannot read from disk: the hub's export
-        data = _hub_get(sf.session, "realtime", "sessions", sf.id, "export", params="audio=inline")
-        where = f"the hub's export of session {sf.id}"
+    try:
+        sf = _frames_of(source)
+    except FileNotFoundError:
+        remote = _hub_log(str(source), server, token) if isinstance(source, str) else None
+        if remote is None:
+            raise
+        sf = None
+    if sf is not None:
+        sf.refresh()  # a live session: the hub writes out what it buffered first
+        meta, live, path, sid = sf.meta(), sf.live, sf.path, str(sf.id)
+        if path is not None:
+            data = (path / "events.jsonl").read_bytes()
+            where = str(path / "events.jsonl")
+        else:  # a hub session this kernel cannot read from disk: the hub's export
+            data = _hub_get(
+                sf.session, "realtime", "sessions", sid, "export", params="audio=inline"
+            )
+            where = f"the hub's export of session {sid}"
+    else:
+        data, meta, where = remote
+        sid, path = str(meta.get("id") or source), None
+        live = meta.get("status") in ("connecting", "open", "reconnecting")
     closed = not live and bool(meta.get("closed_at"))
     table = LogTable.from_bytes(data)
     table.refresh()
@@ -150,7 +191,7 @@ def read_log(source: Any) -> SourceLog:
     finally:
         for f in handles.values():
             f.close()
-    return SourceLog(str(sf.id), records, meta, not closed, path)
+    return SourceLog(sid, records, meta, not closed, path)
 
 
 # ---------------------------------------------------------------------- turns
@@ -217,6 +258,8 @@ def user_side(log: SourceLog) -> UserSide:
     follow_up = False  # function outputs were sent: the next response.create is the tool's
     manual_commit = False
     created_at: dict[str, float] = {}  # response id -> when it was created
+    turn_of_response: dict[str, int] = {}  # response id -> the turn it answers
+    response_of_item: dict[str, str] = {}  # output item id -> its response id
 
     def add(rec: dict[str, Any], event: dict[str, Any]) -> None:
         nonlocal start
@@ -239,7 +282,12 @@ def user_side(log: SourceLog) -> UserSide:
         etype = event.get("type")
         if rec.get("dir") == "server":
             if etype == "response.created":
-                created_at[str((event.get("response") or {}).get("id"))] = _when(rec)
+                rid = str((event.get("response") or {}).get("id"))
+                created_at[rid] = _when(rec)
+                turn_of_response[rid] = max(0, len(turns) - 1)
+            elif etype == "response.output_item.added":
+                item = event.get("item") or {}
+                response_of_item[str(item.get("id"))] = str(event.get("response_id"))
             elif etype == "response.output_item.done":
                 item = event.get("item") or {}
                 if item.get("type") == "function_call":
@@ -270,17 +318,23 @@ def user_side(log: SourceLog) -> UserSide:
             close("client")
             continue
         if etype in ("response.cancel", "conversation.item.truncate") and turns:
-            interrupt = turns[-1].interrupt or Interrupt()
+            # the barge-in belongs to the turn whose answer it cut (the next turn's speech
+            # may already be under way, or even committed, when the client sends it)
+            if etype == "response.cancel":
+                rid = str(event.get("response_id") or "") or (
+                    list(created_at)[-1] if created_at else ""
+                )
+            else:
+                rid = response_of_item.get(str(event.get("item_id")), "")
+            target = turns[turn_of_response.get(rid, len(turns) - 1)]
+            interrupt = target.interrupt or Interrupt()
             if etype == "response.cancel":
                 interrupt.cancel = True
-                rid = event.get("response_id")
-                began = created_at.get(str(rid)) if rid else None
-                if began is None and created_at:
-                    began = list(created_at.values())[-1]
+                began = created_at.get(rid)
                 interrupt.after_s = max(0.0, _when(rec) - began) if began is not None else 0.0
             else:
                 interrupt.audio_end_ms = int(event.get("audio_end_ms") or 0)
-            turns[-1].interrupt = interrupt
+            target.interrupt = interrupt
             continue
         if etype == "input_audio_buffer.append":
             current.has_audio = True
