@@ -60,8 +60,9 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.setdefault("REALTIME_WIDGET_LOG_DIR", tempfile.mkdtemp(prefix="bench-replay-"))
-    from realtime_widget import replay, replay_many
     from realtime_widget.engine.speech_stack import SpeechStack
+
+    from realtime_widget import replay, replay_many
     from realtime_widget.hub.upstreams import set_shared_speech_stack
 
     set_shared_speech_stack(SpeechStack.load(warm_up=True))

@@ -111,30 +111,25 @@ def _inline_audio(rec: dict[str, Any], directory: Path | None, handles: dict[str
 
 def _hub_of(server: Any, token: str | None) -> Any:
     """The Jupyter server to ask for a stored session this kernel cannot read."""
-    from ..client.discovery import ServerInfo, _normalise, find_server
+    from ..client.discovery import find_server, server_from_argument
 
-    if isinstance(server, ServerInfo):
-        return server
-    if isinstance(server, str):
-        return ServerInfo(_normalise(server), token or "", "argument")
-    return find_server()
+    return server_from_argument(server, token) or find_server()
 
 
 def _hub_log(session_id: str, server: Any, token: str | None) -> tuple[bytes, dict, str] | None:
     """(the hub's export of a session, its summary, where) or None without a hub."""
-    from types import SimpleNamespace
-
-    from ..frames.core import _hub_get
+    from ..client.rest import fetch_blocking
 
     info = _hub_of(server, token)
     if info is None:
         return None
-    holder = SimpleNamespace(server=info)
     try:
-        summary = json.loads(_hub_get(holder, "realtime", "sessions", session_id))
+        summary = json.loads(fetch_blocking(info, "GET", "realtime", "sessions", session_id))
     except (RuntimeError, OSError, ValueError):
         return None
-    data = _hub_get(holder, "realtime", "sessions", session_id, "export", params="audio=inline")
+    data = fetch_blocking(
+        info, "GET", "realtime", "sessions", session_id, "export", params={"audio": "inline"}
+    )
     return data, summary, f"the hub's export of session {session_id}"
 
 
@@ -147,7 +142,7 @@ def read_log(source: Any, *, server: Any = None, token: str | None = None) -> So
     naming the line for a damaged log, or for a closed log whose last line was cut off (a
     live log's last line may still be being written: it is left out).
     """
-    from ..frames.core import _hub_get
+    from ..client.rest import fetch_blocking
     from ..frames.reader import LogTable
 
     try:
@@ -164,8 +159,14 @@ def read_log(source: Any, *, server: Any = None, token: str | None = None) -> So
             data = (path / "events.jsonl").read_bytes()
             where = str(path / "events.jsonl")
         else:  # a hub session this kernel cannot read from disk: the hub's export
-            data = _hub_get(
-                sf.session, "realtime", "sessions", sid, "export", params="audio=inline"
+            data = fetch_blocking(
+                sf.session.server,
+                "GET",
+                "realtime",
+                "sessions",
+                sid,
+                "export",
+                params={"audio": "inline"},
             )
             where = f"the hub's export of session {sid}"
     else:
