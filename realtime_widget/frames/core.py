@@ -35,8 +35,9 @@ from typing import Any
 
 import numpy as np
 
+from ..conversation.logfile import read_log, rebuild_conversation
 from .display import STYLE, AudioArray, esc
-from .reader import LogTable, _loads
+from .reader import LogTable
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -621,7 +622,7 @@ class SessionFrames:
             return self._session.conversation
         table = self._ensure()
         if self._conv is None or self._conv_rows != table.num_rows:
-            self._conv = _rebuild_conversation(self._path, self)  # type: ignore[arg-type]
+            self._conv = rebuild_conversation(read_log(self._path, on_error="skip"))  # type: ignore[arg-type]
             self._conv_rows = table.num_rows
         return self._conv
 
@@ -1263,65 +1264,6 @@ def _item_sources(df: Any, ids: list[str]) -> dict[str, str]:
         if k >= 0:
             out[iid] = source[k]
     return out
-
-
-def _iter_records(path: Path) -> Iterable[dict[str, Any]]:
-    with open(path / "events.jsonl", "rb") as f:
-        for line in f:
-            if not line.endswith(b"\n"):
-                break  # a line being written
-            try:
-                rec = _loads(line)
-            except ValueError:
-                continue
-            if isinstance(rec, dict):
-                yield rec
-
-
-def _rebuild_conversation(path: Path, frames: SessionFrames) -> Any:
-    """The conversation of a stored log, as the hub rebuilds it (read-only: the log is
-    never modified), with the audio of every item."""
-    from ..conversation import Conversation
-
-    conv = Conversation()
-    handles: dict[str, Any] = {}
-    try:
-        for rec in _iter_records(path):
-            if rec.get("quiet"):
-                continue
-            event = rec.get("event")
-            if not isinstance(event, dict):
-                continue
-            for ref in rec.get("audio") or ():
-                if not isinstance(ref, dict) or "offset" not in ref:
-                    continue
-                name = str(ref.get("file") or "")
-                if not name or "/" in name:
-                    continue
-                f = handles.get(name)
-                if f is None:
-                    try:
-                        f = handles[name] = open(path / "audio" / name, "rb")
-                    except OSError:
-                        continue
-                try:
-                    f.seek(int(ref["offset"]))
-                    raw = f.read(int(ref["nbytes"]))
-                    target: Any = event
-                    keys = list(ref.get("path") or [])
-                    for key in keys[:-1]:
-                        target = target[key]
-                    target[keys[-1]] = base64.b64encode(raw).decode("ascii")
-                except (OSError, ValueError, KeyError, IndexError, TypeError):
-                    continue
-            if rec.get("dir") == "server":
-                conv.apply(event)
-            else:
-                conv.apply_client(event)
-    finally:
-        for f in handles.values():
-            f.close()
-    return conv
 
 
 # ---------------------------------------------------------------------- the table cache

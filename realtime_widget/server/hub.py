@@ -56,6 +56,7 @@ import tornado.websocket
 
 from ..audio import to_pcm16
 from ..conversation import Conversation, Item
+from ..conversation.logfile import read_log, rebuild_conversation
 from ..protocol.errors import ProtocolError
 from ..protocol.parsing import check_json_value, load_json_event, sniff_event_id
 from ..protocol.types import SessionUpdateParams
@@ -1247,7 +1248,7 @@ class Hub:
                 eventlog,
                 meta,
                 rebuild_conversation(
-                    eventlog,
+                    read_log(path, on_error="skip"),
                     keep_output_audio=self.config.keep_output_audio,
                     max_kept_audio_ms=self.config.max_kept_audio_ms,
                     max_input_buffer_ms=self.config.max_input_buffer_ms,
@@ -1404,19 +1405,3 @@ class Hub:
                     await session.close("the server is shutting down")
                 except Exception:
                     log.exception("closing session %s failed", session.id)
-
-
-def rebuild_conversation(
-    eventlog: EventLog, *, keep_output_audio: bool = False, **caps: Any
-) -> Conversation:
-    """The conversation of a logged session, from its events (blocking). ``caps``:
-    ``max_kept_audio_ms`` / ``max_input_buffer_ms`` of :class:`Conversation`."""
-    conv = Conversation(keep_output_audio=keep_output_audio, **caps)
-    for rec in eventlog.iter_all(audio="inline"):
-        if rec.get("quiet"):
-            continue
-        if rec.get("dir") == "server":
-            conv.apply(rec["event"])
-        else:
-            conv.apply_client(rec["event"])
-    return conv

@@ -1,0 +1,194 @@
+"""Reading a stored session's event log, and the conversation it records.
+
+The one place that parses a session directory written by the hub's event log
+(``events.jsonl`` plus the raw audio side files under ``audio/``; the record format is
+described in the hub's ``eventlog`` module). The hub restores a session with it and
+:mod:`realtime_widget.frames` rebuilds a stored conversation with it.
+
+>>> records = read_log("~/.local/share/realtime_widget/sessions/abc")  # doctest: +SKIP
+>>> conv = rebuild_conversation(records)  # doctest: +SKIP
+
+- :func:`read_log` yields every record (a ``LogRecord`` dict) in order. A line that is
+  not a JSON object raises :class:`LogFormatError` naming the file and line number
+  (``on_error="skip"`` skips it instead, as the hub does when it reopens a log). A last
+  line without its newline is a record still being written (or torn by a crash): it is
+  left out, so a log that is still open reads up to its last complete record.
+- :func:`rebuild_conversation` applies the records' events to a new
+  :class:`~realtime_widget.conversation.Conversation`, the user's audio included.
+
+This module imports nothing above :mod:`realtime_widget.conversation`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+import pybase64
+
+from .state import Conversation
+
+try:  # a C JSON parser (optional; same results as json.loads for a log's records)
+    import orjson as _orjson
+
+    _loads: Any = _orjson.loads
+    _DECODE_ERRORS: tuple[type[Exception], ...] = (ValueError,)
+except ImportError:  # pragma: no cover - orjson is optional
+    _loads = json.loads
+    _DECODE_ERRORS = (ValueError,)
+
+__all__ = [
+    "AUDIO_DIR",
+    "EVENTS_FILE",
+    "LogFormatError",
+    "parse_record",
+    "read_log",
+    "rebuild_conversation",
+]
+
+EVENTS_FILE = "events.jsonl"
+AUDIO_DIR = "audio"
+# an audio side file's name as the event log writes it (no path separators)
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,79}$")
+_MAX_OPEN_AUDIO = 16
+
+
+class LogFormatError(ValueError):
+    """A line of an event log that is not a record. ``path`` and ``line`` (1-based)
+    say where."""
+
+    def __init__(self, path: str | os.PathLike[str] | None, line: int, reason: str):
+        self.path = None if path is None else Path(path)
+        self.line = line
+        self.reason = reason
+        where = f"{self.path}, line {line}" if self.path is not None else f"line {line}"
+        super().__init__(f"corrupt event log record at {where}: {reason}")
+
+
+def parse_record(line: bytes | str) -> dict[str, Any]:
+    """One line of ``events.jsonl`` as a record dict; ``ValueError`` when it is not one."""
+    rec = _loads(line)
+    if not isinstance(rec, dict):
+        raise ValueError(f"a JSON {type(rec).__name__}, not an object")
+    return rec
+
+
+def _events_path(path: str | os.PathLike[str]) -> Path:
+    """``events.jsonl`` of a session directory (or the file itself)."""
+    path = Path(path).expanduser()
+    return path if path.is_file() or path.suffix == ".jsonl" else path / EVENTS_FILE
+
+
+class _AudioFiles:
+    """Open audio side files of one session (a few at a time) and reads from them."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self._open: dict[str, BinaryIO] = {}
+
+    def read(self, ref: Any) -> bytes | None:
+        """The raw bytes a record's audio reference points to (None: not stored)."""
+        if not isinstance(ref, dict) or "offset" not in ref:
+            return None
+        name = ref.get("file")
+        if not isinstance(name, str) or not _SAFE_NAME.match(name):
+            return None
+        f = self._open.get(name)
+        try:
+            if f is None:
+                if len(self._open) >= _MAX_OPEN_AUDIO:
+                    self._open.pop(next(iter(self._open))).close()
+                f = self._open[name] = open(self.directory / name, "rb")  # noqa: SIM115
+            f.seek(int(ref["offset"]))
+            return f.read(int(ref["nbytes"]))
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+
+    def close(self) -> None:
+        for f in self._open.values():
+            f.close()
+        self._open.clear()
+
+
+def _inline_audio(rec: dict[str, Any], audio: _AudioFiles) -> None:
+    """Put each referenced audio back into the event as base64, as it was on the wire."""
+    event = rec.get("event")
+    refs = rec.pop("audio", None)
+    if not isinstance(event, dict) or not isinstance(refs, list):
+        return
+    for ref in refs:
+        raw = audio.read(ref)
+        if raw is None:
+            continue
+        try:
+            target: Any = event
+            keys = list(ref["path"])
+            for key in keys[:-1]:
+                target = target[key]
+            target[keys[-1]] = pybase64.b64encode_as_string(raw)
+        except (KeyError, IndexError, TypeError):
+            continue
+
+
+def read_log(
+    path: str | os.PathLike[str],
+    *,
+    audio: Literal["inline", "ref"] = "inline",
+    on_error: Literal["raise", "skip"] = "raise",
+) -> Iterator[dict[str, Any]]:
+    """Every record of a stored session's log, in order.
+
+    ``path``: the session directory (or its ``events.jsonl``). ``audio="inline"`` puts the
+    stored audio back into each event as base64 (the events as they were on the wire) and
+    drops the references; ``"ref"`` leaves the ``audio`` references as stored.
+    ``on_error``: ``"raise"`` raises :class:`LogFormatError` at the first line that is not
+    a JSON object; ``"skip"`` skips such lines. A last line without its newline (still
+    being written) is never read. The log is only read, never modified.
+    """
+    events = _events_path(path)
+    files = _AudioFiles(events.parent / AUDIO_DIR) if audio == "inline" else None
+    try:
+        with open(events, "rb") as f:
+            for number, line in enumerate(f, 1):
+                if not line.endswith(b"\n"):
+                    return  # a record being written (or torn by a crash)
+                if not line.strip():
+                    continue
+                try:
+                    rec = parse_record(line)
+                except _DECODE_ERRORS as exc:
+                    if on_error == "skip":
+                        continue
+                    raise LogFormatError(events, number, str(exc)) from None
+                if files is not None and "audio" in rec:
+                    _inline_audio(rec, files)
+                yield rec
+    finally:
+        if files is not None:
+            files.close()
+
+
+def rebuild_conversation(
+    records: Iterable[dict[str, Any]], *, keep_output_audio: bool = True, **caps: Any
+) -> Conversation:
+    """The conversation the records (from :func:`read_log`, audio inline) describe.
+
+    Quiet records (hub-internal traffic) are skipped; server events go to
+    :meth:`Conversation.apply`, client events to :meth:`Conversation.apply_client`.
+    ``caps``: ``max_kept_audio_ms`` / ``max_input_buffer_ms`` of :class:`Conversation`."""
+    conv = Conversation(keep_output_audio=keep_output_audio, **caps)
+    for rec in records:
+        if rec.get("quiet"):
+            continue
+        event = rec.get("event")
+        if not isinstance(event, dict):
+            continue
+        if rec.get("dir") == "server":
+            conv.apply(event)
+        else:
+            conv.apply_client(event)
+    return conv
