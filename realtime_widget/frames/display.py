@@ -69,14 +69,17 @@ class AudioArray(np.ndarray):
         b64 = base64.b64encode(self.wav()).decode("ascii")
         label = f"<b>{esc(self.label)}</b> " if self.label else ""
         return (
-            f'<div class="rtw-audio">{label}<span style="opacity:.7">{self.seconds:.2f} s, {self.rate} Hz, '
+            f'<div class="rtw-audio">{label}<span style="opacity:.7">'
+            f"{self.seconds:.2f} s, {self.rate} Hz, "
             f'{self.shape[0]} samples</span><br><audio controls preload="none" '
             f'src="data:audio/wav;base64,{b64}"></audio></div>'
         )
 
     def __repr__(self) -> str:
         if self.ndim == 1:
-            return f"AudioArray({self.shape[0]} samples, {self.seconds:.2f} s at {self.rate} Hz{', ' + self.label if self.label else ''})"
+            label = f", {self.label}" if self.label else ""
+            length = f"{self.shape[0]} samples, {self.seconds:.2f} s at {self.rate} Hz"
+            return f"AudioArray({length}{label})"
         return super().__repr__()
 
     def __reduce__(self) -> Any:
@@ -84,14 +87,16 @@ class AudioArray(np.ndarray):
 
 
 STYLE = """<style>
-.rtw-card{font-family:var(--jp-ui-font-family,sans-serif);font-size:13px;border:1px solid var(--jp-border-color2,#ddd);
- border-radius:6px;padding:8px 10px;margin:4px 0;max-width:60em}
+.rtw-card{font-family:var(--jp-ui-font-family,sans-serif);font-size:13px;
+ border:1px solid var(--jp-border-color2,#ddd);border-radius:6px;padding:8px 10px;margin:4px 0;
+ max-width:60em}
 .rtw-card h4{margin:0 0 6px 0;font-size:14px}
 .rtw-card table{border-collapse:collapse}.rtw-card td{padding:1px 8px 1px 0;vertical-align:top}
 .rtw-muted{opacity:.65}
 .rtw-turn{margin:3px 0;padding:4px 8px;border-radius:8px;max-width:48em;white-space:pre-wrap}
 .rtw-user{background:rgba(33,150,243,.12);margin-right:6em}
 .rtw-assistant{background:rgba(76,175,80,.12);margin-left:6em}
-.rtw-tool{background:rgba(255,152,0,.12);margin-left:3em;margin-right:3em;font-family:var(--jp-code-font-family,monospace)}
+.rtw-tool{background:rgba(255,152,0,.12);margin-left:3em;margin-right:3em;
+ font-family:var(--jp-code-font-family,monospace)}
 .rtw-int{color:#c62828;font-weight:bold}
 </style>"""

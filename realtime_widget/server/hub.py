@@ -56,7 +56,8 @@ import tornado.websocket
 
 from ..audio import to_pcm16
 from ..conversation import Conversation, Item
-from ..conversation.logfile import read_log, rebuild_conversation
+from ..conversation.rebuild import rebuild_conversation
+from ..logfile import read_log
 from ..protocol.errors import ProtocolError
 from ..protocol.parsing import check_json_value, load_json_event, sniff_event_id
 from ..protocol.types import SessionUpdateParams

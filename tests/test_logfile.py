@@ -1,4 +1,5 @@
-"""The one log -> conversation path (``realtime_widget.conversation.logfile``): a log
+"""The one log -> conversation path (``realtime_widget.logfile`` and
+``realtime_widget.conversation.rebuild``): a log
 written by the hub's own ``EventLog`` is read back record by record and rebuilt into the
 conversation it recorded, the user's audio byte for byte."""
 
@@ -10,11 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime_widget.conversation.logfile import (
-    LogFormatError,
-    read_log,
-    rebuild_conversation,
-)
+from realtime_widget.conversation.rebuild import rebuild_conversation
+from realtime_widget.logfile import LogFormatError, read_log
 from realtime_widget.server.eventlog import EventLog
 
 RATE = 24000

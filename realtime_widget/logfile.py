@@ -1,10 +1,9 @@
-"""Reading a stored session's event log, and the conversation it records.
+"""Reading a stored session's event log: the one parser of a session directory written
+by the hub's event log (``events.jsonl`` plus the raw audio side files under ``audio/``;
+the record format is described in the hub's ``eventlog`` module). The hub restores a
+session from it and :mod:`realtime_widget.frames` reads stored sessions with it.
 
-The one place that parses a session directory written by the hub's event log
-(``events.jsonl`` plus the raw audio side files under ``audio/``; the record format is
-described in the hub's ``eventlog`` module). The hub restores a session with it and
-:mod:`realtime_widget.frames` rebuilds a stored conversation with it.
-
+>>> from realtime_widget.conversation.rebuild import rebuild_conversation
 >>> records = read_log("~/.local/share/realtime_widget/sessions/abc")  # doctest: +SKIP
 >>> conv = rebuild_conversation(records)  # doctest: +SKIP
 
@@ -13,10 +12,12 @@ described in the hub's ``eventlog`` module). The hub restores a session with it 
   (``on_error="skip"`` skips it instead, as the hub does when it reopens a log). A last
   line without its newline is a record still being written (or torn by a crash): it is
   left out, so a log that is still open reads up to its last complete record.
-- :func:`rebuild_conversation` applies the records' events to a new
-  :class:`~realtime_widget.conversation.Conversation`, the user's audio included.
+- :class:`AudioFiles` and :func:`inline_audio` resolve a record's audio references.
+- :func:`realtime_widget.conversation.rebuild.rebuild_conversation` turns the records
+  into the conversation they describe.
 
-This module imports nothing above :mod:`realtime_widget.conversation`.
+This module imports no other part of the package (the kernel, the hub and the DataFrames
+all read logs, and importing it stays cheap).
 """
 
 from __future__ import annotations
@@ -24,30 +25,27 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 import pybase64
 
-from .state import Conversation
-
-try:  # a C JSON parser (optional; same results as json.loads for a log's records)
+try:  # a C JSON parser (optional; same records as json.loads, errors are ValueErrors)
     import orjson as _orjson
 
     _loads: Any = _orjson.loads
-    _DECODE_ERRORS: tuple[type[Exception], ...] = (ValueError,)
 except ImportError:  # pragma: no cover - orjson is optional
     _loads = json.loads
-    _DECODE_ERRORS = (ValueError,)
 
 __all__ = [
     "AUDIO_DIR",
+    "AudioFiles",
     "EVENTS_FILE",
     "LogFormatError",
+    "inline_audio",
     "parse_record",
     "read_log",
-    "rebuild_conversation",
 ]
 
 EVENTS_FILE = "events.jsonl"
@@ -83,15 +81,18 @@ def _events_path(path: str | os.PathLike[str]) -> Path:
     return path if path.is_file() or path.suffix == ".jsonl" else path / EVENTS_FILE
 
 
-class _AudioFiles:
-    """Open audio side files of one session (a few at a time) and reads from them."""
+class AudioFiles:
+    """The audio side files of one stored session, read through a few open handles.
 
-    def __init__(self, directory: Path):
-        self.directory = directory
+    ``with AudioFiles(session_dir) as audio: audio.read(ref)``."""
+
+    def __init__(self, session_dir: str | os.PathLike[str]):
+        self.directory = Path(session_dir) / AUDIO_DIR
         self._open: dict[str, BinaryIO] = {}
 
     def read(self, ref: Any) -> bytes | None:
-        """The raw bytes a record's audio reference points to (None: not stored)."""
+        """The raw bytes a record's audio reference points to (None: not stored, or a
+        reference that does not name an audio file of this session)."""
         if not isinstance(ref, dict) or "offset" not in ref:
             return None
         name = ref.get("file")
@@ -113,25 +114,36 @@ class _AudioFiles:
             f.close()
         self._open.clear()
 
+    def __enter__(self) -> AudioFiles:
+        return self
 
-def _inline_audio(rec: dict[str, Any], audio: _AudioFiles) -> None:
-    """Put each referenced audio back into the event as base64, as it was on the wire."""
-    event = rec.get("event")
-    refs = rec.pop("audio", None)
-    if not isinstance(event, dict) or not isinstance(refs, list):
-        return
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def inline_audio(event: dict[str, Any], refs: Any, audio: AudioFiles) -> dict[str, Any]:
+    """``event`` with each referenced audio put back as base64, as it was on the wire.
+
+    The containers along each reference's path are copied, so a record shared with a
+    cache is not changed; references whose audio was not stored are left out."""
+    if not isinstance(refs, list):
+        return event
+    event = dict(event)
     for ref in refs:
         raw = audio.read(ref)
         if raw is None:
             continue
         try:
-            target: Any = event
             keys = list(ref["path"])
+            target: Any = event
             for key in keys[:-1]:
+                inner = target[key]
+                target[key] = dict(inner) if isinstance(inner, dict) else list(inner)
                 target = target[key]
             target[keys[-1]] = pybase64.b64encode_as_string(raw)
         except (KeyError, IndexError, TypeError):
             continue
+    return event
 
 
 def read_log(
@@ -150,7 +162,7 @@ def read_log(
     being written) is never read. The log is only read, never modified.
     """
     events = _events_path(path)
-    files = _AudioFiles(events.parent / AUDIO_DIR) if audio == "inline" else None
+    files = AudioFiles(events.parent) if audio == "inline" else None
     try:
         with open(events, "rb") as f:
             for number, line in enumerate(f, 1):
@@ -160,35 +172,15 @@ def read_log(
                     continue
                 try:
                     rec = parse_record(line)
-                except _DECODE_ERRORS as exc:
+                except ValueError as exc:
                     if on_error == "skip":
                         continue
                     raise LogFormatError(events, number, str(exc)) from None
                 if files is not None and "audio" in rec:
-                    _inline_audio(rec, files)
+                    refs = rec.pop("audio")
+                    if isinstance(rec.get("event"), dict):
+                        rec["event"] = inline_audio(rec["event"], refs, files)
                 yield rec
     finally:
         if files is not None:
             files.close()
-
-
-def rebuild_conversation(
-    records: Iterable[dict[str, Any]], *, keep_output_audio: bool = True, **caps: Any
-) -> Conversation:
-    """The conversation the records (from :func:`read_log`, audio inline) describe.
-
-    Quiet records (hub-internal traffic) are skipped; server events go to
-    :meth:`Conversation.apply`, client events to :meth:`Conversation.apply_client`.
-    ``caps``: ``max_kept_audio_ms`` / ``max_input_buffer_ms`` of :class:`Conversation`."""
-    conv = Conversation(keep_output_audio=keep_output_audio, **caps)
-    for rec in records:
-        if rec.get("quiet"):
-            continue
-        event = rec.get("event")
-        if not isinstance(event, dict):
-            continue
-        if rec.get("dir") == "server":
-            conv.apply(event)
-        else:
-            conv.apply_client(event)
-    return conv
