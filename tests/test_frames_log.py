@@ -14,7 +14,7 @@ from frames_synth import write_synthetic_log
 
 from realtime_widget.frames import EVENT_COLUMNS, PRICE_KEYS, open_session, stored_sessions
 from realtime_widget.frames import reader as frames_reader
-from realtime_widget.frames.core import elapsed_ms
+from realtime_widget.frames.columns import elapsed_ms
 from realtime_widget.hub.eventlog import EventLog
 
 
@@ -321,10 +321,10 @@ def test_timeline_plot(synth):
 
 
 def test_large_closed_sessions_are_cached(synth, tmp_path, monkeypatch):
-    from realtime_widget.frames import core
+    from realtime_widget.frames import cache
 
     monkeypatch.setenv("REALTIME_WIDGET_FRAMES_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(core, "CACHE_MIN_ROWS", 1)
+    monkeypatch.setattr(cache, "CACHE_MIN_ROWS", 1)
     cold = open_session(synth.path)
     assert (
         not cold._table.loaded_from_cache and len(list((tmp_path / "cache").glob("*.arrow"))) == 1
@@ -360,7 +360,7 @@ def test_large_closed_sessions_are_cached(synth, tmp_path, monkeypatch):
     assert not grown._table.loaded_from_cache and len(grown.events()) == synth.n_events + 1
     assert len(list((tmp_path / "cache").glob(f"{copy.name}-*.arrow"))) == 1
     monkeypatch.setenv("REALTIME_WIDGET_FRAMES_CACHE", "off")
-    assert core.cache_dir() is None
+    assert cache.cache_dir() is None
 
 
 def test_html_views(synth):

@@ -17,7 +17,7 @@ import pytest
 from hub_testing import *
 from hub_testing import HubWS, create_session, get_json, text_turn
 
-from realtime_widget.frames.core import SessionFrames
+from realtime_widget.frames import SessionFrames
 from realtime_widget.protocol.server_events import SPEC_SERVER_EVENT_TYPES
 
 pytestmark = pytest.mark.timeout(120)

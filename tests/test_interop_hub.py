@@ -20,7 +20,7 @@ from interop import node_rt_client, openai_agents, openai_sdk, python_rtclient
 from interop.endpoint import OPENAI_PREVIEW, Endpoint
 from interop.expect import SCENARIOS, Seen
 
-from realtime_widget.frames.core import SessionFrames
+from realtime_widget.frames import SessionFrames
 
 pytestmark = pytest.mark.timeout(180)
 

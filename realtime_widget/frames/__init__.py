@@ -5,19 +5,20 @@
 * :class:`SessionFrames` - ``events()``, ``transcript()``, ``latency()``, ``usage()``,
   ``audio(item_id)``, ``timeline()``, ``conversation``, and a session card in notebooks
 * :func:`stored_sessions` - the session logs on this machine
-* :mod:`.reader` - the fast JSONL reader (pyarrow, with a per-record fallback)
+
+Modules: :mod:`.entry_points` (``frames``, ``open_session``), :mod:`.session_frames`
+(the tables of one session), :mod:`.tables` (the DataFrame classes), :mod:`.columns`
+(what each column is and how it is computed), :mod:`.locations` (where logs are),
+:mod:`.live` (a live session's log), :mod:`.cache` (parsed tables of large sessions),
+:mod:`.reader` (the fast JSONL reader: pyarrow, with a per-record fallback),
+:mod:`.plot` (the timeline), :mod:`.display` (HTML and audio players).
 """
 
-from .core import (
-    EVENT_COLUMNS,
-    PRICE_KEYS,
-    SessionFrames,
-    frames,
-    log_dirs,
-    open_session,
-    stored_sessions,
-)
+from .columns import EVENT_COLUMNS, PRICE_KEYS
 from .display import AudioArray
+from .entry_points import frames, open_session
+from .locations import log_dirs, stored_sessions
+from .session_frames import SessionFrames
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -35,7 +36,7 @@ __all__ = [
 
 def __getattr__(name: str):
     if name in ("EventsFrame", "TranscriptFrame"):
-        from . import core
+        from . import tables
 
-        return getattr(core, name)
+        return getattr(tables, name)
     raise AttributeError(f"module 'realtime_widget.frames' has no attribute {name!r}")

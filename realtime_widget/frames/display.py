@@ -117,6 +117,7 @@ STYLE = """<style>
 .rtw-turn{margin:3px 0;padding:4px 8px;border-radius:8px;max-width:48em;white-space:pre-wrap}
 .rtw-user{background:rgba(33,150,243,.12);margin-right:6em}
 .rtw-assistant{background:rgba(76,175,80,.12);margin-left:6em}
-.rtw-tool{background:rgba(255,152,0,.12);margin-left:3em;margin-right:3em;font-family:var(--jp-code-font-family,monospace)}
+.rtw-tool{background:rgba(255,152,0,.12);margin-left:3em;margin-right:3em;
+ font-family:var(--jp-code-font-family,monospace)}
 .rtw-int{color:#c62828;font-weight:bold}
 </style>"""

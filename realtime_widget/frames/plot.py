@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .columns import category_mask
+from .columns import cat_mask
 
 __all__ = ["timeline"]
 
@@ -45,12 +45,11 @@ def timeline(
 ) -> Any:
     """Draw the session's timeline on ``ax`` (a new figure when None); returns the Axes."""
     plt = _plt()
-
     df = frames.events()
     if ax is None:
         _, ax = plt.subplots(figsize=(11, 2.8))
     t = df["t_ms"].to_numpy() / 1000.0
-    server = category_mask(df, "direction", ("server",))
+    server = cat_mask(df, "direction", ("server",))
     lanes = {"errors": 0, "tools": 1, "assistant": 2, "user": 3}
     colors = {
         "user": "#1e88e5",
@@ -61,8 +60,8 @@ def timeline(
     }
 
     # user speech
-    started = np.flatnonzero(category_mask(df, "type", ("input_audio_buffer.speech_started",)) & server)
-    stopped = np.flatnonzero(category_mask(df, "type", ("input_audio_buffer.speech_stopped",)) & server)
+    started = np.flatnonzero(cat_mask(df, "type", ("input_audio_buffer.speech_started",)) & server)
+    stopped = np.flatnonzero(cat_mask(df, "type", ("input_audio_buffer.speech_stopped",)) & server)
     items = df["item_id"].astype(object).to_numpy()
     stop_at = {items[i]: t[i] for i in stopped}
     for i in started:
@@ -73,8 +72,9 @@ def timeline(
             color=colors["user"],
             alpha=0.8,
         )
-    # typed user messages and tool outputs: client conversation.item.create, told apart by their payload
-    creates = np.flatnonzero(category_mask(df, "type", ("conversation.item.create",)) & ~server)
+    # typed user messages and tool outputs: client conversation.item.create, told apart
+    # by their payload
+    creates = np.flatnonzero(cat_mask(df, "type", ("conversation.item.create",)) & ~server)
     kinds = (
         [
             ((r.get("event") or {}).get("item") or {}).get("type")
@@ -83,8 +83,10 @@ def timeline(
         if len(creates)
         else []
     )
-    typed = np.array([i for i, k in zip(creates, kinds) if k == "message"], dtype=int)
-    outs = np.array([i for i, k in zip(creates, kinds) if k == "function_call_output"], dtype=int)
+    typed = np.array([i for i, k in zip(creates, kinds, strict=True) if k == "message"], dtype=int)
+    outs = np.array(
+        [i for i, k in zip(creates, kinds, strict=True) if k == "function_call_output"], dtype=int
+    )
     if len(typed):
         ax.plot(
             t[typed],
@@ -137,7 +139,7 @@ def timeline(
 
     # tools
     calls = np.flatnonzero(
-        category_mask(df, "type", ("response.function_call_arguments.done",)) & server
+        cat_mask(df, "type", ("response.function_call_arguments.done",)) & server
     )
     if len(calls):
         ax.plot(
@@ -158,7 +160,7 @@ def timeline(
             label="tool output",
         )
     # errors
-    errors = np.flatnonzero(category_mask(df, "type", ("error",)))
+    errors = np.flatnonzero(cat_mask(df, "type", ("error",)))
     if len(errors):
         ax.plot(
             t[errors],

@@ -26,12 +26,7 @@ from typing import Any
 
 import numpy as np
 
-try:  # a C JSON parser for the slow path and for single records (optional)
-    import orjson as _orjson
-
-    _loads = _orjson.loads
-except ImportError:  # pragma: no cover - orjson is optional
-    _loads = json.loads
+from ..logfile import parse_record
 
 __all__ = ["COLUMNS", "FLAT_SCHEMA", "LogTable", "audio_ms_per_byte"]
 
@@ -290,10 +285,8 @@ def _slow_chunk(buf: Any, base: int) -> tuple[Any, np.ndarray]:
         if not line.strip():
             continue
         try:
-            rec = _loads(line)
+            rec = parse_record(line)
         except ValueError:
-            continue
-        if not isinstance(rec, dict):
             continue
         rows.append(record_row(rec))
         offsets.append(base + start)
@@ -515,7 +508,7 @@ class LogTable:
                     line = os.pread(f.fileno(), stop - start, start)
                 else:
                     line = self._data[start:stop]  # type: ignore[index]
-                out.append(_loads(line))
+                out.append(parse_record(line))
         finally:
             if f is not None:
                 f.close()

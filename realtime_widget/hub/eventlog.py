@@ -71,15 +71,8 @@ from typing import Any, NamedTuple
 
 import pybase64
 
+from ..logfile import AUDIO_DIR, EVENTS_FILE, SAFE_NAME, AudioFiles, inline_audio
 from ..protocol.parsing import dumps_json
-from .logreader import (
-    AUDIO_DIR,
-    EVENTS_FILE,
-    SAFE_NAME,
-    AudioFiles,
-    inline_audio,
-    not_a_json_number,
-)
 
 __all__ = [
     "TOP_LEVEL_AUDIO",
@@ -111,6 +104,12 @@ TOP_LEVEL_AUDIO = {
     ("server", "response.audio.delta"): "delta",
 }
 _str = json.encoder.encode_basestring_ascii  # one JSON string (C implementation)
+
+
+def not_a_json_number(word: str) -> None:
+    """NaN / Infinity in a record (a log written before they were refused at the input):
+    read back as null, so that every answer is JSON a browser's ``JSON.parse`` reads."""
+    return None
 
 
 def valid_session_id(session_id: Any) -> bool:
@@ -720,7 +719,9 @@ class EventLog:
         with AudioFiles(self.dir) as files:
             for rec in self._raw_records(seqs):
                 if audio == "inline":
-                    inline_audio(rec, files)
+                    refs = rec.pop("audio", None)
+                    if refs:
+                        rec["event"] = inline_audio(rec["event"], refs, files)
                 elif audio == "omit":
                     rec.pop("audio", None)
                 out.append(rec)

@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..conversation import Conversation
+from ..conversation.rebuild import rebuild_conversation
 from ..protocol.parsing import dumps_json
 from .config import IDLE_CHECK_S, HubConfig
 from .eventlog import EventLog, StoredSessionInfo, apply_retention, scan_sessions, valid_session_id
-from .logreader import conversation_from_log
 from .session import HubSession
 from .summary import session_summary
 from .upstreams import HubError, make_upstream
@@ -223,7 +223,7 @@ class Hub:
             return (
                 eventlog,
                 meta,
-                conversation_from_log(
+                rebuild_conversation(
                     eventlog.iter_all(audio="inline"),
                     keep_output_audio=self.config.keep_output_audio,
                     max_kept_audio_ms=self.config.max_kept_audio_ms,

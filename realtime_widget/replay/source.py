@@ -13,13 +13,13 @@ name, for calls that no tool of the replay answers.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import logfile
 from .errors import ReplayError
 
 __all__ = [
@@ -66,47 +66,22 @@ def _frames_of(source: Any) -> Any:
     )
 
 
-def _first_damaged_line(data: bytes) -> tuple[int, str] | None:
-    """(1-based line number, why) of the first line that is not a JSON record."""
-    for number, line in enumerate(data.split(b"\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError as exc:
-            return number, f"not JSON ({exc})"
-        if not isinstance(rec, dict) or not isinstance(rec.get("event"), dict):
-            return number, "not an event record"
-    return None
-
-
-def _inline_audio(rec: dict[str, Any], directory: Path | None, handles: dict[str, Any]) -> None:
-    """Put each stored audio payload back into the record's event (base64, as sent)."""
-    for ref in rec.get("audio") or ():
-        keys = list(ref.get("path") or []) if isinstance(ref, dict) else []
-        name = str(ref.get("file") or "") if isinstance(ref, dict) else ""
-        if not keys or directory is None or not name or "/" in name or name.startswith("."):
-            continue
-        target: Any = rec["event"]
-        try:
-            for key in keys[:-1]:
-                target = target[key]
-            if keys[-1] in target if isinstance(target, dict) else False:
-                continue  # already inline (a hub export with audio=inline)
-            f = handles.get(name)
-            if f is None:
-                f = handles[name] = open(directory / "audio" / name, "rb")
-            raw = os.pread(f.fileno(), int(ref["nbytes"]), int(ref["offset"]))
-            if len(raw) != int(ref["nbytes"]):
-                raise ReplayError(
-                    f"the source's audio file {directory / 'audio' / name} is shorter than its "
-                    f"log says (event seq {rec.get('seq')})"
-                )
-            target[keys[-1]] = base64.b64encode(raw).decode("ascii")
-        except (KeyError, IndexError, TypeError, ValueError, OSError) as exc:
+def _with_audio(rec: dict[str, Any], files: logfile.AudioFiles) -> dict[str, Any]:
+    """The record with its stored audio back in its event, byte for byte: audio that the
+    log says was stored but cannot be read whole is an error (the replay would not send
+    what the user said)."""
+    refs = rec.pop("audio", None) or []
+    for ref in refs:
+        if not isinstance(ref, dict) or "offset" not in ref:
+            continue  # not stored (the log's size cap): nothing to send
+        raw = files.read(ref)
+        if raw is None or len(raw) != int(ref.get("nbytes") or 0):
             raise ReplayError(
-                f"the audio of event seq {rec.get('seq')} cannot be read from the source: {exc}"
-            ) from None
+                f"the audio of event seq {rec.get('seq')} cannot be read whole from "
+                f"{files.directory}"
+            )
+    rec["event"] = logfile.inline_audio(rec["event"], refs, files)
+    return rec
 
 
 def _hub_of(server: Any, token: str | None) -> Any:
@@ -143,7 +118,6 @@ def read_log(source: Any, *, server: Any = None, token: str | None = None) -> So
     live log's last line may still be being written: it is left out).
     """
     from ..client.rest import fetch_blocking
-    from ..frames.reader import LogTable
 
     try:
         sf = _frames_of(source)
@@ -152,13 +126,11 @@ def read_log(source: Any, *, server: Any = None, token: str | None = None) -> So
         if remote is None:
             raise
         sf = None
+    data: bytes | None = None
     if sf is not None:
         sf.refresh()  # a live session: the hub writes out what it buffered first
         meta, live, path, sid = sf.meta(), sf.live, sf.path, str(sf.id)
-        if path is not None:
-            data = (path / "events.jsonl").read_bytes()
-            where = str(path / "events.jsonl")
-        else:  # a hub session this kernel cannot read from disk: the hub's export
+        if path is None:  # a hub session this kernel cannot read from disk: the hub's export
             data = fetch_blocking(
                 sf.session.server,
                 "GET",
@@ -174,24 +146,32 @@ def read_log(source: Any, *, server: Any = None, token: str | None = None) -> So
         sid, path = str(meta.get("id") or source), None
         live = meta.get("status") in ("connecting", "open", "reconnecting")
     closed = not live and bool(meta.get("closed_at"))
-    table = LogTable.from_bytes(data)
-    table.refresh()
-    if table.slow_chunks:  # the fast reader refused a chunk: find the damaged line
-        damaged = _first_damaged_line(data[: table.bytes_read])
-        if damaged is not None:
-            raise ReplayError(f"{where}, line {damaged[0]}: the log is damaged: {damaged[1]}")
-    if table.bytes_read < len(data) and data[table.bytes_read :].strip() and closed:
-        line = data[: table.bytes_read].count(b"\n") + 1
-        raise ReplayError(f"{where}, line {line}: the log is truncated (its last line is cut off)")
-    records = table.records(range(table.num_rows))
-    handles: dict[str, Any] = {}
+    # a closed log that ends inside a record was truncated; an open one is being written
+    partial = "raise" if closed else "skip"
     try:
-        for rec in records:
-            if isinstance(rec.get("event"), dict):
-                _inline_audio(rec, path, handles)
-    finally:
-        for f in handles.values():
-            f.close()
+        if path is not None:
+            with logfile.AudioFiles(path) as files:
+                records = [
+                    _with_audio(rec, files)
+                    for rec in logfile.read_log(path, audio="ref", partial=partial)
+                    if isinstance(rec.get("event"), dict)
+                ]
+        else:
+            assert data is not None
+            lines = data.splitlines(keepends=True)
+            records = [
+                rec
+                for rec in logfile.parse_lines(lines, where, partial=partial)
+                if isinstance(rec.get("event"), dict)
+            ]
+    except logfile.LogTruncated as exc:
+        raise ReplayError(
+            f"{exc.path}, line {exc.line}: the log is truncated (its last line is cut off)"
+        ) from None
+    except logfile.LogFormatError as exc:
+        raise ReplayError(
+            f"{exc.path}, line {exc.line}: the log is damaged: {exc.reason}"
+        ) from None
     return SourceLog(sid, records, meta, not closed, path)
 
 

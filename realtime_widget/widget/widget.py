@@ -200,9 +200,9 @@ class RealtimeWidget(anywidget.AnyWidget):
             turn_detection, vad_threshold, silence_duration_ms, prefix_padding_ms, eagerness
         )
         if prices is not None:
-            from ..frames.core import _price_table
+            from ..frames.columns import price_table
 
-            prices = _price_table(prices)  # the same table (and errors) as Session.usage(prices)
+            prices = price_table(prices)  # the same table (and errors) as Session.usage(prices)
         fmt = input_audio_format or (session_config or {}).get("input_audio_format") or "pcm16"
         super().__init__(
             provider=provider,
