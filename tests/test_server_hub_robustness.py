@@ -172,7 +172,7 @@ class _PrettyEngine(tornado.websocket.WebSocketHandler):
     with a trailing newline (valid JSON, like some services and proxies write it)."""
 
     async def open(self) -> None:
-        from realtime_widget.engine.session import EngineSession
+        from realtime_widget.engine.engine_session import EngineSession
 
         self.engine = EngineSession(self._send)
         await self.engine.start()

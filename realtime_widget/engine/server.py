@@ -53,9 +53,9 @@ from ..protocol import (
 from ..protocol.dialects import dialect_of_handshake, offered_subprotocols
 from ..wsframes import close_invalid_utf8_with_1007
 from .brain import Brain
+from .engine_session import EngineSession
 from .limits import SessionLimits
 from .scheduler import InferenceScheduler
-from .session import EngineSession
 from .speech.stack import SpeechStack
 
 log = logging.getLogger(__name__)

@@ -6,9 +6,9 @@ docs/architecture.md for what each module owns.
 """
 
 from .clients import AttachedClient, ClientSink
-from .config import HubConfig
 from .hub import Hub
-from .session import HubSession
+from .hub_config import HubConfig
+from .hub_session import HubSession
 from .upstreams import HubError
 
 __all__ = ["AttachedClient", "ClientSink", "Hub", "HubConfig", "HubError", "HubSession"]

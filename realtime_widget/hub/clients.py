@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .views import HUB_VIEW, View
 
 if TYPE_CHECKING:
-    from .session import HubSession
+    from .hub_session import HubSession
 
 log = logging.getLogger(__name__)
 

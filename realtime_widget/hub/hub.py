@@ -13,9 +13,9 @@ from typing import Any
 from ..conversation import Conversation
 from ..conversation.rebuild import rebuild_conversation
 from ..protocol.parsing import dumps_json
-from .config import IDLE_CHECK_S, HubConfig
 from .eventlog import EventLog, StoredSessionInfo, apply_retention, scan_sessions, valid_session_id
-from .session import HubSession
+from .hub_config import IDLE_CHECK_S, HubConfig
+from .hub_session import HubSession
 from .summary import session_summary
 from .upstreams import HubError, make_upstream
 

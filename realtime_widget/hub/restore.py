@@ -16,12 +16,12 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .errors import error_event, hub_event
+from .hub_events import error_event, hub_event
 from .summary import session_update_payload
 from .upstreams import UpstreamError, redact
 
 if TYPE_CHECKING:
-    from .session import HubSession
+    from .hub_session import HubSession
 
 log = logging.getLogger(__name__)
 

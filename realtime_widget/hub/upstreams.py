@@ -29,7 +29,6 @@ import asyncio
 import logging
 import posixpath
 import re
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -43,6 +42,7 @@ import tornado.websocket
 from ..protocol import ga, loads_json
 from ..protocol.parsing import dumps_json
 from ..wsframes import write_text
+from .hub_events import hub_event_id
 
 log = logging.getLogger(__name__)
 
@@ -316,7 +316,7 @@ class LocalUpstream(Upstream):
         self.engine: Any = None
 
     async def connect(self) -> None:
-        from ..engine.session import EngineSession
+        from ..engine.engine_session import EngineSession
 
         speech = await shared_speech_stack() if self._use_speech else None
         brain = self._brain_factory() if self._brain_factory else None
@@ -554,7 +554,7 @@ def nodelay(ws: Any) -> None:
 def _upstream_garbage(message: str) -> dict[str, Any]:
     return {
         "type": "error",
-        "event_id": "event_hub_" + secrets.token_hex(8),  # strict clients need one on every event
+        "event_id": hub_event_id(),  # strict clients need one on every event
         "error": {"type": "server_error", "code": "upstream_invalid_event", "message": message},
     }
 

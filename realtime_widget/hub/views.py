@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from collections.abc import Awaitable
 from typing import Any, NamedTuple
 
@@ -33,6 +32,7 @@ from ..protocol import ProtocolError, ga, load_json_event
 from ..protocol.audience import server_event_allowed
 from ..protocol.dialects import wrong_dialect
 from ..protocol.parsing import dumps_json
+from .hub_events import hub_event_id
 from .upstreams import NativeGA
 
 __all__ = ["HUB_VIEW", "View", "client_frame", "live_frames", "replay_frames"]
@@ -74,7 +74,7 @@ def live_frames(view: View, event: dict[str, Any], seq: int | None, hub_frame: s
         if not server_event_allowed(etype, "preview", view.opt_in):
             return []
         if not isinstance(event.get("event_id"), str):  # rtclient cannot read an event without one
-            return [_with_seq({**event, "event_id": "event_hub_" + secrets.token_hex(8)}, seq)]
+            return [_with_seq({**event, "event_id": hub_event_id()}, seq)]
         return [hub_frame]
     if etype.startswith("x_") and not view.hub_events:
         return []

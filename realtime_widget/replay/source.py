@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import logfile
+from ..hub.hub_events import CONFIG_EVENT_ID
 from .errors import ReplayError
 
 __all__ = [
@@ -32,7 +33,6 @@ __all__ = [
     "user_side",
 ]
 
-HUB_CONFIG_EVENT_ID = "event_hub_config"  # the hub's session.update of a creation body's config
 USER_SOURCES = ("widget", "kernel", "other")
 
 
@@ -281,7 +281,7 @@ def user_side(log: SourceLog) -> UserSide:
                     close("vad")
             continue
         user = rec.get("source") in USER_SOURCES
-        if rec.get("source") == "hub" and event.get("event_id") == HUB_CONFIG_EVENT_ID:
+        if rec.get("source") == "hub" and event.get("event_id") == CONFIG_EVENT_ID:
             config = dict(event.get("session") or {})
             continue
         if not user:

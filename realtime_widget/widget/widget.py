@@ -27,7 +27,7 @@ from typing import Any, Callable
 import anywidget
 import traitlets as t
 
-from ..hub.errors import hub_event
+from ..hub.hub_events import hub_event
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable
@@ -47,9 +46,9 @@ from ..conversation import Conversation, Item
 from ..protocol.errors import ProtocolError
 from ..protocol.parsing import check_json_value, dumps_json, load_json_event, sniff_event_id
 from .clients import AttachedClient, ClientSink
-from .config import SOURCES
-from .errors import error_event, hub_event, protocol_error_event
 from .eventlog import EventLog
+from .hub_config import SOURCES
+from .hub_events import CONFIG_EVENT_ID, error_event, hub_event, hub_event_id, protocol_error_event
 from .restore import Restorer
 from .summary import conversation_state, session_summary, ws_path
 from .upstreams import HubError, Upstream, UpstreamError, make_upstream, redact
@@ -184,7 +183,7 @@ class HubSession:
             self._enqueue(
                 {
                     "type": "session.update",
-                    "event_id": "event_hub_config",
+                    "event_id": CONFIG_EVENT_ID,
                     "session": self.requested_session,
                 },
                 source="hub",
@@ -324,7 +323,7 @@ class HubSession:
             self.publish(
                 {
                     "type": "response.done",
-                    "event_id": "event_hub_" + secrets.token_hex(8),
+                    "event_id": hub_event_id(),
                     "response": {
                         "object": "realtime.response",
                         "id": active.id,

@@ -7,7 +7,23 @@ from typing import Any
 
 from ..protocol.errors import ProtocolError
 
-__all__ = ["error_event", "hub_event", "protocol_error_event"]
+__all__ = [
+    "CONFIG_EVENT_ID",
+    "error_event",
+    "hub_event",
+    "hub_event_id",
+    "protocol_error_event",
+]
+
+
+# The hub's session.update of a creation body's configuration (replay tells it from the
+# user's own updates by this id).
+CONFIG_EVENT_ID = "event_hub_config"
+
+
+def hub_event_id() -> str:
+    """The id of an event the hub itself makes (strict clients need one on every event)."""
+    return "event_hub_" + secrets.token_hex(8)
 
 
 def error_event(
@@ -24,7 +40,7 @@ def error_event(
         error["param"] = param
     if isinstance(event_id, str):
         error["event_id"] = event_id
-    return {"type": "error", "event_id": "event_hub_" + secrets.token_hex(8), "error": error}
+    return {"type": "error", "event_id": hub_event_id(), "error": error}
 
 
 def protocol_error_event(err: ProtocolError) -> dict[str, Any]:
@@ -34,4 +50,4 @@ def protocol_error_event(err: ProtocolError) -> dict[str, Any]:
 
 
 def hub_event(etype: str, **fields: Any) -> dict[str, Any]:
-    return {"type": etype, "event_id": "event_hub_" + secrets.token_hex(8), **fields}
+    return {"type": etype, "event_id": hub_event_id(), **fields}
