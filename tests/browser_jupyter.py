@@ -463,10 +463,12 @@ def assert_heard(transcript: str, reference: str, *must: str) -> None:
     third of the words wrong. ASR of synthetic speech after the browser's capture path
     (echo cancellation, Web Audio's input FIFO under CPU load) is not bit-exact from
     run to run: "jumps" is often heard as "jumped", "the piano" now and then as "at the end"."""
-    from speech_fixtures import _words, word_errors
+    from speech_fixtures import word_errors
+
+    from realtime_widget.replay.wer import normalize_words
 
     errors, n = word_errors(reference, transcript)
-    heard = _words(transcript)
+    heard = normalize_words(transcript)
     missing = [w for w in must if w not in heard]
     assert not missing and errors <= max(2, n // 3), (
         f"heard {transcript!r} for {reference!r} ({errors} word errors, missing {missing})"

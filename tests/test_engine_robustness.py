@@ -183,7 +183,7 @@ async def test_every_response_created_ends_in_response_done(serve, caplog):
 async def test_a_failing_spoken_turn_is_reported_not_swallowed(monkeypatch, caplog):
     """The automatic response of a spoken turn runs in its own task: a failure there
     (anything, not only ProtocolError) reaches the client as an error event and the log."""
-    from realtime_widget.engine import session as session_module
+    from realtime_widget.engine import engine_session as session_module
 
     sent: list[dict] = []
 

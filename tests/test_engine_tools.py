@@ -486,3 +486,33 @@ async def test_a_reply_ending_in_two_dots_does_not_leak_into_the_next_utterance(
     words = re.findall(r"[a-z]+", heard.lower())
     assert words[:1] == ["you"], heard
     assert "dot" not in words, heard
+
+
+async def test_a_sessions_chat_completions_client_closes_with_the_session(serve):
+    """A brain_factory makes one brain per session; its HTTP client is closed when the
+    session ends (left to the garbage collector, its close would run on a dead loop)."""
+    from realtime_widget.engine.brain import ChatCompletionsBrain
+
+    fake = FakeChatCompletions()
+    base_url = await fake.start()
+    made: list[ChatCompletionsBrain] = []
+
+    def factory() -> ChatCompletionsBrain:
+        made.append(ChatCompletionsBrain(base_url=base_url, model="m", api_key="sk-fake"))
+        return made[-1]
+
+    server = await serve(brain_factory=factory)
+    client = await server.connect()
+    fake.script.append([{"content": "Hi."}])
+    await client.send(create_item(user_text("Hello")))
+    await client.send({"type": "response.create", "response": {"modalities": ["text"]}})
+    await client.wait_for("response.done")
+    assert len(made) == 1 and not made[0]._client.is_closed()
+    await client.close()
+    for _ in range(100):  # the server sees the socket close, then ends the session
+        if made[0]._client.is_closed():
+            break
+        await asyncio.sleep(0.05)
+    assert made[0]._client.is_closed()
+    fake.server.stop()
+    await fake.server.close_all_connections()

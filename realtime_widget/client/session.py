@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 __all__ = ["Reply", "Session", "SessionClosed", "list_sessions"]
 
 HISTORY = 5000
+# The longest a semantic_vad turn may wait for its end, by eagerness: the hosted services
+# document 8 / 4 / 2 s (auto is medium); the local engine waits at most 3 / 1.6 / 1 s.
+SEMANTIC_VAD_MAX_WAIT_MS = {"low": 8000, "medium": 4000, "auto": 4000, "high": 2000}
 _event_ids = itertools.count(1)
 
 
@@ -317,6 +320,13 @@ class Session:
     def _wake(self) -> None:
         new, self._new = self._new, asyncio.Event()
         new.set()
+
+    def _heard_since(self, since: int, etype: str) -> bool:
+        """Whether an event of type ``etype`` arrived after event number ``since``."""
+        return any(
+            (event := self._event(i)) is not None and event.get("type") == etype
+            for i in range(since + 1, self._count + 1)
+        )
 
     def _event(self, index: int) -> dict[str, Any] | None:
         """Event number ``index`` (1-based count), if still in the history."""
@@ -704,8 +714,10 @@ class Session:
         """Send speech: a numpy array (int or float samples, mono or (n, channels)), PCM16
         bytes, or a 16-bit WAV file path; resampled to the session's input format.
         With ``end_turn`` the turn is ended: with server VAD by trailing silence (the
-        server then answers by itself), without it by ``commit`` and (``respond``,
-        default True) ``response.create``. With ``wait`` returns the :class:`Reply`."""
+        server then answers by itself; under ``semantic_vad`` the silence goes on until
+        the server ends the turn, at most its eagerness's longest wait), without it by
+        ``commit`` and (``respond``, default True) ``response.create``. With ``wait``
+        returns the :class:`Reply`."""
         encoded, _rate = self._input_pcm(audio, sample_rate)
         fmt = self.conversation.input_audio_format
         step = _audio.bytes_for_ms(chunk_ms, fmt)
@@ -724,9 +736,20 @@ class Session:
         vad = isinstance(td, dict) and td.get("type") not in (None, "none")
         if end_turn:
             if vad:
-                silence_ms = int(td.get("silence_duration_ms") or 500) + 300
+                semantic = td.get("type") == "semantic_vad"
+                if semantic:
+                    # the end-of-turn model may hold a turn it judges unfinished until its
+                    # longest wait: silence goes on until the server ends the turn
+                    silence_ms = SEMANTIC_VAD_MAX_WAIT_MS.get(str(td.get("eagerness")), 4000)
+                else:
+                    silence_ms = int(td.get("silence_duration_ms") or 500)
+                silence_ms += 300
                 silence = _audio.from_pcm16(bytes(2 * _audio.samples_for_ms(silence_ms, fmt)), fmt)
                 for start in range(0, len(silence), step):
+                    if semantic and self._heard_since(since, "input_audio_buffer.speech_stopped"):
+                        break
+                    if realtime and semantic and start:  # paced: the answer can come in time
+                        await asyncio.sleep(_audio.duration_ms(step, fmt) / 1000)
                     last_id = await self._send(
                         self._prepare(
                             {

@@ -52,7 +52,7 @@ from ..protocol import (
 )
 from ..protocol.dialects import dialect_of_handshake, offered_subprotocols
 from ..wsframes import close_invalid_utf8_with_1007
-from .brain import Brain
+from .brain import Brain, close_brain
 from .engine_session import EngineSession
 from .limits import SessionLimits
 from .scheduler import InferenceScheduler
@@ -237,7 +237,12 @@ class RealtimeSocket(tornado.websocket.WebSocketHandler):
         session, self.session = self.session, None
         if session is not None:
             self.state.sessions.discard(session)
-            asyncio.ensure_future(session.close())
+            asyncio.ensure_future(self._end(session))
+
+    async def _end(self, session: EngineSession) -> None:
+        await session.close()
+        if self.state.brain_factory is not None:  # its brain was made for this session
+            await close_brain(session.brain)
 
 
 def make_app(state: ServerState) -> tornado.web.Application:

@@ -338,6 +338,10 @@ class LocalUpstream(Upstream):
         await super().close()
         if self.engine is not None:
             await self.engine.close()
+            if self._brain_factory is not None:  # its brain was made for this session
+                from ..engine.brain import close_brain
+
+                await close_brain(self.engine.brain)
 
     def describe(self) -> str:
         return "the local engine"

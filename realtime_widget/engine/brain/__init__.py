@@ -1,7 +1,15 @@
 """Brains write the assistant's reply: a deterministic offline default, or any
 OpenAI-compatible chat-completions endpoint."""
 
-from .base import Brain, BrainError, BrainRequest, ReplyPiece, TextDelta, ToolCallDelta
+from .base import (
+    Brain,
+    BrainError,
+    BrainRequest,
+    ReplyPiece,
+    TextDelta,
+    ToolCallDelta,
+    close_brain,
+)
 from .chat_completions import ChatCompletionsBrain
 from .rules import RuleBrain
 
@@ -14,4 +22,5 @@ __all__ = [
     "RuleBrain",
     "TextDelta",
     "ToolCallDelta",
+    "close_brain",
 ]

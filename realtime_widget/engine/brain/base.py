@@ -44,5 +44,15 @@ class Brain(Protocol):
         ...
 
 
+async def close_brain(brain: Any) -> None:
+    """Release what a brain holds (a chat-completions brain's HTTP connections). A
+    brain_factory makes one brain per session, and whoever called it closes it with the
+    session: left to the garbage collector, an HTTP client's close runs on a loop that may
+    be gone by then."""
+    aclose = getattr(brain, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
 class BrainError(RuntimeError):
     """The brain could not produce a reply; becomes ``status: failed`` on the response."""

@@ -47,6 +47,9 @@ class ChatCompletionsBrain:
         # Local servers ignore the key, but the SDK insists on one.
         self._client = AsyncOpenAI(base_url=base_url, api_key=api_key or "local", timeout=timeout)
 
+    async def aclose(self) -> None:
+        await self._client.close()
+
     async def reply(self, request: BrainRequest) -> AsyncIterator[ReplyPiece]:
         kwargs: dict[str, Any] = {
             "model": self.model,
