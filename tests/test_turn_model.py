@@ -391,9 +391,7 @@ def test_missing_feature_code_names_the_package(tmp_path, monkeypatch):
         turn.SmartTurnModel.load()
 
 
-def test_send_audio_keeps_the_silence_going_until_semantic_vad_ends_the_turn(
-    live_session, models
-):
+def test_send_audio_keeps_the_silence_going_until_semantic_vad_ends_the_turn(live_session, models):
     """An unfinished-sounding turn is held by the end-of-turn model until its longest wait
     (3 s for low): Session.send_audio's trailing silence must last that long, or the turn
     never ends and the call waits for nothing."""
