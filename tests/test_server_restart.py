@@ -235,6 +235,9 @@ async def test_after_a_crash_no_x_seq_is_reused_and_the_kernel_session_carries_o
         )
         reply = await asyncio.to_thread(session.say, "Remember the number forty two")
         assert reply.text == "You said: Remember the number forty two."
+        # the turn's last event comes after response.done: wait for it, so that the events
+        # recorded below are only those after the restart
+        await asyncio.to_thread(session.wait_for, "rate_limits.updated", timeout=30)
         seen = session.last_seq
         received: list[dict] = []
         session.on("*", received.append)
