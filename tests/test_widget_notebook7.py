@@ -62,10 +62,12 @@ def test_voice_turn_in_notebook7(env, page):
     # split the sentence into two turns: what was heard is every user entry, in order.
     users = root.locator(".rtw-msg.rtw-user")
     root.locator(".rtw-msg.rtw-user", has_text=re.compile("station", re.I)).first.wait_for()
+    # "the train" and "that rain" are the same sounds cut at another word boundary, so the
+    # word that must be heard is "station"; the word-error bound still catches a mishearing.
     assert_heard(
         " ".join(users.locator(".rtw-text-body").all_inner_texts()),
         "Can you tell me how to get to the train station?",
-        "train",
+        "station",
     )
     root.locator(".rtw-msg.rtw-assistant", has_text="You said").first.wait_for()
     s = wait_until(
@@ -83,7 +85,7 @@ def test_voice_turn_in_notebook7(env, page):
     rep = nb.report(2)
     assert rep["mode"] == "hub"
     assert (
-        "train"
+        "station"
         in rep["events"]["conversation.item.input_audio_transcription.completed"][
             "transcript"
         ].lower()
