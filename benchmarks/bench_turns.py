@@ -52,7 +52,7 @@ from tornado.websocket import websocket_connect
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from speech_fixtures import speak, speech_bounds, word_errors  # noqa: E402
 
-from realtime_widget.engine.speech.turn import EAGERNESS  # noqa: E402
+from realtime_widget.engine.speech.end_of_turn import EAGERNESS  # noqa: E402
 
 RATE = 24000
 FRAME = RATE * 20 // 1000  # samples per 20 ms frame

@@ -22,7 +22,7 @@ if importlib.util.find_spec("pipecat") is None:  # pragma: no cover - depends on
 from engine_client import EngineClient  # noqa: E402
 
 from realtime_widget.engine.speech import SpeechModelsUnavailable  # noqa: E402
-from realtime_widget.engine.speech.turn import (  # noqa: E402
+from realtime_widget.engine.speech.end_of_turn import (  # noqa: E402
     EAGERNESS,
     MODEL_SAMPLES,
     RING_SECONDS,
@@ -174,6 +174,41 @@ def test_eagerness_orders_the_wait(models):
     assert waits["auto"] < 500  # a sure verdict, not the longest wait
 
 
+def test_the_model_is_asked_at_the_first_silent_frame_and_read_at_judge_ms(models):
+    """The model call runs while the silence that lets it judge is still being heard: it is
+    asked on the first silent frame, and the turn ends at ``judge_ms`` with that answer."""
+    from realtime_widget.engine.speech.end_of_turn import SemanticVadSegmenter, SmartTurnModel
+
+    asked_after_ms: list[float] = []
+
+    class Recorded(SmartTurnModel):
+        def judge(self, audio16k):
+            asked_after_ms.append(seg.processed_ms - seg.pending_speech_end_ms)
+            return super().judge(audio16k)
+
+    from realtime_widget.engine.speech.models import get_turn_model
+
+    seg = SemanticVadSegmenter(Recorded(get_turn_model().session), "auto")
+    x = np.concatenate(
+        [silence(0.5), say(models, "Please book a table for two tonight."), silence(2.0)]
+    )
+    for i in range(0, len(x), 480):
+        stopped = [e for e in seg.feed(x[i : i + 480]) if type(e).__name__ == "SpeechStopped"]
+        if stopped:
+            break
+    assert stopped, "the turn never ended"
+    # one question per pause, asked one frame (32 ms) into the silence, not at judge_ms
+    assert len(asked_after_ms) == seg.judgements >= 1
+    assert asked_after_ms[-1] <= 32 < EAGERNESS["auto"].judge_ms
+    speech_end, probability = seg.last_judgement
+    assert speech_end == stopped[0].speech_end_ms
+    waited = (i + 480) / 24 - speech_end
+    if probability >= EAGERNESS["auto"].threshold:  # Piper's prosody is random: 0.7-0.98
+        assert waited < EAGERNESS["auto"].judge_ms + 32 + 20
+    else:
+        assert waited >= EAGERNESS["auto"].max_wait_ms
+
+
 @pytest.mark.parametrize("noise_dbfs", [None, -50.0, -35.0])
 def test_silence_and_noise_never_start_a_turn(models, noise_dbfs):
     x = np.zeros(RATE * 4, dtype=np.float32)
@@ -222,8 +257,8 @@ async def test_missing_model_refuses_semantic_vad_with_the_package_to_install(
 ):
     """Simulates a machine without the pipecat-ai wheel: the update is refused with an
     error naming the install command, and the session keeps server VAD (no silent fall-back)."""
+    from realtime_widget.engine.speech import end_of_turn as turn
     from realtime_widget.engine.speech import models as speech_models
-    from realtime_widget.engine.speech import turn
 
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(
@@ -380,7 +415,7 @@ async def test_noise_alone_never_starts_a_semantic_vad_response(client: EngineCl
 def test_missing_feature_code_names_the_package(tmp_path, monkeypatch):
     """A pipecat-ai wheel without the log-mel module (another version, a partial copy):
     loading fails at once, naming the install command, not at the first turn."""
-    from realtime_widget.engine.speech import turn
+    from realtime_widget.engine.speech import end_of_turn as turn
 
     data = tmp_path / "data"
     data.mkdir()

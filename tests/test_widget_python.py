@@ -84,20 +84,25 @@ def test_attach_to_a_kernel_session_and_relay_through_the_comm(tmp_path, monkeyp
         assert w.session is session and w.session_id == session.id
         assert w.hub_mode is False and w.autoattach and w.ws_path.endswith("/ws")
         sent: list[dict] = []
-        done = threading.Event()
+        done, ready = threading.Event(), threading.Event()
 
         def capture(content, buffers=None):
             for ev in content.get("events", []):
                 sent.append(ev)
                 if ev.get("type") == "response.done":
                     done.set()
+                if ev.get("type") == "x_hub.ready":
+                    ready.set()
 
         monkeypatch.setattr(w, "send", capture)
         w._on_front_end_msg(w, {"type": "relay_attach", "after": 0}, [])
+        assert ready.wait(30)  # the hub's catch-up runs on the session's thread
         types = [e["type"] for e in sent]
         assert (
             types[:2] == ["session.created", "conversation.created"] and types[-1] == "x_hub.ready"
         )
+        # the hub's own x_hub.ready: this reader is a client of the session like a browser
+        assert sent[-1]["client_id"] and sent[-1]["session"]["id"] == session.id
         w._on_front_end_msg(
             w,
             {

@@ -509,6 +509,19 @@ class Session:
         self._lt.loop.call_soon_threadsafe(add)
         return remove
 
+    def follow(
+        self, after: int, on_event: Callable[[dict[str, Any]], Any]
+    ) -> Callable[[], None]:
+        """Attach one more reader of this session, as a browser's WebSocket attaches: the
+        hub sends it the server events after ``x_seq`` ``after``, then ``x_hub.ready``
+        (the hub's own end-of-catch-up event), then live events, each to ``on_event``
+        (on the session's thread). Returns a function that detaches it. The widget's comm
+        relay is such a reader, so the hub's catch-up is the only one."""
+        if self.transport is None or self._gone is not None:
+            raise SessionClosed(self._gone or "not connected")
+        detach = self._lt.run(self.transport.follow(after, on_event), 60)
+        return lambda: self._lt.submit(detach())
+
     # ------------------------------------------------------------------ turns
 
     async def _wait_turn(self, since: int, timeout: float | None) -> Reply:

@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from ..protocol.parsing import loads_json
 from .discovery import ServerInfo
 from .rest import HubRest
 
@@ -55,6 +56,16 @@ class Transport(Protocol):
         """One client event (JSON text); :class:`SessionClosed` once the session is gone."""
         ...
 
+    async def follow(
+        self, after: int, on_event: Callable[[dict[str, Any]], None]
+    ) -> Callable[[], Awaitable[None]]:
+        """Attach one more reader of the session, as a browser's WebSocket attaches
+        (``source=widget``, ``x_events=all``): the hub catches it up with the server events
+        after ``after``, ends the catch-up with ``x_hub.ready``, then sends live events.
+        ``on_event(event)`` gets each one parsed. Returns the coroutine function that
+        detaches it. The widget's comm relay is such a reader."""
+        ...
+
     async def events(self, **params: Any) -> dict[str, Any]:
         """A page of the session's event log (the hub's ``events`` query parameters)."""
         ...
@@ -70,9 +81,15 @@ class HubTransport:
     mode = "hub"
 
     def __init__(
-        self, server: ServerInfo, on_frame: Callable[[str], None], on_gone: Callable[[str], None]
+        self,
+        server: ServerInfo,
+        on_frame: Callable[[str], None],
+        on_gone: Callable[[str], None],
+        *,
+        source: str = "kernel",
     ):
         self.server = server
+        self.source = source
         self.on_frame = on_frame
         self.on_gone = on_gone
         self.rest = HubRest(server)
@@ -106,7 +123,7 @@ class HubTransport:
         url = (
             self.server.ws(self.summary["ws_path"])
             + "?"
-            + urlencode({"source": "kernel", "after": after, "x_events": "all"})
+            + urlencode({"source": self.source, "after": after, "x_events": "all"})
         )
         request = tornado.httpclient.HTTPRequest(
             url, headers=self.server.headers(), connect_timeout=30, request_timeout=30
@@ -184,6 +201,16 @@ class HubTransport:
                 self._attached.clear()  # the reader sees the drop too and reattaches
         raise SessionClosed("the connection to the Jupyter server was lost")
 
+    async def follow(
+        self, after: int, on_event: Callable[[dict[str, Any]], None]
+    ) -> Callable[[], Awaitable[None]]:
+        reader = _Follower(on_event)
+        socket = HubTransport(self.server, reader.on_frame, lambda _reason: None, source="widget")
+        reader.transport = socket  # its reattach catches up from the last x_seq it saw
+        socket.summary = self.summary
+        await socket.connect(after)
+        return lambda: socket.close(False)
+
     async def events(self, **params: Any) -> dict[str, Any]:
         return await self.rest.request(
             "GET", "realtime", "sessions", self.summary["id"], "events", params=params
@@ -201,6 +228,34 @@ class HubTransport:
         if self._reader is not None:
             self._reader.cancel()
         self.rest.close()
+
+
+class _Follower:
+    """A reader attached by :meth:`Transport.follow`: parses each frame once and keeps the
+    last ``x_seq`` on its transport (a hub socket reattaches from it)."""
+
+    def __init__(self, on_event: Callable[[dict[str, Any]], None]):
+        self.on_event = on_event
+        self.transport: Any = None
+
+    def on_frame(self, frame: str) -> None:
+        try:
+            event = loads_json(frame)
+        except ValueError:
+            return
+        if not isinstance(event, dict):
+            return
+        seq = event.get("x_seq")
+        if isinstance(seq, int) and self.transport is not None:
+            self.transport.last_seq = max(self.transport.last_seq, seq)
+        self.on_event(event)
+
+    # ClientSink, for a follower of the in-process hub
+    def send_text(self, frame: str) -> None:
+        self.on_frame(frame)
+
+    def close(self, code: int, reason: str) -> None:
+        pass  # the Session itself hears that the session ended
 
 
 class DirectSink:
@@ -296,6 +351,16 @@ class DirectTransport:
         if self.client is None or self.client.closed:
             raise SessionClosed("not attached")
         await self.session.client_event(self.client, text)
+
+    async def follow(
+        self, after: int, on_event: Callable[[dict[str, Any]], None]
+    ) -> Callable[[], Awaitable[None]]:
+        client = self.session.attach(_Follower(on_event), source="widget", after=after)
+
+        async def detach() -> None:
+            self.session.detach(client)
+
+        return detach
 
     async def events(self, **params: Any) -> dict[str, Any]:
         types = params.get("type")

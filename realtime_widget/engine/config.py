@@ -32,7 +32,7 @@ DEFAULT_MODEL = "local-realtime"
 DEFAULT_INSTRUCTIONS = (
     "You are a helpful, friendly voice assistant running locally. Keep answers short."
 )
-# GA semantic_vad's eagerness values (realised in engine/speech/turn.py, decision D35).
+# GA semantic_vad's eagerness values (realised in engine/speech/end_of_turn.py, decision D35).
 EAGERNESS = ("low", "medium", "high", "auto")
 DEFAULT_SERVER_VAD = {
     "type": "server_vad",
@@ -309,7 +309,7 @@ def turn_detection_enabled(session: dict[str, Any]) -> bool:
 
 def vad_parameters(td: dict[str, Any]) -> dict[str, Any]:
     """Segmenter parameters: server VAD's own, or ``{"eagerness": ...}`` for ``semantic_vad``
-    (the local end-of-turn model, engine/speech/turn.py)."""
+    (the local end-of-turn model, engine/speech/end_of_turn.py)."""
     if td.get("type") == "semantic_vad":
         return {"eagerness": td.get("eagerness", "auto")}
     return {k: td[k] for k in ("threshold", "prefix_padding_ms", "silence_duration_ms")}

@@ -28,8 +28,8 @@ from .args import (
     parse_options,
     usage,
 )
+from .cell_turn import run_turn
 from .credentials import credentials_help, provider_status
-from .turn import run_turn
 
 __all__ = ["RealtimeMagics"]
 

@@ -29,7 +29,7 @@ import pandas as pd
 
 from ..frames import frames as _frames
 from ..frames.display import esc
-from .turns import Turn, session_turns
+from .session_turns import Turn, session_turns
 from .wer import normalize_words, word_error_rate
 
 __all__ = ["Comparison", "compare"]
@@ -83,7 +83,7 @@ class Comparison(pd.DataFrame):
 
     @property
     def turns(self) -> dict[str, list[Turn]]:
-        """The :class:`~realtime_widget.replay.turns.Turn` lists the table was made from."""
+        """The :class:`~realtime_widget.replay.session_turns.Turn` lists the table was made from."""
         return dict(zip(self.names, getattr(self, "_rtw_turns", []) or [], strict=True))
 
     # ------------------------------------------------------------------ aggregate

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..frames import frames as _frames
 from ..frames.display import STYLE, esc
-from .turns import ToolCall, Turn, session_turns
+from .session_turns import ToolCall, Turn, session_turns
 
 __all__ = ["Expectations", "TurnExpectations", "expect"]
 
@@ -165,7 +165,7 @@ class TurnExpectations:
         return self._pass("not interrupted")
 
     def check(self, predicate: Callable[[Turn], bool], what: str = "") -> TurnExpectations:
-        """Any condition on the :class:`~realtime_widget.replay.turns.Turn`."""
+        """Any condition on the :class:`~realtime_widget.replay.session_turns.Turn`."""
         if not predicate(self.turn):
             self._fail(
                 what or getattr(predicate, "__name__", "the condition"),

@@ -19,6 +19,7 @@ front end and can be observed (``w.observe(cb, "user_speaking")``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from pathlib import Path
@@ -27,8 +28,6 @@ from typing import Any, Callable
 import anywidget
 import traitlets as t
 
-from ..hub.hub_events import hub_event
-
 log = logging.getLogger(__name__)
 
 __all__ = ["RealtimeWidget"]
@@ -36,6 +35,7 @@ __all__ = ["RealtimeWidget"]
 _STATIC = Path(__file__).resolve().parent.parent / "static"
 MODES = ("hands-free", "push-to-talk")
 TRANSCRIPTION_MODEL = "whisper-1"
+RELAY_BATCH = 200  # events per comm message when many arrive at once (a catch-up)
 
 
 def _turn_detection(
@@ -366,51 +366,30 @@ class RealtimeWidget(anywidget.AnyWidget):
 
     def _start_relay(self, after: int) -> None:
         """Forward the session's events to the front end over the comm (for browsers
-        that cannot reach the hub): the logged server events first, then live ones."""
+        that cannot reach the hub). The relay attaches to the hub like a browser's
+        WebSocket (:meth:`Session.follow`), so the hub's own catch-up (the logged events,
+        then ``x_hub.ready``, then live ones) is what the front end gets either way."""
         session = self.session
         if session is None:
             return
         self._stop_relay()
-        pending: list[dict[str, Any]] = []
-        state = {"live": False}
-        lock = threading.Lock()
+        batch: list[dict[str, Any]] = []
+
+        def flush() -> None:
+            events, batch[:] = list(batch), []
+            for start in range(0, len(events), RELAY_BATCH):
+                self._relay_send(events[start : start + RELAY_BATCH])
 
         def forward(event: dict[str, Any]) -> None:
-            with lock:
-                if not state["live"]:
-                    pending.append(event)
-                    return
-            self._relay_send([event])
+            # on the session's loop: events arriving together (a catch-up) share a message
+            batch.append(event)
+            if len(batch) == 1:
+                asyncio.get_running_loop().call_soon(flush)
 
-        self._relay_off = session.on("*", forward)
-        history: list[dict[str, Any]] = []
-        cursor = after
-        while True:
-            records = session.log(after=cursor, limit=1000, audio="omit")
-            if not records:
-                break
-            for rec in records:
-                cursor = max(cursor, int(rec.get("seq") or 0))
-                if (
-                    rec.get("dir") == "server"
-                    and not rec.get("quiet")
-                    and isinstance(rec.get("event"), dict)
-                ):
-                    event = dict(rec["event"])
-                    event.setdefault("x_seq", rec.get("seq"))
-                    history.append(event)
-            if len(records) < 1000:
-                break
-        for start in range(0, len(history), 200):
-            self._relay_send(history[start : start + 200])
-        with lock:
-            state["live"] = True
-            backlog, pending[:] = list(pending), []
-        if backlog:
-            self._relay_send(backlog)
-        # the hub's own end-of-catch-up event, as the hub sends it to a WebSocket client
-        ready = hub_event("x_hub.ready", replayed=len(history), last_seq=cursor)
-        self._relay_send([ready])
+        try:
+            self._relay_off = session.follow(after, forward)
+        except Exception as exc:
+            log.warning("realtime-widget: cannot relay the session's events: %s", exc)
 
     def _relay_send(self, events: list[dict[str, Any]]) -> None:
         try:

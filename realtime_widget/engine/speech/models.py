@@ -26,8 +26,8 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from .asr import Transcriber
+from .end_of_turn import SemanticVadSegmenter, SmartTurnModel
 from .tts import Synthesizer
-from .turn import SemanticVadSegmenter, SmartTurnModel
 from .vad import ServerVadSegmenter, SileroVad, SileroVadModel
 
 __all__ = [

@@ -16,12 +16,15 @@ imports nothing but numpy, so it is loaded by file path from the same wheel (one
 of the log-mel code, the one the model was shipped with). The output is the
 probability that the turn is complete.
 
-All calls are synchronous CPU work (~15-60 ms per call on 2 cores): call from an executor.
+A call is synchronous CPU work (~80 ms on 2 quiet cores, a few hundred under load). The
+segmenter starts it on the model's own threads at the first silent frame, so it runs
+while the silence that lets it judge is still being heard.
 """
 
 from __future__ import annotations
 
 import importlib.util
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -139,10 +142,16 @@ def prepare_turn(
 
 
 class SmartTurnModel:
-    """The shared Smart Turn session; :meth:`probability` is thread-safe."""
+    """The shared Smart Turn session; :meth:`probability` is thread-safe.
+
+    :meth:`judge` runs it on the model's own two threads (onnxruntime's ``run`` is
+    thread-safe): the segmenter asks there and does not block on the answer until it
+    needs it. Its own pool, not the engine's executor: the segmenter already runs inside
+    that executor, and waiting there on a job queued behind itself could deadlock."""
 
     def __init__(self, session: Any) -> None:
         self.session = session
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="smart-turn")
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> SmartTurnModel:
@@ -157,6 +166,10 @@ class SmartTurnModel:
         features = log_mel_features(fit_window(audio16k))[None]
         (out,) = self.session.run(None, {"input_features": features})
         return float(np.asarray(out).reshape(-1)[0])
+
+    def judge(self, audio16k: np.ndarray) -> Future[float]:
+        """:meth:`probability` of ``audio16k``, computed on the model's threads."""
+        return self._pool.submit(self.probability, audio16k)
 
 
 # -- semantic_vad ---------------------------------------------------------------------
@@ -194,9 +207,11 @@ class SemanticVadSegmenter(ServerVadSegmenter):
     loop, unchanged), Smart Turn decides whether a pause ends the turn.
 
     Speech starts exactly as in server VAD (``prefix_padding_ms`` 300, threshold 0.5).
-    When a silence inside speech reaches the eagerness's ``judge_ms`` (about 100 ms), the
-    model hears the turn up to the start of that silence (at most its last 8 s: memory
-    stays bounded however long the user talks), once per pause. If it judges the turn
+    At the first silent frame inside speech the model starts hearing the turn up to the
+    start of that silence (at most its last 8 s: memory stays bounded however long the
+    user talks), once per pause, on its own threads. When the silence reaches the
+    eagerness's ``judge_ms`` (about 100 ms) its answer is read (by then it is usually
+    ready: the call ran while the silence was being heard). If it judges the turn
     complete, :class:`SpeechStopped` is emitted at once (``audio_end_ms`` = where speech
     ended, unlike server VAD, whose ``audio_end_ms`` includes its silence wait); if not, the
     turn goes on until speech resumes (the next pause is judged afresh) or the silence
@@ -204,9 +219,10 @@ class SemanticVadSegmenter(ServerVadSegmenter):
     (:func:`prepare_turn`): silence alone pushes it towards "complete" (an unfinished
     Piper sentence: 0.01 with none, 0.93 with 400 ms).
 
-    Synchronous like its base class (the model call happens inside :meth:`feed`): call
+    Synchronous like its base class (:meth:`feed` may wait for the model's answer): call
     from an executor. :attr:`last_judgement` is ``(speech_end_ms, probability)`` of the
-    latest model call, :attr:`judgements` counts them.
+    latest answer read; :attr:`judgements` counts the model calls, :attr:`wasted_judgements`
+    those whose silence turned out to be a gap inside speech (their answer is dropped).
     """
 
     def __init__(
@@ -222,6 +238,7 @@ class SemanticVadSegmenter(ServerVadSegmenter):
         self.model = model
         self.eagerness = EAGERNESS[eagerness]
         self.judgements = 0
+        self.wasted_judgements = 0
         super().__init__(0.5, 300, self.eagerness.max_wait_ms, sample_rate_in, vad=vad)
 
     def reset(self) -> None:
@@ -229,7 +246,9 @@ class SemanticVadSegmenter(ServerVadSegmenter):
         self._ring = np.zeros(0, dtype=np.float32)
         self._ring_start = 0  # 16 kHz sample index (since reset) of _ring[0]
         self._onset_frame = 0
-        self._judged_frame: int | None = None  # silence start already judged
+        self._judged_frame: int | None = None  # silence start whose answer was read
+        # (silence start frame, the model's answer in the making) of the running silence
+        self._asked: tuple[int, Future[float]] | None = None
         self.last_judgement: tuple[int, float] | None = None
 
     def _remember(self, x16k: np.ndarray) -> None:
@@ -255,17 +274,38 @@ class SemanticVadSegmenter(ServerVadSegmenter):
     def _speech_began(self, frame: int) -> None:
         self._onset_frame = frame
         self._judged_frame = None
+        self._drop_question()
+
+    def _drop_question(self) -> None:
+        """The silence asked about was a gap inside speech: its answer is not wanted."""
+        if self._asked is not None:
+            if not self._asked[1].cancel():  # already running or done: its CPU is spent
+                self.wasted_judgements += 1
+            self._asked = None
+
+    def _ask(self, silence: int) -> Future[float]:
+        """The model's answer for the pause starting at frame ``silence``, asked once."""
+        if self._asked is None or self._asked[0] != silence:
+            self._drop_question()
+            turn = prepare_turn(self._turn_audio(self._onset_frame - ONSET_LEAD_FRAMES, silence))
+            self.judgements += 1
+            self._asked = (silence, self.model.judge(turn))
+        return self._asked[1]
 
     def _end_of_turn(self, frame: int) -> SpeechStopped | None:
         silence = self._silence_start_frame
         speech_end = self._frame_ms(silence)
         silent_ms = self._frame_ms(frame + 1) - speech_end
-        if self._judged_frame != silence and silent_ms >= self.eagerness.judge_ms:
+        if self._judged_frame == silence:
+            pass  # this pause's answer was read: only the fallback wait can end it now
+        elif silent_ms < self.eagerness.judge_ms:
+            self._ask(silence)  # asked early, read when the silence is long enough
+        else:
             self._judged_frame = silence
-            turn = prepare_turn(self._turn_audio(self._onset_frame - ONSET_LEAD_FRAMES, silence))
-            self.judgements += 1
-            self.last_judgement = (round(speech_end), self.model.probability(turn))
-            if self.last_judgement[1] >= self.eagerness.threshold:
+            probability = self._ask(silence).result()
+            self._asked = None
+            self.last_judgement = (round(speech_end), probability)
+            if probability >= self.eagerness.threshold:
                 return self._stopped(speech_end)
         if silent_ms >= self.eagerness.max_wait_ms:
             return self._stopped(speech_end)
