@@ -31,7 +31,10 @@ Emit = Callable[[dict[str, Any]], Awaitable[None]]
 AUDIO_DELTA_MS = 100  # size of each response.audio.delta: small enough for smooth playback
 # Clause boundaries where speech synthesis may start: the first clause goes out early.
 _CLAUSE_END = re.compile(r"([.!?;:]+[\"')\]]*\s+|,\s+)")
-_FIRST_CLAUSE_MIN_CHARS = 12
+# The first audio waits for the first clause's synthesis, which grows with its length
+# (Piper on 2 cores: "You said:" 70 ms, the whole echoed sentence 250 ms), so the first
+# clause ends at the first clause mark after a word or two.
+_FIRST_CLAUSE_MIN_CHARS = 8
 _CLAUSE_MIN_CHARS = 40
 # Longest text synthesised at once: text without punctuation is cut at a space (or here),
 # so audio starts after one chunk and synthesis memory stays bounded (120 KB of

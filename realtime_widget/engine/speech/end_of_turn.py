@@ -302,6 +302,7 @@ class SemanticVadSegmenter(ServerVadSegmenter):
             self._ask(silence)  # asked early, read when the silence is long enough
         else:
             self._judged_frame = silence
+            # wait for it: audio streamed faster than real time must get the same verdict
             probability = self._ask(silence).result()
             self._asked = None
             self.last_judgement = (round(speech_end), probability)
