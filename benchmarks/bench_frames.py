@@ -24,6 +24,8 @@ own) and reports wall time, CPU time (user+sys, all threads) and peak RSS:
 
     python benchmarks/bench_frames.py          # 1,000,000 events, ~1-2 minutes the first time
     python benchmarks/bench_frames.py --events 200000 --repeat 3
+    python benchmarks/bench_frames.py --events 200000 --repeat 7 \
+        --tree before=/path/to/old/checkout --tree after=.   # two source trees, interleaved
 """
 
 from __future__ import annotations
@@ -71,7 +73,9 @@ if what == "all":
     u = f.usage(total=True)
     mark("usage", w, c)
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+import realtime_widget
 print(json.dumps({"rows": rows, "marks": marks, "peak_rss_mb": rss,
+                  "package": realtime_widget.__file__,
                   "slow_chunks": f._table.slow_chunks,
                   "frame_mb": float(df.memory_usage(deep=True).sum()) / 1e6}))
 """
@@ -94,14 +98,15 @@ def make_log(directory: Path, n_events: int) -> Path:
     return path
 
 
-def child(path: Path, what: str, cache: str = "off") -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "REALTIME_WIDGET_FRAMES_CACHE": cache}
+def child(path: Path, what: str, cache: str = "off", root: Path = ROOT) -> dict:
+    """One measurement in a fresh process that imports ``realtime_widget`` from ``root``."""
+    env = {**os.environ, "PYTHONPATH": str(root), "REALTIME_WIDGET_FRAMES_CACHE": cache}
     out = subprocess.run(
         [sys.executable, "-c", CHILD, str(path), what],
         check=True,
         capture_output=True,
         text=True,
-        cwd=ROOT,
+        cwd=root,
         env=env,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -121,6 +126,32 @@ def slice_log(path: Path, n: int) -> Path:
     return target
 
 
+def compare_trees(path: Path, trees: dict[str, Path], repeat: int) -> None:
+    """The cold measurement once per tree per round, the trees interleaved (machine noise
+    hits them alike); medians per tree and the ratio of the last tree's to the first's."""
+    runs: dict[str, list[dict]] = {label: [] for label in trees}
+    for _ in range(repeat):
+        for label, root in trees.items():
+            runs[label].append(child(path, "all", root=root))
+    for label in trees:
+        print(f"  {label}: {runs[label][0]['package']}")
+    first, last = list(trees)[0], list(trees)[-1]
+
+    def median(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    print(f"\n{repeat} interleaved rounds, cold, medians: wall s / CPU s; ratio {last}/{first}")
+    for name in ("import", "open", "events", "latency", "usage"):
+        cells, cpu = [], {}
+        for label in trees:
+            wall = median([r["marks"][name][0] for r in runs[label]])
+            cpu[label] = median([r["marks"][name][1] for r in runs[label]])
+            cells.append(f"{label} {wall:6.3f} / {cpu[label]:6.3f}")
+        print(f"  {name:8} " + "   ".join(cells) + f"   CPU x{cpu[last] / cpu[first]:.2f}")
+    rss = {label: median([r["peak_rss_mb"] for r in runs[label]]) for label in trees}
+    print("  peak RSS MB " + "   ".join(f"{k} {v:.0f}" for k, v in rss.items()))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -135,6 +166,13 @@ def main() -> None:
     ap.add_argument(
         "--dir", type=Path, default=Path(tempfile.gettempdir()) / "realtime-widget-bench-frames"
     )
+    ap.add_argument(
+        "--tree",
+        action="append",
+        default=[],
+        metavar="LABEL=PATH",
+        help="compare source trees (two or more): each imports realtime_widget from PATH",
+    )
     args = ap.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     path = make_log(args.dir, args.events)
@@ -144,6 +182,10 @@ def main() -> None:
         f"average {os.getloadavg()[0]:.1f}"
     )
 
+    if args.tree:
+        trees = {k: Path(v).resolve() for k, v in (t.split("=", 1) for t in args.tree)}
+        compare_trees(path, trees, args.repeat)
+        return
     runs = [child(path, "all") for _ in range(args.repeat)]
     rows = runs[0]["rows"]
     print(

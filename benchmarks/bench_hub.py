@@ -229,9 +229,17 @@ def spawn_engine(port: int) -> subprocess.Popen:
 
 
 def spawn_jupyter(
-    port: int, tmp: Path, sessions: int, options: list[str], *, local_speech: bool = False
+    port: int,
+    tmp: Path,
+    sessions: int,
+    options: list[str],
+    *,
+    local_speech: bool = False,
+    tree: Path | None = None,
 ) -> subprocess.Popen:
     env = dict(os.environ)
+    if tree is not None:  # this source tree's realtime_widget, before the installed one
+        env["PYTHONPATH"] = str(tree)
     for name, sub in (
         ("HOME", "home"),
         ("JUPYTER_CONFIG_DIR", "config"),
@@ -409,7 +417,8 @@ async def run_config(name: str, args, upstream_url: str, tmp: Path) -> dict:
         urls = [f"ws://127.0.0.1:{port}/relay"] * args.sessions
     else:
         port = free_port()
-        relay_proc = spawn_jupyter(port, tmp / "jupyter", args.sessions, args.hub_option)
+        tree = args.trees[name.split("@", 1)[1]] if "@" in name else None
+        relay_proc = spawn_jupyter(port, tmp / "jupyter", args.sessions, args.hub_option, tree=tree)
         await wait_http(f"http://127.0.0.1:{port}/realtime/status", relay_proc)
         client = AsyncHTTPClient()
         urls = []
@@ -494,7 +503,16 @@ async def main() -> None:
         metavar="NAME=VALUE",
         help="a RealtimeWidgetApp option for the hub, e.g. log_flush_interval=0.2 (repeatable)",
     )
+    parser.add_argument(
+        "--tree",
+        action="append",
+        default=[],
+        metavar="LABEL=PATH",
+        help="a source tree for the hub: config hub@LABEL runs the Jupyter server with "
+        "realtime_widget imported from PATH (compare commits in one run)",
+    )
     args = parser.parse_args()
+    args.trees = {k: Path(v).resolve() for k, v in (t.split("=", 1) for t in args.tree)}
 
     port = free_port()
     if args.upstream == "echo":
@@ -576,6 +594,17 @@ async def main() -> None:
             f"hub added latency p99: {float(np.median(added)):.2f} ms (goal <= 2 ms)"
             + (f"; per round: {', '.join(f'{x:.2f}' for x in added)}" if len(added) > 1 else "")
         )
+    trees = [r["config"] for r in results if "@" in r["config"]]
+    if len(trees) >= 2:  # the same hub from two source trees: last / first
+        first, last = trees[0], trees[-1]
+        for field in ("relay_cpu_s", "rtt_p50_ms", "rtt_p99_ms"):
+            num = [r[field] for r in rounds if r["config"] == last]
+            den = [r[field] for r in rounds if r["config"] == first]
+            line = f"{last} / {first} {field}: {float(np.median(num) / np.median(den)):.2f}x"
+            if len(num) >= 5:
+                low, high = ratio_interval(num, den)
+                line += f" (95% bootstrap interval {low:.2f}-{high:.2f}x)"
+            print(line)
     if args.json:
         Path(args.json).write_text(json.dumps({"rounds": rounds, "medians": results}, indent=1))
 

@@ -27,7 +27,7 @@ Per setting:
     detection off and a manual ``input_audio_buffer.commit`` (streamed at full speed: its
     timing is not measured) as the reference path.
 
-    python benchmarks/bench_turns.py                  # 40 utterances x 6 settings, ~17 min
+    python benchmarks/bench_turns.py                  # 40 utterances x 6 settings, ~25 min
     python benchmarks/bench_turns.py --voices 2 --per-kind 2   # quick look
 """
 
@@ -137,6 +137,12 @@ def _recording() -> np.ndarray:
         x = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
     y = soxr.resample(x.astype(np.float32), rate, RATE, quality="HQ")
     return np.clip(np.round(y), -32768, 32767).astype(np.int16)
+
+
+def recorded_phrases() -> list[tuple[str, np.ndarray]]:
+    """The human voice's phrases (beckett.wav): (text, int16 at 24 kHz, trimmed)."""
+    rec = _recording()
+    return [(text, _trim(rec[a * RATE // 1000 : b * RATE // 1000])) for text, a, b in RECORDED]
 
 
 def build_utterances(voices: int, per_kind: int) -> list[Utterance]:
