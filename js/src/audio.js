@@ -1,3 +1,4 @@
+// @ts-check
 // The audio graph: one AudioContext at the device's own rate (never a 24 kHz context fed
 // by a 48 kHz microphone: Firefox refuses it), the capture worklet (resamples to the
 // session rate) and the playback worklet (jitter buffer that counts what it played).
@@ -5,8 +6,13 @@ import captureSource from "worklet:./worklets/capture.js";
 import playbackSource from "worklet:./worklets/playback.js";
 import ioWorkerSource from "worklet:./io-worker.js";
 
+/** @typedef {import("./messages.js").CaptureFrame} CaptureFrame */
+/** @typedef {import("./messages.js").LevelMessage} LevelMessage */
+/** @typedef {import("./messages.js").PlaybackReport} PlaybackReport */
+
 /** The I/O worker (see io-worker.js), or null where workers cannot be made. */
 export function makeIoWorker() {
+  /** @type {string | null} */
   let blobUrl = null;
   try {
     blobUrl = moduleUrl(ioWorkerSource);
@@ -14,10 +20,12 @@ export function makeIoWorker() {
   } catch (e) {
     return null;
   } finally {
-    if (blobUrl) setTimeout(() => URL.revokeObjectURL(blobUrl), 10000);
+    const made = blobUrl;
+    if (made) setTimeout(() => URL.revokeObjectURL(made), 10000);
   }
 }
 
+/** @param {string} source  a bundled module's code */
 function moduleUrl(source) {
   return URL.createObjectURL(new Blob([source], { type: "application/javascript" }));
 }
@@ -30,6 +38,7 @@ export function micSupport() {
   return null;
 }
 
+/** @param {any} err  whatever getUserMedia rejected with (a DOMException, usually) */
 export function micErrorText(err) {
   const name = (err && err.name) || "";
   if (name === "NotAllowedError" || name === "SecurityError" || name === "PermissionDeniedError")
@@ -40,22 +49,33 @@ export function micErrorText(err) {
 }
 
 export class AudioEngine {
+  /** @param {{ onFrame: (m: CaptureFrame | LevelMessage) => void, onPlayback: (m: PlaybackReport) => void }} handlers */
   constructor({ onFrame, onPlayback }) {
-    this.onFrame = onFrame; // (frameMessage) => void
-    this.onPlayback = onPlayback; // (workletMessage) => void
+    this.onFrame = onFrame;
+    this.onPlayback = onPlayback;
+    /** @type {AudioContext | null} */
     this.ctx = null;
+    /** @type {AudioWorkletNode | null} */
     this.playNode = null;
+    /** @type {MediaStream | null} */
     this.stream = null;
+    /** @type {MediaStreamAudioSourceNode | null} */
     this.source = null;
+    /** @type {AudioWorkletNode | null} */
     this.capNode = null;
+    /** @type {Promise<void> | null} the worklets loaded and the playback node made */
     this.ready = null;
+    /** @type {Map<number, () => void>} */
     this.flushWaiters = new Map();
     this.flushId = 0;
     this.prebufferMs = 60;
-    this.worker = null; // the I/O worker, wired straight to both worklets
-    this.linked = null; // the playback node the worker feeds
+    /** @type {Worker | null} the I/O worker, wired straight to both worklets */
+    this.worker = null;
+    /** @type {AudioWorkletNode | null} the playback node the worker feeds */
+    this.linked = null;
   }
 
+  /** @param {Worker | null} worker */
   setWorker(worker) {
     this.worker = worker;
     this.linked = null;
@@ -77,7 +97,8 @@ export class AudioEngine {
   /** Create (or resume) the context and the playback node. Call from a user gesture. */
   ensure() {
     if (!this.ctx) {
-      const AC = window.AudioContext || window.webkitAudioContext;
+      // Safari before 14.1 named it webkitAudioContext
+      const AC = window.AudioContext || /** @type {any} */ (window).webkitAudioContext;
       if (!AC) throw new Error("Web Audio is not available in this browser");
       this.ctx = new AC({ latencyHint: "interactive" });
       if (!this.ctx.audioWorklet) throw new Error("AudioWorklet is not available (it needs a secure page)");
@@ -107,17 +128,28 @@ export class AudioEngine {
     return this.ready;
   }
 
+  /** @param {number} ms */
   setPrebuffer(ms) {
     this.prebufferMs = ms;
     if (this.playNode) this.playNode.port.postMessage({ type: "config", prebufferMs: ms });
   }
 
+  /**
+   * One delta of an item's audio to the playback worklet (its buffer is transferred).
+   * @param {string} item
+   * @param {number} index
+   * @param {number} rate
+   * @param {Int16Array} pcm
+   * @param {number} chunk
+   * @param {number} recv
+   */
   play(item, index, rate, pcm, chunk, recv, first = false) {
     if (!this.playNode) return false;
     this.playNode.port.postMessage({ type: "push", item, index, rate, pcm: pcm.buffer, chunk, recv, first }, [pcm.buffer]);
     return true;
   }
 
+  /** @param {string} item */
   endItem(item) {
     if (this.playNode) this.playNode.port.postMessage({ type: "end", item });
   }
@@ -134,45 +166,52 @@ export class AudioEngine {
     return !!this.stream;
   }
 
+  /** @param {{ echoCancellation?: boolean, noiseSuppression?: boolean, autoGainControl?: boolean, targetRate?: number, frameMs?: number }} options */
   async startMic({ echoCancellation = true, noiseSuppression = true, autoGainControl = true, targetRate = 24000, frameMs = 40 }) {
     await this.ensure();
+    const ctx = this.ctx;
+    if (!ctx) throw new Error("the audio context was closed");
     const stream = await navigator.mediaDevices.getUserMedia({
       audio: { echoCancellation, noiseSuppression, autoGainControl, channelCount: 1 },
       video: false,
     });
     if (this.stream) this.stopMic();
     this.stream = stream;
-    this.source = this.ctx.createMediaStreamSource(stream);
-    this.capNode = new AudioWorkletNode(this.ctx, "rtw-capture", {
+    const source = ctx.createMediaStreamSource(stream);
+    this.source = source;
+    const capNode = new AudioWorkletNode(ctx, "rtw-capture", {
       numberOfInputs: 1,
       numberOfOutputs: 0,
       channelCount: 1,
       channelCountMode: "explicit",
       processorOptions: { targetRate, frameSamples: Math.round((targetRate * frameMs) / 1000) },
     });
+    this.capNode = capNode;
     if (this.worker) {
       const ch = new MessageChannel();
-      this.capNode.port.postMessage({ type: "sink", port: ch.port1 }, [ch.port1]);
+      capNode.port.postMessage({ type: "sink", port: ch.port1 }, [ch.port1]);
       this.worker.postMessage({ type: "capPort", port: ch.port2 }, [ch.port2]);
     }
-    this.capNode.port.onmessage = (e) => {
+    capNode.port.onmessage = (/** @type {MessageEvent<CaptureFrame | LevelMessage>} */ e) => {
       const m = e.data;
       if (m.type !== "frame" && m.type !== "level") return;
       this.onFrame(m);
-      if (m.flushed && this.flushWaiters.has(m.id)) {
-        this.flushWaiters.get(m.id)();
+      const waiter = m.flushed && m.id != null ? this.flushWaiters.get(m.id) : undefined;
+      if (waiter && m.id != null) {
+        waiter();
         this.flushWaiters.delete(m.id);
       }
     };
-    this.source.connect(this.capNode);
+    source.connect(capNode);
     const track = stream.getAudioTracks()[0];
     return track ? track.getSettings() : {};
   }
 
   /** Ask the capture worklet for its partial frame; resolves once it was handled. */
   flushMic(id = ++this.flushId) {
-    if (!this.capNode) return Promise.resolve();
-    return new Promise((resolve) => {
+    const capNode = this.capNode;
+    if (!capNode) return Promise.resolve();
+    return new Promise((/** @type {(value?: void) => void} */ resolve) => {
       const timer = setTimeout(() => {
         this.flushWaiters.delete(id);
         resolve();
@@ -181,7 +220,7 @@ export class AudioEngine {
         clearTimeout(timer);
         resolve();
       });
-      this.capNode.port.postMessage({ type: "flush", id });
+      capNode.port.postMessage({ type: "flush", id });
     });
   }
 
@@ -190,7 +229,7 @@ export class AudioEngine {
       this.capNode.port.postMessage({ type: "stop" });
       this.capNode.port.onmessage = null;
       try {
-        this.source.disconnect();
+        if (this.source) this.source.disconnect();
       } catch (e) {}
     }
     if (this.stream) for (const t of this.stream.getTracks()) t.stop();

@@ -1,6 +1,30 @@
+// @ts-check
 // Finding the Jupyter server from the page, and one WebSocket to a hub session.
 
+/** @typedef {import("./messages.js").ClientEvent} ClientEvent */
+/** @typedef {import("./messages.js").ServerEvent} ServerEvent */
+/** @typedef {import("./messages.js").WorkerReport} WorkerReport */
+/** @typedef {import("./messages.js").WorkerCommand} WorkerCommand */
+/**
+ * The part of anywidget's model the view uses (anywidget's AnyModel, without the package).
+ * @typedef {object} AnyModel
+ * @property {(name: string) => any} get  a trait's value (its type is the trait's)
+ * @property {(name: string, value: unknown) => void} set
+ * @property {() => void} save_changes
+ * @property {(content: object, callbacks?: object, buffers?: ArrayBuffer[]) => void} send
+ * @property {(event: string, handler: (...args: any[]) => void) => void} on
+ * @property {(event: string, handler?: (...args: any[]) => void) => void} off
+ */
+/** @typedef {{ found: boolean, baseUrl: string, token: string, wsUrl: string }} PageConfig */
+/** @typedef {(state: string, detail?: { code?: number, reason?: string }) => void} OnState */
+/** @typedef {(event: ServerEvent, at?: number) => void} OnEvent */
+
+/**
+ * Where the Jupyter server is, from the page's own config (JupyterLab, Notebook 7, ...).
+ * @returns {PageConfig}
+ */
 export function pageConfig(doc = document, loc = location) {
+  /** @type {{ baseUrl?: string, token?: string, wsUrl?: string }} */
   let cfg = {};
   const el = doc.getElementById("jupyter-config-data");
   if (el) {
@@ -22,6 +46,11 @@ export function pageConfig(doc = document, loc = location) {
   return { found, baseUrl, token, wsUrl };
 }
 
+/**
+ * @param {PageConfig} cfg
+ * @param {string} wsPath  the session's ``ws_path``
+ * @param {number | null} [after]  catch up from this x_seq
+ */
 export function sessionSocketUrl(cfg, wsPath, after) {
   const q = new URLSearchParams({ source: "widget", x_events: "all" }); // x_hub.* events too (strict clients get only the spec's)
   if (after != null) q.set("after", String(after));
@@ -34,16 +63,19 @@ export function sessionSocketUrl(cfg, wsPath, after) {
  * `after=<last x_seq>` when the socket drops (never when the session ended).
  */
 export class HubConnection {
+  /** @param {{ url: (after: number) => string, onEvent: OnEvent, onState: OnState }} options */
   constructor({ url, onEvent, onState }) {
-    this.makeUrl = url; // (after) => string
+    this.makeUrl = url;
     this.onEvent = onEvent;
     this.onState = onState;
+    /** @type {WebSocket | null} */
     this.ws = null;
     this.lastSeq = 0;
     this.closing = false;
     this.everOpened = false;
     this.retries = 0;
-    this.timer = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.timer = undefined;
   }
 
   open() {
@@ -85,8 +117,9 @@ export class HubConnection {
     return !!this.ws && this.ws.readyState === WebSocket.OPEN;
   }
 
+  /** @param {ClientEvent} event */
   send(event) {
-    if (!this.isOpen) return false;
+    if (!this.ws || !this.isOpen) return false;
     this.ws.send(JSON.stringify(event));
     return true;
   }
@@ -101,13 +134,14 @@ export class HubConnection {
 
 /** The same interface over the I/O worker, which holds the socket (see io-worker.js). */
 export class WorkerConnection {
+  /** @param {{ worker: Worker, url: string, onEvent: OnEvent, onState: OnState, onMessage: (m: WorkerReport) => void }} options */
   constructor({ worker, url, onEvent, onState, onMessage }) {
     this.worker = worker;
     this.url = url;
     this.onEvent = onEvent;
     this.onState = onState;
     this.open_ = false;
-    this.worker.onmessage = (e) => {
+    this.worker.onmessage = (/** @type {MessageEvent<WorkerReport>} */ e) => {
       const m = e.data;
       if (m.type === "events") for (const [ev, at] of m.list) this.onEvent(ev, at);
       else if (m.type === "state") {
@@ -125,12 +159,14 @@ export class WorkerConnection {
     return this.open_;
   }
 
+  /** @param {ClientEvent} event */
   send(event) {
     if (!this.open_) return false;
     this.worker.postMessage({ type: "send", event });
     return true;
   }
 
+  /** @param {WorkerCommand} message */
   post(message) {
     this.worker.postMessage(message);
   }
@@ -143,13 +179,14 @@ export class WorkerConnection {
 
 /** The same interface over the widget's comm (where the browser cannot reach the hub). */
 export class CommConnection {
+  /** @param {{ model: AnyModel, onEvent: OnEvent, onState: OnState }} options */
   constructor({ model, onEvent, onState }) {
     this.model = model;
     this.onEvent = onEvent;
     this.onState = onState;
     this.lastSeq = 0;
     this.open_ = false;
-    this.handler = (msg) => {
+    this.handler = (/** @type {{ type?: string, events?: ServerEvent[] } | null} */ msg) => {
       if (!msg || msg.type !== "relay") return;
       for (const ev of msg.events || []) {
         if (typeof ev.x_seq === "number") {
@@ -172,6 +209,7 @@ export class CommConnection {
     return this.open_;
   }
 
+  /** @param {ClientEvent} event */
   send(event) {
     if (!this.open_) return false;
     this.model.send({ type: "client_event", event });

@@ -20,6 +20,7 @@
  * @property {number} peak
  * @property {number} t0  Date.now() of the frame's first sample
  * @property {number} t1  Date.now() of its last sample
+ * @property {number} seq  the frame's number, from 0
  * @property {boolean} [flushed]  the last frame of a flush (push-to-talk released)
  * @property {number} [id]  the flush it ends
  */

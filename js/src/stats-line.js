@@ -1,3 +1,4 @@
+// @ts-check
 // The widget's live numbers: the last turn's latency (end of the user's speech, or the
 // widget's own response.create, -> the reply's first audio as played), the tokens used so
 // far and their cost when prices are given. The same definitions as Session.latency() and
@@ -5,11 +6,18 @@
 
 const PER = 1_000_000;
 
+/** @typedef {Record<string, any>} Usage  a response.done's usage, as the server sent it (unchecked JSON) */
+/** @typedef {Record<string, number>} Prices  USD per 1M tokens by kind (input_text, cached_audio, ...) */
+/** @typedef {ReturnType<typeof usageKinds>} UsageKinds */
+/** @typedef {{ kind: "speech" | "client", at: number }} Trigger */
+
+/** @param {unknown} v */
 function num(v) {
   return typeof v === "number" && isFinite(v) ? v : 0;
 }
 
-/** Tokens of one response.done's usage by kind (cached split as in frames.usage). */
+/** Tokens of one response.done's usage by kind (cached split as in frames.usage).
+ * @param {Usage | null | undefined} u */
 export function usageKinds(u) {
   const ind = (u && u.input_token_details) || {};
   const outd = (u && u.output_token_details) || {};
@@ -40,9 +48,11 @@ export function usageKinds(u) {
   };
 }
 
-/** USD of one response's usage with a price table (USD per 1M tokens, cached_* filled in). */
+/** USD of one response's usage with a price table (USD per 1M tokens, cached_* filled in).
+ * @param {UsageKinds} k
+ * @param {Prices} price */
 export function usageCost(k, price) {
-  const p = (key, fallback) => num(price[key] != null ? price[key] : price[fallback]);
+  const p = (/** @type {string} */ key, /** @type {string} */ fallback = key) => num(price[key] != null ? price[key] : price[fallback]);
   return (
     ((k.inText - k.cText) * p("input_text") +
       k.cText * p("cached_text", "input_text") +
@@ -56,30 +66,44 @@ export function usageCost(k, price) {
 
 export class LiveNumbers {
   constructor() {
-    this.trigger = null; // {kind, at}: waits for the next response.created
-    this.turns = new Map(); // response_id -> {kind, at, firstAudioAt}
-    this.itemResponse = new Map(); // item_id -> response_id
-    this.playedFirst = new Map(); // item_id -> first audio played, before its response was known
-    this.last = null; // {response_id, kind, ms}
+    /** @type {Trigger | null} waits for the next response.created */
+    this.trigger = null;
+    /** @type {Map<string, Trigger & { firstAudioAt: number | null }>} by response_id */
+    this.turns = new Map();
+    /** @type {Map<string, string>} item_id -> response_id */
+    this.itemResponse = new Map();
+    /** @type {Map<string, number>} item_id -> first audio played, before its response was known */
+    this.playedFirst = new Map();
+    /** @type {{ response_id: string, kind: string, ms: number } | null} */
+    this.last = null;
     this.tokens = { total: 0, input: 0, output: 0, responses: 0 };
     this.cost = 0;
+    /** @type {Set<string>} responses whose usage is counted */
     this.counted = new Set();
   }
 
+  /** @param {number} at */
   speechStopped(at) {
     this.trigger = { kind: "speech", at };
   }
 
+  /** @param {number} at */
   responseRequested(at) {
     this.trigger = { kind: "client", at };
   }
 
+  /**
+   * @param {string} id
+   * @param {boolean} live  not a replayed (caught-up) event
+   */
   responseCreated(id, live) {
     if (this.trigger && live) this.turns.set(id, { ...this.trigger, firstAudioAt: null });
     this.trigger = null;
   }
 
-  /** Returns true when this settles a first audio seen before its item's events (the line changed). */
+  /** Returns true when this settles a first audio seen before its item's events (the line changed).
+   * @param {string | undefined} itemId
+   * @param {string | undefined} responseId */
   audioItem(itemId, responseId) {
     if (!itemId || !responseId || this.itemResponse.has(itemId)) return false;
     this.itemResponse.set(itemId, responseId);
@@ -90,7 +114,9 @@ export class LiveNumbers {
 
   /** The first sample of an item's audio was rendered at `at` (+ the output latency: audible).
    * The playback worklet may say so before the page has read the item's events (the I/O
-   * worker feeds it directly): then it waits for audioItem(). */
+   * worker feeds it directly): then it waits for audioItem().
+   * @param {string} itemId
+   * @param {number} at */
   firstAudio(itemId, at) {
     const rid = this.itemResponse.get(itemId);
     if (!rid) {
@@ -104,6 +130,10 @@ export class LiveNumbers {
     return true;
   }
 
+  /**
+   * @param {{ id: string, usage?: Usage } | null | undefined} resp
+   * @param {Prices | null | undefined} prices
+   */
   responseDone(resp, prices) {
     if (!resp || !resp.usage || this.counted.has(resp.id)) return;
     this.counted.add(resp.id);
@@ -115,7 +145,8 @@ export class LiveNumbers {
     if (prices && Object.keys(prices).length) this.cost += usageCost(k, prices);
   }
 
-  /** The line's text (empty: nothing to show yet). */
+  /** The line's text (empty: nothing to show yet).
+   * @param {Prices | null | undefined} prices */
   text(prices) {
     const parts = [];
     if (this.last) parts.push(`last turn ${(this.last.ms / 1000).toFixed(2)} s to first audio`);

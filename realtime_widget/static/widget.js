@@ -1,10 +1,10 @@
 // realtime-widget front end. Built from js/ by js/build.mjs: do not edit.
 
 // worklet:src/worklets/capture.js
-var capture_default = '(() => {\n  // src/worklets/resampler.js\n  var PHASES = 128;\n  var Resampler = class {\n    constructor(inRate, outRate, halfTaps = 16) {\n      this.inRate = inRate;\n      this.outRate = outRate;\n      this.bypass = inRate === outRate;\n      this.step = inRate / outRate;\n      const scale = Math.min(1, outRate / inRate);\n      const cutoff = 0.94 * scale;\n      this.half = Math.ceil(halfTaps / scale);\n      const width = 2 * this.half;\n      this.table = new Float32Array((PHASES + 1) * width);\n      for (let p = 0; p <= PHASES; p++) {\n        const frac = p / PHASES;\n        let sum = 0;\n        for (let j = 0; j < width; j++) {\n          const x = j - this.half + 1 - frac;\n          const w = x / this.half;\n          const win = Math.abs(w) >= 1 ? 0 : 0.42 + 0.5 * Math.cos(Math.PI * w) + 0.08 * Math.cos(2 * Math.PI * w);\n          const arg = Math.PI * cutoff * x;\n          const sinc = x === 0 ? 1 : Math.sin(arg) / arg;\n          const v = sinc * win;\n          this.table[p * width + j] = v;\n          sum += v;\n        }\n        for (let j = 0; j < width; j++) this.table[p * width + j] /= sum;\n      }\n      this.width = width;\n      this.buf = new Float32Array(4096);\n      this.len = this.half - 1;\n      this.pos = this.half - 1;\n      this.out = new Float32Array(1024);\n    }\n    /** Resample `input` (Float32Array); returns a Float32Array view valid until the next call. */\n    process(input) {\n      if (this.bypass) return input;\n      if (this.len + input.length > this.buf.length) {\n        const bigger = new Float32Array(Math.max(this.buf.length * 2, this.len + input.length));\n        bigger.set(this.buf.subarray(0, this.len));\n        this.buf = bigger;\n      }\n      this.buf.set(input, this.len);\n      this.len += input.length;\n      const maxOut = Math.ceil((this.len - this.pos) / this.step) + 2;\n      if (this.out.length < maxOut) this.out = new Float32Array(maxOut * 2);\n      const { buf, table, width, half, step } = this;\n      let n = 0;\n      let pos = this.pos;\n      while (true) {\n        const base = Math.floor(pos);\n        if (base + half >= this.len) break;\n        const frac = (pos - base) * PHASES;\n        const p = Math.floor(frac);\n        const t = frac - p;\n        const row0 = p * width;\n        const row1 = row0 + width;\n        const start = base - half + 1;\n        let acc = 0;\n        for (let j = 0; j < width; j++) {\n          const c = table[row0 + j] + (table[row1 + j] - table[row0 + j]) * t;\n          acc += buf[start + j] * c;\n        }\n        this.out[n++] = acc;\n        pos += step;\n      }\n      const keepFrom = Math.max(0, Math.floor(pos) - half + 1);\n      if (keepFrom > 0) {\n        buf.copyWithin(0, keepFrom, this.len);\n        this.len -= keepFrom;\n        pos -= keepFrom;\n      }\n      this.pos = pos;\n      return this.out.subarray(0, n);\n    }\n    /** The remaining output once the input has ended (pads with zeros). */\n    flush() {\n      if (this.bypass) return new Float32Array(0);\n      return this.process(new Float32Array(this.half + 1)).slice();\n    }\n  };\n\n  // src/worklets/capture.js\n  var CaptureProcessor = class extends AudioWorkletProcessor {\n    constructor(options) {\n      super();\n      const o = options.processorOptions || {};\n      this.targetRate = o.targetRate || 24e3;\n      this.frameSamples = o.frameSamples || Math.round(this.targetRate * 0.04);\n      this.rs = new Resampler(sampleRate, this.targetRate);\n      this.frame = new Int16Array(this.frameSamples);\n      this.n = 0;\n      this.sumSq = 0;\n      this.peak = 0;\n      this.t0 = 0;\n      this.seq = 0;\n      this.alive = true;\n      this.sink = this.port;\n      this.port.onmessage = (e) => {\n        const m = e.data;\n        if (m.type === "flush") this.emit(true, m.id);\n        else if (m.type === "sink") this.sink = m.port;\n        else if (m.type === "stop") {\n          this.alive = false;\n          if (this.sink !== this.port) this.sink.close();\n        }\n      };\n    }\n    emit(flushed, id) {\n      const n = this.n;\n      const pcm = this.frame.slice(0, n);\n      const rms = n ? Math.sqrt(this.sumSq / n) : 0;\n      const frame = { type: "frame", pcm: pcm.buffer, samples: n, rms, peak: this.peak, t0: this.t0 || Date.now(), t1: Date.now(), seq: this.seq++, flushed, id };\n      this.sink.postMessage(frame, [pcm.buffer]);\n      if (this.sink !== this.port) this.port.postMessage({ type: "level", rms, peak: frame.peak, samples: n, flushed, id });\n      this.n = 0;\n      this.sumSq = 0;\n      this.peak = 0;\n      this.t0 = 0;\n    }\n    process(inputs) {\n      const channel = inputs[0] && inputs[0][0];\n      if (!channel) return this.alive;\n      const out = this.rs.process(channel);\n      for (let i = 0; i < out.length; i++) {\n        if (this.n === 0) this.t0 = Date.now();\n        let s = out[i];\n        if (s > 1) s = 1;\n        else if (s < -1) s = -1;\n        const a = s < 0 ? -s : s;\n        if (a > this.peak) this.peak = a;\n        this.sumSq += s * s;\n        this.frame[this.n++] = s < 0 ? Math.round(s * 32768) : Math.round(s * 32767);\n        if (this.n === this.frameSamples) this.emit(false);\n      }\n      return this.alive;\n    }\n  };\n  registerProcessor("rtw-capture", CaptureProcessor);\n})();\n';
+var capture_default = '(() => {\n  // src/worklets/resampler.js\n  var PHASES = 128;\n  var Resampler = class {\n    /**\n     * @param {number} inRate\n     * @param {number} outRate\n     */\n    constructor(inRate, outRate, halfTaps = 16) {\n      this.inRate = inRate;\n      this.outRate = outRate;\n      this.bypass = inRate === outRate;\n      this.step = inRate / outRate;\n      const scale = Math.min(1, outRate / inRate);\n      const cutoff = 0.94 * scale;\n      this.half = Math.ceil(halfTaps / scale);\n      const width = 2 * this.half;\n      this.table = new Float32Array((PHASES + 1) * width);\n      for (let p = 0; p <= PHASES; p++) {\n        const frac = p / PHASES;\n        let sum = 0;\n        for (let j = 0; j < width; j++) {\n          const x = j - this.half + 1 - frac;\n          const w = x / this.half;\n          const win = Math.abs(w) >= 1 ? 0 : 0.42 + 0.5 * Math.cos(Math.PI * w) + 0.08 * Math.cos(2 * Math.PI * w);\n          const arg = Math.PI * cutoff * x;\n          const sinc = x === 0 ? 1 : Math.sin(arg) / arg;\n          const v = sinc * win;\n          this.table[p * width + j] = v;\n          sum += v;\n        }\n        for (let j = 0; j < width; j++) this.table[p * width + j] /= sum;\n      }\n      this.width = width;\n      this.buf = new Float32Array(4096);\n      this.len = this.half - 1;\n      this.pos = this.half - 1;\n      this.out = new Float32Array(1024);\n    }\n    /**\n     * Resample `input`; returns a view valid until the next call.\n     * @param {Float32Array} input\n     * @returns {Float32Array}\n     */\n    process(input) {\n      if (this.bypass) return input;\n      if (this.len + input.length > this.buf.length) {\n        const bigger = new Float32Array(Math.max(this.buf.length * 2, this.len + input.length));\n        bigger.set(this.buf.subarray(0, this.len));\n        this.buf = bigger;\n      }\n      this.buf.set(input, this.len);\n      this.len += input.length;\n      const maxOut = Math.ceil((this.len - this.pos) / this.step) + 2;\n      if (this.out.length < maxOut) this.out = new Float32Array(maxOut * 2);\n      const { buf, table, width, half, step } = this;\n      let n = 0;\n      let pos = this.pos;\n      while (true) {\n        const base = Math.floor(pos);\n        if (base + half >= this.len) break;\n        const frac = (pos - base) * PHASES;\n        const p = Math.floor(frac);\n        const t = frac - p;\n        const row0 = p * width;\n        const row1 = row0 + width;\n        const start = base - half + 1;\n        let acc = 0;\n        for (let j = 0; j < width; j++) {\n          const c = table[row0 + j] + (table[row1 + j] - table[row0 + j]) * t;\n          acc += buf[start + j] * c;\n        }\n        this.out[n++] = acc;\n        pos += step;\n      }\n      const keepFrom = Math.max(0, Math.floor(pos) - half + 1);\n      if (keepFrom > 0) {\n        buf.copyWithin(0, keepFrom, this.len);\n        this.len -= keepFrom;\n        pos -= keepFrom;\n      }\n      this.pos = pos;\n      return this.out.subarray(0, n);\n    }\n    /** The remaining output once the input has ended (pads with zeros). */\n    flush() {\n      if (this.bypass) return new Float32Array(0);\n      return this.process(new Float32Array(this.half + 1)).slice();\n    }\n  };\n\n  // src/worklets/capture.js\n  var CaptureProcessor = class extends AudioWorkletProcessor {\n    /** @param {AudioWorkletNodeOptions} options  processorOptions: {targetRate, frameSamples} */\n    constructor(options) {\n      super();\n      const o = options.processorOptions || {};\n      this.targetRate = o.targetRate || 24e3;\n      this.frameSamples = o.frameSamples || Math.round(this.targetRate * 0.04);\n      this.rs = new Resampler(sampleRate, this.targetRate);\n      this.frame = new Int16Array(this.frameSamples);\n      this.n = 0;\n      this.sumSq = 0;\n      this.peak = 0;\n      this.t0 = 0;\n      this.seq = 0;\n      this.alive = true;\n      this.sink = this.port;\n      this.port.onmessage = (e) => {\n        const m = e.data;\n        if (m.type === "flush") this.emit(true, m.id);\n        else if (m.type === "sink") this.sink = m.port;\n        else if (m.type === "stop") {\n          this.alive = false;\n          if (this.sink !== this.port) this.sink.close();\n        }\n      };\n    }\n    /**\n     * @param {boolean} flushed  the last frame of a flush\n     * @param {number} [id]  the flush it ends\n     */\n    emit(flushed, id) {\n      const n = this.n;\n      const pcm = this.frame.slice(0, n);\n      const rms = n ? Math.sqrt(this.sumSq / n) : 0;\n      const frame = { type: "frame", pcm: pcm.buffer, samples: n, rms, peak: this.peak, t0: this.t0 || Date.now(), t1: Date.now(), seq: this.seq++, flushed, id };\n      this.sink.postMessage(frame, [pcm.buffer]);\n      if (this.sink !== this.port) this.port.postMessage({ type: "level", rms, peak: frame.peak, samples: n, flushed, id });\n      this.n = 0;\n      this.sumSq = 0;\n      this.peak = 0;\n      this.t0 = 0;\n    }\n    /** @param {Float32Array[][]} inputs */\n    process(inputs) {\n      const channel = inputs[0] && inputs[0][0];\n      if (!channel) return this.alive;\n      const out = this.rs.process(channel);\n      for (let i = 0; i < out.length; i++) {\n        if (this.n === 0) this.t0 = Date.now();\n        let s = out[i];\n        if (s > 1) s = 1;\n        else if (s < -1) s = -1;\n        const a = s < 0 ? -s : s;\n        if (a > this.peak) this.peak = a;\n        this.sumSq += s * s;\n        this.frame[this.n++] = s < 0 ? Math.round(s * 32768) : Math.round(s * 32767);\n        if (this.n === this.frameSamples) this.emit(false);\n      }\n      return this.alive;\n    }\n  };\n  registerProcessor("rtw-capture", CaptureProcessor);\n})();\n';
 
 // worklet:src/worklets/playback.js
-var playback_default = '(() => {\n  // src/worklets/resampler.js\n  var PHASES = 128;\n  var Resampler = class {\n    constructor(inRate, outRate, halfTaps = 16) {\n      this.inRate = inRate;\n      this.outRate = outRate;\n      this.bypass = inRate === outRate;\n      this.step = inRate / outRate;\n      const scale = Math.min(1, outRate / inRate);\n      const cutoff = 0.94 * scale;\n      this.half = Math.ceil(halfTaps / scale);\n      const width = 2 * this.half;\n      this.table = new Float32Array((PHASES + 1) * width);\n      for (let p = 0; p <= PHASES; p++) {\n        const frac = p / PHASES;\n        let sum = 0;\n        for (let j = 0; j < width; j++) {\n          const x = j - this.half + 1 - frac;\n          const w = x / this.half;\n          const win = Math.abs(w) >= 1 ? 0 : 0.42 + 0.5 * Math.cos(Math.PI * w) + 0.08 * Math.cos(2 * Math.PI * w);\n          const arg = Math.PI * cutoff * x;\n          const sinc = x === 0 ? 1 : Math.sin(arg) / arg;\n          const v = sinc * win;\n          this.table[p * width + j] = v;\n          sum += v;\n        }\n        for (let j = 0; j < width; j++) this.table[p * width + j] /= sum;\n      }\n      this.width = width;\n      this.buf = new Float32Array(4096);\n      this.len = this.half - 1;\n      this.pos = this.half - 1;\n      this.out = new Float32Array(1024);\n    }\n    /** Resample `input` (Float32Array); returns a Float32Array view valid until the next call. */\n    process(input) {\n      if (this.bypass) return input;\n      if (this.len + input.length > this.buf.length) {\n        const bigger = new Float32Array(Math.max(this.buf.length * 2, this.len + input.length));\n        bigger.set(this.buf.subarray(0, this.len));\n        this.buf = bigger;\n      }\n      this.buf.set(input, this.len);\n      this.len += input.length;\n      const maxOut = Math.ceil((this.len - this.pos) / this.step) + 2;\n      if (this.out.length < maxOut) this.out = new Float32Array(maxOut * 2);\n      const { buf, table, width, half, step } = this;\n      let n = 0;\n      let pos = this.pos;\n      while (true) {\n        const base = Math.floor(pos);\n        if (base + half >= this.len) break;\n        const frac = (pos - base) * PHASES;\n        const p = Math.floor(frac);\n        const t = frac - p;\n        const row0 = p * width;\n        const row1 = row0 + width;\n        const start = base - half + 1;\n        let acc = 0;\n        for (let j = 0; j < width; j++) {\n          const c = table[row0 + j] + (table[row1 + j] - table[row0 + j]) * t;\n          acc += buf[start + j] * c;\n        }\n        this.out[n++] = acc;\n        pos += step;\n      }\n      const keepFrom = Math.max(0, Math.floor(pos) - half + 1);\n      if (keepFrom > 0) {\n        buf.copyWithin(0, keepFrom, this.len);\n        this.len -= keepFrom;\n        pos -= keepFrom;\n      }\n      this.pos = pos;\n      return this.out.subarray(0, n);\n    }\n    /** The remaining output once the input has ended (pads with zeros). */\n    flush() {\n      if (this.bypass) return new Float32Array(0);\n      return this.process(new Float32Array(this.half + 1)).slice();\n    }\n  };\n\n  // src/worklets/playback.js\n  var PlaybackProcessor = class extends AudioWorkletProcessor {\n    constructor(options) {\n      super();\n      const o = options.processorOptions || {};\n      this.prebuffer = Math.round((o.prebufferMs ?? 60) / 1e3 * sampleRate);\n      this.items = /* @__PURE__ */ new Map();\n      this.queue = [];\n      this.queued = 0;\n      this.playing = false;\n      this.waitingSince = 0;\n      this.underruns = 0;\n      this.starvedSamples = 0;\n      this.playedTotal = 0;\n      this.stopRequested = false;\n      this.statsEvery = Math.round(sampleRate * 0.05);\n      this.sinceStats = 0;\n      this.level = 0;\n      this.dirty = true;\n      this.current = null;\n      this.port.onmessage = (e) => this.onMessage(e.data);\n    }\n    onMessage(m) {\n      if (m.type === "push") {\n        let it = this.items.get(m.item);\n        if (!it) {\n          it = { index: m.index || 0, rate: m.rate, rs: new Resampler(m.rate, sampleRate), received: 0, produced: 0, played: 0, ended: false, stopped: false };\n          this.items.set(m.item, it);\n        }\n        if (it.stopped || it.ended) return;\n        const pcm = new Int16Array(m.pcm);\n        const f = new Float32Array(pcm.length);\n        for (let i = 0; i < pcm.length; i++) f[i] = pcm[i] / 32768;\n        it.received += pcm.length;\n        const fresh = this.queued === 0;\n        const out = it.rs.process(f).slice();\n        this.enqueue(m.item, it, out, m.chunk, m.recv, fresh, !!m.first);\n      } else if (m.type === "end") {\n        const it = this.items.get(m.item);\n        if (!it || it.stopped || it.ended) return;\n        this.enqueue(m.item, it, it.rs.flush(), -1, 0);\n        it.ended = true;\n      } else if (m.type === "stop") {\n        this.stopRequested = true;\n      } else if (m.type === "config") {\n        if (m.prebufferMs != null) this.prebuffer = Math.round(m.prebufferMs / 1e3 * sampleRate);\n      } else if (m.type === "port") {\n        m.port.onmessage = (e) => this.onMessage(e.data);\n      } else if (m.type === "forget") {\n        for (const [id, it] of this.items) if ((it.ended || it.stopped) && !this.queue.some((s) => s.item === id)) this.items.delete(id);\n      }\n      this.dirty = true;\n    }\n    enqueue(item, it, data, chunk, recv, fresh = false, first = false) {\n      if (data.length === 0) return;\n      it.produced += data.length;\n      this.queue.push({ item, data, off: 0, chunk, recv, fresh, first });\n      this.queued += data.length;\n    }\n    playedOf(it) {\n      return Math.min(it.received, Math.floor(it.played * it.rate / sampleRate));\n    }\n    doStop() {\n      const items = [];\n      for (const [id, it] of this.items) {\n        if (it.stopped) continue;\n        const pending = this.queue.some((s) => s.item === id);\n        if (pending || !it.ended) {\n          items.push({ item: id, index: it.index, played: this.playedOf(it), received: it.received, rate: it.rate, ended: it.ended });\n          it.stopped = true;\n        }\n      }\n      this.queue = [];\n      this.queued = 0;\n      this.playing = false;\n      this.current = null;\n      this.port.postMessage({ type: "stopped", items, silentAt: Date.now() });\n    }\n    process(inputs, outputs) {\n      const out = outputs[0][0];\n      const frames = out.length;\n      if (this.stopRequested) {\n        this.stopRequested = false;\n        this.doStop();\n      }\n      let i = 0;\n      let sumSq = 0;\n      if (!this.playing && this.queued > 0) {\n        const head = this.items.get(this.queue[0].item);\n        if (this.queued >= this.prebuffer || head && head.ended || this.waitingSince >= this.prebuffer) {\n          this.playing = true;\n          this.waitingSince = 0;\n        } else {\n          this.waitingSince += frames;\n        }\n      }\n      if (this.playing) {\n        while (i < frames && this.queue.length) {\n          const seg = this.queue[0];\n          const it = this.items.get(seg.item);\n          if (seg.off === 0 && seg.chunk >= 0) {\n            this.port.postMessage({ type: "chunk", chunk: seg.chunk, item: seg.item, recv: seg.recv, start: Date.now(), offsetMs: 1e3 * i / sampleRate, fresh: seg.fresh, first: seg.first });\n          }\n          const n = Math.min(frames - i, seg.data.length - seg.off);\n          for (let k = 0; k < n; k++) {\n            const s = seg.data[seg.off + k];\n            out[i + k] = s;\n            sumSq += s * s;\n          }\n          seg.off += n;\n          i += n;\n          it.played += n;\n          this.playedTotal += n;\n          this.queued -= n;\n          this.current = seg.item;\n          if (seg.off >= seg.data.length) this.queue.shift();\n        }\n        if (i < frames) {\n          const it = this.current && this.items.get(this.current);\n          if (it && !it.ended && !it.stopped) {\n            this.underruns++;\n            this.starvedSamples += frames - i;\n          }\n          this.playing = false;\n          this.dirty = true;\n        }\n      }\n      for (; i < frames; i++) out[i] = 0;\n      for (let c = 1; c < outputs[0].length; c++) outputs[0][c].set(out);\n      const rms = Math.sqrt(sumSq / frames);\n      this.level = Math.max(rms, this.level * 0.9);\n      this.sinceStats += frames;\n      if (this.sinceStats >= this.statsEvery && (this.dirty || this.playing || this.level > 1e-4)) {\n        this.sinceStats = 0;\n        this.dirty = false;\n        const items = {};\n        for (const [id, it] of this.items) items[id] = { played: this.playedOf(it), received: it.received, rate: it.rate, ended: it.ended, stopped: it.stopped, index: it.index };\n        this.port.postMessage({\n          type: "stats",\n          items,\n          playedTotal: this.playedTotal,\n          queuedMs: this.queued / sampleRate * 1e3,\n          playing: this.playing,\n          underruns: this.underruns,\n          starvedMs: this.starvedSamples / sampleRate * 1e3,\n          level: this.level,\n          rate: sampleRate\n        });\n      }\n      return true;\n    }\n  };\n  registerProcessor("rtw-playback", PlaybackProcessor);\n})();\n';
+var playback_default = '(() => {\n  // src/worklets/resampler.js\n  var PHASES = 128;\n  var Resampler = class {\n    /**\n     * @param {number} inRate\n     * @param {number} outRate\n     */\n    constructor(inRate, outRate, halfTaps = 16) {\n      this.inRate = inRate;\n      this.outRate = outRate;\n      this.bypass = inRate === outRate;\n      this.step = inRate / outRate;\n      const scale = Math.min(1, outRate / inRate);\n      const cutoff = 0.94 * scale;\n      this.half = Math.ceil(halfTaps / scale);\n      const width = 2 * this.half;\n      this.table = new Float32Array((PHASES + 1) * width);\n      for (let p = 0; p <= PHASES; p++) {\n        const frac = p / PHASES;\n        let sum = 0;\n        for (let j = 0; j < width; j++) {\n          const x = j - this.half + 1 - frac;\n          const w = x / this.half;\n          const win = Math.abs(w) >= 1 ? 0 : 0.42 + 0.5 * Math.cos(Math.PI * w) + 0.08 * Math.cos(2 * Math.PI * w);\n          const arg = Math.PI * cutoff * x;\n          const sinc = x === 0 ? 1 : Math.sin(arg) / arg;\n          const v = sinc * win;\n          this.table[p * width + j] = v;\n          sum += v;\n        }\n        for (let j = 0; j < width; j++) this.table[p * width + j] /= sum;\n      }\n      this.width = width;\n      this.buf = new Float32Array(4096);\n      this.len = this.half - 1;\n      this.pos = this.half - 1;\n      this.out = new Float32Array(1024);\n    }\n    /**\n     * Resample `input`; returns a view valid until the next call.\n     * @param {Float32Array} input\n     * @returns {Float32Array}\n     */\n    process(input) {\n      if (this.bypass) return input;\n      if (this.len + input.length > this.buf.length) {\n        const bigger = new Float32Array(Math.max(this.buf.length * 2, this.len + input.length));\n        bigger.set(this.buf.subarray(0, this.len));\n        this.buf = bigger;\n      }\n      this.buf.set(input, this.len);\n      this.len += input.length;\n      const maxOut = Math.ceil((this.len - this.pos) / this.step) + 2;\n      if (this.out.length < maxOut) this.out = new Float32Array(maxOut * 2);\n      const { buf, table, width, half, step } = this;\n      let n = 0;\n      let pos = this.pos;\n      while (true) {\n        const base = Math.floor(pos);\n        if (base + half >= this.len) break;\n        const frac = (pos - base) * PHASES;\n        const p = Math.floor(frac);\n        const t = frac - p;\n        const row0 = p * width;\n        const row1 = row0 + width;\n        const start = base - half + 1;\n        let acc = 0;\n        for (let j = 0; j < width; j++) {\n          const c = table[row0 + j] + (table[row1 + j] - table[row0 + j]) * t;\n          acc += buf[start + j] * c;\n        }\n        this.out[n++] = acc;\n        pos += step;\n      }\n      const keepFrom = Math.max(0, Math.floor(pos) - half + 1);\n      if (keepFrom > 0) {\n        buf.copyWithin(0, keepFrom, this.len);\n        this.len -= keepFrom;\n        pos -= keepFrom;\n      }\n      this.pos = pos;\n      return this.out.subarray(0, n);\n    }\n    /** The remaining output once the input has ended (pads with zeros). */\n    flush() {\n      if (this.bypass) return new Float32Array(0);\n      return this.process(new Float32Array(this.half + 1)).slice();\n    }\n  };\n\n  // src/worklets/playback.js\n  var PlaybackProcessor = class extends AudioWorkletProcessor {\n    /** @param {AudioWorkletNodeOptions} options  processorOptions: {prebufferMs} */\n    constructor(options) {\n      super();\n      const o = options.processorOptions || {};\n      this.prebuffer = Math.round((o.prebufferMs ?? 60) / 1e3 * sampleRate);\n      this.items = /* @__PURE__ */ new Map();\n      this.queue = [];\n      this.queued = 0;\n      this.playing = false;\n      this.waitingSince = 0;\n      this.underruns = 0;\n      this.starvedSamples = 0;\n      this.playedTotal = 0;\n      this.stopRequested = false;\n      this.statsEvery = Math.round(sampleRate * 0.05);\n      this.sinceStats = 0;\n      this.level = 0;\n      this.dirty = true;\n      this.current = null;\n      this.port.onmessage = (e) => this.onMessage(e.data);\n    }\n    /** @param {PlaybackCommand} m */\n    onMessage(m) {\n      if (m.type === "push") {\n        let it = this.items.get(m.item);\n        if (!it) {\n          it = { index: m.index || 0, rate: m.rate, rs: new Resampler(m.rate, sampleRate), received: 0, produced: 0, played: 0, ended: false, stopped: false };\n          this.items.set(m.item, it);\n        }\n        if (it.stopped || it.ended) return;\n        const pcm = new Int16Array(m.pcm);\n        const f = new Float32Array(pcm.length);\n        for (let i = 0; i < pcm.length; i++) f[i] = pcm[i] / 32768;\n        it.received += pcm.length;\n        const fresh = this.queued === 0;\n        const out = it.rs.process(f).slice();\n        this.enqueue(m.item, it, out, m.chunk, m.recv, fresh, !!m.first);\n      } else if (m.type === "end") {\n        const it = this.items.get(m.item);\n        if (!it || it.stopped || it.ended) return;\n        this.enqueue(m.item, it, it.rs.flush(), -1, 0);\n        it.ended = true;\n      } else if (m.type === "stop") {\n        this.stopRequested = true;\n      } else if (m.type === "config") {\n        if (m.prebufferMs != null) this.prebuffer = Math.round(m.prebufferMs / 1e3 * sampleRate);\n      } else if (m.type === "port") {\n        m.port.onmessage = (e) => this.onMessage(e.data);\n      } else if (m.type === "forget") {\n        for (const [id, it] of this.items) if ((it.ended || it.stopped) && !this.queue.some((s) => s.item === id)) this.items.delete(id);\n      }\n      this.dirty = true;\n    }\n    /**\n     * @param {string} item\n     * @param {PlaybackItem} it\n     * @param {Float32Array} data  at the device rate\n     * @param {number} chunk\n     * @param {number} recv\n     */\n    enqueue(item, it, data, chunk, recv, fresh = false, first = false) {\n      if (data.length === 0) return;\n      it.produced += data.length;\n      this.queue.push({ item, data, off: 0, chunk, recv, fresh, first });\n      this.queued += data.length;\n    }\n    /** @param {PlaybackItem} it */\n    playedOf(it) {\n      return Math.min(it.received, Math.floor(it.played * it.rate / sampleRate));\n    }\n    doStop() {\n      const items = [];\n      for (const [id, it] of this.items) {\n        if (it.stopped) continue;\n        const pending = this.queue.some((s) => s.item === id);\n        if (pending || !it.ended) {\n          items.push({ item: id, index: it.index, played: this.playedOf(it), received: it.received, rate: it.rate, ended: it.ended });\n          it.stopped = true;\n        }\n      }\n      this.queue = [];\n      this.queued = 0;\n      this.playing = false;\n      this.current = null;\n      this.port.postMessage({ type: "stopped", items, silentAt: Date.now() });\n    }\n    /**\n     * @param {Float32Array[][]} inputs\n     * @param {Float32Array[][]} outputs\n     */\n    process(inputs, outputs) {\n      const out = outputs[0][0];\n      const frames = out.length;\n      if (this.stopRequested) {\n        this.stopRequested = false;\n        this.doStop();\n      }\n      let i = 0;\n      let sumSq = 0;\n      if (!this.playing && this.queued > 0) {\n        const head = this.items.get(this.queue[0].item);\n        if (this.queued >= this.prebuffer || head && head.ended || this.waitingSince >= this.prebuffer) {\n          this.playing = true;\n          this.waitingSince = 0;\n        } else {\n          this.waitingSince += frames;\n        }\n      }\n      if (this.playing) {\n        while (i < frames && this.queue.length) {\n          const seg = this.queue[0];\n          const it = this.items.get(seg.item);\n          if (seg.off === 0 && seg.chunk >= 0) {\n            this.port.postMessage({ type: "chunk", chunk: seg.chunk, item: seg.item, recv: seg.recv, start: Date.now(), offsetMs: 1e3 * i / sampleRate, fresh: seg.fresh, first: seg.first });\n          }\n          const n = Math.min(frames - i, seg.data.length - seg.off);\n          for (let k = 0; k < n; k++) {\n            const s = seg.data[seg.off + k];\n            out[i + k] = s;\n            sumSq += s * s;\n          }\n          seg.off += n;\n          i += n;\n          if (it) it.played += n;\n          this.playedTotal += n;\n          this.queued -= n;\n          this.current = seg.item;\n          if (seg.off >= seg.data.length) this.queue.shift();\n        }\n        if (i < frames) {\n          const it = this.current && this.items.get(this.current);\n          if (it && !it.ended && !it.stopped) {\n            this.underruns++;\n            this.starvedSamples += frames - i;\n          }\n          this.playing = false;\n          this.dirty = true;\n        }\n      }\n      for (; i < frames; i++) out[i] = 0;\n      for (let c = 1; c < outputs[0].length; c++) outputs[0][c].set(out);\n      const rms = Math.sqrt(sumSq / frames);\n      this.level = Math.max(rms, this.level * 0.9);\n      this.sinceStats += frames;\n      if (this.sinceStats >= this.statsEvery && (this.dirty || this.playing || this.level > 1e-4)) {\n        this.sinceStats = 0;\n        this.dirty = false;\n        const items = {};\n        for (const [id, it] of this.items) items[id] = { played: this.playedOf(it), received: it.received, rate: it.rate, ended: it.ended, stopped: it.stopped, index: it.index };\n        this.port.postMessage({\n          type: "stats",\n          items,\n          playedTotal: this.playedTotal,\n          queuedMs: this.queued / sampleRate * 1e3,\n          playing: this.playing,\n          underruns: this.underruns,\n          starvedMs: this.starvedSamples / sampleRate * 1e3,\n          level: this.level,\n          rate: sampleRate\n        });\n      }\n      return true;\n    }\n  };\n  registerProcessor("rtw-playback", PlaybackProcessor);\n})();\n';
 
 // worklet:src/io-worker.js
 var io_worker_default = '(() => {\n  // src/capture-queue.js\n  var QUEUE_MAX_MS = 15e3;\n  var CHUNK_MS = 500;\n  var CaptureQueue = class {\n    constructor(maxMs = QUEUE_MAX_MS) {\n      this.maxMs = maxMs;\n      this.frames = [];\n      this.samplesMs = 0;\n      this.droppedMs = 0;\n    }\n    get ms() {\n      return this.samplesMs;\n    }\n    get empty() {\n      return this.frames.length === 0;\n    }\n    /**\n     * @param {Int16Array} pcm\n     * @param {number} rate\n     */\n    push(pcm, rate) {\n      if (!pcm.length) return;\n      const ms = pcm.length * 1e3 / rate;\n      if (this.samplesMs + ms > this.maxMs) {\n        this.droppedMs += ms;\n        return;\n      }\n      this.frames.push({ pcm, rate });\n      this.samplesMs += ms;\n    }\n    /** Take everything: the frames at `rate` joined into chunks of at most CHUNK_MS (frames at\n     * another rate, from before the session said which format it takes, are dropped and counted).\n     * @param {number} rate\n     * @returns {{ chunks: Int16Array[], ms: number, droppedMs: number }} */\n    drain(rate) {\n      const chunks = [];\n      const limit = Math.round(rate * CHUNK_MS / 1e3);\n      let parts = [];\n      let n = 0;\n      const flush = () => {\n        if (!n) return;\n        const out = new Int16Array(n);\n        let off = 0;\n        for (const p of parts) {\n          out.set(p, off);\n          off += p.length;\n        }\n        chunks.push(out);\n        parts = [];\n        n = 0;\n      };\n      let dropped = 0;\n      for (const f of this.frames) {\n        if (f.rate !== rate) {\n          dropped += f.pcm.length * 1e3 / f.rate;\n          continue;\n        }\n        if (n + f.pcm.length > limit) flush();\n        parts.push(f.pcm);\n        n += f.pcm.length;\n      }\n      flush();\n      const result = { chunks, ms: this.samplesMs - dropped, droppedMs: this.droppedMs + dropped };\n      this.clear();\n      return result;\n    }\n    /** Hand the frames to another queue (the main thread\'s to the I/O worker\'s). */\n    takeFrames() {\n      const frames = this.frames;\n      const droppedMs = this.droppedMs;\n      this.clear();\n      return { frames, droppedMs };\n    }\n    clear() {\n      this.frames = [];\n      this.samplesMs = 0;\n      this.droppedMs = 0;\n    }\n  };\n\n  // src/codec.js\n  function bytesToBase64(bytes) {\n    let s = "";\n    const CH = 32768;\n    for (let i = 0; i < bytes.length; i += CH) s += String.fromCharCode.apply(\n      null,\n      /** @type {any} */\n      bytes.subarray(i, i + CH)\n    );\n    return btoa(s);\n  }\n  function base64ToBytes(b64) {\n    const s = atob(b64);\n    const out = new Uint8Array(s.length);\n    for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);\n    return out;\n  }\n  function pcm16ToBytes(pcm) {\n    return new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength);\n  }\n  function bytesToPcm16(bytes) {\n    const n = bytes.length >> 1;\n    if (bytes.byteOffset % 2 === 0) return new Int16Array(bytes.buffer, bytes.byteOffset, n).slice();\n    return new Int16Array(bytes.slice(0, 2 * n).buffer);\n  }\n  var SEG_UEND = [63, 127, 255, 511, 1023, 2047, 4095, 8191];\n  var SEG_AEND = [31, 63, 127, 255, 511, 1023, 2047, 4095];\n  function segment(v, table) {\n    for (let i = 0; i < 8; i++) if (v <= table[i]) return i;\n    return 8;\n  }\n  function ulawEncodeSample(sample) {\n    let v = sample >> 2;\n    let mask = 255;\n    if (v < 0) {\n      v = -v;\n      mask = 127;\n    }\n    if (v > 8159) v = 8159;\n    v += 132 >> 2;\n    const seg = segment(v, SEG_UEND);\n    if (seg >= 8) return 127 ^ mask;\n    return (seg << 4 | v >> seg + 1 & 15) ^ mask;\n  }\n  function alawEncodeSample(sample) {\n    let v = sample >> 3;\n    let mask = 213;\n    if (v < 0) {\n      mask = 85;\n      v = -v - 1;\n    }\n    const seg = segment(v, SEG_AEND);\n    if (seg >= 8) return 127 ^ mask;\n    let a = seg << 4;\n    a |= seg < 2 ? v >> 1 & 15 : v >> seg & 15;\n    return a ^ mask;\n  }\n  function ulawDecodeSample(u) {\n    u = ~u & 255;\n    const sign = u & 128;\n    const exp = u >> 4 & 7;\n    const mant = u & 15;\n    let s = ((mant << 3) + 132 << exp) - 132;\n    return sign ? -s : s;\n  }\n  function alawDecodeSample(a) {\n    a ^= 85;\n    const sign = a & 128;\n    const exp = a >> 4 & 7;\n    let s = (a & 15) << 4;\n    if (exp === 0) s += 8;\n    else s = s + 264 << exp - 1;\n    return sign ? s : -s;\n  }\n  function encodeAudio(pcm, format) {\n    if (format === "g711_ulaw" || format === "g711_alaw") {\n      const enc = format === "g711_ulaw" ? ulawEncodeSample : alawEncodeSample;\n      const out = new Uint8Array(pcm.length);\n      for (let i = 0; i < pcm.length; i++) out[i] = enc(pcm[i]);\n      return bytesToBase64(out);\n    }\n    return bytesToBase64(pcm16ToBytes(pcm));\n  }\n  function decodeAudio(b64, format) {\n    const bytes = base64ToBytes(b64);\n    if (format === "g711_ulaw" || format === "g711_alaw") {\n      const dec = format === "g711_ulaw" ? ulawDecodeSample : alawDecodeSample;\n      const out = new Int16Array(bytes.length);\n      for (let i = 0; i < bytes.length; i++) out[i] = dec(bytes[i]);\n      return out;\n    }\n    return bytesToPcm16(bytes);\n  }\n  function formatRate(format) {\n    return format === "g711_ulaw" || format === "g711_alaw" ? 8e3 : 24e3;\n  }\n  function normalizeFormat(f) {\n    if (!f) return "pcm16";\n    if (typeof f === "object") f = f.type === "audio/pcmu" ? "g711_ulaw" : f.type === "audio/pcma" ? "g711_alaw" : "pcm16";\n    return String(f).replace("-", "_");\n  }\n\n  // src/event-ids.js\n  function eventId(scope, n) {\n    return `event_widget_${scope}_${Date.now().toString(36)}_${n}`;\n  }\n\n  // src/heard-text.js\n  function deltaSamples(b64, format) {\n    if (!b64) return 0;\n    const len = b64.length;\n    const pad = b64.endsWith("==") ? 2 : b64.endsWith("=") ? 1 : 0;\n    const bytes = Math.floor(len * 3 / 4) - pad;\n    return format === "g711_ulaw" || format === "g711_alaw" ? bytes : bytes >> 1;\n  }\n\n  // src/mic-sender.js\n  function sendMicAudio(send2, pcm, format, counts) {\n    if (!send2({ type: "input_audio_buffer.append", audio: encodeAudio(pcm, format) })) return false;\n    counts.appendsSent++;\n    counts.audioSentMs += pcm.length * 1e3 / formatRate(format);\n    return true;\n  }\n  function sendKeptAudio(send2, queue2, format, counts) {\n    const { chunks, ms, droppedMs } = queue2.drain(formatRate(format));\n    let appends = 0;\n    for (const pcm of chunks) {\n      if (!sendMicAudio(send2, pcm, format, counts)) break;\n      appends++;\n    }\n    return { ms, droppedMs, appends };\n  }\n\n  // src/io-worker.js\n  var url = null;\n  var ws = null;\n  var lastSeq = 0;\n  var closing = false;\n  var everOpened = false;\n  var retries = 0;\n  var timer = void 0;\n  var live = false;\n  var capPort = null;\n  var playPort = null;\n  var inFmt = "pcm16";\n  var outFmt = "pcm16";\n  var gate = false;\n  var pending = null;\n  var gateSamples = 0;\n  var eventSeq = 0;\n  var chunk = 0;\n  var firstSeen = /* @__PURE__ */ new Set();\n  var stoppedItems = /* @__PURE__ */ new Set();\n  var stoppedResponses = /* @__PURE__ */ new Set();\n  var outbox = [];\n  var stats = fresh();\n  var queue = new CaptureQueue();\n  function fresh() {\n    return { appendsSent: 0, audioSentMs: 0, captureLatencyMs: [], captureOverheadMs: [], audioDeltasReceived: 0, audioReceivedSamples: 0 };\n  }\n  function state(s, e) {\n    self.postMessage({ type: "state", state: s, code: e && e.code, reason: e && e.reason });\n  }\n  function open() {\n    if (url === null) return;\n    closing = false;\n    const sep = url.includes("?") ? "&" : "?";\n    const sock = new WebSocket(`${url}${sep}after=${lastSeq}`);\n    ws = sock;\n    live = false;\n    state(everOpened ? "reattaching" : "connecting");\n    sock.onopen = () => {\n      everOpened = true;\n      retries = 0;\n      state("open");\n    };\n    sock.onmessage = (m) => onServer(m.data, Date.now());\n    sock.onclose = (e) => {\n      if (sock !== ws) return;\n      ws = null;\n      live = false;\n      if (closing) return state("closed", e);\n      if (e.code === 1e3 && (e.reason || "").startsWith("session ")) return state("ended", e);\n      if (!everOpened) return state("failed", e);\n      if (retries++ >= 10) return state("lost", e);\n      state("reattaching", e);\n      timer = setTimeout(open, Math.min(250 * 2 ** retries, 8e3));\n    };\n  }\n  function send(event) {\n    if (!ws || ws.readyState !== WebSocket.OPEN) return false;\n    if (!event.event_id) event.event_id = eventId("io", ++eventSeq);\n    ws.send(JSON.stringify(event));\n    return true;\n  }\n  function onServer(data, at) {\n    let ev;\n    try {\n      ev = JSON.parse(data);\n    } catch (e) {\n      return;\n    }\n    if (typeof ev.x_seq === "number") {\n      if (ev.x_seq <= lastSeq) return;\n      lastSeq = ev.x_seq;\n    }\n    if (ev.type === "session.created" || ev.type === "session.updated") {\n      const sess = ev.session || {};\n      if (sess.input_audio_format) inFmt = normalizeFormat(sess.input_audio_format);\n      if (sess.output_audio_format) outFmt = normalizeFormat(sess.output_audio_format);\n    }\n    if (ev.type === "x_hub.ready") {\n      live = true;\n      sendQueued();\n    }\n    if (ev.type === "response.audio.delta") {\n      const out = { type: ev.type, item_id: ev.item_id, response_id: ev.response_id, content_index: ev.content_index, x_seq: ev.x_seq, samples: deltaSamples(ev.delta, outFmt) };\n      if (live && ev.delta && playPort && !stoppedItems.has(ev.item_id) && !stoppedResponses.has(ev.response_id)) {\n        const pcm = decodeAudio(ev.delta, outFmt);\n        stats.audioDeltasReceived++;\n        stats.audioReceivedSamples += pcm.length;\n        out.chunk = ++chunk;\n        if (!firstSeen.has(ev.item_id)) {\n          firstSeen.add(ev.item_id);\n          out.first = true;\n        }\n        playPort.postMessage({ type: "push", item: ev.item_id, index: ev.content_index || 0, rate: formatRate(outFmt), pcm: pcm.buffer, chunk: out.chunk, recv: at, first: !!out.first }, [pcm.buffer]);\n      }\n      ev = out;\n    } else if (ev.type === "response.audio.done" && live && playPort) {\n      playPort.postMessage({ type: "end", item: ev.item_id });\n    }\n    outbox.push([ev, at]);\n    if (outbox.length === 1) queueMicrotask(flushOutbox);\n  }\n  function flushOutbox() {\n    const list = outbox;\n    outbox = [];\n    if (list.length) self.postMessage({ type: "events", list });\n  }\n  function sendQueued() {\n    if (queue.empty) return;\n    self.postMessage({ type: "queueSent", ...sendKeptAudio(send, queue, inFmt, stats) });\n  }\n  function onFrame(e) {\n    const m = e.data;\n    if (!m || m.type !== "frame") return;\n    const mine = pending && m.flushed && m.id === pending.id;\n    if (m.samples && gate && !live && !mine) {\n      queue.push(new Int16Array(m.pcm), formatRate(inFmt));\n      self.postMessage({ type: "queue", ms: queue.ms, droppedMs: queue.droppedMs });\n      return;\n    }\n    if (m.samples && (gate || mine) && live) {\n      if (sendMicAudio(send, new Int16Array(m.pcm), inFmt, stats)) {\n        const now = Date.now();\n        gateSamples += m.samples;\n        if (!m.flushed) {\n          stats.captureLatencyMs.push(now - m.t0);\n          stats.captureOverheadMs.push(now - m.t1);\n        }\n      }\n    }\n    if (mine && pending) {\n      const p = pending;\n      pending = null;\n      gate = false;\n      const ok = gateSamples >= p.minSamples;\n      if (ok) for (const ev of p.events) send(ev);\n      else send({ type: "input_audio_buffer.clear" });\n      self.postMessage({ type: "flushed", id: p.id, sent: ok, samples: gateSamples });\n    }\n  }\n  setInterval(() => {\n    if (stats.appendsSent || stats.audioDeltasReceived) {\n      self.postMessage({ type: "stats", ...stats });\n      stats = fresh();\n    }\n  }, 100);\n  self.onmessage = (e) => {\n    const m = e.data;\n    switch (m.type) {\n      case "open":\n        url = m.url;\n        open();\n        break;\n      case "send":\n        if (!send(m.event)) self.postMessage({ type: "unsent", event_id: m.event.event_id });\n        break;\n      case "frame":\n        onFrame({ data: m.frame });\n        break;\n      case "queued":\n        for (const f of m.frames || []) queue.push(f.pcm, f.rate);\n        queue.droppedMs += m.droppedMs || 0;\n        if (live) sendQueued();\n        break;\n      case "capPort":\n        if (capPort) capPort.close();\n        capPort = m.port;\n        capPort.onmessage = onFrame;\n        break;\n      case "playPort":\n        playPort = m.port;\n        break;\n      case "formats":\n        inFmt = m.input || inFmt;\n        outFmt = m.output || outFmt;\n        break;\n      case "gate":\n        gate = !!m.open;\n        if (gate) gateSamples = 0;\n        break;\n      case "flushThen":\n        pending = { id: m.id, events: m.events || [], minSamples: m.minSamples || 0 };\n        break;\n      case "stopped":\n        for (const id of m.items || []) stoppedItems.add(id);\n        for (const id of m.responses || []) stoppedResponses.add(id);\n        break;\n      case "close":\n        closing = true;\n        clearTimeout(timer);\n        if (ws) ws.close(1e3, "widget closed");\n        ws = null;\n        if (capPort) capPort.close();\n        if (playPort) playPort.close();\n        self.close();\n        break;\n      default:\n        break;\n    }\n  };\n})();\n';
@@ -18,7 +18,8 @@ function makeIoWorker() {
   } catch (e) {
     return null;
   } finally {
-    if (blobUrl) setTimeout(() => URL.revokeObjectURL(blobUrl), 1e4);
+    const made = blobUrl;
+    if (made) setTimeout(() => URL.revokeObjectURL(made), 1e4);
   }
 }
 function moduleUrl(source) {
@@ -40,6 +41,7 @@ function micErrorText(err) {
   return `The microphone could not be opened (${name || "error"}: ${err && err.message || err}).`;
 }
 var AudioEngine = class {
+  /** @param {{ onFrame: (m: CaptureFrame | LevelMessage) => void, onPlayback: (m: PlaybackReport) => void }} handlers */
   constructor({ onFrame, onPlayback }) {
     this.onFrame = onFrame;
     this.onPlayback = onPlayback;
@@ -55,6 +57,7 @@ var AudioEngine = class {
     this.worker = null;
     this.linked = null;
   }
+  /** @param {Worker | null} worker */
   setWorker(worker) {
     this.worker = worker;
     this.linked = null;
@@ -73,7 +76,8 @@ var AudioEngine = class {
   /** Create (or resume) the context and the playback node. Call from a user gesture. */
   ensure() {
     if (!this.ctx) {
-      const AC = window.AudioContext || window.webkitAudioContext;
+      const AC = window.AudioContext || /** @type {any} */
+      window.webkitAudioContext;
       if (!AC) throw new Error("Web Audio is not available in this browser");
       this.ctx = new AC({ latencyHint: "interactive" });
       if (!this.ctx.audioWorklet) throw new Error("AudioWorklet is not available (it needs a secure page)");
@@ -103,15 +107,26 @@ var AudioEngine = class {
     });
     return this.ready;
   }
+  /** @param {number} ms */
   setPrebuffer(ms) {
     this.prebufferMs = ms;
     if (this.playNode) this.playNode.port.postMessage({ type: "config", prebufferMs: ms });
   }
+  /**
+   * One delta of an item's audio to the playback worklet (its buffer is transferred).
+   * @param {string} item
+   * @param {number} index
+   * @param {number} rate
+   * @param {Int16Array} pcm
+   * @param {number} chunk
+   * @param {number} recv
+   */
   play(item, index, rate, pcm, chunk, recv, first = false) {
     if (!this.playNode) return false;
     this.playNode.port.postMessage({ type: "push", item, index, rate, pcm: pcm.buffer, chunk, recv, first }, [pcm.buffer]);
     return true;
   }
+  /** @param {string} item */
   endItem(item) {
     if (this.playNode) this.playNode.port.postMessage({ type: "end", item });
   }
@@ -124,43 +139,50 @@ var AudioEngine = class {
   get micOn() {
     return !!this.stream;
   }
+  /** @param {{ echoCancellation?: boolean, noiseSuppression?: boolean, autoGainControl?: boolean, targetRate?: number, frameMs?: number }} options */
   async startMic({ echoCancellation = true, noiseSuppression = true, autoGainControl = true, targetRate = 24e3, frameMs = 40 }) {
     await this.ensure();
+    const ctx = this.ctx;
+    if (!ctx) throw new Error("the audio context was closed");
     const stream = await navigator.mediaDevices.getUserMedia({
       audio: { echoCancellation, noiseSuppression, autoGainControl, channelCount: 1 },
       video: false
     });
     if (this.stream) this.stopMic();
     this.stream = stream;
-    this.source = this.ctx.createMediaStreamSource(stream);
-    this.capNode = new AudioWorkletNode(this.ctx, "rtw-capture", {
+    const source = ctx.createMediaStreamSource(stream);
+    this.source = source;
+    const capNode = new AudioWorkletNode(ctx, "rtw-capture", {
       numberOfInputs: 1,
       numberOfOutputs: 0,
       channelCount: 1,
       channelCountMode: "explicit",
       processorOptions: { targetRate, frameSamples: Math.round(targetRate * frameMs / 1e3) }
     });
+    this.capNode = capNode;
     if (this.worker) {
       const ch = new MessageChannel();
-      this.capNode.port.postMessage({ type: "sink", port: ch.port1 }, [ch.port1]);
+      capNode.port.postMessage({ type: "sink", port: ch.port1 }, [ch.port1]);
       this.worker.postMessage({ type: "capPort", port: ch.port2 }, [ch.port2]);
     }
-    this.capNode.port.onmessage = (e) => {
+    capNode.port.onmessage = (e) => {
       const m = e.data;
       if (m.type !== "frame" && m.type !== "level") return;
       this.onFrame(m);
-      if (m.flushed && this.flushWaiters.has(m.id)) {
-        this.flushWaiters.get(m.id)();
+      const waiter = m.flushed && m.id != null ? this.flushWaiters.get(m.id) : void 0;
+      if (waiter && m.id != null) {
+        waiter();
         this.flushWaiters.delete(m.id);
       }
     };
-    this.source.connect(this.capNode);
+    source.connect(capNode);
     const track = stream.getAudioTracks()[0];
     return track ? track.getSettings() : {};
   }
   /** Ask the capture worklet for its partial frame; resolves once it was handled. */
   flushMic(id = ++this.flushId) {
-    if (!this.capNode) return Promise.resolve();
+    const capNode = this.capNode;
+    if (!capNode) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.flushWaiters.delete(id);
@@ -170,7 +192,7 @@ var AudioEngine = class {
         clearTimeout(timer);
         resolve();
       });
-      this.capNode.port.postMessage({ type: "flush", id });
+      capNode.port.postMessage({ type: "flush", id });
     });
   }
   stopMic() {
@@ -178,7 +200,7 @@ var AudioEngine = class {
       this.capNode.port.postMessage({ type: "stop" });
       this.capNode.port.onmessage = null;
       try {
-        this.source.disconnect();
+        if (this.source) this.source.disconnect();
       } catch (e) {
       }
     }
@@ -443,6 +465,7 @@ function sessionSocketUrl(cfg, wsPath, after) {
   return cfg.wsUrl + wsPath.replace(/^\//, "") + "?" + q.toString();
 }
 var HubConnection = class {
+  /** @param {{ url: (after: number) => string, onEvent: OnEvent, onState: OnState }} options */
   constructor({ url, onEvent, onState }) {
     this.makeUrl = url;
     this.onEvent = onEvent;
@@ -452,7 +475,7 @@ var HubConnection = class {
     this.closing = false;
     this.everOpened = false;
     this.retries = 0;
-    this.timer = null;
+    this.timer = void 0;
   }
   open() {
     this.closing = false;
@@ -491,8 +514,9 @@ var HubConnection = class {
   get isOpen() {
     return !!this.ws && this.ws.readyState === WebSocket.OPEN;
   }
+  /** @param {ClientEvent} event */
   send(event) {
-    if (!this.isOpen) return false;
+    if (!this.ws || !this.isOpen) return false;
     this.ws.send(JSON.stringify(event));
     return true;
   }
@@ -504,6 +528,7 @@ var HubConnection = class {
   }
 };
 var WorkerConnection = class {
+  /** @param {{ worker: Worker, url: string, onEvent: OnEvent, onState: OnState, onMessage: (m: WorkerReport) => void }} options */
   constructor({ worker, url, onEvent, onState, onMessage }) {
     this.worker = worker;
     this.url = url;
@@ -525,11 +550,13 @@ var WorkerConnection = class {
   get isOpen() {
     return this.open_;
   }
+  /** @param {ClientEvent} event */
   send(event) {
     if (!this.open_) return false;
     this.worker.postMessage({ type: "send", event });
     return true;
   }
+  /** @param {WorkerCommand} message */
   post(message) {
     this.worker.postMessage(message);
   }
@@ -539,6 +566,7 @@ var WorkerConnection = class {
   }
 };
 var CommConnection = class {
+  /** @param {{ model: AnyModel, onEvent: OnEvent, onState: OnState }} options */
   constructor({ model, onEvent, onState }) {
     this.model = model;
     this.onEvent = onEvent;
@@ -565,6 +593,7 @@ var CommConnection = class {
   get isOpen() {
     return this.open_;
   }
+  /** @param {ClientEvent} event */
   send(event) {
     if (!this.open_) return false;
     this.model.send({ type: "client_event", event });
@@ -614,7 +643,7 @@ function usageKinds(u) {
   };
 }
 function usageCost(k, price) {
-  const p = (key, fallback) => num(price[key] != null ? price[key] : price[fallback]);
+  const p = (key, fallback = key) => num(price[key] != null ? price[key] : price[fallback]);
   return ((k.inText - k.cText) * p("input_text") + k.cText * p("cached_text", "input_text") + (k.inAudio - k.cAudio) * p("input_audio") + k.cAudio * p("cached_audio", "input_audio") + k.outText * p("output_text") + k.outAudio * p("output_audio")) / PER;
 }
 var LiveNumbers = class {
@@ -628,17 +657,25 @@ var LiveNumbers = class {
     this.cost = 0;
     this.counted = /* @__PURE__ */ new Set();
   }
+  /** @param {number} at */
   speechStopped(at) {
     this.trigger = { kind: "speech", at };
   }
+  /** @param {number} at */
   responseRequested(at) {
     this.trigger = { kind: "client", at };
   }
+  /**
+   * @param {string} id
+   * @param {boolean} live  not a replayed (caught-up) event
+   */
   responseCreated(id, live) {
     if (this.trigger && live) this.turns.set(id, { ...this.trigger, firstAudioAt: null });
     this.trigger = null;
   }
-  /** Returns true when this settles a first audio seen before its item's events (the line changed). */
+  /** Returns true when this settles a first audio seen before its item's events (the line changed).
+   * @param {string | undefined} itemId
+   * @param {string | undefined} responseId */
   audioItem(itemId, responseId) {
     if (!itemId || !responseId || this.itemResponse.has(itemId)) return false;
     this.itemResponse.set(itemId, responseId);
@@ -648,7 +685,9 @@ var LiveNumbers = class {
   }
   /** The first sample of an item's audio was rendered at `at` (+ the output latency: audible).
    * The playback worklet may say so before the page has read the item's events (the I/O
-   * worker feeds it directly): then it waits for audioItem(). */
+   * worker feeds it directly): then it waits for audioItem().
+   * @param {string} itemId
+   * @param {number} at */
   firstAudio(itemId, at) {
     const rid = this.itemResponse.get(itemId);
     if (!rid) {
@@ -661,6 +700,10 @@ var LiveNumbers = class {
     this.last = { response_id: rid, kind: turn.kind, ms: Math.max(0, at - turn.at) };
     return true;
   }
+  /**
+   * @param {{ id: string, usage?: Usage } | null | undefined} resp
+   * @param {Prices | null | undefined} prices
+   */
   responseDone(resp, prices) {
     if (!resp || !resp.usage || this.counted.has(resp.id)) return;
     this.counted.add(resp.id);
@@ -671,7 +714,8 @@ var LiveNumbers = class {
     this.tokens.responses += 1;
     if (prices && Object.keys(prices).length) this.cost += usageCost(k, prices);
   }
-  /** The line's text (empty: nothing to show yet). */
+  /** The line's text (empty: nothing to show yet).
+   * @param {Prices | null | undefined} prices */
   text(prices) {
     const parts = [];
     if (this.last) parts.push(`last turn ${(this.last.ms / 1e3).toFixed(2)} s to first audio`);
@@ -1725,6 +1769,7 @@ Object.assign(WidgetView.prototype, renderMethods, connectionMethods, transcript
 
 // src/index.js
 var src_default = {
+  /** @param {{ model: import("./hub.js").AnyModel, el: HTMLElement }} context */
   render({ model, el }) {
     const view = new WidgetView(model, el);
     return () => view.destroy();

@@ -1,3 +1,4 @@
+// @ts-check
 // Microphone capture worklet: runs at the AudioContext's (device) rate, resamples to the
 // session's input rate, and posts PCM16 frames of `frameSamples` samples (20-100 ms) to
 // its sink: the I/O worker (a MessagePort it is given) or, without one, the main thread.
@@ -5,7 +6,11 @@
 // performance.now()), and its level, for the meter and the capture-latency benchmark.
 import { Resampler } from "./resampler.js";
 
+/** @typedef {import("../messages.js").CaptureFrame} CaptureFrame */
+/** @typedef {{ type: "flush", id: number } | { type: "sink", port: MessagePort } | { type: "stop" }} CaptureCommand */
+
 class CaptureProcessor extends AudioWorkletProcessor {
+  /** @param {AudioWorkletNodeOptions} options  processorOptions: {targetRate, frameSamples} */
   constructor(options) {
     super();
     const o = options.processorOptions || {};
@@ -19,8 +24,10 @@ class CaptureProcessor extends AudioWorkletProcessor {
     this.t0 = 0;
     this.seq = 0;
     this.alive = true;
+    /** @type {MessagePort} where frames go: the I/O worker's port, or the page */
     this.sink = this.port;
     this.port.onmessage = (e) => {
+      /** @type {CaptureCommand} */
       const m = e.data;
       if (m.type === "flush") this.emit(true, m.id);
       else if (m.type === "sink") this.sink = m.port;
@@ -31,10 +38,15 @@ class CaptureProcessor extends AudioWorkletProcessor {
     };
   }
 
+  /**
+   * @param {boolean} flushed  the last frame of a flush
+   * @param {number} [id]  the flush it ends
+   */
   emit(flushed, id) {
     const n = this.n;
     const pcm = this.frame.slice(0, n);
     const rms = n ? Math.sqrt(this.sumSq / n) : 0;
+    /** @type {CaptureFrame} */
     const frame = { type: "frame", pcm: pcm.buffer, samples: n, rms, peak: this.peak, t0: this.t0 || Date.now(), t1: Date.now(), seq: this.seq++, flushed, id };
     this.sink.postMessage(frame, [pcm.buffer]);
     if (this.sink !== this.port) this.port.postMessage({ type: "level", rms, peak: frame.peak, samples: n, flushed, id });
@@ -44,6 +56,7 @@ class CaptureProcessor extends AudioWorkletProcessor {
     this.t0 = 0;
   }
 
+  /** @param {Float32Array[][]} inputs */
   process(inputs) {
     const channel = inputs[0] && inputs[0][0];
     if (!channel) return this.alive;

@@ -1,3 +1,4 @@
+// @ts-check
 // Playback worklet: a jitter buffer of the assistant's audio, per item, at the device
 // rate. It counts the samples it actually played (in the item's own rate, never more
 // than it received), so a barge-in truncates at what the user heard.
@@ -14,13 +15,39 @@
 //               {type: "stopped", items: [{item, index, played, received, rate, ended}], silentAt}
 import { Resampler } from "./resampler.js";
 
+/** @typedef {import("../messages.js").PlaybackCommand} PlaybackCommand */
+/**
+ * @typedef {object} PlaybackItem  one assistant item's audio
+ * @property {number} index  its content index
+ * @property {number} rate  its own sample rate
+ * @property {Resampler} rs  its rate -> the device rate
+ * @property {number} received  samples received, at its own rate
+ * @property {number} produced  device-rate samples queued
+ * @property {number} played  device-rate samples played
+ * @property {boolean} ended
+ * @property {boolean} stopped
+ */
+/**
+ * @typedef {object} Segment  a queued piece of one item's audio, at the device rate
+ * @property {string} item
+ * @property {Float32Array} data
+ * @property {number} off  samples of it already played
+ * @property {number} chunk  the delta it came from (-1: the resampler's tail)
+ * @property {number} recv  Date.now() when that delta arrived
+ * @property {boolean} fresh  it arrived at an empty buffer
+ * @property {boolean} first  the item's first chunk
+ */
+
 class PlaybackProcessor extends AudioWorkletProcessor {
+  /** @param {AudioWorkletNodeOptions} options  processorOptions: {prebufferMs} */
   constructor(options) {
     super();
     const o = options.processorOptions || {};
     this.prebuffer = Math.round(((o.prebufferMs ?? 60) / 1000) * sampleRate);
-    this.items = new Map(); // item -> {index, rate, rs, received, produced, played, ended, stopped}
-    this.queue = []; // {item, data (Float32Array at sampleRate), off, chunk, recv}
+    /** @type {Map<string, PlaybackItem>} */
+    this.items = new Map();
+    /** @type {Segment[]} */
+    this.queue = [];
     this.queued = 0; // samples in the queue
     this.playing = false; // false: (pre)buffering
     this.waitingSince = 0; // samples rendered while buffering with something queued
@@ -32,10 +59,12 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     this.sinceStats = 0;
     this.level = 0;
     this.dirty = true;
+    /** @type {string | null} the item whose audio was played last */
     this.current = null;
     this.port.onmessage = (e) => this.onMessage(e.data);
   }
 
+  /** @param {PlaybackCommand} m */
   onMessage(m) {
     if (m.type === "push") {
       let it = this.items.get(m.item);
@@ -61,13 +90,20 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     } else if (m.type === "config") {
       if (m.prebufferMs != null) this.prebuffer = Math.round((m.prebufferMs / 1000) * sampleRate);
     } else if (m.type === "port") {
-      m.port.onmessage = (e) => this.onMessage(e.data);
+      m.port.onmessage = (/** @type {MessageEvent<PlaybackCommand>} */ e) => this.onMessage(e.data);
     } else if (m.type === "forget") {
       for (const [id, it] of this.items) if ((it.ended || it.stopped) && !this.queue.some((s) => s.item === id)) this.items.delete(id);
     }
     this.dirty = true;
   }
 
+  /**
+   * @param {string} item
+   * @param {PlaybackItem} it
+   * @param {Float32Array} data  at the device rate
+   * @param {number} chunk
+   * @param {number} recv
+   */
   enqueue(item, it, data, chunk, recv, fresh = false, first = false) {
     if (data.length === 0) return;
     it.produced += data.length;
@@ -75,6 +111,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     this.queued += data.length;
   }
 
+  /** @param {PlaybackItem} it */
   playedOf(it) {
     // device-rate samples played -> samples of the item's own rate, never beyond received
     return Math.min(it.received, Math.floor((it.played * it.rate) / sampleRate));
@@ -97,6 +134,10 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     this.port.postMessage({ type: "stopped", items, silentAt: Date.now() });
   }
 
+  /**
+   * @param {Float32Array[][]} inputs
+   * @param {Float32Array[][]} outputs
+   */
   process(inputs, outputs) {
     const out = outputs[0][0];
     const frames = out.length;
@@ -131,7 +172,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
         }
         seg.off += n;
         i += n;
-        it.played += n;
+        if (it) it.played += n; // always there: "forget" keeps items with queued audio
         this.playedTotal += n;
         this.queued -= n;
         this.current = seg.item;
@@ -156,6 +197,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     if (this.sinceStats >= this.statsEvery && (this.dirty || this.playing || this.level > 1e-4)) {
       this.sinceStats = 0;
       this.dirty = false;
+      /** @type {Record<string, object>} */
       const items = {};
       for (const [id, it] of this.items) items[id] = { played: this.playedOf(it), received: it.received, rate: it.rate, ended: it.ended, stopped: it.stopped, index: it.index };
       this.port.postMessage({

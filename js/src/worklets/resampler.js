@@ -1,3 +1,4 @@
+// @ts-check
 // Streaming band-limited resampler (windowed sinc, Blackman window, polyphase table with
 // linear interpolation between phases). Used inside the AudioWorklets: the capture
 // worklet resamples the device rate to the session rate (24 kHz, or 8 kHz for G.711),
@@ -7,6 +8,10 @@
 const PHASES = 128;
 
 export class Resampler {
+  /**
+   * @param {number} inRate
+   * @param {number} outRate
+   */
   constructor(inRate, outRate, halfTaps = 16) {
     this.inRate = inRate;
     this.outRate = outRate;
@@ -41,7 +46,11 @@ export class Resampler {
     this.out = new Float32Array(1024);
   }
 
-  /** Resample `input` (Float32Array); returns a Float32Array view valid until the next call. */
+  /**
+   * Resample `input`; returns a view valid until the next call.
+   * @param {Float32Array} input
+   * @returns {Float32Array}
+   */
   process(input) {
     if (this.bypass) return input;
     if (this.len + input.length > this.buf.length) {
