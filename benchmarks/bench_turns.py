@@ -139,12 +139,6 @@ def _recording() -> np.ndarray:
     return np.clip(np.round(y), -32768, 32767).astype(np.int16)
 
 
-def recorded_phrases() -> list[tuple[str, np.ndarray]]:
-    """The human voice's phrases (beckett.wav): (text, int16 at 24 kHz, trimmed)."""
-    rec = _recording()
-    return [(text, _trim(rec[a * RATE // 1000 : b * RATE // 1000])) for text, a, b in RECORDED]
-
-
 def build_utterances(voices: int, per_kind: int) -> list[Utterance]:
     from realtime_widget.engine.speech import get_synthesizer
 

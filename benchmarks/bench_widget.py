@@ -33,7 +33,6 @@ which is reported separately.
     python benchmarks/bench_widget.py --frames 20,40 --turns 3 --stops 5 --long-s 60
     python benchmarks/bench_widget.py --sections cold --rounds 3      # only 5., ~3 minutes
     python benchmarks/bench_widget.py --sections v2v --v2v-turns 6    # only 6., ~4 minutes
-    python benchmarks/bench_widget.py --sections v2v --v2v-voice human   # a recorded voice
 """
 
 from __future__ import annotations
@@ -43,8 +42,6 @@ import json
 import sys
 import time
 from pathlib import Path
-
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from browser_jupyter import (  # noqa: E402
@@ -279,20 +276,7 @@ def hub_times(server, session_id: str, after_ms: float) -> dict[str, float]:
         after = page["next_after"]
 
 
-def v2v_microphone(voice: str, n: int) -> np.ndarray:
-    """Turn ``n``'s microphone signal: an espeak-ng sentence, or a phrase of the recorded
-    human voice (beckett.wav, the one bench_turns.py uses)."""
-    if voice == "espeak":
-        return utterance(SENTENCES[n % len(SENTENCES)], lead_s=0.8, tail_s=3.0)
-    from bench_turns import recorded_phrases
-
-    phrases = recorded_phrases()
-    speech = phrases[n % len(phrases)][1]
-    z = lambda s: np.zeros(int(24000 * s), np.int16)  # noqa: E731
-    return np.concatenate([z(0.8), speech, z(3.0)])
-
-
-def bench_voice_to_voice(server, browser, turns: int, voice: str = "espeak") -> dict:
+def bench_voice_to_voice(server, browser, turns: int) -> dict:
     """Spoken turns through the widget, server VAD and semantic_vad interleaved (one page
     each, the same utterances); per turn: last speech sample at the microphone -> the
     ``speech_stopped`` reached the page, and -> the reply's first sample rendered."""
@@ -311,7 +295,7 @@ def bench_voice_to_voice(server, browser, turns: int, voice: str = "espeak") -> 
         pages[name] = (page, root)
     out: dict = {name: [] for name in settings}
     for n in range(turns):
-        mic = v2v_microphone(voice, n)
+        mic = utterance(SENTENCES[n % len(SENTENCES)], lead_s=0.8, tail_s=3.0)
         for name, (page, root) in pages.items():
             browser.set_mic(mic)
             seen = len(_probe(page)["turns"])
@@ -441,12 +425,6 @@ def main() -> None:
     parser.add_argument(
         "--v2v-turns", type=int, default=6, help="spoken turns per setting for voice-to-voice"
     )
-    parser.add_argument(
-        "--v2v-voice",
-        choices=("espeak", "human"),
-        default="espeak",
-        help="voice-to-voice speech: espeak-ng sentences or the recorded human voice",
-    )
     parser.add_argument("--json", help="also write the raw numbers to this file")
     args = parser.parse_args()
     why = missing_requirements()
@@ -524,9 +502,7 @@ def main() -> None:
                 f"({r['starved_ms']:.1f} ms starved), played in {r['wall_s']:.1f} s"
             )
         if "v2v" in sections:
-            r = results["voice_to_voice"] = bench_voice_to_voice(
-                server, browser, args.v2v_turns, args.v2v_voice
-            )
+            r = results["voice_to_voice"] = bench_voice_to_voice(server, browser, args.v2v_turns)
             print(
                 "6. voice-to-voice as heard: last speech sample into the microphone -> the reply's"
                 " first sample rendered by the playback worklet (-> speech_stopped at the page):"
