@@ -410,8 +410,9 @@ async def test_a_url_key_goes_only_to_the_url_it_is_configured_for(
             (502, "could not connect to url (<url>) (the reason is in the server's log)")
         }, failures
         for url, _code, message in failures.values():
+            said = re.sub(r"\(ws://[^)]*\)", "(<url>)", message)  # its port may contain "401"
             for tell in ("401", "404", "refused", "Errno", "HTTP", "Connection"):
-                assert tell not in message, (url, message)
+                assert tell not in said, (url, message)
             assert message.endswith("(the reason is in the server's log)")
         # the server's log has the reasons
         reasons = "\n".join(
