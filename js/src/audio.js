@@ -169,14 +169,15 @@ export class AudioEngine {
   /** @param {{ echoCancellation?: boolean, noiseSuppression?: boolean, autoGainControl?: boolean, targetRate?: number, frameMs?: number }} options */
   async startMic({ echoCancellation = true, noiseSuppression = true, autoGainControl = true, targetRate = 24000, frameMs = 40 }) {
     await this.ensure();
-    const ctx = this.ctx;
-    if (!ctx) throw new Error("the audio context was closed");
     const stream = await navigator.mediaDevices.getUserMedia({
       audio: { echoCancellation, noiseSuppression, autoGainControl, channelCount: 1 },
       video: false,
     });
     if (this.stream) this.stopMic();
     this.stream = stream;
+    // null only when close() ran while getUserMedia waited: a TypeError here, as before the checker
+    const ctx = this.ctx;
+    if (!ctx) throw new TypeError("the audio context was closed");
     const source = ctx.createMediaStreamSource(stream);
     this.source = source;
     const capNode = new AudioWorkletNode(ctx, "rtw-capture", {

@@ -160,7 +160,8 @@ class PlaybackProcessor extends AudioWorkletProcessor {
     if (this.playing) {
       while (i < frames && this.queue.length) {
         const seg = this.queue[0];
-        const it = this.items.get(seg.item);
+        // always there: items are made before their audio is queued, and "forget" keeps items with queued audio
+        const it = /** @type {PlaybackItem} */ (this.items.get(seg.item));
         if (seg.off === 0 && seg.chunk >= 0) {
           this.port.postMessage({ type: "chunk", chunk: seg.chunk, item: seg.item, recv: seg.recv, start: Date.now(), offsetMs: (1000 * i) / sampleRate, fresh: seg.fresh, first: seg.first });
         }
@@ -172,7 +173,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
         }
         seg.off += n;
         i += n;
-        if (it) it.played += n; // always there: "forget" keeps items with queued audio
+        it.played += n;
         this.playedTotal += n;
         this.queued -= n;
         this.current = seg.item;
