@@ -12,7 +12,7 @@
  * @property {(name: string, value: unknown) => void} set
  * @property {() => void} save_changes
  * @property {(content: object, callbacks?: object, buffers?: ArrayBuffer[]) => void} send
- * @property {(event: string, handler: (...args: any[]) => void) => void} on
+ * @property {(event: string, handler: (...args: any[]) => void) => void} on  a handler's arguments depend on the event ("msg:custom", "change:<trait>", ...)
  * @property {(event: string, handler?: (...args: any[]) => void) => void} off
  */
 /** @typedef {{ found: boolean, baseUrl: string, token: string, wsUrl: string }} PageConfig */
