@@ -26,6 +26,16 @@ own) and reports wall time, CPU time (user+sys, all threads) and peak RSS:
     python benchmarks/bench_frames.py --events 200000 --repeat 3
     python benchmarks/bench_frames.py --events 200000 --repeat 7 \
         --tree before=/path/to/old/checkout --tree after=.   # two source trees, interleaved
+
+With ``--tree LABEL=PATH`` (repeatable) the cold measurement runs once per tree per round,
+the trees interleaved, each child with ``PYTHONPATH=PATH`` and its working directory in
+PATH; the ``realtime_widget`` each tree imports is checked and printed first. The log is
+then written by the *first* tree's own ``EventLog`` (``tests/frames_synth.py`` of that
+tree, in a subprocess), and every tree must read it to the same number of rows. The log
+format did not change in the architecture refactor: the trees before and after it write
+byte-identical logs and each reads the other's. Printed: medians per tree and the ratio
+of the last tree's to the first's per measurement (wall, CPU, peak RSS), with the
+bootstrap interval of ``bench_hub.ratio_interval`` from 5 rounds on.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,6 +52,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+
+from bench_hub import parse_trees, ratio_interval, tree_env  # noqa: E402
 
 CHILD = r"""
 import json, resource, sys, time
@@ -98,15 +111,43 @@ def make_log(directory: Path, n_events: int) -> Path:
     return path
 
 
+def make_log_with(tree: Path, directory: Path, n_events: int) -> Path:
+    """The log written by ``tree``'s own ``EventLog`` (its ``tests/frames_synth.py``), in a
+    subprocess that imports that tree; cached per tree commit."""
+    commit = subprocess.run(
+        ["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    path = directory / f"rts_bench{n_events}-{commit or tree.name}"
+    if (path / "events.jsonl").exists() and (path / "meta.json").exists():
+        return path
+    env, cwd = tree_env(tree)
+    env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], str(tree / "tests")])
+    code = (
+        "import sys; from pathlib import Path; from frames_synth import write_synthetic_log; "
+        "write_synthetic_log(Path(sys.argv[1]), n_events=int(sys.argv[2]), "
+        "appends_per_turn=30, deltas_per_turn=30, audio_bytes=96)"
+    )
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", code, str(path), str(n_events)], env=env, cwd=cwd, check=True
+    )
+    print(
+        f"wrote {n_events:,} events ({(path / 'events.jsonl').stat().st_size / 1e6:.0f} MB) "
+        f"with {tree} in {time.perf_counter() - t0:.1f} s -> {path}"
+    )
+    return path
+
+
 def child(path: Path, what: str, cache: str = "off", root: Path = ROOT) -> dict:
     """One measurement in a fresh process that imports ``realtime_widget`` from ``root``."""
-    env = {**os.environ, "PYTHONPATH": str(root), "REALTIME_WIDGET_FRAMES_CACHE": cache}
+    env, cwd = tree_env(root)
+    env["REALTIME_WIDGET_FRAMES_CACHE"] = cache
     out = subprocess.run(
         [sys.executable, "-c", CHILD, str(path), what],
         check=True,
         capture_output=True,
         text=True,
-        cwd=root,
+        cwd=cwd,
         env=env,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -130,26 +171,67 @@ def compare_trees(path: Path, trees: dict[str, Path], repeat: int) -> None:
     """The cold measurement once per tree per round, the trees interleaved (machine noise
     hits them alike); medians per tree and the ratio of the last tree's to the first's."""
     runs: dict[str, list[dict]] = {label: [] for label in trees}
-    for _ in range(repeat):
+    for round_ in range(repeat):
         for label, root in trees.items():
             runs[label].append(child(path, "all", root=root))
-    for label in trees:
-        print(f"  {label}: {runs[label][0]['package']}")
+            r = runs[label][-1]
+            if not Path(r["package"]).is_relative_to(root):
+                raise SystemExit(f"{label}: imported {r['package']}, not {root}")
+            print(
+                f"  round {round_ + 1} {label}: open {r['marks']['open'][0]:.3f} s, "
+                f"{r['rows']:,} rows, slow chunks {r['slow_chunks']}",
+                flush=True,
+            )
+    rows = {label: {r["rows"] for r in runs[label]} for label in trees}
+    if len({n for v in rows.values() for n in v}) != 1:
+        raise SystemExit(f"the trees read different row counts: {rows}")
     first, last = list(trees)[0], list(trees)[-1]
 
-    def median(values: list[float]) -> float:
-        return sorted(values)[len(values) // 2]
+    median = statistics.median
 
-    print(f"\n{repeat} interleaved rounds, cold, medians: wall s / CPU s; ratio {last}/{first}")
-    for name in ("import", "open", "events", "latency", "usage"):
-        cells, cpu = [], {}
-        for label in trees:
-            wall = median([r["marks"][name][0] for r in runs[label]])
-            cpu[label] = median([r["marks"][name][1] for r in runs[label]])
-            cells.append(f"{label} {wall:6.3f} / {cpu[label]:6.3f}")
-        print(f"  {name:8} " + "   ".join(cells) + f"   CPU x{cpu[last] / cpu[first]:.2f}")
-    rss = {label: median([r["peak_rss_mb"] for r in runs[label]]) for label in trees}
-    print("  peak RSS MB " + "   ".join(f"{k} {v:.0f}" for k, v in rss.items()))
+    def ratio(num: list[float], den: list[float]) -> str:
+        text = f"{median(num) / median(den):.3f}x"
+        if len(num) >= 5:
+            low, high = ratio_interval(num, den)
+            text += f" ({low:.2f}-{high:.2f})"
+        return text
+
+    print(
+        f"\n{repeat} interleaved rounds, cold, medians: wall s / CPU s per tree; "
+        f"ratios {last}/{first} of the medians"
+        + (" (95% bootstrap interval)" if repeat >= 5 else "")
+    )
+    steps = {
+        name: {
+            label: [(r["marks"][name][0], r["marks"][name][1]) for r in runs[label]]
+            for label in trees
+        }
+        for name in ("import", "open", "events", "latency", "usage")
+    }
+    steps["open+events"] = {
+        label: [
+            (
+                r["marks"]["open"][0] + r["marks"]["events"][0],
+                r["marks"]["open"][1] + r["marks"]["events"][1],
+            )
+            for r in runs[label]
+        ]
+        for label in trees
+    }
+    for name, per_tree in steps.items():
+        cells = [
+            f"{label} {median([w for w, _ in v]):6.3f} / {median([c for _, c in v]):6.3f}"
+            for label, v in per_tree.items()
+        ]
+        wall = ratio([w for w, _ in per_tree[last]], [w for w, _ in per_tree[first]])
+        cpu = ratio([c for _, c in per_tree[last]], [c for _, c in per_tree[first]])
+        print(f"  {name:12} " + "   ".join(cells) + f"   wall {wall}  CPU {cpu}")
+    rss = {label: [r["peak_rss_mb"] for r in runs[label]] for label in trees}
+    print(
+        "  peak RSS MB  "
+        + "   ".join(f"{k} {median(v):.0f}" for k, v in rss.items())
+        + f"   {ratio(rss[last], rss[first])}"
+    )
 
 
 def main() -> None:
@@ -175,15 +257,18 @@ def main() -> None:
     )
     args = ap.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
-    path = make_log(args.dir, args.events)
+    trees = parse_trees(args.tree)
+    if trees:  # the first tree writes the log (the old one, when comparing before / after)
+        path = make_log_with(next(iter(trees.values())), args.dir, args.events)
+    else:
+        path = make_log(args.dir, args.events)
     size_mb = (path / "events.jsonl").stat().st_size / 1e6
     print(
         f"log: {args.events:,} events, {size_mb:.0f} MB of JSONL; {os.cpu_count()} CPUs; load "
         f"average {os.getloadavg()[0]:.1f}"
     )
 
-    if args.tree:
-        trees = {k: Path(v).resolve() for k, v in (t.split("=", 1) for t in args.tree)}
+    if trees:
         compare_trees(path, trees, args.repeat)
         return
     runs = [child(path, "all") for _ in range(args.repeat)]

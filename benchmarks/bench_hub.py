@@ -24,6 +24,15 @@ audio in each direction), and events relayed per CPU-second (events per second p
     python benchmarks/bench_hub.py --sessions 10 --seconds 5
     # interleaved rounds, medians (for noisy machines)
     python benchmarks/bench_hub.py --configs bare,hub --repeat 5
+    # the same hub from two source trees (e.g. two commits' worktrees), interleaved per round
+    python benchmarks/bench_hub.py --configs hub --tree before=../old --tree after=. --repeat 5
+
+With ``--tree LABEL=PATH`` (repeatable) every configuration that imports realtime_widget
+(``hub``, ``lean``) runs once per tree per round, as ``hub@LABEL``, its server started with
+``PYTHONPATH=PATH`` and its working directory in PATH (``python -c`` and ``-m`` put the
+working directory first on ``sys.path``, ahead of ``PYTHONPATH``); the script checks at
+start-up which ``realtime_widget`` each tree's subprocess imports, and prints the ratio of
+the last tree's medians to the first's with a bootstrap interval.
 """
 
 from __future__ import annotations
@@ -163,7 +172,10 @@ class Relay(RelayBase):
 LEAN_RELAY = _server_script(
     _RELAY_BASE
     + """
-from realtime_widget.wsframes import write_text
+try:
+    from realtime_widget.wsframes import write_text
+except ImportError:  # a tree from before the refactor (2735d30)
+    from realtime_widget.server.wsframes import write_text
 
 class Relay(RelayBase):
     async def open(self):
@@ -202,12 +214,56 @@ def cpu_seconds(pid: int, part: str = "both") -> float:
     return {"both": user + system, "user": user, "system": system}[part]
 
 
-def spawn_script(code: str, *args: str) -> subprocess.Popen:
+# Configurations whose server imports realtime_widget: --tree runs them once per tree.
+TREE_CONFIGS = ("hub", "lean")
+
+
+def tree_env(tree: Path | None) -> tuple[dict[str, str], str | None]:
+    """Environment and working directory of a subprocess that must import ``realtime_widget``
+    from ``tree`` (None: whatever this process would import). The working directory matters:
+    ``python -c`` / ``python -m`` put it on ``sys.path`` ahead of ``PYTHONPATH``, so a
+    benchmark started inside another checkout would otherwise import that checkout."""
+    env = dict(os.environ)
+    if tree is None:
+        return env, None
+    env["PYTHONPATH"] = os.pathsep.join([str(tree), *filter(None, [env.get("PYTHONPATH")])])
+    return env, str(tree)
+
+
+def check_tree(tree: Path) -> str:
+    """The ``realtime_widget`` a subprocess started by ``tree_env(tree)`` imports; raises if it
+    is not the one in ``tree``."""
+    env, cwd = tree_env(tree)
+    out = subprocess.run(
+        [sys.executable, "-c", "import realtime_widget; print(realtime_widget.__file__)"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if not Path(out).resolve().is_relative_to(tree.resolve()):
+        raise SystemExit(f"PYTHONPATH={tree} imports {out}, not that tree's realtime_widget")
+    return out
+
+
+def parse_trees(specs: list[str]) -> dict[str, Path]:
+    """``LABEL=PATH`` options, in order; each tree's import is checked and printed."""
+    trees = {k: Path(v).resolve() for k, v in (t.split("=", 1) for t in specs)}
+    for label, tree in trees.items():
+        print(f"tree {label}: realtime_widget from {check_tree(tree)}", flush=True)
+    return trees
+
+
+def spawn_script(code: str, *args: str, tree: Path | None = None) -> subprocess.Popen:
+    env, cwd = tree_env(tree)
     proc = subprocess.Popen(
         [sys.executable, "-c", code, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env=env,
+        cwd=cwd,
     )
     line = proc.stdout.readline()
     if "ready" not in line:
@@ -237,9 +293,7 @@ def spawn_jupyter(
     local_speech: bool = False,
     tree: Path | None = None,
 ) -> subprocess.Popen:
-    env = dict(os.environ)
-    if tree is not None:  # this source tree's realtime_widget, before the installed one
-        env["PYTHONPATH"] = str(tree)
+    env, cwd = tree_env(tree)  # this source tree's realtime_widget, before the installed one
     for name, sub in (
         ("HOME", "home"),
         ("JUPYTER_CONFIG_DIR", "config"),
@@ -273,6 +327,7 @@ def spawn_jupyter(
             *(f"--RealtimeWidgetApp.{o}" for o in options),
         ],
         env=env,
+        cwd=cwd,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -409,10 +464,13 @@ async def run_config(name: str, args, upstream_url: str, tmp: Path) -> dict:
     if name == "direct":
         urls = [upstream_url] * args.sessions
         headers = {"OpenAI-Beta": "realtime=v1"}  # the preview dialect (the engine's default is GA)
-    elif name in ("bare", "lean"):
+    elif name.split("@")[0] in ("bare", "lean"):
         port = free_port()
         relay_proc = spawn_script(
-            BARE_RELAY if name == "bare" else LEAN_RELAY, str(port), upstream_url
+            BARE_RELAY if name.split("@")[0] == "bare" else LEAN_RELAY,
+            str(port),
+            upstream_url,
+            tree=args.trees[name.split("@", 1)[1]] if "@" in name else None,
         )
         urls = [f"ws://127.0.0.1:{port}/relay"] * args.sessions
     else:
@@ -508,11 +566,13 @@ async def main() -> None:
         action="append",
         default=[],
         metavar="LABEL=PATH",
-        help="a source tree for the hub: config hub@LABEL runs the Jupyter server with "
-        "realtime_widget imported from PATH (compare commits in one run)",
+        help="a source tree (repeatable): each of the hub and lean configs runs once per tree "
+        "per round as hub@LABEL, importing realtime_widget from PATH (compare commits in one "
+        "run; the ratio is the last tree's over the first's)",
     )
     args = parser.parse_args()
-    args.trees = {k: Path(v).resolve() for k, v in (t.split("=", 1) for t in args.tree)}
+    args.trees = parse_trees(args.tree)
+    args.configs = ",".join(expand_configs(args.configs.split(","), list(args.trees)))
 
     port = free_port()
     if args.upstream == "echo":
@@ -542,6 +602,7 @@ async def main() -> None:
     ]
     direct = next((r for r in results if r["config"] == "direct"), None)
     bare = next((r for r in results if r["config"] == "bare"), None)
+    width = max(8, *(len(r["config"]) for r in results))
     print(
         f"\n{args.sessions} sessions, {args.frame_ms} ms frames both ways, {args.seconds:.0f} s "
         f"measured, upstream: {args.upstream}, "
@@ -550,14 +611,14 @@ async def main() -> None:
         + "\n"
     )
     print(
-        f"{'config':<8} {'rtt p50':>8} {'rtt p99':>8} {'+p50':>7} {'+p99':>7} {'relay CPU':>10} "
-        f"{'(system)':>9} {'ms CPU/audio-s':>15} {'events/CPU-s':>13}  lost"
+        f"{'config':<{width}} {'rtt p50':>8} {'rtt p99':>8} {'+p50':>7} {'+p99':>7} "
+        f"{'relay CPU':>10} {'(system)':>9} {'ms CPU/audio-s':>15} {'events/CPU-s':>13}  lost"
     )
     for r in results:
         add50 = r["rtt_p50_ms"] - direct["rtt_p50_ms"] if direct else float("nan")
         add99 = r["rtt_p99_ms"] - direct["rtt_p99_ms"] if direct else float("nan")
         print(
-            f"{r['config']:<8} {r['rtt_p50_ms']:8.2f} {r['rtt_p99_ms']:8.2f} {add50:7.2f} "
+            f"{r['config']:<{width}} {r['rtt_p50_ms']:8.2f} {r['rtt_p99_ms']:8.2f} {add50:7.2f} "
             f"{add99:7.2f} {r['relay_cpu_s']:9.2f}s {r['relay_system_s']:8.2f}s "
             f"{r['relay_cpu_ms_per_audio_s']:15.2f} {r['relay_events_per_cpu_s']:13.0f}  "
             f"{r['lost']}"
@@ -594,19 +655,46 @@ async def main() -> None:
             f"hub added latency p99: {float(np.median(added)):.2f} ms (goal <= 2 ms)"
             + (f"; per round: {', '.join(f'{x:.2f}' for x in added)}" if len(added) > 1 else "")
         )
-    trees = [r["config"] for r in results if "@" in r["config"]]
-    if len(trees) >= 2:  # the same hub from two source trees: last / first
-        first, last = trees[0], trees[-1]
-        for field in ("relay_cpu_s", "rtt_p50_ms", "rtt_p99_ms"):
-            num = [r[field] for r in rounds if r["config"] == last]
-            den = [r[field] for r in rounds if r["config"] == first]
-            line = f"{last} / {first} {field}: {float(np.median(num) / np.median(den)):.2f}x"
-            if len(num) >= 5:
-                low, high = ratio_interval(num, den)
-                line += f" (95% bootstrap interval {low:.2f}-{high:.2f}x)"
-            print(line)
+    tree_ratios(rounds, [r["config"] for r in results])
     if args.json:
         Path(args.json).write_text(json.dumps({"rounds": rounds, "medians": results}, indent=1))
+
+
+def expand_configs(configs: list[str], labels: list[str]) -> list[str]:
+    """With source trees, each config that imports realtime_widget runs once per tree
+    (``hub`` -> ``hub@before``, ``hub@after``), the trees next to each other in every round;
+    configs already naming a tree, and those that import nothing of ours, are kept."""
+    out: list[str] = []
+    for name in configs:
+        if labels and name in TREE_CONFIGS:
+            out += [f"{name}@{label}" for label in labels]
+        else:
+            out.append(name)
+    return out
+
+
+def tree_ratios(rounds: list[dict], configs: list[str]) -> None:
+    """For each config run from two or more trees: the ratio of the last tree's median to the
+    first's, per field, with the bootstrap interval of ``ratio_interval`` from 5 rounds on."""
+    by_base: dict[str, list[str]] = {}
+    for name in configs:
+        if "@" in name:
+            by_base.setdefault(name.split("@", 1)[0], []).append(name)
+    for names in by_base.values():
+        if len(names) < 2:
+            continue
+        first, last = names[0], names[-1]
+        print(f"\n{last} / {first}, ratio of the medians over the rounds:")
+        for field in ("relay_cpu_ms_per_audio_s", "relay_system_s", "rtt_p50_ms", "rtt_p99_ms"):
+            num = [r[field] for r in rounds if r["config"] == last]
+            den = [r[field] for r in rounds if r["config"] == first]
+            line = f"  {field:<26} {float(np.median(num) / np.median(den)):.3f}x"
+            if len(num) >= 5:
+                low, high = ratio_interval(num, den)
+                line += f"  (95% bootstrap interval {low:.3f}-{high:.3f}x)"
+            per_round = [n / d for n, d in zip(num, den, strict=True)]
+            line += "; per round: " + ", ".join(f"{x:.2f}" for x in per_round)
+            print(line)
 
 
 def ratio_interval(
