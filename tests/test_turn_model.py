@@ -309,7 +309,12 @@ async def test_semantic_vad_answers_a_paused_sentence_once(client: EngineClient,
     assert len(client.of_type("input_audio_buffer.speech_stopped")) == 1
     (transcribed,) = client.of_type("conversation.item.input_audio_transcription.completed")
     heard = transcribed["transcript"].lower()
-    assert "fly" in heard and "boston" in heard
+    # both halves are in the one turn. Piper's synthesis is random (VITS noise): "Boston" was
+    # once heard as "fosnan", so the words checked are the plainer ones, plus a bound
+    assert "fly" in heard and "friday" in heard, heard
+    from speech_fixtures import word_errors
+
+    assert word_errors("I would like to fly to Boston on Friday.", heard)[0] <= 2, heard
 
 
 # -- what the recogniser hears -----------------------------------------------------------
