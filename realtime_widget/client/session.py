@@ -37,13 +37,19 @@ import numpy as np
 
 from .. import audio as _audio
 from ..conversation import Conversation
-from ..protocol import loads_json
 from ..protocol.parsing import dumps_json
 from .discovery import ServerInfo, find_server, server_from_argument
 from .loop import blocking, loop_thread, on_client_loop
 from .rest import HubRest
 from .tools import Tool, tool_from_callable
-from .transports import DirectTransport, HubTransport, SessionClosed, Transport, direct_hub
+from .transports import (
+    DirectTransport,
+    HubTransport,
+    SessionClosed,
+    Transport,
+    direct_hub,
+    frame_event,
+)
 
 log = logging.getLogger(__name__)
 
@@ -283,11 +289,8 @@ class Session:
     # ------------------------------------------------------------------ incoming events
 
     def _on_frame(self, frame: str) -> None:
-        try:
-            event = loads_json(frame)
-        except ValueError:
-            return
-        if not isinstance(event, dict):
+        event = frame_event(frame)
+        if event is None:
             return
         etype = event.get("type")
         if etype == "x_hub.ready":
@@ -509,9 +512,7 @@ class Session:
         self._lt.loop.call_soon_threadsafe(add)
         return remove
 
-    def follow(
-        self, after: int, on_event: Callable[[dict[str, Any]], Any]
-    ) -> Callable[[], None]:
+    def follow(self, after: int, on_event: Callable[[dict[str, Any]], Any]) -> Callable[[], None]:
         """Attach one more reader of this session, as a browser's WebSocket attaches: the
         hub sends it the server events after ``x_seq`` ``after``, then ``x_hub.ready``
         (the hub's own end-of-catch-up event), then live events, each to ``on_event``

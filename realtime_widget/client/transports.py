@@ -23,7 +23,17 @@ __all__ = [
     "Transport",
     "direct_hub",
     "direct_hub_config",
+    "frame_event",
 ]
+
+
+def frame_event(frame: str) -> dict[str, Any] | None:
+    """A frame the hub sent, as its event; None when it is not a JSON object."""
+    try:
+        event = loads_json(frame)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) else None
 
 
 class SessionClosed(RuntimeError):
@@ -239,11 +249,8 @@ class _Follower:
         self.transport: Any = None
 
     def on_frame(self, frame: str) -> None:
-        try:
-            event = loads_json(frame)
-        except ValueError:
-            return
-        if not isinstance(event, dict):
+        event = frame_event(frame)
+        if event is None:
             return
         seq = event.get("x_seq")
         if isinstance(seq, int) and self.transport is not None:
