@@ -69,68 +69,6 @@ def test_frame_length_is_bounded():
         RealtimeWidget(frame_ms=200)
 
 
-def test_attach_to_a_kernel_session_and_relay_through_the_comm(tmp_path, monkeypatch):
-    """Where the browser cannot reach a hub (here: a session run by the kernel itself),
-    the widget relays: logged events first, then ``x_hub.ready``, then live events; the
-    front end's client events go to the session."""
-    import threading
-
-    from realtime_widget import Session
-
-    monkeypatch.setenv("REALTIME_WIDGET_LOG_DIR", str(tmp_path))
-    session = Session(mode="direct", speech=False, session={"modalities": ["text"]})
-    try:
-        w = RealtimeWidget(session=session)
-        assert w.session is session and w.session_id == session.id
-        assert w.hub_mode is False and w.autoattach and w.ws_path.endswith("/ws")
-        sent: list[dict] = []
-        done, ready = threading.Event(), threading.Event()
-
-        def capture(content, buffers=None):
-            for ev in content.get("events", []):
-                sent.append(ev)
-                if ev.get("type") == "response.done":
-                    done.set()
-                if ev.get("type") == "x_hub.ready":
-                    ready.set()
-
-        monkeypatch.setattr(w, "send", capture)
-        w._on_front_end_msg(w, {"type": "relay_attach", "after": 0}, [])
-        assert ready.wait(30)  # the hub's catch-up runs on the session's thread
-        types = [e["type"] for e in sent]
-        assert (
-            types[:2] == ["session.created", "conversation.created"] and types[-1] == "x_hub.ready"
-        )
-        # the hub's own x_hub.ready: this reader is a client of the session like a browser
-        assert sent[-1]["client_id"] and sent[-1]["session"]["id"] == session.id
-        w._on_front_end_msg(
-            w,
-            {
-                "type": "client_event",
-                "event": {
-                    "type": "conversation.item.create",
-                    "item": {
-                        "type": "message",
-                        "role": "user",
-                        "content": [{"type": "input_text", "text": "hello relay"}],
-                    },
-                },
-            },
-            [],
-        )
-        w._on_front_end_msg(w, {"type": "client_event", "event": {"type": "response.create"}}, [])
-        assert done.wait(60)
-        seqs = [e["x_seq"] for e in sent if "x_seq" in e]
-        assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
-        text = "".join(e.get("delta", "") for e in sent if e["type"] == "response.text.delta")
-        assert "hello relay" in text
-        w._on_front_end_msg(w, {"type": "relay_detach"}, [])
-        w.close()
-        assert not session.closed  # a session the widget was given is not ended by it
-    finally:
-        session.close()
-
-
 def test_live_numbers_prices_and_idle_timeout():
     w = RealtimeWidget(
         prices={"input_text": 4, "input_audio": 32, "output_text": 16, "output_audio": 64},
