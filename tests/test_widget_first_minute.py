@@ -225,6 +225,7 @@ def test_an_interrupted_answer_shows_what_was_heard_and_the_live_numbers(env, pa
             "print('NUMBERS' + json.dumps({'tokens': int(u['total_tokens'].iloc[0]), 'cost': "
             "float(u['cost'].iloc[0]), "
             "'responses': lat[['response_id', 'trigger']].to_dict('records')}))",
+            "r = w.session.say('Thank you.')\nprint('WHOLE' + r.item_ids[-1])",
         ],
     )
     nb.run(1)
@@ -294,6 +295,28 @@ def test_an_interrupted_answer_shows_what_was_heard_and_the_live_numbers(env, pa
         "false); }"
     )
     line.wait_for(state="hidden")
+
+    nb.run(4)
+    out = nb.wait_output(4, "WHOLE")
+    whole_id = next(x for x in out.splitlines() if x.startswith("WHOLE"))[len("WHOLE") :]
+    whole = root.locator(f'.rtw-msg[data-item-id="{whole_id}"]')
+    whole.wait_for()
+    # a truncation where the answer's audio ends (a server sends one when a client truncates
+    # after the last sample played): all of it was heard. The engine refuses a millisecond
+    # past the audio's end, and 24 kHz audio rarely ends on a whole millisecond, so the
+    # event is handed to the view as the hub would deliver it.
+    page.evaluate(
+        """(id) => { const v = globalThis.__realtime_widget.views.at(-1);
+        v.onServerEvent({ type: "conversation.item.truncated", item_id: id, content_index: 0,
+          audio_end_ms: v.itemSamples.get(id) * 1000 / 24000 }); }""",
+        whole_id,
+    )
+    whole.locator(".rtw-cut").wait_for()
+    body = whole.locator(".rtw-text-body")
+    assert body.locator(".rtw-unheard").count() == 0  # nothing struck through
+    assert body.inner_text() == body.locator(".rtw-heard").inner_text()  # and nothing else
+    assert "null" not in body.inner_text().lower(), body.inner_text()
+    screenshot(page, "widget-first-minute-answer-truncated-at-its-end")
 
 
 def test_quick_clicks_leave_one_session_one_microphone_and_no_repeated_audio(env, page):

@@ -2,10 +2,11 @@
 // Building the widget's DOM: h("div", {class, text, onclick, aria-*...}, ...children).
 
 /**
- * @param {string} tag
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
  * @param {Record<string, any>} [attrs]
- * @param {...(Node | string | null | undefined)} children
- * @returns {HTMLElement}
+ * @param {...(Node | string | null | undefined)} children  null and undefined are left out
+ * @returns {HTMLElementTagNameMap[K]}
  */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);

@@ -1,3 +1,4 @@
+// @ts-check
 // The connection: which way to the session (the I/O worker's socket, the page's, or the kernel's comm), attaching, reattaching, and sending.
 // Methods of WidgetView (view.js), in a module of their own; `this` is the view.
 import { makeIoWorker } from "./audio.js";
@@ -7,7 +8,9 @@ import { CommConnection, HubConnection, WorkerConnection, sessionSocketUrl } fro
 import { pushCapped } from "./view-stats.js";
 import { registry } from "./views-registry.js";
 
-export const connectionMethods = {
+/** @typedef {import("./view-types.js").Mixin} Mixin */
+
+export const connectionMethods = /** @satisfies {Mixin} */ ({
   async toggleConnect() {
     this.stats.connect.clicks++;
     if (this.conn) return this.disconnect();
@@ -27,7 +30,7 @@ export const connectionMethods = {
     this.renderState();
     try {
       await ready;
-    } catch (e) {
+    } catch (/** @type {any} */ e) {
       this.showError(`Audio playback is unavailable: ${e.message || e}`);
     }
   },
@@ -65,7 +68,9 @@ export const connectionMethods = {
       this.attachedSession = this.model.get("session_id"); // a new session numbers its events from 1 again
       this.lastSeqSeen = 0;
     }
+    /** @type {import("./hub.js").OnEvent} */
     const onEvent = (ev, at) => this.onServerEvent(ev, at);
+    /** @type {import("./hub.js").OnState} */
     const onState = (state, e) => this.onConnState(state, e);
     if (kind === "hub") {
       const wsPath = this.model.get("ws_path");
@@ -110,7 +115,7 @@ export const connectionMethods = {
 
   dropWorker() {
     if (!this.worker) return;
-    if (this.conn && this.conn.worker === this.worker) this.conn.close();
+    if (this.conn instanceof WorkerConnection && this.conn.worker === this.worker) this.conn.close();
     this.worker = null;
     this.audio.setWorker(null);
   },
@@ -171,4 +176,4 @@ export const connectionMethods = {
       this.showError(msg.message);
     }
   },
-};
+});

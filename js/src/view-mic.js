@@ -1,3 +1,4 @@
+// @ts-check
 // The microphone: on and off, levels, and its audio to the session when the page sends it (no I/O worker).
 // Methods of WidgetView (view.js), in a module of their own; `this` is the view.
 import { micErrorText, micSupport } from "./audio.js";
@@ -5,7 +6,9 @@ import { formatRate } from "./codec.js";
 import { sendKeptAudio, sendMicAudio } from "./mic-sender.js";
 import { pushCapped } from "./view-stats.js";
 
-export const micMethods = {
+/** @typedef {import("./view-types.js").Mixin} Mixin */
+
+export const micMethods = /** @satisfies {Mixin} */ ({
   /** On or off, in click order: quick clicks never open two streams or leave the wrong state. */
   toggleMic() {
     this.micChain = this.micChain.then(async () => {
@@ -87,4 +90,4 @@ export const micMethods = {
     if (this.queue.empty) return;
     this.stats.queueSent.push(sendKeptAudio((ev) => this.send(ev), this.queue, this.inputFormat, this.stats));
   },
-};
+});

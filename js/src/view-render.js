@@ -1,8 +1,11 @@
+// @ts-check
 // Rendering: the controls, the status line, the live numbers and the error box; the widget's traits.
 // Methods of WidgetView (view.js), in a module of their own; `this` is the view.
 import { h } from "./dom.js";
 
-export const renderMethods = {
+/** @typedef {import("./view-types.js").Mixin} Mixin */
+
+export const renderMethods = /** @satisfies {Mixin} */ ({
   build() {
     const el = this.el;
     el.classList.add("rtw-root");
@@ -23,7 +26,7 @@ export const renderMethods = {
         type: "button",
         "aria-label": "Hold to talk (mouse or Space key)",
         "aria-pressed": "false",
-        onpointerdown: (e) => {
+        onpointerdown: (/** @type {PointerEvent} */ e) => {
           e.preventDefault();
           try {
             this.pttBtn.setPointerCapture(e.pointerId);
@@ -32,13 +35,13 @@ export const renderMethods = {
         },
         onpointerup: () => this.pttEnd(),
         onpointercancel: () => this.pttEnd(),
-        onkeydown: (e) => {
+        onkeydown: (/** @type {KeyboardEvent} */ e) => {
           if ((e.key === " " || e.key === "Enter") && !e.repeat) {
             e.preventDefault();
             this.pttStart();
           }
         },
-        onkeyup: (e) => {
+        onkeyup: (/** @type {KeyboardEvent} */ e) => {
           if (e.key === " " || e.key === "Enter") {
             e.preventDefault();
             this.pttEnd();
@@ -73,7 +76,7 @@ export const renderMethods = {
       type: "text",
       placeholder: "Type a message and press Enter",
       "aria-label": "Message to the assistant",
-      onkeydown: (e) => {
+      onkeydown: (/** @type {KeyboardEvent} */ e) => {
         if (e.key === "Enter" && !e.shiftKey) {
           e.preventDefault();
           this.sendText();
@@ -198,7 +201,7 @@ export const renderMethods = {
   },
 
   syncLevels() {
-    const q = (x) => Math.round(x * 20) / 20;
+    const q = (/** @type {number} */ x) => Math.round(x * 20) / 20;
     this.setTraits({ input_level: q(this.audio.micOn ? this.inLevel : 0), output_level: q(this.outLevel), events_received: this.stats.eventsReceived });
     this.renderState();
   },
@@ -217,4 +220,4 @@ export const renderMethods = {
     });
     this.renderState();
   },
-};
+});

@@ -20,25 +20,25 @@ export function newStats() {
     appendsSent: 0,
     audioSentMs: 0,
     framesCaptured: 0,
-    captureLatencyMs: [], // first sample of a frame -> append written to the socket
-    captureOverheadMs: [], // last sample of a frame -> append written to the socket
-    playbackLatencyMs: [], // audio delta received at an empty buffer -> its first sample rendered by the worklet
-    firstAudioLatencyMs: [], // first delta of an item received -> rendered (both: + outputLatencyMs = audible)
+    captureLatencyMs: /** @type {number[]} */ ([]), // first sample of a frame -> append written to the socket
+    captureOverheadMs: /** @type {number[]} */ ([]), // last sample of a frame -> append written to the socket
+    playbackLatencyMs: /** @type {number[]} */ ([]), // audio delta received at an empty buffer -> its first sample rendered by the worklet
+    firstAudioLatencyMs: /** @type {number[]} */ ([]), // first delta of an item received -> rendered (both: + outputLatencyMs = audible)
     audioDeltasReceived: 0,
     audioReceivedSamples: 0,
     playedSamples: 0, // device-rate samples the playback worklet played
-    itemsPlayback: {}, // item_id -> {played, received, rate, ended, stopped, index}
+    itemsPlayback: /** @type {object} */ ({}), // item_id -> {played, received, rate, ended, stopped, index}
     underruns: 0,
     starvedMs: 0,
-    stops: [], // {reason, clickAt, silentAt, stopToSilenceMs, items}
-    truncatesSent: [], // {item_id, content_index, audio_end_ms, played, received}
-    truncated: [], // conversation.item.truncated events received
+    stops: /** @type {{ reason: string, clickAt: number, silentAt: number, stopToSilenceMs: number, items: object[] }[]} */ ([]), // {reason, clickAt, silentAt, stopToSilenceMs, items}
+    truncatesSent: /** @type {{ item_id: string, content_index: number, audio_end_ms: number, played: number, received: number, rate: number, reason: string }[]} */ ([]), // {item_id, content_index, audio_end_ms, played, received}
+    truncated: /** @type {object[]} */ ([]), // conversation.item.truncated events received
     cancelsSent: 0,
     outputLatencyMs: 0,
     sampleRate: 0,
-    micSettings: null,
+    micSettings: /** @type {MediaTrackSettings | null} */ (null),
     connect: { clickAt: 0, sessionIdAt: 0, openAt: 0, sessionCreatedAt: 0, liveAt: 0, clicks: 0, requests: 0 }, // Date.now() of each step
-    queueSent: [], // {ms, droppedMs, appends}: audio kept while connecting, sent once live
+    queueSent: /** @type {{ ms: number, droppedMs: number, appends: number }[]} */ ([]), // {ms, droppedMs, appends}: audio kept while connecting, sent once live
     micStarts: 0, // getUserMedia streams opened
   };
 }

@@ -1,10 +1,16 @@
+// @ts-check
 // The transcript: one entry per item, live text, interrupted answers, tool-call cards.
 // Methods of WidgetView (view.js), in a module of their own; `this` is the view.
 import { formatRate } from "./codec.js";
 import { h } from "./dom.js";
 import { cutTranscript } from "./heard-text.js";
 
-export const transcriptMethods = {
+/** @typedef {import("./view-types.js").Json} Json */
+/** @typedef {import("./view-types.js").TranscriptEntry} TranscriptEntry */
+
+/** @typedef {import("./view-types.js").Mixin} Mixin */
+
+export const transcriptMethods = /** @satisfies {Mixin} */ ({
   itemEntry(id, role, type) {
     let it = this.items.get(id);
     if (it) return it;
@@ -33,14 +39,14 @@ export const transcriptMethods = {
       return;
     }
     const existed = this.items.has(item.id);
-    const it = this.itemEntry(item.id, item.role, item.type);
+    const it = /** @type {TranscriptEntry} */ (this.itemEntry(item.id, item.role, item.type)); // a message: calls returned above
     if (!existed && previousId) {
       const prev = this.items.get(previousId) || this.callByItem(previousId);
       if (prev && prev.el.nextSibling !== it.el) prev.el.after(it.el);
     }
-    const text = (item.content || []).map((c) => c.text || c.transcript || "").join(" ").trim();
+    const text = (item.content || []).map((/** @type {Json} */ c) => c.text || c.transcript || "").join(" ").trim();
     if (text) this.setText(item.id, text, { final: done || item.role === "user" });
-    else if (!it.text && item.role === "user" && (item.content || []).some((c) => c.type === "input_audio")) {
+    else if (!it.text && item.role === "user" && (item.content || []).some((/** @type {Json} */ c) => c.type === "input_audio")) {
       it.textEl.textContent = "…";
       it.el.classList.add("rtw-pending");
     }
@@ -86,10 +92,10 @@ export const transcriptMethods = {
       return;
     }
     const rest = it.text.startsWith(it.heard) ? it.text.slice(it.heard.length) : "";
-    it.textEl.replaceChildren(
-      h("span", { class: "rtw-heard" }, it.heard),
-      rest ? h("s", { class: "rtw-unheard", title: "Not played before the interruption: the model does not remember this part" }, rest) : null,
-    );
+    const heard = h("span", { class: "rtw-heard" }, it.heard);
+    // (replaceChildren writes a null argument as the text "null")
+    if (!rest) it.textEl.replaceChildren(heard);
+    else it.textEl.replaceChildren(heard, h("s", { class: "rtw-unheard", title: "Not played before the interruption: the model does not remember this part" }, rest));
   },
 
   callByItem(itemId) {
@@ -121,4 +127,4 @@ export const transcriptMethods = {
     const t = this.transcript;
     t.scrollTop = t.scrollHeight;
   },
-};
+});

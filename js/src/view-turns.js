@@ -1,10 +1,13 @@
+// @ts-check
 // Turn handling: playback, barge-in (stop, cancel, truncate to what was heard), push-to-talk, typed messages and the turn-taking mode.
 // Methods of WidgetView (view.js), in a module of their own; `this` is the view.
 import { decodeAudio, formatRate } from "./codec.js";
 import { eventId } from "./event-ids.js";
 import { pushCapped } from "./view-stats.js";
 
-export const turnsMethods = {
+/** @typedef {import("./view-types.js").Mixin} Mixin */
+
+export const turnsMethods = /** @satisfies {Mixin} */ ({
   onAudioDelta(ev, at) {
     if (this.worker) return; // the I/O worker decoded it and fed the playback worklet already
     if (!this.live || !ev.delta) return;
@@ -101,6 +104,7 @@ export const turnsMethods = {
       // the worker sends the frames up to the flushed one, then commit + response.create
       if (this.audio.micOn) {
         const id = ++this.audio.flushId;
+        /** @type {import("./messages.js").ClientEvent[]} */
         const events = [{ type: "input_audio_buffer.commit" }, { type: "response.create", response: {} }];
         for (const ev of events) ev.event_id = eventId(this.id, ++this.stats.eventsSent);
         this.worker.postMessage({ type: "flushThen", id, events, minSamples: Math.round(formatRate(this.inputFormat) * 0.1) });
@@ -163,4 +167,4 @@ export const turnsMethods = {
     this.updateGate();
     this.syncStatus();
   },
-};
+});

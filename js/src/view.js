@@ -1,3 +1,4 @@
+// @ts-check
 // One rendered view of a RealtimeWidget. The class holds the view's state, reads the
 // server's events and tears down; its other jobs are methods in modules of their own:
 // view-render.js (the UI), view-connection.js (the way to the session, reattach, send),
@@ -17,26 +18,40 @@ import { transcriptMethods } from "./view-transcript.js";
 import { turnsMethods } from "./view-turns.js";
 import { registry } from "./views-registry.js";
 
+/** @typedef {import("./hub.js").AnyModel} AnyModel */
+/** @typedef {import("./messages.js").ServerEvent} ServerEvent */
+/** @typedef {import("./view-types.js").Json} Json */
+/** @typedef {import("./view-types.js").View} View */
+
 const MAX_LOG = 3000;
 let eventCounter = 0;
 
 export class WidgetView {
+  /**
+   * @param {AnyModel} model
+   * @param {HTMLElement} el
+   */
   constructor(model, el) {
+    const view = /** @type {View} */ (/** @type {unknown} */ (this)); // with the mixins' methods and fields (view-types.d.ts)
     this.model = model;
     this.el = el;
     this.id = ++eventCounter;
     this.cfg = pageConfig();
+    /** @type {import("./view-types.js").Connection | null} */
     this.conn = null;
     this.live = false;
+    /** @type {Json} */
     this.session = {};
     this.inputFormat = normalizeFormat(model.get("input_format") || "pcm16"); // the session's, once it says
     this.outputFormat = "pcm16";
     this.items = new Map(); // item_id -> {el, textEl, role, type, text}
     this.calls = new Map(); // call_id -> card elements
+    /** @type {string | null} */
     this.activeResponse = null;
     this.ownCancels = new Set();
     this.stoppedItems = new Set();
     this.stoppedResponses = new Set();
+    /** @type {Worker | null} */
     this.worker = null;
     this.audioChunk = 0;
     this.firstChunkOfItem = new Set();
@@ -45,7 +60,9 @@ export class WidgetView {
     this.userSpeaking = false;
     this.inLevel = 0;
     this.outLevel = 0;
+    /** @type {import("./view-types.js").PendingStop | null} */
     this.pendingStop = null;
+    /** @type {Json[]} */
     this.log = [];
     this.stats = newStats();
     this.queue = new CaptureQueue(); // microphone audio from before the session was live (no I/O worker yet)
@@ -54,45 +71,55 @@ export class WidgetView {
     this.itemSamples = new Map(); // item_id -> samples of its audio received (played or not)
     this.lastSeqSeen = 0;
     this.connectPending = false; // Connect clicked, the session not live yet
-    this.engine = null; // the local speech engine's state while connecting
+    /** @type {{ state: string, seconds?: number } | null} */
+    this.engine = null;
+    /** @type {string | undefined} the connection's state ("open", "reattaching", "ended", ...) */
+    this.connState = undefined; // the local speech engine's state while connecting
     this.micChain = Promise.resolve(); // microphone on/off, one after the other
     this.destroyed = false;
-    this.audio = new AudioEngine({ onFrame: (m) => this.onFrame(m), onPlayback: (m) => this.onPlayback(m) });
+    this.audio = new AudioEngine({ onFrame: (m) => view.onFrame(m), onPlayback: (m) => view.onPlayback(m) });
     this.audio.setPrebuffer(model.get("prebuffer_ms") ?? 60);
-    this.build();
+    view.build();
+    /** @type {[string, (...args: any[]) => void][]} */
     this.listeners = [];
+    /** @param {string} name @param {(...args: any[]) => void} fn */
     const on = (name, fn) => {
       model.on(name, fn);
       this.listeners.push([name, fn]);
     };
     on("change:session_id", () => {
       if (this.connectPending && !this.stats.connect.sessionIdAt) this.stats.connect.sessionIdAt = Date.now(); // the kernel made it
-      this.maybeAttach();
+      view.maybeAttach();
     });
-    on("change:starting", () => this.renderState());
+    on("change:starting", () => view.renderState());
     on("change:last_error", () => {
       if (this.model.get("last_error")) this.connectPending = false;
-      this.renderState();
+      view.renderState();
     });
-    on("change:show_stats", () => this.renderStats());
-    on("change:prices", () => this.renderStats());
+    on("change:show_stats", () => view.renderStats());
+    on("change:prices", () => view.renderStats());
     this.appliedMode = model.get("mode") || "hands-free"; // the session was created in this mode
     on("change:mode", () => {
       // set from Python (w.mode = ...) or by another view: apply it to the session
       const mode = this.model.get("mode") || "hands-free";
-      if (mode !== this.appliedMode) this.applyMode(mode);
-      this.renderMode();
+      if (mode !== this.appliedMode) view.applyMode(mode);
+      view.renderMode();
     });
-    on("msg:custom", (msg) => this.onCustom(msg));
-    this.levelTimer = setInterval(() => this.syncLevels(), 250);
+    on("msg:custom", (/** @type {Json} */ msg) => view.onCustom(msg));
+    this.levelTimer = setInterval(() => view.syncLevels(), 250);
     const why = micSupport();
-    if (why) this.setMicUnavailable(why);
+    if (why) view.setMicUnavailable(why);
     registry().views.push(this);
-    this.renderMode();
-    this.renderState();
-    if (model.get("session_id") && model.get("autoattach")) this.maybeAttach();
+    view.renderMode();
+    view.renderState();
+    if (model.get("session_id") && model.get("autoattach")) view.maybeAttach();
   }
 
+  /**
+   * @this {View}
+   * @param {ServerEvent & Json} ev
+   * @param {number} [arrivedAt]
+   */
   onServerEvent(ev, arrivedAt) {
     const at = arrivedAt || Date.now();
     const type = ev.type;
@@ -149,11 +176,14 @@ export class WidgetView {
         this.items.delete(ev.item_id);
         break;
       }
-      case "response.created":
-        this.activeResponse = (ev.response || {}).id || "response";
-        this.numbers.responseCreated(this.activeResponse, this.live);
+      case "response.created": {
+        /** @type {string} */
+        const id = (ev.response || {}).id || "response";
+        this.activeResponse = id;
+        this.numbers.responseCreated(id, this.live);
         this.syncStatus();
         break;
+      }
       case "response.done": {
         const r = ev.response || {};
         if (!this.activeResponse || this.activeResponse === r.id) this.activeResponse = null;
@@ -217,6 +247,7 @@ export class WidgetView {
     if (this.stats.eventsReceived % 10 === 0) this.renderState();
   }
 
+  /** @this {View} @param {Json} s */
   onSession(s) {
     this.session = s;
     const inFmt = normalizeFormat(s.input_audio_format);
@@ -231,6 +262,7 @@ export class WidgetView {
     }
   }
 
+  /** @this {View} @param {Json} err */
   onError(err) {
     if (err.event_id && this.ownCancels.has(err.event_id) && err.code === "response_cancel_not_active") {
       this.ownCancels.delete(err.event_id); // our barge-in raced the server's own cancel
@@ -241,6 +273,7 @@ export class WidgetView {
     this.showError(message);
   }
 
+  /** @this {View} */
   destroy() {
     this.destroyed = true;
     clearInterval(this.levelTimer);

@@ -757,35 +757,65 @@ function newStats() {
     appendsSent: 0,
     audioSentMs: 0,
     framesCaptured: 0,
-    captureLatencyMs: [],
+    captureLatencyMs: (
+      /** @type {number[]} */
+      []
+    ),
     // first sample of a frame -> append written to the socket
-    captureOverheadMs: [],
+    captureOverheadMs: (
+      /** @type {number[]} */
+      []
+    ),
     // last sample of a frame -> append written to the socket
-    playbackLatencyMs: [],
+    playbackLatencyMs: (
+      /** @type {number[]} */
+      []
+    ),
     // audio delta received at an empty buffer -> its first sample rendered by the worklet
-    firstAudioLatencyMs: [],
+    firstAudioLatencyMs: (
+      /** @type {number[]} */
+      []
+    ),
     // first delta of an item received -> rendered (both: + outputLatencyMs = audible)
     audioDeltasReceived: 0,
     audioReceivedSamples: 0,
     playedSamples: 0,
     // device-rate samples the playback worklet played
-    itemsPlayback: {},
+    itemsPlayback: (
+      /** @type {object} */
+      {}
+    ),
     // item_id -> {played, received, rate, ended, stopped, index}
     underruns: 0,
     starvedMs: 0,
-    stops: [],
+    stops: (
+      /** @type {{ reason: string, clickAt: number, silentAt: number, stopToSilenceMs: number, items: object[] }[]} */
+      []
+    ),
     // {reason, clickAt, silentAt, stopToSilenceMs, items}
-    truncatesSent: [],
+    truncatesSent: (
+      /** @type {{ item_id: string, content_index: number, audio_end_ms: number, played: number, received: number, rate: number, reason: string }[]} */
+      []
+    ),
     // {item_id, content_index, audio_end_ms, played, received}
-    truncated: [],
+    truncated: (
+      /** @type {object[]} */
+      []
+    ),
     // conversation.item.truncated events received
     cancelsSent: 0,
     outputLatencyMs: 0,
     sampleRate: 0,
-    micSettings: null,
+    micSettings: (
+      /** @type {MediaTrackSettings | null} */
+      null
+    ),
     connect: { clickAt: 0, sessionIdAt: 0, openAt: 0, sessionCreatedAt: 0, liveAt: 0, clicks: 0, requests: 0 },
     // Date.now() of each step
-    queueSent: [],
+    queueSent: (
+      /** @type {{ ms: number, droppedMs: number, appends: number }[]} */
+      []
+    ),
     // {ms, droppedMs, appends}: audio kept while connecting, sent once live
     micStarts: 0
     // getUserMedia streams opened
@@ -803,156 +833,159 @@ function registry() {
 }
 
 // src/view-connection.js
-var connectionMethods = {
-  async toggleConnect() {
-    this.stats.connect.clicks++;
-    if (this.conn) return this.disconnect();
-    if (this.connectPending) return;
-    this.connectPending = true;
-    this.stats.connect = { ...this.stats.connect, clickAt: Date.now(), sessionIdAt: 0, openAt: 0, sessionCreatedAt: 0, liveAt: 0 };
-    this.renderState();
-    const ready = this.audio.ensure();
-    this.wantAttach = true;
-    if (this.model.get("session_id") && this.connState !== "ended") this.maybeAttach();
-    else {
-      this.stats.connect.requests++;
-      this.model.send({ type: "connect" });
-      this.watchEngine();
-    }
-    this.renderState();
-    try {
-      await ready;
-    } catch (e) {
-      this.showError(`Audio playback is unavailable: ${e.message || e}`);
-    }
-  },
-  /** While a local session starts, ask the server how far its speech engine is. */
-  async watchEngine() {
-    if ((this.model.get("provider") || "local") !== "local") return;
-    while (this.connectPending && !this.live && !this.destroyed) {
-      const state = await localEngineState(this.cfg);
-      if (!state) return;
-      this.engine = state;
+var connectionMethods = (
+  /** @satisfies {Mixin} */
+  {
+    async toggleConnect() {
+      this.stats.connect.clicks++;
+      if (this.conn) return this.disconnect();
+      if (this.connectPending) return;
+      this.connectPending = true;
+      this.stats.connect = { ...this.stats.connect, clickAt: Date.now(), sessionIdAt: 0, openAt: 0, sessionCreatedAt: 0, liveAt: 0 };
       this.renderState();
-      await new Promise((r) => setTimeout(r, 400));
-    }
-  },
-  maybeAttach() {
-    if (this.conn || this.destroyed || !this.model.get("session_id")) return;
-    if (!this.wantAttach && !this.model.get("autoattach")) return;
-    const useHub = this.model.get("hub_mode") && this.cfg.found && this.model.get("ws_path");
-    this.attach(useHub ? "hub" : "comm");
-  },
-  attach(kind) {
-    for (const other of registry().views) {
-      if (other !== this && other.model === this.model && other.conn) {
-        other.disconnect();
-        other.statusEl.textContent = "Connected in another view of this widget";
+      const ready = this.audio.ensure();
+      this.wantAttach = true;
+      if (this.model.get("session_id") && this.connState !== "ended") this.maybeAttach();
+      else {
+        this.stats.connect.requests++;
+        this.model.send({ type: "connect" });
+        this.watchEngine();
       }
-    }
-    this.live = false;
-    this.transport = kind;
-    if (this.model.get("session_id") !== this.attachedSession) {
-      this.attachedSession = this.model.get("session_id");
-      this.lastSeqSeen = 0;
-    }
-    const onEvent = (ev, at) => this.onServerEvent(ev, at);
-    const onState = (state, e) => this.onConnState(state, e);
-    if (kind === "hub") {
-      const wsPath = this.model.get("ws_path");
-      const worker = makeIoWorker();
-      if (worker) {
-        this.worker = worker;
-        this.conn = new WorkerConnection({ worker, url: sessionSocketUrl(this.cfg, wsPath, null), onEvent, onState, onMessage: (m) => this.onWorkerMessage(m) });
-        this.audio.setWorker(worker);
-        this.postFormats();
-        const kept = this.queue.takeFrames();
-        if (kept.frames.length || kept.droppedMs) worker.postMessage({ type: "queued", ...kept });
-        this.updateGate();
+      this.renderState();
+      try {
+        await ready;
+      } catch (e) {
+        this.showError(`Audio playback is unavailable: ${e.message || e}`);
+      }
+    },
+    /** While a local session starts, ask the server how far its speech engine is. */
+    async watchEngine() {
+      if ((this.model.get("provider") || "local") !== "local") return;
+      while (this.connectPending && !this.live && !this.destroyed) {
+        const state = await localEngineState(this.cfg);
+        if (!state) return;
+        this.engine = state;
+        this.renderState();
+        await new Promise((r) => setTimeout(r, 400));
+      }
+    },
+    maybeAttach() {
+      if (this.conn || this.destroyed || !this.model.get("session_id")) return;
+      if (!this.wantAttach && !this.model.get("autoattach")) return;
+      const useHub = this.model.get("hub_mode") && this.cfg.found && this.model.get("ws_path");
+      this.attach(useHub ? "hub" : "comm");
+    },
+    attach(kind) {
+      for (const other of registry().views) {
+        if (other !== this && other.model === this.model && other.conn) {
+          other.disconnect();
+          other.statusEl.textContent = "Connected in another view of this widget";
+        }
+      }
+      this.live = false;
+      this.transport = kind;
+      if (this.model.get("session_id") !== this.attachedSession) {
+        this.attachedSession = this.model.get("session_id");
+        this.lastSeqSeen = 0;
+      }
+      const onEvent = (ev, at) => this.onServerEvent(ev, at);
+      const onState = (state, e) => this.onConnState(state, e);
+      if (kind === "hub") {
+        const wsPath = this.model.get("ws_path");
+        const worker = makeIoWorker();
+        if (worker) {
+          this.worker = worker;
+          this.conn = new WorkerConnection({ worker, url: sessionSocketUrl(this.cfg, wsPath, null), onEvent, onState, onMessage: (m) => this.onWorkerMessage(m) });
+          this.audio.setWorker(worker);
+          this.postFormats();
+          const kept = this.queue.takeFrames();
+          if (kept.frames.length || kept.droppedMs) worker.postMessage({ type: "queued", ...kept });
+          this.updateGate();
+        } else {
+          this.conn = new HubConnection({ url: (after) => sessionSocketUrl(this.cfg, wsPath, after), onEvent, onState });
+        }
       } else {
-        this.conn = new HubConnection({ url: (after) => sessionSocketUrl(this.cfg, wsPath, after), onEvent, onState });
+        this.conn = new CommConnection({ model: this.model, onEvent, onState });
       }
-    } else {
-      this.conn = new CommConnection({ model: this.model, onEvent, onState });
-    }
-    this.conn.open();
-    this.renderState();
-  },
-  onConnState(state, e) {
-    this.connState = state;
-    if (state === "open" && this.connectPending && !this.stats.connect.openAt) this.stats.connect.openAt = Date.now();
-    if (state === "failed" && this.transport === "hub") {
+      this.conn.open();
+      this.renderState();
+    },
+    onConnState(state, e) {
+      this.connState = state;
+      if (state === "open" && this.connectPending && !this.stats.connect.openAt) this.stats.connect.openAt = Date.now();
+      if (state === "failed" && this.transport === "hub") {
+        this.dropWorker();
+        this.conn = null;
+        this.attach("comm");
+        return;
+      }
+      if (state === "reattaching") this.live = false;
+      if (state === "ended" || state === "lost") {
+        this.live = false;
+        this.conn = null;
+        if (state === "lost") this.showError("The connection to the Jupyter server was lost.");
+      }
+      this.syncStatus();
+    },
+    dropWorker() {
+      if (!this.worker) return;
+      if (this.conn instanceof WorkerConnection && this.conn.worker === this.worker) this.conn.close();
+      this.worker = null;
+      this.audio.setWorker(null);
+    },
+    postFormats() {
+      if (this.worker) this.worker.postMessage({ type: "formats", input: this.inputFormat, output: this.outputFormat });
+    },
+    updateGate() {
+      if (this.worker) this.worker.postMessage({ type: "gate", open: this.listening() });
+    },
+    onWorkerMessage(m) {
+      if (m.type === "stats") {
+        const st = this.stats;
+        st.appendsSent += m.appendsSent;
+        st.audioSentMs += m.audioSentMs;
+        st.audioDeltasReceived += m.audioDeltasReceived;
+        st.audioReceivedSamples += m.audioReceivedSamples;
+        for (const v of m.captureLatencyMs) pushCapped(st.captureLatencyMs, v);
+        for (const v of m.captureOverheadMs) pushCapped(st.captureOverheadMs, v);
+      } else if (m.type === "flushed") {
+        if (!m.sent) this.statusEl.textContent = "Hold the button while you speak";
+        else this.numbers.responseRequested(Date.now());
+      } else if (m.type === "queue") {
+        this.queueInfo = { ms: m.ms, droppedMs: m.droppedMs };
+      } else if (m.type === "queueSent") {
+        this.queueInfo = { ms: 0, droppedMs: 0 };
+        this.stats.queueSent.push({ ms: m.ms, droppedMs: m.droppedMs, appends: m.appends });
+      }
+    },
+    disconnect() {
+      this.wantAttach = false;
+      this.connectPending = false;
+      this.queue.clear();
+      if (this.audio.micOn) this.stopMic();
+      this.bargeIn("disconnect", { local: true });
+      if (this.conn) this.conn.close();
       this.dropWorker();
       this.conn = null;
-      this.attach("comm");
-      return;
-    }
-    if (state === "reattaching") this.live = false;
-    if (state === "ended" || state === "lost") {
       this.live = false;
-      this.conn = null;
-      if (state === "lost") this.showError("The connection to the Jupyter server was lost.");
-    }
-    this.syncStatus();
-  },
-  dropWorker() {
-    if (!this.worker) return;
-    if (this.conn && this.conn.worker === this.worker) this.conn.close();
-    this.worker = null;
-    this.audio.setWorker(null);
-  },
-  postFormats() {
-    if (this.worker) this.worker.postMessage({ type: "formats", input: this.inputFormat, output: this.outputFormat });
-  },
-  updateGate() {
-    if (this.worker) this.worker.postMessage({ type: "gate", open: this.listening() });
-  },
-  onWorkerMessage(m) {
-    if (m.type === "stats") {
-      const st = this.stats;
-      st.appendsSent += m.appendsSent;
-      st.audioSentMs += m.audioSentMs;
-      st.audioDeltasReceived += m.audioDeltasReceived;
-      st.audioReceivedSamples += m.audioReceivedSamples;
-      for (const v of m.captureLatencyMs) pushCapped(st.captureLatencyMs, v);
-      for (const v of m.captureOverheadMs) pushCapped(st.captureOverheadMs, v);
-    } else if (m.type === "flushed") {
-      if (!m.sent) this.statusEl.textContent = "Hold the button while you speak";
-      else this.numbers.responseRequested(Date.now());
-    } else if (m.type === "queue") {
-      this.queueInfo = { ms: m.ms, droppedMs: m.droppedMs };
-    } else if (m.type === "queueSent") {
-      this.queueInfo = { ms: 0, droppedMs: 0 };
-      this.stats.queueSent.push({ ms: m.ms, droppedMs: m.droppedMs, appends: m.appends });
-    }
-  },
-  disconnect() {
-    this.wantAttach = false;
-    this.connectPending = false;
-    this.queue.clear();
-    if (this.audio.micOn) this.stopMic();
-    this.bargeIn("disconnect", { local: true });
-    if (this.conn) this.conn.close();
-    this.dropWorker();
-    this.conn = null;
-    this.live = false;
-    this.connState = "closed";
-    this.syncStatus();
-  },
-  send(event) {
-    event.event_id = event.event_id || eventId(this.id, ++this.stats.eventsSent);
-    if (!this.conn || !this.conn.send(event)) return null;
-    if (event.type === "response.create") this.numbers.responseRequested(Date.now());
-    return event.event_id;
-  },
-  onCustom(msg) {
-    if (!msg) return;
-    if (msg.type === "error") {
-      this.connectPending = false;
-      this.showError(msg.message);
+      this.connState = "closed";
+      this.syncStatus();
+    },
+    send(event) {
+      event.event_id = event.event_id || eventId(this.id, ++this.stats.eventsSent);
+      if (!this.conn || !this.conn.send(event)) return null;
+      if (event.type === "response.create") this.numbers.responseRequested(Date.now());
+      return event.event_id;
+    },
+    onCustom(msg) {
+      if (!msg) return;
+      if (msg.type === "error") {
+        this.connectPending = false;
+        this.showError(msg.message);
+      }
     }
   }
-};
+);
 
 // src/mic-sender.js
 function sendMicAudio(send, pcm, format, counts) {
@@ -972,84 +1005,87 @@ function sendKeptAudio(send, queue, format, counts) {
 }
 
 // src/view-mic.js
-var micMethods = {
-  /** On or off, in click order: quick clicks never open two streams or leave the wrong state. */
-  toggleMic() {
-    this.micChain = this.micChain.then(async () => {
-      if (this.destroyed) return;
-      if (this.audio.micOn) this.stopMic();
-      else await this.startMic();
-    });
-    return this.micChain;
-  },
-  async startMic() {
-    if (this.micUnavailable) return false;
-    const why = micSupport();
-    if (why) {
-      this.setMicUnavailable(why);
-      return false;
-    }
-    try {
-      const settings = await this.audio.startMic({
-        echoCancellation: this.model.get("echo_cancellation") !== false,
-        noiseSuppression: this.model.get("noise_suppression") !== false,
-        autoGainControl: this.model.get("auto_gain_control") !== false,
-        targetRate: formatRate(this.inputFormat),
-        frameMs: Math.max(20, Math.min(100, this.model.get("frame_ms") || 40))
+var micMethods = (
+  /** @satisfies {Mixin} */
+  {
+    /** On or off, in click order: quick clicks never open two streams or leave the wrong state. */
+    toggleMic() {
+      this.micChain = this.micChain.then(async () => {
+        if (this.destroyed) return;
+        if (this.audio.micOn) this.stopMic();
+        else await this.startMic();
       });
-      this.stats.micSettings = settings;
-      this.stats.micStarts++;
-      this.stats.sampleRate = this.audio.sampleRate;
-      this.setTraits({ mic_available: true, mic_message: "" });
+      return this.micChain;
+    },
+    async startMic() {
+      if (this.micUnavailable) return false;
+      const why = micSupport();
+      if (why) {
+        this.setMicUnavailable(why);
+        return false;
+      }
+      try {
+        const settings = await this.audio.startMic({
+          echoCancellation: this.model.get("echo_cancellation") !== false,
+          noiseSuppression: this.model.get("noise_suppression") !== false,
+          autoGainControl: this.model.get("auto_gain_control") !== false,
+          targetRate: formatRate(this.inputFormat),
+          frameMs: Math.max(20, Math.min(100, this.model.get("frame_ms") || 40))
+        });
+        this.stats.micSettings = settings;
+        this.stats.micStarts++;
+        this.stats.sampleRate = this.audio.sampleRate;
+        this.setTraits({ mic_available: true, mic_message: "" });
+        this.updateGate();
+      } catch (e) {
+        this.setMicUnavailable(micErrorText(e));
+        return false;
+      }
+      this.syncStatus();
+      return true;
+    },
+    stopMic() {
+      this.audio.stopMic();
       this.updateGate();
-    } catch (e) {
-      this.setMicUnavailable(micErrorText(e));
-      return false;
+      this.inLevel = 0;
+      this.inMeterFill.style.width = "0%";
+      this.inMeter.setAttribute("aria-valuenow", "0");
+      this.syncStatus();
+    },
+    onFrame(m) {
+      this.stats.framesCaptured++;
+      if (m.type === "frame" && this.worker) {
+        this.worker.postMessage({ type: "frame", frame: m }, [m.pcm]);
+        return;
+      }
+      const db = m.rms > 0 ? 20 * Math.log10(m.rms) : -100;
+      this.inLevel = Math.max(0, Math.min(1, (db + 60) / 60));
+      this.inMeterFill.style.width = `${Math.round(this.inLevel * 100)}%`;
+      this.inMeter.setAttribute("aria-valuenow", String(Math.round(this.inLevel * 100)));
+      if (m.type === "level") return;
+      if (m.samples && !this.live && !m.flushed && (this.model.get("mode") || "hands-free") === "hands-free") {
+        this.queue.push(new Int16Array(m.pcm), formatRate(this.inputFormat));
+        return;
+      }
+      if (!m.samples || !this.live || !this.conn) return;
+      const ptt = (this.model.get("mode") || "hands-free") === "push-to-talk";
+      if (ptt && !this.pttHeld && !m.flushed) return;
+      if (ptt && m.flushed && !this.pttFlushing) return;
+      if (!sendMicAudio((ev) => this.send(ev), new Int16Array(m.pcm), this.inputFormat, this.stats)) return;
+      const now = Date.now();
+      if (ptt) this.pttSamples += m.samples;
+      if (!m.flushed) {
+        pushCapped(this.stats.captureLatencyMs, now - m.t0);
+        pushCapped(this.stats.captureOverheadMs, now - m.t1);
+      }
+    },
+    /** Send what the microphone kept while the session was not live, in order (no I/O worker). */
+    sendQueued() {
+      if (this.queue.empty) return;
+      this.stats.queueSent.push(sendKeptAudio((ev) => this.send(ev), this.queue, this.inputFormat, this.stats));
     }
-    this.syncStatus();
-    return true;
-  },
-  stopMic() {
-    this.audio.stopMic();
-    this.updateGate();
-    this.inLevel = 0;
-    this.inMeterFill.style.width = "0%";
-    this.inMeter.setAttribute("aria-valuenow", "0");
-    this.syncStatus();
-  },
-  onFrame(m) {
-    this.stats.framesCaptured++;
-    if (m.type === "frame" && this.worker) {
-      this.worker.postMessage({ type: "frame", frame: m }, [m.pcm]);
-      return;
-    }
-    const db = m.rms > 0 ? 20 * Math.log10(m.rms) : -100;
-    this.inLevel = Math.max(0, Math.min(1, (db + 60) / 60));
-    this.inMeterFill.style.width = `${Math.round(this.inLevel * 100)}%`;
-    this.inMeter.setAttribute("aria-valuenow", String(Math.round(this.inLevel * 100)));
-    if (m.type === "level") return;
-    if (m.samples && !this.live && !m.flushed && (this.model.get("mode") || "hands-free") === "hands-free") {
-      this.queue.push(new Int16Array(m.pcm), formatRate(this.inputFormat));
-      return;
-    }
-    if (!m.samples || !this.live || !this.conn) return;
-    const ptt = (this.model.get("mode") || "hands-free") === "push-to-talk";
-    if (ptt && !this.pttHeld && !m.flushed) return;
-    if (ptt && m.flushed && !this.pttFlushing) return;
-    if (!sendMicAudio((ev) => this.send(ev), new Int16Array(m.pcm), this.inputFormat, this.stats)) return;
-    const now = Date.now();
-    if (ptt) this.pttSamples += m.samples;
-    if (!m.flushed) {
-      pushCapped(this.stats.captureLatencyMs, now - m.t0);
-      pushCapped(this.stats.captureOverheadMs, now - m.t1);
-    }
-  },
-  /** Send what the microphone kept while the session was not live, in order (no I/O worker). */
-  sendQueued() {
-    if (this.queue.empty) return;
-    this.stats.queueSent.push(sendKeptAudio((ev) => this.send(ev), this.queue, this.inputFormat, this.stats));
   }
-};
+);
 
 // src/dom.js
 function h(tag, attrs = {}, ...children) {
@@ -1066,481 +1102,501 @@ function h(tag, attrs = {}, ...children) {
 }
 
 // src/view-render.js
-var renderMethods = {
-  build() {
-    const el = this.el;
-    el.classList.add("rtw-root");
-    this.connectBtn = h("button", { class: "rtw-btn rtw-connect", type: "button", "aria-label": "Connect to the realtime session", onclick: () => this.toggleConnect() }, "Connect");
-    this.micBtn = h("button", { class: "rtw-btn rtw-mic", type: "button", "aria-pressed": "false", "aria-label": "Microphone on or off", onclick: () => this.toggleMic() }, "Mic off");
-    this.inMeterFill = h("div", { class: "rtw-meter-fill" });
-    this.inMeter = h("div", { class: "rtw-meter rtw-in-meter", role: "meter", "aria-label": "Microphone input level", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": "0" }, this.inMeterFill);
-    this.modeSel = h(
-      "select",
-      { class: "rtw-mode", "aria-label": "Turn taking mode", onchange: () => this.setMode(this.modeSel.value) },
-      h("option", { value: "hands-free" }, "Hands-free"),
-      h("option", { value: "push-to-talk" }, "Push-to-talk")
-    );
-    this.pttBtn = h(
-      "button",
-      {
-        class: "rtw-btn rtw-ptt",
-        type: "button",
-        "aria-label": "Hold to talk (mouse or Space key)",
-        "aria-pressed": "false",
-        onpointerdown: (e) => {
-          e.preventDefault();
-          try {
-            this.pttBtn.setPointerCapture(e.pointerId);
-          } catch (err) {
-          }
-          this.pttStart();
-        },
-        onpointerup: () => this.pttEnd(),
-        onpointercancel: () => this.pttEnd(),
-        onkeydown: (e) => {
-          if ((e.key === " " || e.key === "Enter") && !e.repeat) {
+var renderMethods = (
+  /** @satisfies {Mixin} */
+  {
+    build() {
+      const el = this.el;
+      el.classList.add("rtw-root");
+      this.connectBtn = h("button", { class: "rtw-btn rtw-connect", type: "button", "aria-label": "Connect to the realtime session", onclick: () => this.toggleConnect() }, "Connect");
+      this.micBtn = h("button", { class: "rtw-btn rtw-mic", type: "button", "aria-pressed": "false", "aria-label": "Microphone on or off", onclick: () => this.toggleMic() }, "Mic off");
+      this.inMeterFill = h("div", { class: "rtw-meter-fill" });
+      this.inMeter = h("div", { class: "rtw-meter rtw-in-meter", role: "meter", "aria-label": "Microphone input level", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": "0" }, this.inMeterFill);
+      this.modeSel = h(
+        "select",
+        { class: "rtw-mode", "aria-label": "Turn taking mode", onchange: () => this.setMode(this.modeSel.value) },
+        h("option", { value: "hands-free" }, "Hands-free"),
+        h("option", { value: "push-to-talk" }, "Push-to-talk")
+      );
+      this.pttBtn = h(
+        "button",
+        {
+          class: "rtw-btn rtw-ptt",
+          type: "button",
+          "aria-label": "Hold to talk (mouse or Space key)",
+          "aria-pressed": "false",
+          onpointerdown: (e) => {
             e.preventDefault();
+            try {
+              this.pttBtn.setPointerCapture(e.pointerId);
+            } catch (err) {
+            }
             this.pttStart();
+          },
+          onpointerup: () => this.pttEnd(),
+          onpointercancel: () => this.pttEnd(),
+          onkeydown: (e) => {
+            if ((e.key === " " || e.key === "Enter") && !e.repeat) {
+              e.preventDefault();
+              this.pttStart();
+            }
+          },
+          onkeyup: (e) => {
+            if (e.key === " " || e.key === "Enter") {
+              e.preventDefault();
+              this.pttEnd();
+            }
           }
         },
-        onkeyup: (e) => {
-          if (e.key === " " || e.key === "Enter") {
+        "Hold to talk"
+      );
+      this.stopBtn = h("button", { class: "rtw-btn rtw-stop", type: "button", "aria-label": "Stop the assistant (Escape)", onclick: () => this.bargeIn("stop") }, "Stop");
+      this.outMeterFill = h("div", { class: "rtw-meter-fill" });
+      this.outMeter = h("div", { class: "rtw-meter rtw-out-meter", role: "meter", "aria-label": "Assistant output level", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": "0" }, this.outMeterFill);
+      this.statusEl = h("span", { class: "rtw-status", role: "status", "aria-live": "polite" }, "Not connected");
+      this.counterEl = h("span", { class: "rtw-counter", "aria-label": "Events received", title: "Server events received" }, "0 events");
+      this.statsEl = h("div", {
+        class: "rtw-stats",
+        role: "status",
+        "aria-label": "Live numbers",
+        title: "Last turn: end of your speech (or your message) to the reply's first audio as played. Tokens: all responses so far. The same numbers as Session.latency() and Session.usage().",
+        hidden: true
+      });
+      this.micNote = h("div", { class: "rtw-note rtw-mic-note", role: "status", hidden: true });
+      this.errorText = h("span", { class: "rtw-error-text" });
+      this.errorEl = h(
+        "div",
+        { class: "rtw-error", role: "alert", hidden: true },
+        this.errorText,
+        h("button", { class: "rtw-btn rtw-dismiss", type: "button", "aria-label": "Dismiss the error", onclick: () => this.clearError() }, "×")
+      );
+      this.transcript = h("div", { class: "rtw-transcript", role: "log", "aria-live": "polite", "aria-label": "Conversation transcript", tabindex: "0" });
+      this.textInput = h("input", {
+        class: "rtw-text",
+        type: "text",
+        placeholder: "Type a message and press Enter",
+        "aria-label": "Message to the assistant",
+        onkeydown: (e) => {
+          if (e.key === "Enter" && !e.shiftKey) {
             e.preventDefault();
-            this.pttEnd();
+            this.sendText();
           }
         }
-      },
-      "Hold to talk"
-    );
-    this.stopBtn = h("button", { class: "rtw-btn rtw-stop", type: "button", "aria-label": "Stop the assistant (Escape)", onclick: () => this.bargeIn("stop") }, "Stop");
-    this.outMeterFill = h("div", { class: "rtw-meter-fill" });
-    this.outMeter = h("div", { class: "rtw-meter rtw-out-meter", role: "meter", "aria-label": "Assistant output level", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": "0" }, this.outMeterFill);
-    this.statusEl = h("span", { class: "rtw-status", role: "status", "aria-live": "polite" }, "Not connected");
-    this.counterEl = h("span", { class: "rtw-counter", "aria-label": "Events received", title: "Server events received" }, "0 events");
-    this.statsEl = h("div", {
-      class: "rtw-stats",
-      role: "status",
-      "aria-label": "Live numbers",
-      title: "Last turn: end of your speech (or your message) to the reply's first audio as played. Tokens: all responses so far. The same numbers as Session.latency() and Session.usage().",
-      hidden: true
-    });
-    this.micNote = h("div", { class: "rtw-note rtw-mic-note", role: "status", hidden: true });
-    this.errorText = h("span", { class: "rtw-error-text" });
-    this.errorEl = h(
-      "div",
-      { class: "rtw-error", role: "alert", hidden: true },
-      this.errorText,
-      h("button", { class: "rtw-btn rtw-dismiss", type: "button", "aria-label": "Dismiss the error", onclick: () => this.clearError() }, "×")
-    );
-    this.transcript = h("div", { class: "rtw-transcript", role: "log", "aria-live": "polite", "aria-label": "Conversation transcript", tabindex: "0" });
-    this.textInput = h("input", {
-      class: "rtw-text",
-      type: "text",
-      placeholder: "Type a message and press Enter",
-      "aria-label": "Message to the assistant",
-      onkeydown: (e) => {
-        if (e.key === "Enter" && !e.shiftKey) {
+      });
+      this.sendBtn = h("button", { class: "rtw-btn rtw-send", type: "button", "aria-label": "Send the message", onclick: () => this.sendText() }, "Send");
+      const bar = h(
+        "div",
+        { class: "rtw-bar", role: "toolbar", "aria-label": "Realtime session controls" },
+        this.connectBtn,
+        this.micBtn,
+        this.inMeter,
+        this.modeSel,
+        this.pttBtn,
+        this.stopBtn,
+        h("span", { class: "rtw-out-label", "aria-hidden": "true" }, "Out"),
+        this.outMeter,
+        this.statusEl,
+        this.counterEl
+      );
+      const form = h("div", { class: "rtw-form" }, this.textInput, this.sendBtn);
+      el.append(bar, this.statsEl, this.micNote, this.errorEl, this.transcript, form);
+      el.addEventListener("keydown", (e) => {
+        if (e.key === "Escape") {
           e.preventDefault();
-          this.sendText();
+          this.bargeIn("stop");
+        }
+      });
+    },
+    renderMode() {
+      const mode = this.model.get("mode") || "hands-free";
+      this.modeSel.value = mode;
+      this.pttBtn.hidden = mode !== "push-to-talk";
+    },
+    renderState() {
+      const connected = !!(this.conn && this.conn.isOpen && this.live);
+      const starting = this.model.get("starting") || this.connectPending || this.conn && !connected;
+      this.connectBtn.textContent = connected ? "Disconnect" : starting ? "Connecting…" : "Connect";
+      this.connectBtn.setAttribute("aria-label", connected ? "Disconnect from the realtime session" : "Connect to the realtime session");
+      this.connectBtn.disabled = !!starting && !connected;
+      const micOn = this.audio.micOn;
+      this.micBtn.textContent = micOn ? "Mic on" : "Mic off";
+      this.micBtn.setAttribute("aria-pressed", micOn ? "true" : "false");
+      this.micBtn.disabled = !!this.micUnavailable;
+      this.pttBtn.disabled = !!this.micUnavailable;
+      const err = this.model.get("last_error");
+      if (err && err !== this.shownError) this.showError(err);
+      let status = "Not connected";
+      if (starting && !connected) status = this.startingText();
+      if (!starting && !connected && this.listening()) status = `Not connected · Listening${this.keptText()}, sent once you connect`;
+      if (connected) {
+        if (this.userSpeaking) status = "You are speaking";
+        else if (this.activeResponse || this.outLevel > 0.01) status = "Assistant speaking";
+        else if (this.listening()) status = "Listening";
+        else status = "Connected";
+      }
+      if (this.connState === "reattaching") status = "Reconnecting…";
+      if (this.connState === "ended") status = "Session ended";
+      this.statusEl.textContent = status;
+      this.counterEl.textContent = `${this.stats.eventsReceived} events`;
+    },
+    /** While the session starts: what it waits for, for how long, and that the microphone is heard. */
+    startingText() {
+      const since = this.stats.connect.clickAt;
+      const secs = since ? ` ${((Date.now() - since) / 1e3).toFixed(1)} s` : "";
+      const loading = this.engine && (this.engine.state === "loading" || this.engine.state === "not_loaded");
+      let text = loading ? `Starting the local speech engine…${secs}` : `Connecting…${secs}`;
+      if (this.listening()) text += ` · Listening${this.keptText()}`;
+      return text;
+    },
+    keptText() {
+      const { ms, droppedMs } = this.worker ? this.queueInfo : { ms: this.queue.ms, droppedMs: this.queue.droppedMs };
+      if (!(ms > 0)) return "";
+      return droppedMs > 0 ? ` (first ${(ms / 1e3).toFixed(1)} s kept, ${(droppedMs / 1e3).toFixed(1)} s after them not)` : ` (${(ms / 1e3).toFixed(1)} s kept)`;
+    },
+    renderStats() {
+      const text = this.model.get("show_stats") === false ? "" : this.numbers.text(this.model.get("prices"));
+      this.statsEl.textContent = text;
+      this.statsEl.hidden = !text;
+    },
+    setMicUnavailable(text) {
+      this.micUnavailable = text;
+      this.micNote.hidden = false;
+      this.micNote.textContent = `Microphone unavailable: ${text} You can still type messages below and hear the replies.`;
+      this.setTraits({ mic_available: false, mic_message: text });
+      this.renderState();
+    },
+    showError(message) {
+      this.shownError = message;
+      this.errorText.textContent = message;
+      this.errorEl.hidden = false;
+    },
+    clearError() {
+      this.errorEl.hidden = true;
+      this.shownError = null;
+      this.setTraits({ last_error: "" });
+    },
+    setTraits(obj) {
+      if (this.destroyed) return;
+      let changed = false;
+      for (const [k, v] of Object.entries(obj)) {
+        if (this.model.get(k) !== v) {
+          this.model.set(k, v);
+          changed = true;
         }
       }
-    });
-    this.sendBtn = h("button", { class: "rtw-btn rtw-send", type: "button", "aria-label": "Send the message", onclick: () => this.sendText() }, "Send");
-    const bar = h(
-      "div",
-      { class: "rtw-bar", role: "toolbar", "aria-label": "Realtime session controls" },
-      this.connectBtn,
-      this.micBtn,
-      this.inMeter,
-      this.modeSel,
-      this.pttBtn,
-      this.stopBtn,
-      h("span", { class: "rtw-out-label", "aria-hidden": "true" }, "Out"),
-      this.outMeter,
-      this.statusEl,
-      this.counterEl
-    );
-    const form = h("div", { class: "rtw-form" }, this.textInput, this.sendBtn);
-    el.append(bar, this.statsEl, this.micNote, this.errorEl, this.transcript, form);
-    el.addEventListener("keydown", (e) => {
-      if (e.key === "Escape") {
-        e.preventDefault();
-        this.bargeIn("stop");
+      if (changed) {
+        try {
+          this.model.save_changes();
+        } catch (e) {
+        }
       }
-    });
-  },
-  renderMode() {
-    const mode = this.model.get("mode") || "hands-free";
-    this.modeSel.value = mode;
-    this.pttBtn.hidden = mode !== "push-to-talk";
-  },
-  renderState() {
-    const connected = !!(this.conn && this.conn.isOpen && this.live);
-    const starting = this.model.get("starting") || this.connectPending || this.conn && !connected;
-    this.connectBtn.textContent = connected ? "Disconnect" : starting ? "Connecting…" : "Connect";
-    this.connectBtn.setAttribute("aria-label", connected ? "Disconnect from the realtime session" : "Connect to the realtime session");
-    this.connectBtn.disabled = !!starting && !connected;
-    const micOn = this.audio.micOn;
-    this.micBtn.textContent = micOn ? "Mic on" : "Mic off";
-    this.micBtn.setAttribute("aria-pressed", micOn ? "true" : "false");
-    this.micBtn.disabled = !!this.micUnavailable;
-    this.pttBtn.disabled = !!this.micUnavailable;
-    const err = this.model.get("last_error");
-    if (err && err !== this.shownError) this.showError(err);
-    let status = "Not connected";
-    if (starting && !connected) status = this.startingText();
-    if (!starting && !connected && this.listening()) status = `Not connected · Listening${this.keptText()}, sent once you connect`;
-    if (connected) {
-      if (this.userSpeaking) status = "You are speaking";
-      else if (this.activeResponse || this.outLevel > 0.01) status = "Assistant speaking";
-      else if (this.listening()) status = "Listening";
-      else status = "Connected";
+    },
+    syncLevels() {
+      const q = (x) => Math.round(x * 20) / 20;
+      this.setTraits({ input_level: q(this.audio.micOn ? this.inLevel : 0), output_level: q(this.outLevel), events_received: this.stats.eventsReceived });
+      this.renderState();
+    },
+    listening() {
+      if (!this.audio.micOn) return false;
+      return (this.model.get("mode") || "hands-free") === "push-to-talk" ? this.pttHeld : true;
+    },
+    syncStatus() {
+      this.setTraits({
+        connected: !!(this.conn && this.conn.isOpen && this.live),
+        listening: this.listening(),
+        user_speaking: this.userSpeaking,
+        response_active: !!this.activeResponse
+      });
+      this.renderState();
     }
-    if (this.connState === "reattaching") status = "Reconnecting…";
-    if (this.connState === "ended") status = "Session ended";
-    this.statusEl.textContent = status;
-    this.counterEl.textContent = `${this.stats.eventsReceived} events`;
-  },
-  /** While the session starts: what it waits for, for how long, and that the microphone is heard. */
-  startingText() {
-    const since = this.stats.connect.clickAt;
-    const secs = since ? ` ${((Date.now() - since) / 1e3).toFixed(1)} s` : "";
-    const loading = this.engine && (this.engine.state === "loading" || this.engine.state === "not_loaded");
-    let text = loading ? `Starting the local speech engine…${secs}` : `Connecting…${secs}`;
-    if (this.listening()) text += ` · Listening${this.keptText()}`;
-    return text;
-  },
-  keptText() {
-    const { ms, droppedMs } = this.worker ? this.queueInfo : { ms: this.queue.ms, droppedMs: this.queue.droppedMs };
-    if (!(ms > 0)) return "";
-    return droppedMs > 0 ? ` (first ${(ms / 1e3).toFixed(1)} s kept, ${(droppedMs / 1e3).toFixed(1)} s after them not)` : ` (${(ms / 1e3).toFixed(1)} s kept)`;
-  },
-  renderStats() {
-    const text = this.model.get("show_stats") === false ? "" : this.numbers.text(this.model.get("prices"));
-    this.statsEl.textContent = text;
-    this.statsEl.hidden = !text;
-  },
-  setMicUnavailable(text) {
-    this.micUnavailable = text;
-    this.micNote.hidden = false;
-    this.micNote.textContent = `Microphone unavailable: ${text} You can still type messages below and hear the replies.`;
-    this.setTraits({ mic_available: false, mic_message: text });
-    this.renderState();
-  },
-  showError(message) {
-    this.shownError = message;
-    this.errorText.textContent = message;
-    this.errorEl.hidden = false;
-  },
-  clearError() {
-    this.errorEl.hidden = true;
-    this.shownError = null;
-    this.setTraits({ last_error: "" });
-  },
-  setTraits(obj) {
-    if (this.destroyed) return;
-    let changed = false;
-    for (const [k, v] of Object.entries(obj)) {
-      if (this.model.get(k) !== v) {
-        this.model.set(k, v);
-        changed = true;
-      }
-    }
-    if (changed) {
-      try {
-        this.model.save_changes();
-      } catch (e) {
-      }
-    }
-  },
-  syncLevels() {
-    const q = (x) => Math.round(x * 20) / 20;
-    this.setTraits({ input_level: q(this.audio.micOn ? this.inLevel : 0), output_level: q(this.outLevel), events_received: this.stats.eventsReceived });
-    this.renderState();
-  },
-  listening() {
-    if (!this.audio.micOn) return false;
-    return (this.model.get("mode") || "hands-free") === "push-to-talk" ? this.pttHeld : true;
-  },
-  syncStatus() {
-    this.setTraits({
-      connected: !!(this.conn && this.conn.isOpen && this.live),
-      listening: this.listening(),
-      user_speaking: this.userSpeaking,
-      response_active: !!this.activeResponse
-    });
-    this.renderState();
   }
-};
+);
 
 // src/view-transcript.js
-var transcriptMethods = {
-  itemEntry(id, role, type) {
-    let it = this.items.get(id);
-    if (it) return it;
-    if (type === "function_call" || type === "function_call_output") return null;
-    const label = role === "user" ? "You" : role === "assistant" ? "Assistant" : role || "System";
-    const textEl = h("span", { class: "rtw-text-body" });
-    const el = h("div", { class: `rtw-msg rtw-${role || "system"}`, "data-item-id": id, "data-role": role || "" }, h("span", { class: "rtw-role" }, label), textEl);
-    it = { el, textEl, role, type, text: "", heard: null };
-    this.items.set(id, it);
-    this.transcript.append(el);
-    return it;
-  },
-  onItem(item, previousId, done = false) {
-    if (!item.id) return;
-    if (item.type === "function_call") {
-      const card = this.callCard(item.call_id, item.name, item.id);
-      if (item.arguments) card.args.textContent = item.arguments;
-      return;
-    }
-    if (item.type === "function_call_output") {
-      const card = this.callCard(item.call_id, null, null);
-      card.result.textContent = typeof item.output === "string" ? item.output : JSON.stringify(item.output);
-      card.result.hidden = false;
-      card.el.classList.add("rtw-call-done");
-      return;
-    }
-    const existed = this.items.has(item.id);
-    const it = this.itemEntry(item.id, item.role, item.type);
-    if (!existed && previousId) {
-      const prev = this.items.get(previousId) || this.callByItem(previousId);
-      if (prev && prev.el.nextSibling !== it.el) prev.el.after(it.el);
-    }
-    const text = (item.content || []).map((c) => c.text || c.transcript || "").join(" ").trim();
-    if (text) this.setText(item.id, text, { final: done || item.role === "user" });
-    else if (!it.text && item.role === "user" && (item.content || []).some((c) => c.type === "input_audio")) {
-      it.textEl.textContent = "…";
-      it.el.classList.add("rtw-pending");
-    }
-  },
-  appendText(id, delta) {
-    const it = this.itemEntry(id, "assistant", "message");
-    if (!it) return;
-    it.text += delta;
-    this.renderText(it);
-    this.scroll();
-  },
-  setText(id, text, { role = "assistant", failed = false } = {}) {
-    const it = this.itemEntry(id, role, "message");
-    if (!it) return;
-    it.text = text;
-    this.renderText(it);
-    it.el.classList.remove("rtw-pending");
-    if (failed) it.el.classList.add("rtw-failed");
-    this.scroll();
-  },
-  /** An interrupted answer: the heard part as usual, the rest struck through, as the model now remembers it. */
-  markTruncated(id, endMs) {
-    const it = this.items.get(id);
-    if (!it) return;
-    it.el.classList.add("rtw-truncated");
-    if (it.heard == null) {
-      const samples = this.itemSamples.get(id) || 0;
-      const totalMs = samples * 1e3 / formatRate(this.outputFormat);
-      it.heard = totalMs > 0 ? cutTranscript(it.text, endMs / totalMs) : it.text;
-      it.el.dataset.audioEndMs = String(endMs);
-      this.renderText(it);
-    }
-    if (!it.el.querySelector(".rtw-cut")) it.el.append(h("span", { class: "rtw-cut", text: ` interrupted at ${(endMs / 1e3).toFixed(1)} s` }));
-  },
-  renderText(it) {
-    if (it.heard == null) {
-      it.textEl.textContent = it.text;
-      return;
-    }
-    const rest = it.text.startsWith(it.heard) ? it.text.slice(it.heard.length) : "";
-    it.textEl.replaceChildren(
-      h("span", { class: "rtw-heard" }, it.heard),
-      rest ? h("s", { class: "rtw-unheard", title: "Not played before the interruption: the model does not remember this part" }, rest) : null
-    );
-  },
-  callByItem(itemId) {
-    for (const c of this.calls.values()) if (c.itemId === itemId) return c;
-    return null;
-  },
-  callCard(callId, name, itemId) {
-    let card = this.calls.get(callId);
-    if (!card) {
-      const title = h("span", { class: "rtw-call-name" }, name || "function");
-      const args = h("pre", { class: "rtw-call-args", "aria-label": "Arguments" });
-      const result = h("pre", { class: "rtw-call-result", "aria-label": "Result", hidden: true });
-      const el = h("div", { class: "rtw-call", "data-call-id": callId || "", role: "group", "aria-label": `Function call ${name || ""}` }, h("span", { class: "rtw-role" }, "Tool"), title, args, result);
-      card = { el, title, args, result, itemId };
-      this.calls.set(callId, card);
+var transcriptMethods = (
+  /** @satisfies {Mixin} */
+  {
+    itemEntry(id, role, type) {
+      let it = this.items.get(id);
+      if (it) return it;
+      if (type === "function_call" || type === "function_call_output") return null;
+      const label = role === "user" ? "You" : role === "assistant" ? "Assistant" : role || "System";
+      const textEl = h("span", { class: "rtw-text-body" });
+      const el = h("div", { class: `rtw-msg rtw-${role || "system"}`, "data-item-id": id, "data-role": role || "" }, h("span", { class: "rtw-role" }, label), textEl);
+      it = { el, textEl, role, type, text: "", heard: null };
+      this.items.set(id, it);
       this.transcript.append(el);
+      return it;
+    },
+    onItem(item, previousId, done = false) {
+      if (!item.id) return;
+      if (item.type === "function_call") {
+        const card = this.callCard(item.call_id, item.name, item.id);
+        if (item.arguments) card.args.textContent = item.arguments;
+        return;
+      }
+      if (item.type === "function_call_output") {
+        const card = this.callCard(item.call_id, null, null);
+        card.result.textContent = typeof item.output === "string" ? item.output : JSON.stringify(item.output);
+        card.result.hidden = false;
+        card.el.classList.add("rtw-call-done");
+        return;
+      }
+      const existed = this.items.has(item.id);
+      const it = (
+        /** @type {TranscriptEntry} */
+        this.itemEntry(item.id, item.role, item.type)
+      );
+      if (!existed && previousId) {
+        const prev = this.items.get(previousId) || this.callByItem(previousId);
+        if (prev && prev.el.nextSibling !== it.el) prev.el.after(it.el);
+      }
+      const text = (item.content || []).map((c) => c.text || c.transcript || "").join(" ").trim();
+      if (text) this.setText(item.id, text, { final: done || item.role === "user" });
+      else if (!it.text && item.role === "user" && (item.content || []).some((c) => c.type === "input_audio")) {
+        it.textEl.textContent = "…";
+        it.el.classList.add("rtw-pending");
+      }
+    },
+    appendText(id, delta) {
+      const it = this.itemEntry(id, "assistant", "message");
+      if (!it) return;
+      it.text += delta;
+      this.renderText(it);
+      this.scroll();
+    },
+    setText(id, text, { role = "assistant", failed = false } = {}) {
+      const it = this.itemEntry(id, role, "message");
+      if (!it) return;
+      it.text = text;
+      this.renderText(it);
+      it.el.classList.remove("rtw-pending");
+      if (failed) it.el.classList.add("rtw-failed");
+      this.scroll();
+    },
+    /** An interrupted answer: the heard part as usual, the rest struck through, as the model now remembers it. */
+    markTruncated(id, endMs) {
+      const it = this.items.get(id);
+      if (!it) return;
+      it.el.classList.add("rtw-truncated");
+      if (it.heard == null) {
+        const samples = this.itemSamples.get(id) || 0;
+        const totalMs = samples * 1e3 / formatRate(this.outputFormat);
+        it.heard = totalMs > 0 ? cutTranscript(it.text, endMs / totalMs) : it.text;
+        it.el.dataset.audioEndMs = String(endMs);
+        this.renderText(it);
+      }
+      if (!it.el.querySelector(".rtw-cut")) it.el.append(h("span", { class: "rtw-cut", text: ` interrupted at ${(endMs / 1e3).toFixed(1)} s` }));
+    },
+    renderText(it) {
+      if (it.heard == null) {
+        it.textEl.textContent = it.text;
+        return;
+      }
+      const rest = it.text.startsWith(it.heard) ? it.text.slice(it.heard.length) : "";
+      const heard = h("span", { class: "rtw-heard" }, it.heard);
+      if (!rest) it.textEl.replaceChildren(heard);
+      else it.textEl.replaceChildren(heard, h("s", { class: "rtw-unheard", title: "Not played before the interruption: the model does not remember this part" }, rest));
+    },
+    callByItem(itemId) {
+      for (const c of this.calls.values()) if (c.itemId === itemId) return c;
+      return null;
+    },
+    callCard(callId, name, itemId) {
+      let card = this.calls.get(callId);
+      if (!card) {
+        const title = h("span", { class: "rtw-call-name" }, name || "function");
+        const args = h("pre", { class: "rtw-call-args", "aria-label": "Arguments" });
+        const result = h("pre", { class: "rtw-call-result", "aria-label": "Result", hidden: true });
+        const el = h("div", { class: "rtw-call", "data-call-id": callId || "", role: "group", "aria-label": `Function call ${name || ""}` }, h("span", { class: "rtw-role" }, "Tool"), title, args, result);
+        card = { el, title, args, result, itemId };
+        this.calls.set(callId, card);
+        this.transcript.append(el);
+      }
+      if (name) {
+        card.title.textContent = name;
+        card.el.setAttribute("aria-label", `Function call ${name}`);
+      }
+      if (itemId) card.itemId = itemId;
+      this.scroll();
+      return card;
+    },
+    scroll() {
+      const t = this.transcript;
+      t.scrollTop = t.scrollHeight;
     }
-    if (name) {
-      card.title.textContent = name;
-      card.el.setAttribute("aria-label", `Function call ${name}`);
-    }
-    if (itemId) card.itemId = itemId;
-    this.scroll();
-    return card;
-  },
-  scroll() {
-    const t = this.transcript;
-    t.scrollTop = t.scrollHeight;
   }
-};
+);
 
 // src/view-turns.js
-var turnsMethods = {
-  onAudioDelta(ev, at) {
-    if (this.worker) return;
-    if (!this.live || !ev.delta) return;
-    if (this.stoppedItems.has(ev.item_id) || this.stoppedResponses.has(ev.response_id)) return;
-    const pcm = decodeAudio(ev.delta, this.outputFormat);
-    this.stats.audioDeltasReceived++;
-    this.stats.audioReceivedSamples += pcm.length;
-    const chunk = ++this.audioChunk;
-    const first = !this.firstChunkOfItem.has(ev.item_id);
-    this.firstChunkOfItem.add(ev.item_id);
-    if (!this.audio.play(ev.item_id, ev.content_index || 0, formatRate(this.outputFormat), pcm, chunk, at, first)) {
+var turnsMethods = (
+  /** @satisfies {Mixin} */
+  {
+    onAudioDelta(ev, at) {
+      if (this.worker) return;
+      if (!this.live || !ev.delta) return;
+      if (this.stoppedItems.has(ev.item_id) || this.stoppedResponses.has(ev.response_id)) return;
+      const pcm = decodeAudio(ev.delta, this.outputFormat);
+      this.stats.audioDeltasReceived++;
+      this.stats.audioReceivedSamples += pcm.length;
+      const chunk = ++this.audioChunk;
+      const first = !this.firstChunkOfItem.has(ev.item_id);
+      this.firstChunkOfItem.add(ev.item_id);
+      if (!this.audio.play(ev.item_id, ev.content_index || 0, formatRate(this.outputFormat), pcm, chunk, at, first)) {
+        try {
+          this.audio.ensure();
+        } catch (e) {
+        }
+      }
+    },
+    onPlayback(m) {
+      if (m.type === "stats") {
+        this.outLevel = Math.min(1, m.level * 4);
+        this.outMeterFill.style.width = `${Math.round(this.outLevel * 100)}%`;
+        this.outMeter.setAttribute("aria-valuenow", String(Math.round(this.outLevel * 100)));
+        Object.assign(this.stats, { playedSamples: m.playedTotal, itemsPlayback: m.items, underruns: m.underruns, starvedMs: m.starvedMs, sampleRate: m.rate, queuedMs: m.queuedMs });
+        this.stats.outputLatencyMs = this.audio.outputLatencyMs();
+      } else if (m.type === "chunk") {
+        const lat = m.start - m.recv + m.offsetMs;
+        if (m.fresh) pushCapped(this.stats.playbackLatencyMs, lat);
+        if (m.first) pushCapped(this.stats.firstAudioLatencyMs, lat);
+        if (m.first && this.numbers.firstAudio(m.item, m.start + m.offsetMs + this.audio.outputLatencyMs())) this.renderStats();
+      } else if (m.type === "stopped") {
+        this.onStopped(m);
+      }
+    },
+    /**
+     * Barge-in: stop playback at once, cancel the active response, and truncate what was
+     * cut to what was actually played (never beyond what was received).
+     */
+    bargeIn(reason, { local = false } = {}) {
+      const clickAt = Date.now();
+      if (this.activeResponse) {
+        this.stoppedResponses.add(this.activeResponse);
+        if (this.worker) this.worker.postMessage({ type: "stopped", responses: [this.activeResponse] });
+      }
+      if (this.activeResponse && !local) {
+        const id = this.send({ type: "response.cancel", response_id: this.activeResponse });
+        if (id) {
+          this.ownCancels.add(id);
+          this.stats.cancelsSent++;
+        }
+      }
+      if (!this.audio.playNode) return;
+      this.pendingStop = { reason, clickAt, local };
+      this.audio.stopPlayback();
+    },
+    onStopped(m) {
+      const stop = this.pendingStop || { reason: "stop", clickAt: m.silentAt, local: false };
+      this.pendingStop = null;
+      const record = { reason: stop.reason, clickAt: stop.clickAt, silentAt: m.silentAt, stopToSilenceMs: m.silentAt - stop.clickAt, items: m.items };
+      if (m.items.length) this.stats.stops.push(record);
+      if (this.worker && m.items.length) this.worker.postMessage({ type: "stopped", items: m.items.map((it) => it.item) });
+      for (const it of m.items) {
+        this.stoppedItems.add(it.item);
+        const played = Math.min(it.played, it.received);
+        const audioEndMs = Math.floor(played * 1e3 / it.rate);
+        if (stop.local) continue;
+        const ev = { type: "conversation.item.truncate", item_id: it.item, content_index: it.index || 0, audio_end_ms: audioEndMs };
+        if (this.send(ev)) this.stats.truncatesSent.push({ item_id: it.item, content_index: it.index || 0, audio_end_ms: audioEndMs, played, received: it.received, rate: it.rate, reason: stop.reason });
+      }
+      this.outLevel = 0;
+      this.syncStatus();
+    },
+    async pttStart() {
+      if (this.pttHeld || !this.conn) return;
+      this.pttHeld = true;
+      this.pttSamples = 0;
+      this.pttBtn.setAttribute("aria-pressed", "true");
+      this.pttBtn.classList.add("rtw-active");
+      this.bargeIn("push-to-talk");
+      this.send({ type: "input_audio_buffer.clear" });
+      this.updateGate();
+      if (!this.audio.micOn) await this.startMic();
+      this.syncStatus();
+    },
+    async pttEnd() {
+      if (!this.pttHeld) return;
+      if (this.worker) {
+        if (this.audio.micOn) {
+          const id = ++this.audio.flushId;
+          const events = [{ type: "input_audio_buffer.commit" }, { type: "response.create", response: {} }];
+          for (const ev of events) ev.event_id = eventId(this.id, ++this.stats.eventsSent);
+          this.worker.postMessage({ type: "flushThen", id, events, minSamples: Math.round(formatRate(this.inputFormat) * 0.1) });
+          await this.audio.flushMic(id);
+        } else {
+          this.worker.postMessage({ type: "gate", open: false });
+          this.send({ type: "input_audio_buffer.clear" });
+        }
+        this.pttHeld = false;
+        this.pttBtn.setAttribute("aria-pressed", "false");
+        this.pttBtn.classList.remove("rtw-active");
+        this.syncStatus();
+        return;
+      }
+      this.pttFlushing = true;
+      await this.audio.flushMic();
+      this.pttFlushing = false;
+      this.pttHeld = false;
+      this.pttBtn.setAttribute("aria-pressed", "false");
+      this.pttBtn.classList.remove("rtw-active");
+      const ms = this.pttSamples * 1e3 / formatRate(this.inputFormat);
+      if (ms >= 100) {
+        this.send({ type: "input_audio_buffer.commit" });
+        this.send({ type: "response.create", response: {} });
+      } else {
+        this.send({ type: "input_audio_buffer.clear" });
+        this.statusEl.textContent = "Hold the button while you speak";
+      }
+      this.syncStatus();
+    },
+    sendText() {
+      const text = this.textInput.value.trim();
+      if (!text) return;
+      if (!this.conn) {
+        this.showError("Connect first (the Connect button), then send your message.");
+        return;
+      }
       try {
         this.audio.ensure();
       } catch (e) {
       }
-    }
-  },
-  onPlayback(m) {
-    if (m.type === "stats") {
-      this.outLevel = Math.min(1, m.level * 4);
-      this.outMeterFill.style.width = `${Math.round(this.outLevel * 100)}%`;
-      this.outMeter.setAttribute("aria-valuenow", String(Math.round(this.outLevel * 100)));
-      Object.assign(this.stats, { playedSamples: m.playedTotal, itemsPlayback: m.items, underruns: m.underruns, starvedMs: m.starvedMs, sampleRate: m.rate, queuedMs: m.queuedMs });
-      this.stats.outputLatencyMs = this.audio.outputLatencyMs();
-    } else if (m.type === "chunk") {
-      const lat = m.start - m.recv + m.offsetMs;
-      if (m.fresh) pushCapped(this.stats.playbackLatencyMs, lat);
-      if (m.first) pushCapped(this.stats.firstAudioLatencyMs, lat);
-      if (m.first && this.numbers.firstAudio(m.item, m.start + m.offsetMs + this.audio.outputLatencyMs())) this.renderStats();
-    } else if (m.type === "stopped") {
-      this.onStopped(m);
-    }
-  },
-  /**
-   * Barge-in: stop playback at once, cancel the active response, and truncate what was
-   * cut to what was actually played (never beyond what was received).
-   */
-  bargeIn(reason, { local = false } = {}) {
-    const clickAt = Date.now();
-    if (this.activeResponse) {
-      this.stoppedResponses.add(this.activeResponse);
-      if (this.worker) this.worker.postMessage({ type: "stopped", responses: [this.activeResponse] });
-    }
-    if (this.activeResponse && !local) {
-      const id = this.send({ type: "response.cancel", response_id: this.activeResponse });
-      if (id) {
-        this.ownCancels.add(id);
-        this.stats.cancelsSent++;
-      }
-    }
-    if (!this.audio.playNode) return;
-    this.pendingStop = { reason, clickAt, local };
-    this.audio.stopPlayback();
-  },
-  onStopped(m) {
-    const stop = this.pendingStop || { reason: "stop", clickAt: m.silentAt, local: false };
-    this.pendingStop = null;
-    const record = { reason: stop.reason, clickAt: stop.clickAt, silentAt: m.silentAt, stopToSilenceMs: m.silentAt - stop.clickAt, items: m.items };
-    if (m.items.length) this.stats.stops.push(record);
-    if (this.worker && m.items.length) this.worker.postMessage({ type: "stopped", items: m.items.map((it) => it.item) });
-    for (const it of m.items) {
-      this.stoppedItems.add(it.item);
-      const played = Math.min(it.played, it.received);
-      const audioEndMs = Math.floor(played * 1e3 / it.rate);
-      if (stop.local) continue;
-      const ev = { type: "conversation.item.truncate", item_id: it.item, content_index: it.index || 0, audio_end_ms: audioEndMs };
-      if (this.send(ev)) this.stats.truncatesSent.push({ item_id: it.item, content_index: it.index || 0, audio_end_ms: audioEndMs, played, received: it.received, rate: it.rate, reason: stop.reason });
-    }
-    this.outLevel = 0;
-    this.syncStatus();
-  },
-  async pttStart() {
-    if (this.pttHeld || !this.conn) return;
-    this.pttHeld = true;
-    this.pttSamples = 0;
-    this.pttBtn.setAttribute("aria-pressed", "true");
-    this.pttBtn.classList.add("rtw-active");
-    this.bargeIn("push-to-talk");
-    this.send({ type: "input_audio_buffer.clear" });
-    this.updateGate();
-    if (!this.audio.micOn) await this.startMic();
-    this.syncStatus();
-  },
-  async pttEnd() {
-    if (!this.pttHeld) return;
-    if (this.worker) {
-      if (this.audio.micOn) {
-        const id = ++this.audio.flushId;
-        const events = [{ type: "input_audio_buffer.commit" }, { type: "response.create", response: {} }];
-        for (const ev of events) ev.event_id = eventId(this.id, ++this.stats.eventsSent);
-        this.worker.postMessage({ type: "flushThen", id, events, minSamples: Math.round(formatRate(this.inputFormat) * 0.1) });
-        await this.audio.flushMic(id);
-      } else {
-        this.worker.postMessage({ type: "gate", open: false });
-        this.send({ type: "input_audio_buffer.clear" });
-      }
-      this.pttHeld = false;
-      this.pttBtn.setAttribute("aria-pressed", "false");
-      this.pttBtn.classList.remove("rtw-active");
-      this.syncStatus();
-      return;
-    }
-    this.pttFlushing = true;
-    await this.audio.flushMic();
-    this.pttFlushing = false;
-    this.pttHeld = false;
-    this.pttBtn.setAttribute("aria-pressed", "false");
-    this.pttBtn.classList.remove("rtw-active");
-    const ms = this.pttSamples * 1e3 / formatRate(this.inputFormat);
-    if (ms >= 100) {
-      this.send({ type: "input_audio_buffer.commit" });
+      this.bargeIn("text");
+      this.send({ type: "conversation.item.create", item: { type: "message", role: "user", content: [{ type: "input_text", text }] } });
       this.send({ type: "response.create", response: {} });
-    } else {
-      this.send({ type: "input_audio_buffer.clear" });
-      this.statusEl.textContent = "Hold the button while you speak";
+      this.textInput.value = "";
+    },
+    setMode(mode) {
+      this.applyMode(mode);
+      this.model.set("mode", mode);
+      this.model.save_changes();
+      this.renderMode();
+    },
+    applyMode(mode) {
+      this.appliedMode = mode;
+      const vad = this.model.get("vad") || { type: "server_vad" };
+      this.send({ type: "session.update", session: { turn_detection: mode === "push-to-talk" ? null : vad } });
+      if (mode === "push-to-talk") this.send({ type: "input_audio_buffer.clear" });
+      this.updateGate();
+      this.syncStatus();
     }
-    this.syncStatus();
-  },
-  sendText() {
-    const text = this.textInput.value.trim();
-    if (!text) return;
-    if (!this.conn) {
-      this.showError("Connect first (the Connect button), then send your message.");
-      return;
-    }
-    try {
-      this.audio.ensure();
-    } catch (e) {
-    }
-    this.bargeIn("text");
-    this.send({ type: "conversation.item.create", item: { type: "message", role: "user", content: [{ type: "input_text", text }] } });
-    this.send({ type: "response.create", response: {} });
-    this.textInput.value = "";
-  },
-  setMode(mode) {
-    this.applyMode(mode);
-    this.model.set("mode", mode);
-    this.model.save_changes();
-    this.renderMode();
-  },
-  applyMode(mode) {
-    this.appliedMode = mode;
-    const vad = this.model.get("vad") || { type: "server_vad" };
-    this.send({ type: "session.update", session: { turn_detection: mode === "push-to-talk" ? null : vad } });
-    if (mode === "push-to-talk") this.send({ type: "input_audio_buffer.clear" });
-    this.updateGate();
-    this.syncStatus();
   }
-};
+);
 
 // src/view.js
 var MAX_LOG = 3e3;
 var eventCounter = 0;
 var WidgetView = class {
+  /**
+   * @param {AnyModel} model
+   * @param {HTMLElement} el
+   */
   constructor(model, el) {
+    const view = (
+      /** @type {View} */
+      /** @type {unknown} */
+      this
+    );
     this.model = model;
     this.el = el;
     this.id = ++eventCounter;
@@ -1574,11 +1630,12 @@ var WidgetView = class {
     this.lastSeqSeen = 0;
     this.connectPending = false;
     this.engine = null;
+    this.connState = void 0;
     this.micChain = Promise.resolve();
     this.destroyed = false;
-    this.audio = new AudioEngine({ onFrame: (m) => this.onFrame(m), onPlayback: (m) => this.onPlayback(m) });
+    this.audio = new AudioEngine({ onFrame: (m) => view.onFrame(m), onPlayback: (m) => view.onPlayback(m) });
     this.audio.setPrebuffer(model.get("prebuffer_ms") ?? 60);
-    this.build();
+    view.build();
     this.listeners = [];
     const on = (name, fn) => {
       model.on(name, fn);
@@ -1586,30 +1643,35 @@ var WidgetView = class {
     };
     on("change:session_id", () => {
       if (this.connectPending && !this.stats.connect.sessionIdAt) this.stats.connect.sessionIdAt = Date.now();
-      this.maybeAttach();
+      view.maybeAttach();
     });
-    on("change:starting", () => this.renderState());
+    on("change:starting", () => view.renderState());
     on("change:last_error", () => {
       if (this.model.get("last_error")) this.connectPending = false;
-      this.renderState();
+      view.renderState();
     });
-    on("change:show_stats", () => this.renderStats());
-    on("change:prices", () => this.renderStats());
+    on("change:show_stats", () => view.renderStats());
+    on("change:prices", () => view.renderStats());
     this.appliedMode = model.get("mode") || "hands-free";
     on("change:mode", () => {
       const mode = this.model.get("mode") || "hands-free";
-      if (mode !== this.appliedMode) this.applyMode(mode);
-      this.renderMode();
+      if (mode !== this.appliedMode) view.applyMode(mode);
+      view.renderMode();
     });
-    on("msg:custom", (msg) => this.onCustom(msg));
-    this.levelTimer = setInterval(() => this.syncLevels(), 250);
+    on("msg:custom", (msg) => view.onCustom(msg));
+    this.levelTimer = setInterval(() => view.syncLevels(), 250);
     const why = micSupport();
-    if (why) this.setMicUnavailable(why);
+    if (why) view.setMicUnavailable(why);
     registry().views.push(this);
-    this.renderMode();
-    this.renderState();
-    if (model.get("session_id") && model.get("autoattach")) this.maybeAttach();
+    view.renderMode();
+    view.renderState();
+    if (model.get("session_id") && model.get("autoattach")) view.maybeAttach();
   }
+  /**
+   * @this {View}
+   * @param {ServerEvent & Json} ev
+   * @param {number} [arrivedAt]
+   */
   onServerEvent(ev, arrivedAt) {
     const at = arrivedAt || Date.now();
     const type = ev.type;
@@ -1664,11 +1726,13 @@ var WidgetView = class {
         this.items.delete(ev.item_id);
         break;
       }
-      case "response.created":
-        this.activeResponse = (ev.response || {}).id || "response";
-        this.numbers.responseCreated(this.activeResponse, this.live);
+      case "response.created": {
+        const id = (ev.response || {}).id || "response";
+        this.activeResponse = id;
+        this.numbers.responseCreated(id, this.live);
         this.syncStatus();
         break;
+      }
       case "response.done": {
         const r = ev.response || {};
         if (!this.activeResponse || this.activeResponse === r.id) this.activeResponse = null;
@@ -1731,6 +1795,7 @@ var WidgetView = class {
     }
     if (this.stats.eventsReceived % 10 === 0) this.renderState();
   }
+  /** @this {View} @param {Json} s */
   onSession(s) {
     this.session = s;
     const inFmt = normalizeFormat(s.input_audio_format);
@@ -1744,6 +1809,7 @@ var WidgetView = class {
       this.startMic();
     }
   }
+  /** @this {View} @param {Json} err */
   onError(err) {
     if (err.event_id && this.ownCancels.has(err.event_id) && err.code === "response_cancel_not_active") {
       this.ownCancels.delete(err.event_id);
@@ -1753,6 +1819,7 @@ var WidgetView = class {
     this.setTraits({ last_error: message });
     this.showError(message);
   }
+  /** @this {View} */
   destroy() {
     this.destroyed = true;
     clearInterval(this.levelTimer);
@@ -1771,7 +1838,10 @@ Object.assign(WidgetView.prototype, renderMethods, connectionMethods, transcript
 var src_default = {
   /** @param {{ model: import("./hub.js").AnyModel, el: HTMLElement }} context */
   render({ model, el }) {
-    const view = new WidgetView(model, el);
+    const view = (
+      /** @type {import("./view-types.js").View} */
+      new WidgetView(model, el)
+    );
     return () => view.destroy();
   }
 };
