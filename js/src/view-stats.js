@@ -30,15 +30,15 @@ export function newStats() {
     itemsPlayback: /** @type {object} */ ({}), // item_id -> {played, received, rate, ended, stopped, index}
     underruns: 0,
     starvedMs: 0,
-    stops: /** @type {{ reason: string, clickAt: number, silentAt: number, stopToSilenceMs: number, items: object[] }[]} */ ([]), // {reason, clickAt, silentAt, stopToSilenceMs, items}
-    truncatesSent: /** @type {{ item_id: string, content_index: number, audio_end_ms: number, played: number, received: number, rate: number, reason: string }[]} */ ([]), // {item_id, content_index, audio_end_ms, played, received}
+    stops: /** @type {{ reason: string, clickAt: number, silentAt: number, stopToSilenceMs: number, items: object[] }[]} */ ([]),
+    truncatesSent: /** @type {{ item_id: string, content_index: number, audio_end_ms: number, played: number, received: number, rate: number, reason: string }[]} */ ([]),
     truncated: /** @type {object[]} */ ([]), // conversation.item.truncated events received
     cancelsSent: 0,
     outputLatencyMs: 0,
     sampleRate: 0,
     micSettings: /** @type {MediaTrackSettings | null} */ (null),
     connect: { clickAt: 0, sessionIdAt: 0, openAt: 0, sessionCreatedAt: 0, liveAt: 0, clicks: 0, requests: 0 }, // Date.now() of each step
-    queueSent: /** @type {{ ms: number, droppedMs: number, appends: number }[]} */ ([]), // {ms, droppedMs, appends}: audio kept while connecting, sent once live
+    queueSent: /** @type {{ ms: number, droppedMs: number, appends: number }[]} */ ([]), // audio kept while connecting, sent once live
     micStarts: 0, // getUserMedia streams opened
   };
 }

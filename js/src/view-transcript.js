@@ -6,9 +6,8 @@ import { h } from "./dom.js";
 import { cutTranscript } from "./heard-text.js";
 
 /** @typedef {import("./view-types.js").Json} Json */
-/** @typedef {import("./view-types.js").TranscriptEntry} TranscriptEntry */
-
 /** @typedef {import("./view-types.js").Mixin} Mixin */
+/** @typedef {import("./view-types.js").TranscriptEntry} TranscriptEntry */
 
 export const transcriptMethods = /** @satisfies {Mixin} */ ({
   itemEntry(id, role, type) {

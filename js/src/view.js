@@ -44,8 +44,10 @@ export class WidgetView {
     this.session = {};
     this.inputFormat = normalizeFormat(model.get("input_format") || "pcm16"); // the session's, once it says
     this.outputFormat = "pcm16";
-    this.items = new Map(); // item_id -> {el, textEl, role, type, text}
-    this.calls = new Map(); // call_id -> card elements
+    /** @type {Map<string, import("./view-types.js").TranscriptEntry>} by item_id */
+    this.items = new Map();
+    /** @type {Map<string, import("./view-types.js").CallCard>} by call_id */
+    this.calls = new Map();
     /** @type {string | null} */
     this.activeResponse = null;
     this.ownCancels = new Set();
@@ -72,9 +74,9 @@ export class WidgetView {
     this.lastSeqSeen = 0;
     this.connectPending = false; // Connect clicked, the session not live yet
     /** @type {{ state: string, seconds?: number } | null} */
-    this.engine = null;
+    this.engine = null; // the local speech engine's state while connecting
     /** @type {string | undefined} the connection's state ("open", "reattaching", "ended", ...) */
-    this.connState = undefined; // the local speech engine's state while connecting
+    this.connState = undefined;
     this.micChain = Promise.resolve(); // microphone on/off, one after the other
     this.destroyed = false;
     this.audio = new AudioEngine({ onFrame: (m) => view.onFrame(m), onPlayback: (m) => view.onPlayback(m) });

@@ -792,12 +792,10 @@ function newStats() {
       /** @type {{ reason: string, clickAt: number, silentAt: number, stopToSilenceMs: number, items: object[] }[]} */
       []
     ),
-    // {reason, clickAt, silentAt, stopToSilenceMs, items}
     truncatesSent: (
       /** @type {{ item_id: string, content_index: number, audio_end_ms: number, played: number, received: number, rate: number, reason: string }[]} */
       []
     ),
-    // {item_id, content_index, audio_end_ms, played, received}
     truncated: (
       /** @type {object[]} */
       []
@@ -816,7 +814,7 @@ function newStats() {
       /** @type {{ ms: number, droppedMs: number, appends: number }[]} */
       []
     ),
-    // {ms, droppedMs, appends}: audio kept while connecting, sent once live
+    // audio kept while connecting, sent once live
     micStarts: 0
     // getUserMedia streams opened
   };
