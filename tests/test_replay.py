@@ -17,18 +17,25 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from hub_testing import *  # noqa: F403 (pytest-jupyter's fixtures, for the hub-mode test)
+from live_sessions import get_weather
 from speech_fixtures import espeak_available, speak
 
 import realtime_widget
 from realtime_widget import replay
 from realtime_widget.frames import open_session
 from realtime_widget.replay import ReplayError, ReplayInterrupted
+from realtime_widget.replay.comparison import HIGHLIGHT
 
 pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
 
 WEATHER = "sunny in {city}, 21 degrees"
+
+
+PRICES = {"input_text": 4.0, "input_audio": 32.0, "output_text": 16.0, "output_audio": 64.0}
 
 
 def recorded_weather(city: str) -> str:
@@ -279,6 +286,27 @@ def test_manual_turns_barge_in_and_turn_detection_overrides(direct):
     assert lat["status"].tolist() == ["completed", "cancelled", "completed"]
     tr = new.transcript()
     assert tr[tr["role"] == "assistant"]["interrupted"].tolist() == [False, True, False]
+
+    # compare() of the two: the cut turn is interrupted in both, and shows what was heard
+    table = realtime_widget.compare(src.id, new, names=["recorded", "replayed"])
+    for name in table.names:
+        assert table[("interrupted", name)].tolist() == [False, True, False]
+        assert len(table[("assistant", name)].iloc[1]) < len(long)
+    assert not table.differences()[[("interrupted", "replayed")]].any().any()
+    # each turn's duration: its response created -> done, on the session's own clock
+    lat = new.latency().set_index("response_id")
+    assert table[("duration_ms", "replayed")].tolist() == pytest.approx(
+        (lat["done_ms"] - lat["created_ms"]).tolist(), abs=0.01
+    )
+    assert (table[("duration_ms", "replayed")] > 0).all()
+    summary = table.summary()
+    assert summary["interrupted"].tolist() == [1, 1]
+    for name in table.names:
+        latency = table[("latency_ms", name)].dropna()
+        assert summary.loc[name, "p95_latency_ms"] == pytest.approx(
+            float(np.percentile(latency, 95))
+        )
+        assert summary.loc[name, "median_latency_ms"] <= summary.loc[name, "p95_latency_ms"]
 
     # the same source with server VAD: the user's commit and response.create are still
     # sent where the user sent them
@@ -543,6 +571,23 @@ def test_realtime_replay_magic_and_interrupt_kernel(tmp_path):
         # the replay is the magics' current session now
         events = run_cell(kc, "%realtime_events --type session.update").ok()
         assert "session.update" in events.text
+
+        # in a notebook, a progress bar per user turn (tqdm's widget) that reaches the end
+        run_cell(kc, "%%realtime -s chat --no-audio\nAnd once more").ok()
+        shown = run_cell(kc, "%realtime_replay chat").ok()
+        (bar,) = [d for d in shown.displays if "application/vnd.jupyter.widget-view+json" in d]
+        assert re.match(r"replay chat:\s+0%.*\| 0/2 ", bar["text/plain"]), bar
+        model_id = bar["application/vnd.jupyter.widget-view+json"]["model_id"]
+        final = run_cell(
+            kc,
+            f"""
+            from ipywidgets.widgets.widget import _instances
+            box = _instances["{model_id}"]
+            print(json.dumps([box.children[0].value, box.children[1].value, box.children[1].max]))
+            """,
+        ).ok()
+        label, value, total = final.last_json()
+        assert (label.replace("\u2007", " "), value, total) == ("replay chat: 100%", 2, 2)
         for code, expected in [
             ("%realtime_replay", "one SOURCE"),
             ("%realtime_replay nosuch", "unknown realtime session 'nosuch'"),
@@ -620,18 +665,18 @@ def test_realtime_replay_magic_and_interrupt_kernel(tmp_path):
 
 def test_replay_many_runs_a_grid_concurrently(direct):
     sources = []
-    for text in ("Good morning", "Please open the window"):
+    typed = {}
+    for text in ("Good morning", "What is the weather in Paris?"):
         s = direct()
         s.say(text)
         s.send_audio(speak("My sister plays the piano."), wait=True)
         s.close()
         sources.append(s.id)
+        typed[s.id] = text
     configs = {
         "terse": {"instructions": "Be terse.", "voice": "echo"},
-        "manual": {"turn_detection": None},
+        "manual": {"turn_detection": None, "tools": [get_weather]},
     }
-    from realtime_widget.replay.grid import compare_grid
-
     grid = realtime_widget.replay_many(sources, configs, max_concurrency=3, progress=False)
     try:
         assert grid.sources == sources and grid.configs == ["terse", "manual"]
@@ -661,8 +706,58 @@ def test_replay_many_runs_a_grid_concurrently(direct):
             for s in grid.sessions.values()
         )
         assert any(b_start < a_end for (_, a_end), (b_start, _) in itertools.pairwise(spans))
-        # one comparison for the whole grid, once compare() is there (the hook)
-        assert (grid.table is None) == (compare_grid(grid) is None)
+        # one comparison for the whole grid: a row per (source, user turn), a column per
+        # configuration, each cell that replay's own turn
+        table = grid.table
+        assert table.names == ["terse", "manual"]
+        assert table.index.names == ["source", "turn"]
+        assert list(table.index) == [(s, t) for s in sources for t in (0, 1)]
+        for (source, config), new in grid.sessions.items():
+            said = new.transcript()
+            assert table.loc[source, ("user", config)].iloc[0] == typed[source]
+            assert (
+                table.loc[source, ("assistant", config)].tolist()
+                == (said[said["role"] == "assistant"]["text"].tolist()[-2:])
+            )
+            # each source's block is exactly compare() of that source's replays
+            alone = realtime_widget.compare(
+                *(grid[(source, c)] for c in grid.configs), names=grid.configs
+            )
+            pd.testing.assert_frame_equal(pd.DataFrame(table.loc[source]), pd.DataFrame(alone))
+        # "manual" has the weather tool: it calls it where the user asked for the weather,
+        # and that turn is the one highlighted
+        weather, morning = sources[1], sources[0]
+        assert table.loc[(weather, 0), ("tools", "manual")] == 'get_weather({"city": "Paris"})'
+        assert table.loc[(weather, 0), ("tools", "terse")] == ""
+        diff = table.differences()
+        assert diff.loc[(weather, 0), ("tools", "manual")]
+        assert not diff.loc[(morning, 0)].any() and not diff.loc[(weather, 1)].any()
+        assert table[("differs", "")].tolist() == [False, False, True, False]
+        html = grid._repr_html_()
+        assert "compare: 4 user turns from 2 sources of terse, manual; 1 differ" in html
+        # the highlighted cells: the tool call and the answer it replaced, nothing else
+        rules = re.findall(r"([^{}]+)\{\s*" + re.escape(HIGHLIGHT), html)
+        painted = set(re.findall(r"_row(\d+)_col(\d+)", "".join(rules)))
+        row = str(list(table.index).index((weather, 0)))
+        assert painted == {
+            (row, str(table.columns.get_loc((field, "manual")))) for field in ("assistant", "tools")
+        }
+        # the summary aggregates each configuration over the whole grid
+        summary = table.summary()
+        assert list(summary.index) == ["terse", "manual"]
+        assert summary["turns"].tolist() == [4, 4]
+        assert summary.loc["manual", "tool_agreement"] == 0.75
+        assert summary.loc["manual", "differing_turns"] == 1
+        assert summary.loc["terse", "user_wer"] == 0.0
+        assert summary.loc["manual", "median_latency_ms"] == pytest.approx(
+            float(np.median(table[("latency_ms", "manual")])), abs=0.01
+        )
+        # and again with prices: a cost in every cell
+        priced = grid.compare(prices=PRICES)
+        assert (priced[("cost", "terse")] > 0).all()
+        assert priced.summary().loc["terse", "cost"] == pytest.approx(
+            priced[("cost", "terse")].sum()
+        )
     finally:
         grid.close()
 

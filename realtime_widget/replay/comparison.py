@@ -32,7 +32,7 @@ from ..frames.display import esc
 from .session_turns import Turn, session_turns
 from .wer import normalize_words, word_error_rate
 
-__all__ = ["Comparison", "compare"]
+__all__ = ["Comparison", "compare", "compare_groups"]
 
 TEXT_FIELDS = ("user", "assistant")
 # fields whose disagreement makes a turn "differ" (latency and cost always differ a little)
@@ -71,7 +71,8 @@ class Comparison(pd.DataFrame):
     """The table :func:`compare` returns: a DataFrame with ``.summary()`` and an HTML
     view that highlights where the sessions differ."""
 
-    _metadata = ["_rtw_turns", "_rtw_names"]
+    # per session, its Turn on each row (None where it has no such turn), and the names
+    _metadata = ["_rtw_rows", "_rtw_names"]
 
     @property
     def _constructor(self) -> Any:
@@ -84,7 +85,18 @@ class Comparison(pd.DataFrame):
     @property
     def turns(self) -> dict[str, list[Turn]]:
         """The :class:`~realtime_widget.replay.session_turns.Turn` lists the table was made from."""
-        return dict(zip(self.names, getattr(self, "_rtw_turns", []) or [], strict=True))
+        return {
+            name: [t for t in rows if t is not None]
+            for name, rows in zip(self.names, self._rows(), strict=True)
+        }
+
+    def _rows(self) -> list[list[Turn | None]]:
+        rows = list(getattr(self, "_rtw_rows", []) or [])
+        if not rows or any(len(r) != len(self) for r in rows):
+            # pandas keeps _metadata through slicing and copies, not through concat,
+            # row filters or reindexing: the turns no longer line up with the rows
+            raise ValueError("this table is not the result of compare() any more")
+        return rows
 
     # ------------------------------------------------------------------ aggregate
 
@@ -96,23 +108,25 @@ class Comparison(pd.DataFrame):
         rate of this session's user transcripts against the first session's: 0.0 for the
         first), ``interrupted`` (turns cut short) and ``differing_turns`` (turns where
         it differs from the first session: 0 for the first)."""
-        turns = list(getattr(self, "_rtw_turns", []) or [])
-        if not turns:
-            raise ValueError("this table is not the result of compare() any more")
-        base = turns[0]
+        aligned = self._rows()
+        base = aligned[0]
+        asked = [i for i, t in enumerate(base) if t is not None]  # rows the first one has
         mask = self.differences()
         rows = []
-        for name, mine in zip(self.names, turns, strict=True):
+        for name, mine_rows in zip(self.names, aligned, strict=True):
+            mine = [t for t in mine_rows if t is not None]
             latency = np.array([t.latency_ms for t in mine], dtype=float)
             latency = latency[np.isfinite(latency)]
             v2v = np.array([t.voice_to_voice_ms for t in mine], dtype=float)
             v2v = v2v[np.isfinite(v2v)]
-            n = len(base)
+            n = len(asked)
             agree = sum(
-                1 for i in range(n) if i < len(mine) and mine[i].tool_keys() == base[i].tool_keys()
+                1
+                for i in asked
+                if mine_rows[i] is not None and mine_rows[i].tool_keys() == base[i].tool_keys()
             )
-            refs = [t.user for t in base]
-            hyps = [mine[i].user if i < len(mine) else "" for i in range(n)]
+            refs = [base[i].user for i in asked]
+            hyps = [mine_rows[i].user if mine_rows[i] is not None else "" for i in asked]
             costs = [t.cost for t in mine if not math.isnan(t.cost)]
             rows.append(
                 {
@@ -141,18 +155,7 @@ class Comparison(pd.DataFrame):
         """A boolean frame shaped like the table: True where a cell differs from the
         first session's (on the fields that can agree exactly: words, tools,
         interruptions), or its session has no such turn."""
-        mask = pd.DataFrame(False, index=self.index, columns=self.columns)
-        turns = list(getattr(self, "_rtw_turns", []) or [])
-        if not turns:
-            return mask
-        for i, label in enumerate(self.index):
-            base = turns[0][i] if i < len(turns[0]) else None
-            for name, mine in zip(self.names[1:], turns[1:], strict=True):
-                turn = mine[i] if i < len(mine) else None
-                for field in DISCRETE_FIELDS:
-                    if (field, name) in mask.columns and not _same(base, turn, field):
-                        mask.loc[label, (field, name)] = True
-        return mask
+        return _difference_mask(self._rows(), self.names, self.index, self.columns)
 
     def style_differences(self) -> Any:
         """A pandas ``Styler``: differing cells highlighted, numbers rounded."""
@@ -191,8 +194,11 @@ class Comparison(pd.DataFrame):
     def _repr_html_(self) -> str | None:
         try:
             n_diff = int(self.differences().any(axis=1).sum())
+            of = f"{len(self)} user turns"
+            if self.index.nlevels > 1:  # a grid: one block of turns per source
+                of += f" from {self.index.get_level_values(0).nunique()} sources"
             head = (
-                f'<div style="font-size:12px;opacity:.75">compare: {len(self)} user turns of '
+                f'<div style="font-size:12px;opacity:.75">compare: {of} of '
                 f"{esc(', '.join(self.names))}; {n_diff} differ: highlighted where a session "
                 f"differs from the first ({esc(self.names[0] if self.names else '')}). "
                 "<code>.summary()</code> for latency, cost, tool agreement and WER</div>"
@@ -210,7 +216,9 @@ class Comparison(pd.DataFrame):
         if ax is None:
             _, ax = plt.subplots(figsize=(8, 3))
         values = pd.DataFrame(self[field]).astype(float)
-        values.index = [f"turn {i}" for i in self.index]
+        values.index = [
+            f"{i[0]} turn {i[-1]}" if isinstance(i, tuple) else f"turn {i}" for i in self.index
+        ]
         values.plot.bar(ax=ax, rot=0, **kwargs)
         ax.set_ylabel(field.replace("_", " "))
         ax.set_title(f"{field.replace('_', ' ')} per user turn")
@@ -248,6 +256,61 @@ def compare(
     labels = _names(tables, names)
     turns = [session_turns(f, prices) for f in tables]
     n = max(len(t) for t in turns)
+    rows = [_padded(mine, n) for mine in turns]
+    return _table(rows, labels, pd.RangeIndex(n, name="turn"), with_cost=prices is not None)
+
+
+def compare_groups(
+    groups: Mapping[str, Sequence[Any]],
+    names: Sequence[str],
+    *,
+    prices: Mapping[str, float] | None = None,
+    level: str = "source",
+) -> Comparison:
+    """One table for many comparisons, e.g. a replay grid: ``groups`` maps a key (a
+    source) to its sessions, one per name (None where that session is missing). Rows are
+    ``(key, turn)``; ``.summary()`` aggregates each name over every group, against the
+    first name."""
+    labels = [str(n) for n in names]
+    rows: list[list[Turn | None]] = [[] for _ in labels]
+    index: list[tuple[str, int]] = []
+    for key, sessions in groups.items():
+        if len(sessions) != len(labels):
+            raise ValueError(f"{key}: {len(sessions)} sessions for {len(labels)} names")
+        turns = [session_turns(_frames(s), prices) if s is not None else [] for s in sessions]
+        n = max(len(t) for t in turns)
+        for mine, out in zip(turns, rows, strict=True):
+            out.extend(_padded(mine, n))
+        index.extend((key, i) for i in range(n))
+    return _table(
+        rows,
+        labels,
+        pd.MultiIndex.from_tuples(index, names=[level, "turn"]),
+        with_cost=prices is not None,
+    )
+
+
+def _padded(turns: list[Turn], n: int) -> list[Turn | None]:
+    return [*turns, *([None] * (n - len(turns)))]
+
+
+def _difference_mask(
+    rows: list[list[Turn | None]], names: list[str], index: pd.Index, columns: pd.Index
+) -> pd.DataFrame:
+    """True where a session's turn differs from the first session's on that row."""
+    mask = pd.DataFrame(False, index=index, columns=columns)
+    for name, mine in zip(names[1:], rows[1:], strict=True):
+        for field in DISCRETE_FIELDS:
+            if (field, name) in columns:
+                mask[(field, name)] = [
+                    not _same(a, b, field) for a, b in zip(rows[0], mine, strict=True)
+                ]
+    return mask
+
+
+def _table(
+    rows: list[list[Turn | None]], labels: list[str], index: pd.Index, *, with_cost: bool
+) -> Comparison:
     fields = [
         "user",
         "assistant",
@@ -258,28 +321,23 @@ def compare(
         "audio_ms",
         "tokens",
     ]
-    if prices is not None:
+    if with_cost:
         fields.append("cost")
     fields.append("interrupted")
-    data: dict[tuple[str, str], list[Any]] = {}
-    for field in fields:
-        for label, mine in zip(labels, turns, strict=True):
-            data[(field, label)] = [
-                _field_value(mine[i] if i < len(mine) else None, field) for i in range(n)
-            ]
-    differs = []
-    for i in range(n):
-        row = [mine[i] if i < len(mine) else None for mine in turns]
-        differs.append(
-            any(not _same(row[0], other, f) for other in row[1:] for f in DISCRETE_FIELDS)
-        )
-    data[("differs", "")] = differs
-    table = Comparison(data, index=pd.RangeIndex(n, name="turn"))
+    data = {
+        (field, label): [_field_value(turn, field) for turn in mine]
+        for field in fields
+        for label, mine in zip(labels, rows, strict=True)
+    }
+    data[("differs", "")] = [False] * len(index)
+    table = Comparison(data, index=index)
     table.columns = pd.MultiIndex.from_tuples(table.columns, names=["field", "session"])
     for field in NUMERIC_FIELDS:
         for label in labels:
             if (field, label) in table.columns:
                 table[(field, label)] = pd.to_numeric(table[(field, label)]).astype(float)
-    table._rtw_turns = turns
+    mask = _difference_mask(rows, labels, table.index, table.columns)
+    table[("differs", "")] = mask.any(axis=1).to_numpy()
+    table._rtw_rows = rows
     table._rtw_names = labels
     return table

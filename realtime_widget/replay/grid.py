@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .comparison import Comparison, compare_groups
 from .errors import ReplayInterrupted
 from .run import start_replay, stop_replay
 from .source import ReplayError
@@ -33,7 +34,7 @@ class ReplayGrid:
         default_factory=dict
     )  # (source, config) -> Session
     errors: dict[tuple[str, str], BaseException] = field(default_factory=dict)
-    table: Any = None  # compare_grid(...): one row per (source, user turn)
+    table: Comparison | None = None  # compare_grid(...): one row per (source, user turn)
 
     def __getitem__(self, key: tuple[str, str]) -> Any:
         return self.sessions[key]
@@ -43,26 +44,25 @@ class ReplayGrid:
             if not session.closed:
                 session.close()
 
+    def compare(self, prices: Mapping[str, float] | None = None) -> Comparison | None:
+        """The grid's table again, with costs when ``prices`` are given."""
+        return compare_grid(self, prices)
+
     def _repr_html_(self) -> str | None:
-        return self.table._repr_html_() if hasattr(self.table, "_repr_html_") else None
+        return self.table._repr_html_() if self.table is not None else None
 
 
-def compare_grid(grid: ReplayGrid) -> Any:
-    """The grid's comparison table: per source, ``compare()`` of its cells, named by
-    configuration. The hook where compare() is wired (``replay/comparison.py``, issue 13's
-    other half): None while that module is missing."""
-    try:
-        from .comparison import compare  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    import pandas as pd
-
-    parts = {}
-    for source in grid.sources:
-        names = [c for c in grid.configs if (source, c) in grid.sessions]
-        if names:
-            parts[source] = compare(*(grid.sessions[(source, c)] for c in names), names=names)
-    return pd.concat(parts, names=["source"]) if parts else None
+def compare_grid(grid: ReplayGrid, prices: Mapping[str, float] | None = None) -> Comparison | None:
+    """The grid's comparison: one row per ``(source, user turn)``, a column per
+    configuration; ``.summary()`` aggregates each configuration over every source,
+    against the first. ``prices`` as for :func:`~realtime_widget.compare`. None for a
+    grid without sessions."""
+    groups = {
+        source: [grid.sessions.get((source, config)) for config in grid.configs]
+        for source in grid.sources
+        if any((source, config) in grid.sessions for config in grid.configs)
+    }
+    return compare_groups(groups, grid.configs, prices=prices) if groups else None
 
 
 def _config_names(
