@@ -97,6 +97,14 @@ def test_compare_lines_up_turns_and_flags_the_one_that_differs(live_session):
     assert "(no call)" in html  # no tool call, rather than an empty cell
     assert "1 differ" in table[["tools"]]._repr_html_()  # a selection keeps the highlights
     assert "get_weather({&#34;city&#34;: &#34;Paris&#34;})" in html
+    # a row selection keeps its turns: the summary of the differing turns only
+    differing = table[table[("differs", "")]]
+    assert list(differing.index) == [0]
+    assert differing.summary()["tool_agreement"].tolist() == [1.0, 0.0]
+    assert differing.turns["no-tool"] == table.turns["no-tool"][:1]
+    assert "1 user turns of with-tool, no-tool; 1 differ" in differing._repr_html_()
+    with pytest.raises(ValueError, match="not the result of compare"):
+        table.set_axis([5, 6]).summary()  # new row labels no longer name the turns
 
     # stored sessions compare the same once closed; a session with fewer turns shows gaps
     without.say("One more thing")

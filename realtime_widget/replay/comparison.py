@@ -71,8 +71,9 @@ class Comparison(pd.DataFrame):
     """The table :func:`compare` returns: a DataFrame with ``.summary()`` and an HTML
     view that highlights where the sessions differ."""
 
-    # per session, its Turn on each row (None where it has no such turn), and the names
-    _metadata = ["_rtw_rows", "_rtw_names"]
+    # per session, its Turn by row label (None where it has no such turn), and the names;
+    # by label, so a row selection (head, a filter, a sort) still lines up
+    _metadata = ["_rtw_turn_at", "_rtw_names"]
 
     @property
     def _constructor(self) -> Any:
@@ -84,19 +85,20 @@ class Comparison(pd.DataFrame):
 
     @property
     def turns(self) -> dict[str, list[Turn]]:
-        """The :class:`~realtime_widget.replay.session_turns.Turn` lists the table was made from."""
+        """The :class:`~realtime_widget.replay.session_turns.Turn` lists of the rows shown."""
         return {
             name: [t for t in rows if t is not None]
             for name, rows in zip(self.names, self._rows(), strict=True)
         }
 
     def _rows(self) -> list[list[Turn | None]]:
-        rows = list(getattr(self, "_rtw_rows", []) or [])
-        if not rows or any(len(r) != len(self) for r in rows):
-            # pandas keeps _metadata through slicing and copies, not through concat,
-            # row filters or reindexing: the turns no longer line up with the rows
+        """Per session, its turn on each row of the table."""
+        turn_at = list(getattr(self, "_rtw_turn_at", []) or [])
+        if not turn_at or any(label not in turn_at[0] for label in self.index):
+            # pandas keeps _metadata through most operations but not concat, and a new
+            # index (reset_index) no longer names the turns
             raise ValueError("this table is not the result of compare() any more")
-        return rows
+        return [[mine[label] for label in self.index] for mine in turn_at]
 
     # ------------------------------------------------------------------ aggregate
 
@@ -338,6 +340,6 @@ def _table(
                 table[(field, label)] = pd.to_numeric(table[(field, label)]).astype(float)
     mask = _difference_mask(rows, labels, table.index, table.columns)
     table[("differs", "")] = mask.any(axis=1).to_numpy()
-    table._rtw_rows = rows
+    table._rtw_turn_at = [dict(zip(table.index, mine, strict=True)) for mine in rows]
     table._rtw_names = labels
     return table
