@@ -29,6 +29,7 @@ Per setting:
 
     python benchmarks/bench_turns.py                  # 40 utterances x 6 settings, ~25 min
     python benchmarks/bench_turns.py --voices 2 --per-kind 2   # quick look
+    python benchmarks/bench_turns.py --settings server_vad "semantic high" "semantic auto"
 """
 
 from __future__ import annotations
@@ -333,7 +334,7 @@ def report(trials: list[Trial]) -> dict[str, dict]:
         f"{'reply':>6s}"
     )
     figures: dict[str, dict] = {}
-    for setting in SETTINGS:
+    for setting in [s for s in SETTINGS if any(t.setting == s for t in trials)]:
         ts = [t for t in trials if t.setting == setting]
         paused = [t for t in ts if t.utterance.pause_ms]
         missed = [t for t in ts if _missed(t)]
@@ -375,6 +376,21 @@ def report(trials: list[Trial]) -> dict[str, dict]:
         if "premature_by_pause" in row:
             by = row["premature_by_pause"]
             print(f"  {setting:16s} " + "  ".join(f"{p}: {by[p]}" for p in PAUSES_S))
+    # the distribution is bimodal (the model's first answer, or the fallback wait), and
+    # voices differ: the robotic espeak voice is the one the model most often misjudges
+    voices = list(dict.fromkeys(t.utterance.name.split("/")[0] for t in trials))
+    print("\nv2v p50 by voice (ms); turns that waited for the fallback (decided > 1 s):")
+    for setting, row in figures.items():
+        if "v2v_p50" not in row:
+            continue
+        ts = [t for t in trials if t.setting == setting and not _missed(t)]
+        cells = []
+        for voice in voices:
+            mine = [t for t in ts if t.utterance.name.startswith(voice + "/")]
+            waited = sum(1 for t in mine if (t.end_delay_ms or 0) > 1000)
+            v2v = [t.v2v_ms for t in mine if t.v2v_ms is not None]
+            cells.append(f"{voice} {pct(v2v, 50):.0f} ({waited}/{len(mine)})")
+        print(f"  {setting:16s} " + " | ".join(cells))
     server, auto = figures.get("server_vad"), figures.get("semantic auto")
     if server and auto:
         print(
@@ -422,8 +438,9 @@ async def run(args) -> None:
             if "listening" in line:
                 break
         trials = []
+        settings = args.settings or list(SETTINGS)
         for utt in utterances:
-            for setting in SETTINGS:
+            for setting in settings:
                 trial = await run_trial(port, setting, utt)
                 trials.append(trial)
                 if args.verbose:
@@ -436,7 +453,7 @@ async def run(args) -> None:
         print(
             f"{len(utterances)} utterances ({args.voices} voices x {args.per_kind} complete"
             f" + {args.per_kind} paused),"
-            f" {len(SETTINGS)} settings, interleaved, one server"
+            f" {len(settings)} settings, interleaved, one server"
         )
         report(trials)
         print(f"end-of-turn model call (this process, same machine): {model_call_ms():.0f} ms p50")
@@ -471,6 +488,9 @@ def main() -> None:
     )
     parser.add_argument("--voices", type=int, default=len(VOICES))
     parser.add_argument("--per-kind", type=int, default=4)
+    parser.add_argument(
+        "--settings", nargs="+", choices=list(SETTINGS), help="run only these (default: all)"
+    )
     parser.add_argument("--json", default="")
     parser.add_argument("-v", "--verbose", action="store_true")
     asyncio.run(run(parser.parse_args()))

@@ -20,7 +20,7 @@ if importlib.util.find_spec("pipecat") is None:  # pragma: no cover - depends on
         allow_module_level=True,
     )
 
-from engine_client import EngineClient  # noqa: E402
+from engine_client import EngineClient, eventually  # noqa: E402
 
 from realtime_widget.engine.speech import SpeechModelsUnavailable  # noqa: E402
 from realtime_widget.engine.speech.end_of_turn import (  # noqa: E402
@@ -314,6 +314,101 @@ async def test_semantic_vad_answers_a_paused_sentence_once(client: EngineClient,
     from speech_fixtures import word_errors
 
     assert word_errors("I would like to fly to Boston on Friday.", heard)[0] <= 2, heard
+
+
+# -- the words' half of the decision -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("heard", "unfinished"),
+    [
+        ("Please send the report to.", True),  # what Moonshine writes for the first half
+        ("My favorite colors,", True),  # the recogniser itself heard it go on
+        ("I would like a table for two and", True),
+        ("Can you tell me about the?", True),
+        ("So, um", True),
+        ("Please book a table for two tonight.", False),
+        ("Where are you from?", False),  # a wh-word strands the preposition
+        ("Tell me what the time is.", False),
+        ("What is the weather like in Paris?", False),
+        ("Remind me to call.", False),  # finished: the model's call to make
+        ("", False),  # nothing heard: no evidence either way
+    ],
+)
+def test_words_that_trail_off(heard, unfinished):
+    from realtime_widget.engine.speech.trailing_text import trails_off
+
+    assert trails_off(heard) is unfinished
+
+
+def _report_to_sarah(models) -> np.ndarray:
+    """A sentence with a 1 s pause whose first half the model, on sound alone, calls
+    finished (0.64 in the steady voice), while its words ("... the report to") are not."""
+    return np.concatenate(
+        [
+            silence(0.3),
+            say(models, "Please send the report to"),
+            silence(1.0),
+            say(models, "Sarah by Friday."),
+            silence(2.5),
+        ]
+    )
+
+
+async def test_semantic_vad_holds_a_turn_whose_words_trail_off(client: EngineClient, speech_stack):
+    models = speech_stack.models
+    paused = _report_to_sarah(models)
+    # the model alone cuts at the pause, marking the end for the engine to confirm
+    alone = feed(models.new_semantic_segmenter("auto"), paused)
+    assert [type(e).__name__ for e in alone] == [
+        "SpeechStarted",
+        "SpeechStopped",
+        "SpeechStarted",
+        "SpeechStopped",
+    ]
+    assert alone[1].confirm_words and alone[1].speech_end_ms < 2500
+
+    async def turns(eagerness: str, chunk_bytes: int) -> tuple[list[dict], list[str]]:
+        await client.send(
+            {
+                "type": "session.update",
+                "session": {
+                    "modalities": ["text"],
+                    "input_audio_transcription": {"model": "whisper-1"},
+                    "turn_detection": {"type": "semantic_vad", "eagerness": eagerness},
+                },
+            }
+        )
+        await client.wait_for("session.updated")
+        since = client.mark()
+        await client.append_audio(paused.astype("<i2").tobytes(), chunk_bytes=chunk_bytes)
+        await client.append_audio(silence(1.5).astype("<i2").tobytes())  # past any fallback
+        await client.sync()
+        await eventually(
+            lambda: (
+                len(client.of_type("response.done", since=since))
+                == len(client.of_type("input_audio_buffer.speech_stopped", since=since))
+            ),
+            "every turn answered",
+        )
+        heard = [
+            e["transcript"].lower()
+            for e in client.of_type(
+                "conversation.item.input_audio_transcription.completed", since=since
+            )
+        ]
+        return client.of_type("input_audio_buffer.speech_stopped", since=since), heard
+
+    # the engine reads the words at the judged end and holds the turn: one turn, both
+    # halves; in 100 ms appends and in one append of the whole sentence alike
+    for chunk_bytes in (4800, paused.size * 2):
+        stopped, heard = await turns("auto", chunk_bytes)
+        assert len(stopped) == 1, heard
+        assert "report" in heard[0] and "friday" in heard[0], heard
+        assert stopped[0]["audio_end_ms"] > alone[3].speech_end_ms - 100
+    # "high" ends turns as soon as it can and does not wait for the words: cut at the pause
+    stopped, heard = await turns("high", 4800)
+    assert len(stopped) == 2 and "report" in heard[0] and "friday" in heard[1], heard
 
 
 # -- what the recogniser hears -----------------------------------------------------------

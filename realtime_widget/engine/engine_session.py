@@ -46,6 +46,7 @@ from .noise_reduction import reduce_noise
 from .response import ResponseParams, ResponseRun
 from .scheduler import InferenceScheduler, default_scheduler
 from .speech.stack import SpeechStack
+from .speech.trailing_text import trails_off
 from .usage import RateLimiter, TokenCount, audio_tokens, text_tokens
 
 log = logging.getLogger(__name__)
@@ -256,15 +257,24 @@ class EngineSession:
         if self._segmenter is None:
             return
         # the VAD on a small append is light (barge-in path); a huge append is heavy work
-        events = await self.run_blocking(
-            self._segmenter.feed, pcm, light=len(pcm) <= 2 * self.input.rate
-        )
-        for vad_event in events:
-            if vad_event.kind == "started":
-                await self._speech_started(vad_event.audio_start_ms)
-            else:
-                await self._speech_stopped(vad_event.audio_end_ms, vad_event.speech_end_ms)
-        await self._maybe_transcribe_early()
+        light = len(pcm) <= 2 * self.input.rate
+        ms_per_byte = 1000.0 / (2 * self.input.rate)  # PCM16 at the input's rate
+        heard_to = self.input.end_ms - len(pcm) * ms_per_byte
+        for piece in self._vad_pieces(pcm):
+            events = await self.run_blocking(self._segmenter.feed, piece, light=light)
+            heard_to += len(piece) * ms_per_byte
+            for i, vad_event in enumerate(events):
+                if vad_event.kind == "started":
+                    await self._speech_started(vad_event.audio_start_ms)
+                elif (
+                    vad_event.confirm_words
+                    and not events[i + 1 :]  # the last event of its piece: take-back-able
+                    and await self._words_trail_off(vad_event.speech_end_ms, heard_to)
+                ):
+                    self._segmenter.hold()  # "My favourite colour is": the turn goes on
+                else:
+                    await self._speech_stopped(vad_event.audio_end_ms, vad_event.speech_end_ms)
+            await self._maybe_transcribe_early(heard_to)
         if self._turn is None:
             self.input.forget_before(self.input.end_ms - IDLE_AUDIO_KEPT_MS)
 
@@ -300,7 +310,15 @@ class EngineSession:
         if self.response is not None:  # barge-in
             self.response.cancel("turn_detected")
 
-    async def _maybe_transcribe_early(self) -> None:
+    def _vad_pieces(self, pcm: bytes) -> list[bytes]:
+        """The append cut into the pieces the segmenter takes at once (semantic_vad: at
+        most ``feed_ms``, so a turn end it judged can still be taken back)."""
+        if self._segmenter.feed_ms is None:
+            return [pcm]
+        step = 2 * (self.input.rate * self._segmenter.feed_ms // 1000)
+        return [pcm[i : i + step] for i in range(0, len(pcm), step)] or [pcm]
+
+    async def _maybe_transcribe_early(self, heard_to_ms: float) -> None:
         """Start recognising the turn as soon as the silence that may end it begins."""
         turn, segmenter = self._turn, self._segmenter
         if turn is None or segmenter is None:
@@ -308,12 +326,30 @@ class EngineSession:
         end = segmenter.pending_speech_end_ms
         if end is None or (turn.early is not None and turn.early[0] == end):
             return
-        # everything heard so far, not just up to the first silent frame: that frame
+        self._transcribe_early(turn, end, heard_to_ms)
+
+    def _transcribe_early(self, turn: _Turn, speech_end_ms: int, heard_to_ms: float) -> None:
+        # everything the VAD has heard, not just up to the first silent frame: that frame
         # starts where the VAD's probability fell, often inside the last word's tail
-        pcm = self.input.slice(turn.start_ms, self.input.end_ms)
+        pcm = self.input.slice(turn.start_ms, heard_to_ms)
         if turn.early is not None:
             turn.early[1].cancel()  # the user went on: the last guess is dropped unseen
-        turn.early = (end, asyncio.ensure_future(self._recognise(pcm, self.input.rate)))
+        turn.early = (speech_end_ms, asyncio.ensure_future(self._recognise(pcm, self.input.rate)))
+
+    async def _words_trail_off(self, speech_end_ms: int, heard_to_ms: float) -> bool:
+        """semantic_vad judged the turn finished from its sound: do its words agree? Reads
+        the speculative transcript of the pause (started at its first silent frame; the
+        reply would wait for it anyway)."""
+        turn = self._turn
+        if turn is None:
+            return False
+        if turn.early is None or turn.early[0] != speech_end_ms:
+            self._transcribe_early(turn, speech_end_ms, heard_to_ms)
+        try:
+            heard = await asyncio.shield(turn.early[1])
+        except Exception:  # the turn's own recognition reports it; here: no evidence
+            return False
+        return trails_off(heard)
 
     async def _speech_stopped(self, audio_end_ms: int, speech_end_ms: int) -> None:
         turn = self._turn

@@ -185,18 +185,21 @@ class Eagerness:
     silence after which the turn ends whatever the model said. GA documents maximum
     timeouts (low 8 s, medium 4 s, high 2 s; auto = medium); these are shorter because the
     model often misjudges finished synthetic sentences (benchmarks/README.md), and a turn
-    that hangs for 4 s is worse than an occasional cut."""
+    that hangs for 4 s is worse than an occasional cut. ``check_words``: a turn the model
+    judged finished still waits for its transcript, and is held if the words trail off
+    (``trailing_text.py``); "high" ends turns "as soon as possible" (GA) and skips it."""
 
     judge_ms: int
     threshold: float
     max_wait_ms: int
+    check_words: bool = True
 
 
 EAGERNESS = {
     "low": Eagerness(judge_ms=192, threshold=0.7, max_wait_ms=3000),
     "medium": Eagerness(judge_ms=96, threshold=0.5, max_wait_ms=1600),
     "auto": Eagerness(judge_ms=96, threshold=0.5, max_wait_ms=1600),
-    "high": Eagerness(judge_ms=96, threshold=0.3, max_wait_ms=1000),
+    "high": Eagerness(judge_ms=96, threshold=0.3, max_wait_ms=1000, check_words=False),
 }
 RING_SECONDS = MODEL_SECONDS + 2  # the model hears 8 s; keep a little more for the onset
 ONSET_LEAD_FRAMES = 6  # ~200 ms before the detected onset: Silero fires a little late
@@ -217,13 +220,19 @@ class SemanticVadSegmenter(ServerVadSegmenter):
     turn goes on until speech resumes (the next pause is judged afresh) or the silence
     reaches ``max_wait_ms``. The model hears the turn without its trailing silence
     (:func:`prepare_turn`): silence alone pushes it towards "complete" (an unfinished
-    Piper sentence: 0.01 with none, 0.93 with 400 ms).
+    Piper sentence: 0.01 with none, 0.93 with 400 ms). A turn end the model judged
+    is marked ``confirm_words`` (except for "high"): the engine reads the speculative
+    transcript and calls :meth:`hold` when the words trail off (``trailing_text.py``).
 
     Synchronous like its base class (:meth:`feed` may wait for the model's answer): call
     from an executor. :attr:`last_judgement` is ``(speech_end_ms, probability)`` of the
     latest answer read; :attr:`judgements` counts the model calls, :attr:`wasted_judgements`
     those whose silence turned out to be a gap inside speech (their answer is dropped).
     """
+
+    # a turn end is taken back (hold) only when nothing follows it in the piece fed, so
+    # a big append is fed in pieces no longer than a microphone's
+    feed_ms = 100
 
     def __init__(
         self,
@@ -239,6 +248,7 @@ class SemanticVadSegmenter(ServerVadSegmenter):
         self.eagerness = EAGERNESS[eagerness]
         self.judgements = 0
         self.wasted_judgements = 0
+        self.held = 0  # judged turn ends taken back by hold()
         super().__init__(0.5, 300, self.eagerness.max_wait_ms, sample_rate_in, vad=vad)
 
     def reset(self) -> None:
@@ -250,6 +260,7 @@ class SemanticVadSegmenter(ServerVadSegmenter):
         # (silence start frame, the model's answer in the making) of the running silence
         self._asked: tuple[int, Future[float]] | None = None
         self.last_judgement: tuple[int, float] | None = None
+        self._stopped_at: int | None = None  # silence start of the last judged turn end
 
     def _remember(self, x16k: np.ndarray) -> None:
         """Keep the last RING_SECONDS of 16 kHz audio (amortised trim: no copy per call)."""
@@ -274,6 +285,7 @@ class SemanticVadSegmenter(ServerVadSegmenter):
     def _speech_began(self, frame: int) -> None:
         self._onset_frame = frame
         self._judged_frame = None
+        self._stopped_at = None  # a new turn: the last one's end is not to be taken back
         self._drop_question()
 
     def _drop_question(self) -> None:
@@ -307,13 +319,25 @@ class SemanticVadSegmenter(ServerVadSegmenter):
             self._asked = None
             self.last_judgement = (round(speech_end), probability)
             if probability >= self.eagerness.threshold:
-                return self._stopped(speech_end)
+                self._stopped_at = silence
+                return self._stopped(speech_end, confirm_words=self.eagerness.check_words)
         if silent_ms >= self.eagerness.max_wait_ms:
             return self._stopped(speech_end)
         return None
 
+    def hold(self) -> None:
+        """Take back the turn end just judged from the sound: its words trail off (the
+        engine's check). The turn goes on: new speech continues it, and only the
+        fallback wait can end this pause. Call before feeding more audio."""
+        if self._stopped_at is None:
+            raise RuntimeError("hold(): no turn end to take back")
+        self.in_speech = True
+        self._silence_start_frame = self._judged_frame = self._stopped_at
+        self._stopped_at = None
+        self.held += 1
+
     @staticmethod
-    def _stopped(speech_end: float) -> SpeechStopped:
+    def _stopped(speech_end: float, *, confirm_words: bool = False) -> SpeechStopped:
         # audio_end_ms is where speech ended: the wait that confirmed it is not part of
         # the turn (so a log can tell when the user stopped talking)
-        return SpeechStopped(round(speech_end), round(speech_end))
+        return SpeechStopped(round(speech_end), round(speech_end), confirm_words)

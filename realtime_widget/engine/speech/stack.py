@@ -20,6 +20,7 @@ class TurnEvent:
     audio_start_ms: int = 0
     audio_end_ms: int = 0
     speech_end_ms: int = 0
+    confirm_words: bool = False  # semantic_vad: hold() it if the transcript trails off
 
 
 class TurnSegmenter:
@@ -40,6 +41,7 @@ class TurnSegmenter:
                         "stopped",
                         audio_end_ms=event.audio_end_ms + self._offset,
                         speech_end_ms=event.speech_end_ms + self._offset,
+                        confirm_words=event.confirm_words,
                     )
                 )
         return out
@@ -49,6 +51,15 @@ class TurnSegmenter:
         """Where speech ended if the silence now running lasts long enough, else None."""
         end = self._vad.pending_speech_end_ms
         return None if end is None else int(round(end)) + self._offset
+
+    @property
+    def feed_ms(self) -> int | None:
+        """The largest piece :meth:`feed` should get at once (None: any)."""
+        return self._vad.feed_ms
+
+    def hold(self) -> None:
+        """Take back the ``confirm_words`` end just fed: the turn goes on."""
+        self._vad.hold()  # only SemanticVadSegmenter marks ends to confirm
 
     def reset(self) -> None:
         self._vad.reset()

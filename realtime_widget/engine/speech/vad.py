@@ -159,6 +159,9 @@ class SpeechStopped:
 
     audio_end_ms: int
     speech_end_ms: int
+    # semantic_vad: the end was judged from the sound alone; the engine confirms it
+    # against the speculative transcript before it ends the turn (speech/trailing_text.py)
+    confirm_words: bool = False
 
 
 VadEvent = SpeechStarted | SpeechStopped
@@ -188,6 +191,9 @@ class ServerVadSegmenter:
     The probability of the latest frame is in :attr:`last_probability`. Not thread-safe:
     one segmenter per session, fed from one executor job at a time.
     """
+
+    # the largest piece of audio to feed at once (None: any); see SemanticVadSegmenter
+    feed_ms: int | None = None
 
     def __init__(
         self,
