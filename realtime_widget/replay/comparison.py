@@ -113,7 +113,7 @@ class Comparison(pd.DataFrame):
         aligned = self._rows()
         base = aligned[0]
         asked = [i for i, t in enumerate(base) if t is not None]  # rows the first one has
-        mask = self.differences()
+        mask = _difference_mask(aligned, self.names, self.index, self.columns)
         rows = []
         for name, mine_rows in zip(self.names, aligned, strict=True):
             mine = [t for t in mine_rows if t is not None]

@@ -248,7 +248,6 @@ class SemanticVadSegmenter(ServerVadSegmenter):
         self.eagerness = EAGERNESS[eagerness]
         self.judgements = 0
         self.wasted_judgements = 0
-        self.held = 0  # judged turn ends taken back by hold()
         super().__init__(0.5, 300, self.eagerness.max_wait_ms, sample_rate_in, vad=vad)
 
     def reset(self) -> None:
@@ -334,7 +333,6 @@ class SemanticVadSegmenter(ServerVadSegmenter):
         self.in_speech = True
         self._silence_start_frame = self._judged_frame = self._stopped_at
         self._stopped_at = None
-        self.held += 1
 
     @staticmethod
     def _stopped(speech_end: float, *, confirm_words: bool = False) -> SpeechStopped:
